@@ -1,0 +1,37 @@
+# LeadOps: two commands for a newcomer.
+#   make run   set up, migrate, seed demo data, start web + worker + sweeper + a demo lead stream
+#   make test  run the whole test suite (PostgreSQL when DATABASE_URL is set, SQLite otherwise)
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.12 || (PYENV_VERSION=3.12.1 pyenv which python 2>/dev/null) || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell md5sum pyproject.toml | cut -c1-8)
+
+.PHONY: run test venv migrate seed lint clean check-deploy bench
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+venv: $(STAMP)
+
+migrate: venv
+	$(PY) manage.py migrate --noinput
+
+run: migrate
+	$(PY) manage.py rundemo
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+check-deploy: venv
+	LEADOPS_PRODUCTION=1 DJANGO_SECRET_KEY=$$(head -c 48 /dev/urandom | base64) DJANGO_ALLOWED_HOSTS=leadops.example.com \
+		$(PY) manage.py check --deploy --fail-level WARNING
+
+bench: venv
+	$(PY) manage.py bench
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache .hypothesis

@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from routing import api, views as routing_views
+
+urlpatterns = [
+    path("", routing_views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api.urlpatterns)),
+    path("", include("routing.urls")),
+    path("", include("reps.urls")),
+]

@@ -1,0 +1,255 @@
+"""Whether one rep may receive one lead, with every reason they may not.
+
+Hard reasons (inactive, absent, licence, caps, already declined) are checked on every step and
+never relaxed. Soft reasons are skipped when their ``Criterion`` is in ``relaxed``.
+
+Local time: "today" (licences) and working hours use ``now`` converted to the rep's timezone;
+an unknown or malformed timezone is treated as UTC rather than failing the whole routing. Naive
+datetimes are read as UTC for the same reason; callers should pass aware ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from routing.engine.types import (
+    Criterion,
+    LeadFacts,
+    Reason,
+    RepSnapshot,
+    Requirements,
+    RuleSpec,
+    SkillRequirement,
+)
+
+HARD_REASONS: Final = frozenset(
+    {
+        Reason.INACTIVE,
+        Reason.ABSENT,
+        Reason.NO_LICENCE,
+        Reason.AT_OPEN_CAP,
+        Reason.AT_DAILY_CAP,
+        Reason.AT_WEEKLY_CAP,
+        Reason.ALREADY_DECLINED,
+    }
+)
+ALL_CRITERIA: Final = frozenset(Criterion)
+WILDCARD_PRODUCT_LINE: Final = "*"
+UTC: Final = dt.UTC
+
+
+@lru_cache(maxsize=512)
+def rep_zone(name: str) -> dt.tzinfo:
+    """The rep's ZoneInfo; UTC when the name is blank, unknown or malformed."""
+    if not isinstance(name, str) or not name.strip():
+        return UTC
+    try:
+        return ZoneInfo(name.strip())
+    except Exception:  # ZoneInfoNotFoundError, ValueError on "../x", OSError on odd paths
+        return UTC
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def local_now(rep: RepSnapshot, now: dt.datetime) -> dt.datetime:
+    return _aware(now).astimezone(rep_zone(rep.timezone))
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def lead_location(fields: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(country, state, jurisdiction), upper-cased.
+
+    Jurisdiction is ``"US-CA"`` with a state, else the bare country. A state already written as
+    an ISO 3166-2 code (``"US-CA"``) is accepted too.
+    """
+    country = _text(fields.get("country")).upper()
+    state = _text(fields.get("state")).upper()
+    if country and state.startswith(f"{country}-"):
+        state = state[len(country) + 1 :]
+    jurisdiction = f"{country}-{state}" if country and state else country
+    return country, state, jurisdiction
+
+
+def is_absent(rep: RepSnapshot, now: dt.datetime) -> bool:
+    moment = _aware(now)
+    return any(
+        _aware(absence.start) <= moment < _aware(absence.end) for absence in rep.absences
+    )
+
+
+def has_valid_licence(rep: RepSnapshot, fields: Mapping[str, Any], now: dt.datetime) -> bool:
+    country, _state, jurisdiction = lead_location(fields)
+    if not country:
+        return False
+    product_line = _text(fields.get("product_line")).casefold()
+    today = local_now(rep, now).date()
+    for licence in rep.licences:
+        licence_jurisdiction = _text(licence.jurisdiction).upper()
+        if licence_jurisdiction not in (jurisdiction, country):
+            continue
+        licence_line = _text(licence.product_line).casefold()
+        if licence_line != WILDCARD_PRODUCT_LINE and licence_line != product_line:
+            continue
+        if licence.valid_from > today:
+            continue
+        if licence.valid_until is not None and licence.valid_until < today:
+            continue
+        return True
+    return False
+
+
+def is_working(rep: RepSnapshot, now: dt.datetime) -> bool:
+    """Inside one of today's (local) ranges; an empty schedule means "always working".
+
+    Ranges are ``[start_minute, end_minute)`` within one local day; an overnight shift is
+    configured as two ranges on consecutive days. String weekday keys (from JSON) are accepted.
+    """
+    if not rep.working_hours:
+        return True
+    local = local_now(rep, now)
+    ranges = rep.working_hours.get(local.weekday())
+    if ranges is None:
+        ranges = rep.working_hours.get(str(local.weekday()), ())  # type: ignore[call-overload]
+    minute = local.hour * 60 + local.minute
+    try:
+        return any(start <= minute < end for start, end in ranges)
+    except (TypeError, ValueError):  # a malformed schedule means "not provably working"
+        return False
+
+
+def _skill_levels(rep: RepSnapshot) -> dict[str, int]:
+    levels: dict[str, int] = {}
+    for key, level in rep.skills.items():
+        if isinstance(key, str) and isinstance(level, int) and not isinstance(level, bool):
+            normalised = key.strip().casefold()
+            levels[normalised] = max(level, levels.get(normalised, 0))
+    return levels
+
+
+def skill_level(rep: RepSnapshot, skill: str) -> int:
+    """The rep's level in ``skill`` (case-insensitive key); 0 when absent."""
+    return _skill_levels(rep).get(skill.strip().casefold(), 0)
+
+
+def language_skill(fields: Mapping[str, Any]) -> str | None:
+    """``"language:<lang>"`` for the lead's language, or None when it has none."""
+    language = _text(fields.get("language")).casefold()
+    return f"language:{language}" if language else None
+
+
+def speaks(rep: RepSnapshot, fields: Mapping[str, Any]) -> bool:
+    """Rep has the lead's language at level >= 1; ``"es-MX"`` is also served by ``"es"``."""
+    skill = language_skill(fields)
+    if skill is None:
+        return True
+    levels = _skill_levels(rep)
+    base = skill.replace("_", "-").split("-", 1)[0]
+    return levels.get(skill, 0) >= 1 or levels.get(base, 0) >= 1
+
+
+def covers_territory(rep: RepSnapshot, fields: Mapping[str, Any]) -> bool:
+    country, state, _jurisdiction = lead_location(fields)
+    if not country:
+        return False
+    postal_code = _text(fields.get("postal_code")).upper()
+    for territory in rep.territories:
+        if _text(territory.country).upper() != country:
+            continue
+        region = _text(territory.region).upper()
+        if region.startswith(f"{country}-"):
+            region = region[len(country) + 1 :]
+        if region and region != state:
+            continue
+        prefix = _text(territory.postal_prefix).upper()
+        if prefix and not postal_code.startswith(prefix):
+            continue
+        return True
+    return False
+
+
+def tier_floor(rule: RuleSpec, requirements: Requirements, high_value: bool) -> int | None:
+    floors = [requirements.min_tier]
+    if high_value:
+        floors.append(rule.high_value_min_tier)
+    present = [floor for floor in floors if floor is not None]
+    return max(present) if present else None
+
+
+def _skill_reasons(
+    rep: RepSnapshot, skills: tuple[SkillRequirement, ...], relaxed: frozenset[Criterion]
+) -> list[Reason]:
+    if Criterion.SKILLS in relaxed:
+        return []
+    levels = _skill_levels(rep)
+    reasons: list[Reason] = []
+    for requirement in skills:
+        level = levels.get(requirement.skill.strip().casefold(), 0)
+        needed = 1 if Criterion.SKILL_LEVEL in relaxed else max(1, requirement.min_level)
+        if level < 1:
+            reasons.append(Reason.MISSING_SKILL)
+        elif level < needed:
+            reasons.append(Reason.SKILL_LEVEL_TOO_LOW)
+    return reasons
+
+
+def check_rep(
+    rep: RepSnapshot,
+    *,
+    lead: LeadFacts,
+    rule: RuleSpec,
+    requirements: Requirements,
+    high_value: bool,
+    now: dt.datetime,
+    excluded_rep_ids: frozenset[int],
+    relaxed: frozenset[Criterion],
+) -> tuple[Reason, ...]:
+    """Every reason ``rep`` may not take ``lead`` (empty when eligible), in ``Reason`` order."""
+    fields = lead.fields
+    failed: set[Reason] = set()
+
+    # Hard: never relaxed.
+    if not rep.active:
+        failed.add(Reason.INACTIVE)
+    if is_absent(rep, now):
+        failed.add(Reason.ABSENT)
+    if requirements.licence and not has_valid_licence(rep, fields, now):
+        failed.add(Reason.NO_LICENCE)
+    if rep.max_open is not None and rep.open_count >= rep.max_open:
+        failed.add(Reason.AT_OPEN_CAP)
+    if rep.max_daily is not None and rep.daily_count >= rep.max_daily:
+        failed.add(Reason.AT_DAILY_CAP)
+    if rep.max_weekly is not None and rep.weekly_count >= rep.max_weekly:
+        failed.add(Reason.AT_WEEKLY_CAP)
+    if rep.id in excluded_rep_ids:
+        failed.add(Reason.ALREADY_DECLINED)
+
+    # Soft: each skipped when its criterion is relaxed.
+    if (
+        requirements.working_hours
+        and Criterion.WORKING_HOURS not in relaxed
+        and not is_working(rep, now)
+    ):
+        failed.add(Reason.OUTSIDE_WORKING_HOURS)
+    failed.update(_skill_reasons(rep, requirements.skills, relaxed))
+    if requirements.language and Criterion.LANGUAGE not in relaxed and not speaks(rep, fields):
+        failed.add(Reason.LANGUAGE)
+    if (
+        requirements.territory
+        and Criterion.TERRITORY not in relaxed
+        and not covers_territory(rep, fields)
+    ):
+        failed.add(Reason.OUTSIDE_TERRITORY)
+    floor = tier_floor(rule, requirements, high_value)
+    if Criterion.TIER not in relaxed and floor is not None and rep.tier < floor:
+        failed.add(Reason.TIER_TOO_LOW)
+
+    return tuple(reason for reason in Reason if reason in failed)

@@ -1,0 +1,45 @@
+"""Qualification (lead -> segment) and rule selection (lead fields -> rule)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from routing.engine.conditions import conditions_match, to_decimal
+from routing.engine.types import ConfigSnapshot, LeadFacts, RuleSpec, SegmentSpec
+
+
+def qualify(lead: LeadFacts, config: ConfigSnapshot) -> SegmentSpec | None:
+    """First non-default segment (by ``order``, then id) whose conditions all match.
+
+    Falls back to the default segment (the first by order if several are flagged), else None.
+    A default segment's own conditions are ignored: it is the catch-all.
+    """
+    segments = sorted(config.segments, key=lambda segment: (segment.order, segment.id))
+    for segment in segments:
+        if not segment.is_default and conditions_match(segment.conditions, lead.fields):
+            return segment
+    return next((segment for segment in segments if segment.is_default), None)
+
+
+def routing_fields(lead: LeadFacts, segment: SegmentSpec | None) -> dict[str, Any]:
+    """The lead's fields as rules see them: ``segment`` is the qualified slug (or None)."""
+    fields = dict(lead.fields)
+    fields["segment"] = segment.slug if segment is not None else None
+    return fields
+
+
+def select_rule(lead_fields: Mapping[str, Any], config: ConfigSnapshot) -> RuleSpec | None:
+    """First enabled rule, by (priority, id), whose conditions all match."""
+    for rule in sorted(config.rules, key=lambda rule: (rule.priority, rule.id)):
+        if rule.enabled and conditions_match(rule.conditions, lead_fields):
+            return rule
+    return None
+
+
+def is_high_value(lead_fields: Mapping[str, Any], rule: RuleSpec) -> bool:
+    """The rule has a value threshold and the lead's value reaches it."""
+    if rule.value_threshold is None:
+        return False
+    value, threshold = to_decimal(lead_fields.get("value")), to_decimal(rule.value_threshold)
+    return value is not None and threshold is not None and value >= threshold

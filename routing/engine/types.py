@@ -1,0 +1,241 @@
+"""Plain, frozen inputs and outputs of the routing engine.
+
+The engine never touches the ORM, settings, the clock or I/O: callers build these
+dataclasses (see ``routing.snapshots``), pass ``now`` explicitly and persist what comes back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Mapping
+
+
+class Op(StrEnum):
+    EQUALS = "equals"
+    NOT_EQUALS = "not_equals"
+    IN = "in"
+    NOT_IN = "not_in"
+    CONTAINS = "contains"
+    STARTS_WITH = "starts_with"
+    GT = "gt"
+    GTE = "gte"
+    LT = "lt"
+    LTE = "lte"
+    BETWEEN = "between"
+    IS_EMPTY = "is_empty"
+    IS_SET = "is_set"
+
+
+class Strategy(StrEnum):
+    WEIGHTED_FAIR = "weighted_fair"
+    CAPACITY_BALANCED = "capacity_balanced"
+    BEST_MATCH = "best_match"
+
+
+class Criterion(StrEnum):
+    """Soft criteria a rule may relax, in its configured order."""
+
+    LANGUAGE = "language"
+    TERRITORY = "territory"
+    SKILL_LEVEL = "skill_level"  # keep the skill, drop the minimum level to 1
+    SKILLS = "skills"  # drop required skills entirely
+    TIER = "tier"  # seniority tier (incl. the high-value tier)
+    WORKING_HOURS = "working_hours"
+
+
+class Reason(StrEnum):
+    """Why a rep was skipped. Hard reasons are never relaxed."""
+
+    INACTIVE = "inactive"
+    ABSENT = "absent"
+    NO_LICENCE = "no_licence"
+    AT_OPEN_CAP = "at_open_cap"
+    AT_DAILY_CAP = "at_daily_cap"
+    AT_WEEKLY_CAP = "at_weekly_cap"
+    ALREADY_DECLINED = "already_declined"  # declined or let this lead's offer expire
+    OUTSIDE_WORKING_HOURS = "outside_working_hours"
+    MISSING_SKILL = "missing_skill"
+    SKILL_LEVEL_TOO_LOW = "skill_level_too_low"
+    LANGUAGE = "language"
+    OUTSIDE_TERRITORY = "outside_territory"
+    TIER_TOO_LOW = "tier_too_low"
+
+
+class StepKind(StrEnum):
+    PRIMARY = "primary"  # the rule's own pool with all criteria
+    RELAX = "relax"  # the rule's pool with one more soft criterion relaxed
+    POOL = "pool"  # another pool, with the rule's criteria
+    BACKUP = "backup"  # a named backup rep (hard constraints still apply)
+    MANAGER = "manager"  # the pool's manager (hard constraints still apply)
+    HOLDING = "holding"  # park in the holding pool
+
+
+class Outcome(StrEnum):
+    OFFER = "offer"
+    HOLDING = "holding"
+
+
+@dataclass(frozen=True)
+class Condition:
+    field: str  # a lead field name, or "attributes.<key>" for custom attributes
+    op: Op
+    value: Any = None  # list for in/not_in, [low, high] for between
+
+
+@dataclass(frozen=True)
+class SegmentSpec:
+    id: int
+    slug: str
+    name: str
+    sla_minutes: int
+    accept_fraction: float  # offer deadline = sla * fraction
+    priority: int  # lower number = more urgent
+    order: int  # qualification order; first match wins
+    conditions: tuple[Condition, ...] = ()
+    is_default: bool = False
+
+
+@dataclass(frozen=True)
+class SkillRequirement:
+    skill: str  # skill key, e.g. "product:auto", "vertical:insurance", "language:es"
+    min_level: int = 1
+
+
+@dataclass(frozen=True)
+class Requirements:
+    skills: tuple[SkillRequirement, ...] = ()
+    licence: bool = False  # valid licence for the lead's jurisdiction + product line
+    territory: bool = False  # rep covers the lead's territory
+    language: bool = False  # rep has skill "language:<lead.language>"
+    min_tier: int | None = None  # seniority tier floor for every lead of this rule
+    working_hours: bool = False  # only reps inside their working hours
+
+
+@dataclass(frozen=True)
+class FallbackStep:
+    kind: StepKind  # RELAX, POOL, BACKUP, MANAGER or HOLDING
+    target_id: int | None = None  # pool id for POOL, rep id for BACKUP
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    id: int
+    history_id: int | None
+    name: str
+    priority: int  # lower number is evaluated first
+    enabled: bool
+    conditions: tuple[Condition, ...]
+    pool_id: int
+    strategy: Strategy = Strategy.WEIGHTED_FAIR
+    requirements: Requirements = Requirements()
+    value_threshold: Decimal | None = None  # lead.value >= threshold => high value
+    high_value_min_tier: int | None = None
+    fallback: tuple[FallbackStep, ...] = (FallbackStep(StepKind.HOLDING),)
+    relaxation: tuple[Criterion, ...] = ()
+    reroute_on_escalation: bool = True  # on decline/expiry, try the pool again first
+
+
+@dataclass(frozen=True)
+class ConfigSnapshot:
+    version: int
+    segments: tuple[SegmentSpec, ...]
+    rules: tuple[RuleSpec, ...]
+
+
+@dataclass(frozen=True)
+class LeadFacts:
+    id: int | None
+    received_at: dt.datetime
+    fields: Mapping[str, Any]  # source, country, state, postal_code, language, product_line,
+    # value (Decimal), currency, fit_score, account_tier, intent, segment (slug, after
+    # qualification), attributes (dict), plus contact fields
+
+
+@dataclass(frozen=True)
+class LicenceFact:
+    jurisdiction: str  # "US-CA" (country-state) or "US" (whole country)
+    product_line: str
+    valid_from: dt.date
+    valid_until: dt.date | None = None  # inclusive
+
+
+@dataclass(frozen=True)
+class TerritoryFact:
+    country: str
+    region: str = ""  # state / region code; blank = whole country
+    postal_prefix: str = ""  # blank = any postal code
+
+
+@dataclass(frozen=True)
+class Interval:
+    start: dt.datetime
+    end: dt.datetime  # exclusive
+
+
+@dataclass(frozen=True)
+class RepSnapshot:
+    id: int
+    name: str
+    active: bool
+    tier: int  # 1 junior .. 4 principal
+    timezone: str
+    # weekday (0 = Monday) -> tuple of (start_minute, end_minute) in local time
+    working_hours: Mapping[int, tuple[tuple[int, int], ...]]
+    skills: Mapping[str, int]  # skill key -> level 1..5
+    licences: tuple[LicenceFact, ...] = ()
+    territories: tuple[TerritoryFact, ...] = ()
+    absences: tuple[Interval, ...] = ()
+    max_open: int | None = None
+    max_daily: int | None = None
+    max_weekly: int | None = None
+    open_count: int = 0
+    daily_count: int = 0  # for the rep's current local day
+    weekly_count: int = 0  # for the rep's current local ISO week
+    manager_id: int | None = None
+
+
+@dataclass(frozen=True)
+class PoolSnapshot:
+    id: int
+    name: str
+    members: tuple[tuple[int, int], ...]  # (rep_id, weight > 0)
+    fairness: Mapping[int, float] = field(default_factory=dict)  # rep_id -> current credit
+    manager_id: int | None = None
+
+
+@dataclass(frozen=True)
+class CandidateResult:
+    rep_id: int
+    name: str
+    eligible: bool
+    reasons: tuple[Reason, ...]  # every failed check, empty when eligible
+    weight: int = 0
+    score: float | None = None  # strategy score, eligible reps only
+
+
+@dataclass(frozen=True)
+class StepResult:
+    kind: StepKind
+    pool_id: int | None
+    relaxed: tuple[Criterion, ...]
+    candidates: tuple[CandidateResult, ...]
+    chosen_rep_id: int | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    lead_id: int | None
+    config_version: int
+    segment: SegmentSpec | None
+    rule: RuleSpec | None  # None: no rule matched => holding
+    high_value: bool
+    steps: tuple[StepResult, ...]
+    outcome: Outcome
+    chosen_rep_id: int | None
+    chosen_step: StepKind | None
+    # pool_id -> {rep_id: new credit}; apply in the same transaction as the assignment
+    fairness_updates: Mapping[int, Mapping[int, float]]
+    summary: str  # one human sentence: why this outcome

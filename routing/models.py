@@ -1,0 +1,292 @@
+"""Routing configuration (segments, rules, published rule sets) and the lead lifecycle."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from routing.engine.types import Criterion, StepKind, Strategy
+
+STRATEGY_CHOICES = [(s.value, s.value.replace("_", " ").capitalize()) for s in Strategy]
+CRITERION_CHOICES = [(c.value, c.value.replace("_", " ").capitalize()) for c in Criterion]
+FALLBACK_KINDS = [StepKind.RELAX, StepKind.POOL, StepKind.BACKUP, StepKind.MANAGER, StepKind.HOLDING]
+
+
+class Segment(models.Model):
+    """Outcome of qualification, e.g. enterprise-high-intent, with its SLA."""
+
+    slug = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=100)
+    sla_minutes = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    accept_fraction = models.FloatField(
+        default=0.6,
+        validators=[MinValueValidator(0.05), MaxValueValidator(1.0)],
+        help_text="Offer deadline as a fraction of the SLA window",
+    )
+    priority = models.PositiveSmallIntegerField(default=100, help_text="Lower is more urgent")
+    order = models.PositiveIntegerField(default=100, help_text="Qualification order: first match wins")
+    conditions = models.JSONField(default=list, blank=True)
+    is_default = models.BooleanField(default=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="one_default_segment"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Rule(models.Model):
+    """A routing rule as ops edit it (the draft). Routing reads the published RuleSet."""
+
+    name = models.CharField(max_length=120)
+    priority = models.PositiveIntegerField(default=100, help_text="Lower is evaluated first")
+    enabled = models.BooleanField(default=True)
+    conditions = models.JSONField(default=list, blank=True)
+    pool = models.ForeignKey("reps.Pool", on_delete=models.PROTECT, related_name="rules")
+    strategy = models.CharField(max_length=30, choices=STRATEGY_CHOICES, default=Strategy.WEIGHTED_FAIR.value)
+    # {"skills": [{"skill": "product:auto", "min_level": 3}], "licence": true, "territory": false,
+    #  "language": true, "min_tier": null, "working_hours": false}
+    requirements = models.JSONField(default=dict, blank=True)
+    value_threshold = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    high_value_min_tier = models.PositiveSmallIntegerField(null=True, blank=True)
+    # [{"kind": "relax"}, {"kind": "pool", "target_id": 3}, {"kind": "backup", "target_id": 7},
+    #  {"kind": "manager"}, {"kind": "holding"}]
+    fallback = models.JSONField(default=list, blank=True)
+    relaxation = models.JSONField(default=list, blank=True)  # ["language", "territory", ...]
+    reroute_on_escalation = models.BooleanField(default=True)
+    archived = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["priority", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RuleSet(models.Model):
+    """One published, immutable version of the whole routing configuration.
+
+    ``snapshot`` holds segments and rules (with each rule's history id) exactly as routing
+    reads them; the highest ``version`` is live. Publishing inserts one row, atomically.
+    """
+
+    version = models.PositiveIntegerField(unique=True)
+    snapshot = models.JSONField()
+    note = models.CharField(max_length=200, blank=True)
+    published_at = models.DateTimeField(auto_now_add=True)
+    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"v{self.version}"
+
+
+class Lead(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending routing"
+        OFFERED = "offered", "Offered"
+        ACCEPTED = "accepted", "Accepted"
+        HOLDING = "holding", "Holding pool"
+        CONVERTED = "converted", "Converted"
+        CLOSED_LOST = "closed_lost", "Closed lost"
+        AGED_OUT = "aged_out", "Aged out"
+
+    OPEN_STATUSES = (Status.OFFERED, Status.ACCEPTED)
+    WAITING_STATUSES = (Status.PENDING, Status.HOLDING)
+
+    source = models.CharField(max_length=60)
+    external_id = models.CharField(max_length=120)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    company = models.CharField(max_length=200, blank=True)
+    title = models.CharField(max_length=120, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    state = models.CharField(max_length=10, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    language = models.CharField(max_length=10, blank=True)
+    product_line = models.CharField(max_length=50, blank=True)
+    value = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    currency = models.CharField(max_length=3, default="USD")
+    fit_score = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(100)])
+    account_tier = models.CharField(max_length=30, blank=True)
+    intent = models.CharField(max_length=30, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+
+    segment = models.ForeignKey(Segment, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
+    owner = models.ForeignKey("reps.Rep", null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    high_value = models.BooleanField(default=False)
+    route_attempts = models.PositiveIntegerField(default=0)
+
+    received_at = models.DateTimeField()
+    routed_at = models.DateTimeField(null=True, blank=True)
+    offered_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "external_id"], name="lead_source_external_id_unique"),
+            models.CheckConstraint(condition=Q(value__gte=0), name="lead_value_not_negative"),
+        ]
+        indexes = [
+            # The queue of record: waiting leads, high value first, then oldest.
+            models.Index(fields=["status", "-high_value", "received_at"], name="lead_queue_idx"),
+            models.Index(fields=["owner", "status"], name="lead_owner_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        who = f"{self.first_name} {self.last_name}".strip() or self.email or self.external_id
+        return f"{who} ({self.company})" if self.company else who
+
+    @property
+    def jurisdiction(self) -> str:
+        return f"{self.country}-{self.state}".upper() if self.state else self.country.upper()
+
+
+class Offer(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        EXPIRED = "expired", "Expired"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    class DeclineReason(models.TextChoices):
+        NOT_MY_PRODUCT = "not_my_product", "Not my product line"
+        NO_CAPACITY = "no_capacity", "No capacity right now"
+        CONFLICT = "conflict", "Conflict of interest / existing relationship"
+        LANGUAGE = "language", "Language barrier"
+        BAD_DATA = "bad_data", "Bad or spam lead"
+        OTHER = "other", "Other"
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="offers")
+    rep = models.ForeignKey("reps.Rep", on_delete=models.PROTECT, related_name="offers")
+    decision = models.ForeignKey("Decision", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    step = models.PositiveSmallIntegerField(default=0, help_text="Escalation step: 0 = first offer")
+    via = models.CharField(max_length=20, default=StepKind.PRIMARY.value)  # engine step that chose the rep
+    offered_at = models.DateTimeField()
+    deadline = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decline_reason = models.CharField(max_length=30, choices=DeclineReason.choices, blank=True)
+    decline_note = models.CharField(max_length=500, blank=True)
+    counted_day = models.DateField(null=True, blank=True)  # rep-local day it counted toward
+    counted_week = models.CharField(max_length=8, blank=True)
+
+    class Meta:
+        ordering = ["-offered_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["lead"], condition=Q(status="open"), name="one_open_offer_per_lead"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "deadline"], name="offer_due_idx"),
+            models.Index(fields=["rep", "status"], name="offer_rep_status_idx"),
+        ]
+
+
+class DecisionQuerySet(models.QuerySet):
+    def update(self, **kwargs):  # noqa: ANN003, ANN201
+        raise ValidationError("Decision records are append-only")
+
+    def delete(self):  # noqa: ANN201
+        raise ValidationError("Decision records are append-only")
+
+
+class Decision(models.Model):
+    """Append-only audit of one routing step for one lead."""
+
+    class Kind(models.TextChoices):
+        ROUTE = "route", "Route"
+        ESCALATION = "escalation", "Escalation"
+        RETRY = "retry", "Holding-pool retry"
+        MANUAL = "manual", "Manual"
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="decisions")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.ROUTE)
+    created_at = models.DateTimeField()
+    ruleset_version = models.PositiveIntegerField(null=True, blank=True)
+    rule = models.ForeignKey(Rule, null=True, blank=True, on_delete=models.SET_NULL, related_name="decisions")
+    rule_history_id = models.PositiveBigIntegerField(null=True, blank=True)
+    segment = models.ForeignKey(Segment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    pool = models.ForeignKey("reps.Pool", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    outcome = models.CharField(max_length=20)  # offer / holding
+    step = models.CharField(max_length=20, blank=True)  # engine step that produced the outcome
+    chosen_rep = models.ForeignKey("reps.Rep", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    summary = models.CharField(max_length=500)
+    inputs = models.JSONField(default=dict)
+    detail = models.JSONField(default=dict)  # engine steps, candidates, reasons, scores
+    duration_us = models.PositiveIntegerField(default=0)
+
+    objects = DecisionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["created_at"], name="decision_created_idx"),
+            models.Index(fields=["chosen_rep", "created_at"], name="decision_rep_idx"),
+            models.Index(fields=["pool", "created_at"], name="decision_pool_idx"),
+        ]
+
+    def save(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        if self.pk is not None:
+            raise ValidationError("Decision records are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+        raise ValidationError("Decision records are append-only")
+
+
+class ApiToken(models.Model):
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, db_index=True)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def hash(raw: str) -> str:
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class WebhookDelivery(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed (gave up)"
+
+    event = models.CharField(max_length=50)
+    payload = models.JSONField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="webhook_due_idx")]

@@ -1,0 +1,67 @@
+"""The OpenAPI 3.1 description of the public API, built from the validation rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from routing.validation import REQUIRED, STRING_FIELDS
+
+
+def lead_schema() -> dict[str, Any]:
+    props: dict[str, Any] = {name: {"type": "string", "maxLength": n} for name, n in STRING_FIELDS.items()}
+    props["source"]["pattern"] = r"^[A-Za-z0-9._:\-/ ]+$"
+    props["email"]["format"] = "email"
+    props["country"].update(pattern="^[A-Za-z]{2}$", minLength=2)
+    props["currency"].update(pattern="^[A-Za-z]{3}$", minLength=3)
+    props["value"] = {"type": ["number", "string"], "minimum": 0, "description": "Lead value (e.g. annual premium)"}
+    props["fit_score"] = {"type": "integer", "minimum": 0, "maximum": 100}
+    props["attributes"] = {"type": "object", "description": "Custom attributes, usable in rule conditions"}
+    return {"type": "object", "required": list(REQUIRED), "properties": props, "additionalProperties": False}
+
+
+def openapi_document() -> dict[str, Any]:
+    errors = {
+        "type": "object",
+        "properties": {"errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}},
+    }
+    err = {"content": {"application/json": {"schema": errors}}}
+    lead_body = {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Lead"}}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "LeadOps API", "version": "1"},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Lead": lead_schema(), "Errors": errors},
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/v1/leads": {
+                "post": {
+                    "summary": "Submit a lead; the same source + external_id again returns the existing lead",
+                    "requestBody": lead_body,
+                    "responses": {
+                        "201": {"description": "Created"},
+                        "200": {"description": "Duplicate: the existing lead, unchanged"},
+                        "400": {"description": "Invalid input, errors keyed by field", **err},
+                        "401": {"description": "Missing or unknown token", **err},
+                    },
+                }
+            },
+            "/api/v1/leads/{id}": {
+                "get": {
+                    "summary": "Status, owner, segment, current offer and the latest decision with reasons",
+                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                    "responses": {"200": {"description": "The lead"}, "401": {"description": "Unauthorized", **err},
+                                  "404": {"description": "Not found", **err}},
+                }
+            },
+            "/api/v1/route/dry-run": {
+                "post": {
+                    "summary": "Where would this lead go, and why? Writes nothing. ?draft=1 uses the draft rules",
+                    "requestBody": lead_body,
+                    "responses": {"200": {"description": "Decision"}, "400": {"description": "Invalid", **err},
+                                  "401": {"description": "Unauthorized", **err}},
+                }
+            },
+        },
+    }  # fmt: skip

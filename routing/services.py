@@ -1,0 +1,536 @@
+"""Every write to leads, offers, capacity, fairness and published rules goes through here.
+
+Fetch, decide, persist: snapshots are gathered with a fixed number of queries, the pure engine
+decides, and the outcome plus its audit record are written in one transaction. Follow-ups
+(wake-ups, notifications, webhooks) are queued with ``transaction.on_commit``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import time
+from decimal import Decimal
+from typing import Any, Callable, Iterable
+
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.utils import timezone
+
+from reps.models import FairnessState, Rep, RepLoad
+from routing import engine
+from routing.engine.types import Decision as EngineDecision
+from routing.engine.types import Outcome, StepKind
+from routing.models import Decision, Lead, Offer, RuleSet, Segment
+from routing.snapshots import (
+    config_live,
+    config_to_json,
+    lead_facts,
+    local_day_and_week,
+    pool_snapshots,
+    rep_snapshots,
+)
+
+log = logging.getLogger(__name__)
+
+# Hooks the inbox layer registers for notifications/webhooks; called on commit.
+_listeners: list[Callable[[str, dict[str, Any]], None]] = []
+
+
+def listen(callback: Callable[[str, dict[str, Any]], None]) -> None:
+    if callback not in _listeners:
+        _listeners.append(callback)
+
+
+def _emit_on_commit(event: str, payload: dict[str, Any]) -> None:
+    def fire() -> None:
+        for callback in list(_listeners):
+            try:
+                callback(event, payload)
+            except Exception:  # a notifier must never break routing
+                log.exception("listener failed for %s", event)
+
+    transaction.on_commit(fire)
+
+
+def _wake_router() -> None:
+    from routing.tasks import enqueue_route_pending
+
+    transaction.on_commit(enqueue_route_pending)
+
+
+def _retry_on_deadlock(fn: Callable[[], Any], attempts: int = 5) -> Any:
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except OperationalError as exc:  # deadlock / serialization failure / sqlite busy
+            if attempt == attempts - 1:
+                raise
+            log.warning("retrying after %s", exc)
+            time.sleep(0.05 * (attempt + 1))
+    return None
+
+
+# --- intake -----------------------------------------------------------------------------
+
+
+def lead_intake(*, data: dict[str, Any], now: dt.datetime | None = None) -> tuple[Lead, bool]:
+    """Store a validated lead durably, or return the existing one for the same source + id.
+
+    ``data`` is cleaned input (see routing.forms.LeadInput). Returns (lead, created).
+    """
+    now = now or timezone.now()
+    existing = Lead.objects.filter(source=data["source"], external_id=data["external_id"]).first()
+    if existing is not None:
+        return existing, False
+    config = config_live()
+    facts = lead_facts(data, received_at=now)
+    segment = engine.qualify(facts, config)
+    fields = {**facts.fields, "segment": segment.slug if segment else ""}
+    rule = engine.select_rule(fields, config)
+    lead = Lead(
+        **{k: v for k, v in data.items()},
+        received_at=now,
+        segment_id=segment.id if segment and Segment.objects.filter(id=segment.id).exists() else None,
+        high_value=bool(rule and engine.is_high_value(fields, rule)),
+        status=Lead.Status.PENDING,
+    )
+    try:
+        with transaction.atomic():
+            lead.save(force_insert=True)
+            _wake_router()
+    except IntegrityError:
+        # A concurrent duplicate won the unique (source, external_id) race.
+        return Lead.objects.get(source=data["source"], external_id=data["external_id"]), False
+    return lead, True
+
+
+# --- routing ----------------------------------------------------------------------------
+
+
+def _ensure_rows(rep_ids: set[int], pool_members: dict[int, Iterable[int]]) -> None:
+    RepLoad.objects.bulk_create([RepLoad(rep_id=r) for r in rep_ids], ignore_conflicts=True)
+    FairnessState.objects.bulk_create(
+        [FairnessState(pool_id=p, rep_id=r) for p, reps in pool_members.items() for r in reps],
+        ignore_conflicts=True,
+    )
+
+
+def _select_waiting(limit: int, statuses: tuple[str, ...]) -> list[Lead]:
+    qs = Lead.objects.filter(status__in=statuses).order_by("-high_value", "received_at")
+    if connection.features.has_select_for_update_skip_locked:
+        qs = qs.select_for_update(skip_locked=True, of=("self",))
+    return list(qs[:limit])
+
+
+def leads_route_pending(*, limit: int = 50, now: dt.datetime | None = None) -> int:
+    """Route up to ``limit`` pending leads (high value first, then oldest) in one transaction.
+
+    Safe to call from any number of workers at once: leads are taken with
+    SELECT ... FOR UPDATE SKIP LOCKED and capacity/fairness rows are locked in a fixed order.
+    Returns the number of leads routed.
+    """
+    return _retry_on_deadlock(lambda: _route_batch(limit=limit, now=now, statuses=(Lead.Status.PENDING,)))
+
+
+def leads_route_all_pending(*, batch: int = 50, now: dt.datetime | None = None) -> int:
+    total = 0
+    while routed := leads_route_pending(limit=batch, now=now):
+        total += routed
+    return total
+
+
+@transaction.atomic
+def _route_batch(*, limit: int, now: dt.datetime | None, statuses: tuple[str, ...]) -> int:
+    now = now or timezone.now()
+    leads = _select_waiting(limit, statuses)
+    if not leads:
+        return 0
+    config = config_live()
+    # 1. Work out which pools and reps this batch can touch, to lock them in a fixed order.
+    pool_ids: set[int] = set()
+    extra_reps: set[int] = set()
+    for rule in config.rules:
+        pool_ids.add(rule.pool_id)
+        for step in rule.fallback:
+            if step.kind == StepKind.POOL and step.target_id:
+                pool_ids.add(step.target_id)
+            elif step.kind == StepKind.BACKUP and step.target_id:
+                extra_reps.add(step.target_id)
+    pools = pool_snapshots(pool_ids, with_fairness=False)
+    rep_ids = {rep_id for p in pools.values() for rep_id, _ in p.members} | extra_reps
+    rep_ids |= {p.manager_id for p in pools.values() if p.manager_id}
+    _ensure_rows(rep_ids, {pid: [r for r, _ in p.members] for pid, p in pools.items()})
+    loads = {
+        load.rep_id: load
+        for load in RepLoad.objects.select_for_update().filter(rep_id__in=rep_ids).order_by("rep_id")
+    }
+    fairness_rows = {
+        (row.pool_id, row.rep_id): row
+        for row in FairnessState.objects.select_for_update().filter(pool_id__in=pools).order_by("pool_id", "rep_id")
+    }
+    pools = {
+        pid: dataclasses.replace(
+            p, fairness={r: fairness_rows[(pid, r)].credit for r, _ in p.members if (pid, r) in fairness_rows}
+        )
+        for pid, p in pools.items()
+    }
+    reps = rep_snapshots(rep_ids, now=now, loads=loads)
+    excluded: dict[int, set[int]] = {}
+    for lead_id, rep_id in Offer.objects.filter(
+        lead__in=leads, status__in=(Offer.Status.DECLINED, Offer.Status.EXPIRED)
+    ).values_list("lead_id", "rep_id"):
+        excluded.setdefault(lead_id, set()).add(rep_id)
+    prior_offers = set(Offer.objects.filter(lead__in=leads).values_list("lead_id", flat=True))
+    segments = {s.id: s for s in config.segments}
+
+    touched_loads: set[int] = set()
+    touched_fairness: set[tuple[int, int]] = set()
+    for lead in leads:
+        started = time.perf_counter()
+        facts = lead_facts(lead)
+        escalation = lead.id in prior_offers
+        decision = engine.route(
+            facts, config, pools, reps, now,
+            excluded_rep_ids=frozenset(excluded.get(lead.id, ())), escalation=escalation,
+        )  # fmt: skip
+        duration_us = int((time.perf_counter() - started) * 1_000_000)
+        # 2. Apply the decision to the in-memory state so the next lead in the batch sees it.
+        for pool_id, credits in decision.fairness_updates.items():
+            pools[pool_id] = dataclasses.replace(pools[pool_id], fairness={**pools[pool_id].fairness, **credits})
+            for rep_id, credit in credits.items():
+                row = fairness_rows.get((pool_id, rep_id))
+                if row is not None:
+                    row.credit = credit
+                    touched_fairness.add((pool_id, rep_id))
+        chosen = decision.chosen_rep_id if decision.outcome == Outcome.OFFER else None
+        if chosen is not None:
+            rep = reps[chosen]
+            load = loads[chosen]
+            day, week = local_day_and_week(now, rep.timezone)
+            _count_offer(load, day=day, week=week)
+            touched_loads.add(chosen)
+            reps[chosen] = dataclasses.replace(
+                rep, open_count=load.open_count, daily_count=load.daily_count, weekly_count=load.weekly_count
+            )
+            if decision.chosen_step and decision.fairness_updates:
+                for pool_id in decision.fairness_updates:
+                    row = fairness_rows.get((pool_id, chosen))
+                    if row is not None:
+                        row.assigned += 1
+        record = _record_decision(
+            lead=lead, decision=decision, now=now, duration_us=duration_us,
+            kind=Decision.Kind.ESCALATION if escalation else (
+                Decision.Kind.RETRY if lead.route_attempts else Decision.Kind.ROUTE),
+        )  # fmt: skip
+        segment = decision.segment
+        lead.segment_id = segment.id if segment and segment.id in segments else lead.segment_id
+        lead.high_value = decision.high_value
+        lead.route_attempts += 1
+        lead.routed_at = now
+        if chosen is not None:
+            seg = decision.segment
+            window = dt.timedelta(minutes=(seg.sla_minutes * seg.accept_fraction) if seg else 60)
+            offer = Offer.objects.create(
+                lead=lead, rep_id=chosen, decision=record, offered_at=now, deadline=now + window,
+                step=len(excluded.get(lead.id, ())) , via=decision.chosen_step or StepKind.PRIMARY,
+                counted_day=loads[chosen].day, counted_week=loads[chosen].week,
+            )  # fmt: skip
+            lead.status = Lead.Status.OFFERED
+            lead.owner_id = chosen
+            lead.offered_at = now
+            _emit_on_commit("offer.created", {"lead_id": lead.id, "offer_id": offer.id, "rep_id": chosen,
+                                              "step": decision.chosen_step, "escalation": escalation})
+        else:
+            lead.status = Lead.Status.HOLDING
+            lead.owner_id = None
+            _emit_on_commit("lead.holding", {"lead_id": lead.id, "escalation": escalation})
+        lead.save(update_fields=["segment", "high_value", "route_attempts", "routed_at", "status", "owner", "offered_at"])
+    RepLoad.objects.bulk_update([loads[r] for r in touched_loads], ["open_count", "day", "daily_count", "week", "weekly_count"])
+    FairnessState.objects.bulk_update([fairness_rows[k] for k in touched_fairness], ["credit", "assigned"])
+    return len(leads)
+
+
+def _count_offer(load: RepLoad, *, day: dt.date, week: str) -> None:
+    if load.day != day:
+        load.day, load.daily_count = day, 0
+    if load.week != week:
+        load.week, load.weekly_count = week, 0
+    load.open_count += 1
+    load.daily_count += 1
+    load.weekly_count += 1
+
+
+def _record_decision(*, lead: Lead, decision: EngineDecision, now: dt.datetime, duration_us: int, kind: str) -> Decision:
+    detail = engine.decision_to_dict(decision)
+    pool_id = decision.rule.pool_id if decision.rule else None
+    for step in decision.steps:
+        if step.chosen_rep_id is not None:
+            pool_id = step.pool_id or pool_id
+    return Decision.objects.create(
+        lead=lead, kind=kind, created_at=now, ruleset_version=decision.config_version if decision.config_version > 0 else None,
+        rule_id=decision.rule.id if decision.rule else None,
+        rule_history_id=decision.rule.history_id if decision.rule else None,
+        segment_id=decision.segment.id if decision.segment else None,
+        pool_id=pool_id, outcome=decision.outcome, step=decision.chosen_step or "",
+        chosen_rep_id=decision.chosen_rep_id if decision.outcome == Outcome.OFFER else None,
+        summary=decision.summary[:500], inputs=_jsonable(dict(lead_facts(lead).fields)), detail=detail,
+        duration_us=duration_us,
+    )  # fmt: skip
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in data.items()}
+
+
+def lead_dry_run(*, data: dict[str, Any], draft: bool = False, now: dt.datetime | None = None) -> EngineDecision:
+    """Where would this lead go, and why? Reads only; writes nothing."""
+    from routing.snapshots import config_draft
+
+    now = now or timezone.now()
+    config = config_draft() if draft else config_live()
+    pool_ids = {r.pool_id for r in config.rules} | {
+        s.target_id for r in config.rules for s in r.fallback if s.kind == StepKind.POOL and s.target_id
+    }
+    pools = pool_snapshots(pool_ids)
+    rep_ids = {rep_id for p in pools.values() for rep_id, _ in p.members}
+    rep_ids |= {s.target_id for r in config.rules for s in r.fallback if s.kind == StepKind.BACKUP and s.target_id}
+    rep_ids |= {p.manager_id for p in pools.values() if p.manager_id}
+    reps = rep_snapshots(rep_ids, now=now)
+    return engine.route(lead_facts(data, received_at=now), config, pools, reps, now)
+
+
+# --- offers and capacity ----------------------------------------------------------------
+
+
+class OfferError(Exception):
+    """A refused action on an offer or lead; the message is safe to show to the user."""
+
+
+def _release_capacity(*, rep_id: int, offer: Offer | None, daily_too: bool) -> None:
+    load = RepLoad.objects.select_for_update().filter(rep_id=rep_id).first()
+    if load is None:
+        return
+    load.open_count = max(0, load.open_count - 1)
+    if daily_too and offer is not None:
+        if offer.counted_day and offer.counted_day == load.day:
+            load.daily_count = max(0, load.daily_count - 1)
+        if offer.counted_week and offer.counted_week == load.week:
+            load.weekly_count = max(0, load.weekly_count - 1)
+    load.save(update_fields=["open_count", "daily_count", "weekly_count", "updated_at"])
+
+
+def _locked_open_offer(*, offer_id: int, rep: Rep | None) -> Offer:
+    offer = Offer.objects.select_for_update().select_related("lead").filter(id=offer_id).first()
+    if offer is None or (rep is not None and offer.rep_id != rep.id):
+        raise OfferError("That offer does not exist or is not yours.")
+    return offer
+
+
+def offer_accept(*, offer_id: int, rep: Rep, now: dt.datetime | None = None) -> Offer:
+    """Accept an open offer. Accepting an offer you already accepted is a harmless no-op."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        offer = _locked_open_offer(offer_id=offer_id, rep=rep)
+        if offer.status == Offer.Status.ACCEPTED:
+            return offer
+        if offer.status != Offer.Status.OPEN:
+            raise OfferError(f"This offer is already {offer.get_status_display().lower()}.")
+        if offer.deadline <= now:
+            raise OfferError("This offer has expired; it is moving on to the next rep.")
+        Lead.objects.select_for_update().filter(id=offer.lead_id).first()
+        offer.status, offer.decided_at = Offer.Status.ACCEPTED, now
+        offer.save(update_fields=["status", "decided_at"])
+        Lead.objects.filter(id=offer.lead_id).update(
+            status=Lead.Status.ACCEPTED, accepted_at=now, last_activity_at=now, owner_id=rep.id
+        )
+        _emit_on_commit("offer.accepted", {"lead_id": offer.lead_id, "offer_id": offer.id, "rep_id": rep.id})
+    return offer
+
+
+def _give_up_offer(*, offer: Offer, status: str, now: dt.datetime, reason: str = "", note: str = "") -> None:
+    """Close an open offer (declined/expired/withdrawn), free capacity and requeue the lead."""
+    offer.status, offer.decided_at = status, now
+    offer.decline_reason, offer.decline_note = reason, note[:500]
+    offer.save(update_fields=["status", "decided_at", "decline_reason", "decline_note"])
+    _release_capacity(rep_id=offer.rep_id, offer=offer, daily_too=True)
+    Lead.objects.filter(id=offer.lead_id).update(status=Lead.Status.PENDING, owner_id=None)
+    _emit_on_commit(f"offer.{status}", {"lead_id": offer.lead_id, "offer_id": offer.id, "rep_id": offer.rep_id})
+    _capacity_freed()
+
+
+def offer_decline(*, offer_id: int, rep: Rep, reason: str, note: str = "", now: dt.datetime | None = None) -> Offer:
+    now = now or timezone.now()
+    if reason not in Offer.DeclineReason.values:
+        raise OfferError("Choose a decline reason from the list.")
+    with transaction.atomic():
+        offer = _locked_open_offer(offer_id=offer_id, rep=rep)
+        if offer.status == Offer.Status.DECLINED:
+            return offer
+        if offer.status != Offer.Status.OPEN:
+            raise OfferError(f"This offer is already {offer.get_status_display().lower()}.")
+        _give_up_offer(offer=offer, status=Offer.Status.DECLINED, now=now, reason=reason, note=note)
+    return offer
+
+
+def offers_expire_due(*, now: dt.datetime | None = None, limit: int = 200) -> int:
+    """Expire open offers past their deadline and send their leads down the chain.
+
+    Several sweepers may run at once: each offer row is taken with SKIP LOCKED and its
+    status re-checked under the lock, so an offer is escalated exactly once.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        qs = Offer.objects.filter(status=Offer.Status.OPEN, deadline__lte=now).order_by("deadline")
+        if connection.features.has_select_for_update_skip_locked:
+            qs = qs.select_for_update(skip_locked=True)
+        due = list(qs[:limit])
+        for offer in due:
+            _give_up_offer(offer=offer, status=Offer.Status.EXPIRED, now=now)
+    return len(due)
+
+
+def offers_withdraw_for_away(*, rep: Rep, now: dt.datetime | None = None) -> int:
+    """An away rep's open offers move on along the chain."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        offers = list(Offer.objects.select_for_update().filter(rep=rep, status=Offer.Status.OPEN))
+        for offer in offers:
+            _give_up_offer(offer=offer, status=Offer.Status.WITHDRAWN, now=now)
+    return len(offers)
+
+
+def _locked_owned_lead(*, lead_id: int, rep: Rep) -> Lead:
+    lead = Lead.objects.select_for_update().filter(id=lead_id).first()
+    if lead is None or lead.owner_id != rep.id:
+        raise OfferError("That lead does not exist or is not yours.")
+    if lead.status != Lead.Status.ACCEPTED:
+        raise OfferError(f"This lead is {lead.get_status_display().lower()}, not in your accepted leads.")
+    return lead
+
+
+def lead_close(*, lead_id: int, rep: Rep, outcome: str, now: dt.datetime | None = None) -> Lead:
+    """Mark an accepted lead converted or closed-lost; frees the rep's open capacity."""
+    now = now or timezone.now()
+    if outcome not in (Lead.Status.CONVERTED, Lead.Status.CLOSED_LOST):
+        raise OfferError("Outcome must be converted or closed_lost.")
+    with transaction.atomic():
+        lead = _locked_owned_lead(lead_id=lead_id, rep=rep)
+        lead.status, lead.closed_at, lead.last_activity_at = outcome, now, now
+        lead.save(update_fields=["status", "closed_at", "last_activity_at"])
+        _release_capacity(rep_id=rep.id, offer=None, daily_too=False)
+        _emit_on_commit(f"lead.{outcome}", {"lead_id": lead.id, "rep_id": rep.id})
+        _capacity_freed()
+    return lead
+
+
+def lead_hand_back(*, lead_id: int, rep: Rep, note: str = "", now: dt.datetime | None = None) -> Lead:
+    """Give an accepted lead back: it is re-routed without this rep."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        lead = _locked_owned_lead(lead_id=lead_id, rep=rep)
+        offer = lead.offers.filter(rep=rep, status=Offer.Status.ACCEPTED).first()
+        if offer is not None:
+            # Counts as declining this lead: the rep is excluded from its next routing.
+            Offer.objects.filter(id=offer.id).update(
+                status=Offer.Status.DECLINED, decline_reason=Offer.DeclineReason.OTHER,
+                decline_note=("handed back: " + note)[:500], decided_at=now,
+            )  # fmt: skip
+        lead.status, lead.owner_id, lead.last_activity_at = Lead.Status.PENDING, None, now
+        lead.save(update_fields=["status", "owner", "last_activity_at"])
+        _release_capacity(rep_id=rep.id, offer=None, daily_too=False)
+        _emit_on_commit("lead.handed_back", {"lead_id": lead.id, "rep_id": rep.id})
+        _capacity_freed()
+    return lead
+
+
+def leads_age_out(*, days: int, now: dt.datetime | None = None) -> int:
+    """Accepted leads with no progress for ``days`` leave the rep's pipeline."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=days)
+    count = 0
+    with transaction.atomic():
+        qs = Lead.objects.filter(status=Lead.Status.ACCEPTED, last_activity_at__lt=cutoff)
+        if connection.features.has_select_for_update_skip_locked:
+            qs = qs.select_for_update(skip_locked=True)
+        for lead in qs[:500]:
+            lead.status, lead.closed_at = Lead.Status.AGED_OUT, now
+            lead.save(update_fields=["status", "closed_at"])
+            _release_capacity(rep_id=lead.owner_id, offer=None, daily_too=False)
+            _emit_on_commit("lead.aged_out", {"lead_id": lead.id, "rep_id": lead.owner_id})
+            count += 1
+        if count:
+            _capacity_freed()
+    return count
+
+
+def _capacity_freed() -> None:
+    """Capacity changed: let holding leads (highest value first) try again, then wake routing."""
+    transaction.on_commit(lambda: holding_release(limit=100))
+
+
+def holding_release(*, limit: int = 100) -> int:
+    """Move up to ``limit`` holding leads back to pending, highest value first, and wake routing."""
+    with transaction.atomic():
+        ids = list(
+            Lead.objects.filter(status=Lead.Status.HOLDING)
+            .order_by("-high_value", "-value", "received_at")
+            .values_list("id", flat=True)[:limit]
+        )
+        if ids:
+            Lead.objects.filter(id__in=ids, status=Lead.Status.HOLDING).update(status=Lead.Status.PENDING)
+            _wake_router()
+    return len(ids)
+
+
+def leads_recover_stale(*, older_than_seconds: int, now: dt.datetime | None = None) -> int:
+    """Pending leads nobody routed (lost task, dead worker): route them now. Returns leads routed."""
+    now = now or timezone.now()
+    stale = Lead.objects.filter(
+        status=Lead.Status.PENDING, received_at__lt=now - dt.timedelta(seconds=older_than_seconds)
+    ).exists()
+    return leads_route_all_pending() if stale else 0
+
+
+def loads_recompute() -> int:
+    """Rebuild open counts from leads (repair tool; routing keeps them exact incrementally)."""
+    fixed = 0
+    with transaction.atomic():
+        for load in RepLoad.objects.select_for_update().order_by("rep_id"):
+            actual = Lead.objects.filter(owner_id=load.rep_id, status__in=Lead.OPEN_STATUSES).count()
+            if actual != load.open_count:
+                load.open_count = actual
+                load.save(update_fields=["open_count"])
+                fixed += 1
+    return fixed
+
+
+# --- configuration ------------------------------------------------------------------------
+
+
+def rule_publish(*, user=None, note: str = "") -> RuleSet:  # noqa: ANN001
+    """Publish the draft rule set as one new immutable version, atomically."""
+    with transaction.atomic():
+        snapshot = config_to_json()
+        # Lock the latest version row so two concurrent publishes cannot take the same number.
+        latest = RuleSet.objects.select_for_update().order_by("-version").first()
+        version = (latest.version + 1) if latest else 1
+        return RuleSet.objects.create(version=version, snapshot=snapshot, published_by=user, note=note[:200])
+
+
+def rep_capacity_snapshot(rep: Rep) -> dict[str, int]:
+    load = RepLoad.objects.filter(rep=rep).first()
+    day, week = local_day_and_week(timezone.now(), rep.timezone)
+    return {
+        "open": load.open_count if load else 0,
+        "daily": load.daily_count if load and load.day == day else 0,
+        "weekly": load.weekly_count if load and load.week == week else 0,
+    }
+
+
+__all__ = [
+    "OfferError", "holding_release", "lead_close", "lead_dry_run", "lead_hand_back", "lead_intake",
+    "leads_age_out", "leads_recover_stale", "leads_route_all_pending", "leads_route_pending", "listen",
+    "loads_recompute", "offer_accept", "offer_decline", "offers_expire_due", "offers_withdraw_for_away",
+    "rule_publish",
+]  # fmt: skip

@@ -1,0 +1,74 @@
+"""Shared fixtures: roles, users, a published configuration, and the CI skip guards.
+
+LEADOPS_REQUIRE_POSTGRES=1 turns the skip of a ``postgres`` test into a failure, and
+LEADOPS_REQUIRE_BROWSER=1 does the same for ``browser`` tests, so CI cannot pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("LEADOPS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+def _require(flag: str) -> bool:
+    return os.environ.get(flag, "") not in ("", "0", "false")
+
+
+@pytest.fixture(autouse=True)
+def _postgres_guard(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("postgres") is None:
+        return
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        message = "needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/leadops"
+        if _require("LEADOPS_REQUIRE_POSTGRES"):
+            pytest.fail(f"LEADOPS_REQUIRE_POSTGRES=1 but {message}")
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def browser():  # noqa: ANN201
+    """A headless Debian Chromium driven by Playwright (no browser download)."""
+    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+        message = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
+        if _require("LEADOPS_REQUIRE_BROWSER"):
+            pytest.fail(f"LEADOPS_REQUIRE_BROWSER=1 but {message}")
+        pytest.skip(message)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if _require("LEADOPS_REQUIRE_BROWSER"):
+            pytest.fail("LEADOPS_REQUIRE_BROWSER=1 but playwright is not installed")
+        pytest.skip("playwright is not installed")
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser):  # noqa: ANN001, ANN201
+    context = browser.new_context()
+    context.set_default_timeout(15_000)
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def login(page, live_server, username: str, password: str = "pw-for-tests-123") -> None:  # noqa: ANN001
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
