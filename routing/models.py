@@ -290,3 +290,8 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="webhook_due_idx")]
+
+
+# Area-specific models live beside their code; importing registers them with the routing app.
+from routing.console.models import *  # noqa: E402, F401, F403
+from routing.dashboards.models import *  # noqa: E402, F401, F403

@@ -1,0 +1,1 @@
+"""Models owned by this area; imported by routing.models so Django registers them."""
