@@ -152,9 +152,15 @@ STORAGES = {
 }
 
 # --- Email and webhooks ---------------------------------------------------------------
-EMAIL_BACKEND = envstr("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-EMAIL_HOST = envstr("DJANGO_EMAIL_HOST", "localhost")
-EMAIL_PORT = envint("DJANGO_EMAIL_PORT", 25)
+_email_backend = envstr("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+MAILERS = {
+    "default": {
+        "BACKEND": _email_backend,
+        "OPTIONS": {"host": envstr("DJANGO_EMAIL_HOST", "localhost"), "port": envint("DJANGO_EMAIL_PORT", 25)}
+        if _email_backend.endswith("smtp.EmailBackend")
+        else {},
+    }
+}
 DEFAULT_FROM_EMAIL = envstr("DJANGO_DEFAULT_FROM_EMAIL", "leadops@localhost")
 LEADOPS_WEBHOOK_URL = envstr("LEADOPS_WEBHOOK_URL")
 LEADOPS_WEBHOOK_SECRET = envstr("LEADOPS_WEBHOOK_SECRET")

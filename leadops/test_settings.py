@@ -10,5 +10,5 @@ os.environ.setdefault("LEADOPS_Q_SYNC", "1")
 from leadops.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
