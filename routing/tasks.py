@@ -43,4 +43,8 @@ def sweep(*, release_holding: bool = True) -> dict[str, int]:
     recovered = leads_recover_stale(older_than_seconds=settings.LEADOPS_RECOVERY_AFTER_SECONDS)
     aged = leads_age_out(days=settings.LEADOPS_AGE_OUT_DAYS)
     released = holding_release(limit=100) if release_holding else 0
-    return {"expired": expired, "routed": routed, "recovered": recovered, "aged_out": aged, "released": released}
+    from reps.notifications import webhooks_deliver_due  # inbox layer (issue 4): signed CRM webhooks
+
+    webhooks = webhooks_deliver_due()
+    return {"expired": expired, "routed": routed, "recovered": recovered, "aged_out": aged, "released": released,
+            "webhooks": webhooks}

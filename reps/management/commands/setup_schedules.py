@@ -1,0 +1,25 @@
+"""Register the django-q2 schedules (idempotent): the every-minute sweep backing up `manage.py sweeper`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+SCHEDULES = [
+    {"name": "leadops-sweep", "func": "routing.tasks.sweep", "minutes": 1},
+]
+
+
+class Command(BaseCommand):
+    help = "Create or update LeadOps's django-q2 schedules. Safe to run on every deploy."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from django_q.models import Schedule
+
+        for spec in SCHEDULES:
+            _, created = Schedule.objects.update_or_create(
+                name=spec["name"],
+                defaults={"func": spec["func"], "schedule_type": Schedule.MINUTES, "minutes": spec["minutes"], "repeats": -1},
+            )
+            self.stdout.write(f"{'created' if created else 'updated'} schedule {spec['name']}")

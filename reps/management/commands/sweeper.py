@@ -1,0 +1,81 @@
+"""The escalation clock: `manage.py sweeper` runs routing's sweep every LEADOPS_SWEEP_INTERVAL seconds.
+
+django-q2's scheduler ticks only every ~30 s, so this loop is what makes an escalation fire within
+seconds of an offer's deadline. Run one or several (they are safe together: offers are taken with
+SKIP LOCKED); the every-minute django-q2 schedule (`manage.py setup_schedules`) is the backup.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import DatabaseError, close_old_connections
+
+log = logging.getLogger("reps.sweeper")
+
+RELEASE_HOLDING_EVERY = 30  # passes: holding leads retry about every 30 s without any event
+
+
+class Command(BaseCommand):
+    help = "Expire due offers (escalate), recover stale leads, age out, retry holding and deliver webhooks, in a loop."
+
+    def add_arguments(self, parser) -> None:  # noqa: ANN001
+        parser.add_argument("--interval", type=float, default=None, help="Seconds between passes")
+        parser.add_argument("--passes", type=int, default=0, help="Stop after N passes (0 = run until SIGTERM)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        interval = options["interval"] if options["interval"] is not None else settings.LEADOPS_SWEEP_INTERVAL
+        stop = threading.Event()
+
+        def request_stop(signum: int, _frame: object) -> None:
+            log.info("sweeper got signal %s; finishing the current pass", signum)
+            stop.set()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, request_stop)
+        log.info("sweeper started: every %ss", interval)
+        passes = 0
+        while not stop.is_set():
+            passes += 1
+            run_pass(release_holding=passes % RELEASE_HOLDING_EVERY == 1)
+            if options["passes"] and passes >= options["passes"]:
+                break
+            stop.wait(interval)
+        log.info("sweeper stopped after %s passes", passes)
+
+
+def run_pass(*, release_holding: bool) -> dict[str, int] | None:
+    """One sweep; a database error is logged and the next pass starts on a fresh connection."""
+    from reps.notifications import webhooks_deliver_due
+    from reps.services import offers_withdraw_for_absent
+    from routing.tasks import sweep
+
+    close_old_connections()
+    try:
+        withdrawn = offers_withdraw_for_absent()
+        result = sweep(release_holding=release_holding)
+        result = {**result, "withdrawn": withdrawn}
+        if "webhooks" not in result:  # sweep delivers webhooks itself once that line is in
+            result["webhooks"] = webhooks_deliver_due()
+    except DatabaseError:
+        log.exception("sweep pass failed; reconnecting and continuing")
+        _reset_connections()
+        return None
+    if any(result.values()):
+        log.info("sweep %s", result)
+    return result
+
+
+def _reset_connections() -> None:
+    from django.db import connections
+
+    for conn in connections.all(initialized_only=True):
+        try:
+            conn.close()
+        except DatabaseError:
+            pass

@@ -1,0 +1,134 @@
+"""Outbound webhooks: HMAC-signed, retried with exponential backoff, given up after N attempts.
+
+A real HTTP server runs in a thread; nothing in our database or queue is mocked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Iterator
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from reps.notifications import webhook_queue, webhooks_deliver_due
+from routing.models import WebhookDelivery
+from tests.reps.helpers import make_world, route_new_lead
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "whsec-test-123"
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.statuses: list[int] = []  # responses to give, in order; then 200
+        self.requests: list[tuple[Message, bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append((self.headers, body))  # case-insensitive
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    rec = Receiver()
+    thread = threading.Thread(target=rec.server.serve_forever, daemon=True)
+    thread.start()
+    with override_settings(
+        LEADOPS_WEBHOOK_URL=rec.url, LEADOPS_WEBHOOK_SECRET=SECRET,
+        LEADOPS_WEBHOOK_MAX_ATTEMPTS=3, LEADOPS_WEBHOOK_BACKOFF_SECONDS=5,
+    ):  # fmt: skip
+        yield rec
+    rec.server.shutdown()
+    rec.server.server_close()
+
+
+def _valid(headers: Message, body: bytes) -> bool:
+    expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(headers["X-LeadOps-Signature"], expected)
+
+
+def test_an_assignment_is_posted_at_once_with_a_valid_signature(receiver: Receiver, django_capture_on_commit_callbacks) -> None:
+    world = make_world()
+    with django_capture_on_commit_callbacks(execute=True):
+        lead = route_new_lead()
+    assert len(receiver.requests) == 1
+    headers, body = receiver.requests[0]
+    assert _valid(headers, body)
+    assert not _valid(headers, body + b" ")
+    data = json.loads(body)
+    assert data["event"] == "offer.created"
+    assert (data["data"]["lead_id"], data["data"]["rep_id"]) == (lead.id, world.primary.id)
+    assert WebhookDelivery.objects.get().status == WebhookDelivery.Status.DELIVERED
+
+
+def test_a_failed_delivery_is_retried_with_exponential_backoff(receiver: Receiver) -> None:
+    t0 = timezone.now()
+    receiver.statuses = [500, 503]
+    delivery = webhook_queue(event="offer.accepted", payload={"lead_id": 1}, now=t0)
+
+    assert webhooks_deliver_due(now=t0) == 0
+    delivery.refresh_from_db()
+    assert (delivery.attempts, delivery.next_attempt_at) == (1, t0 + dt.timedelta(seconds=5))
+    assert webhooks_deliver_due(now=t0 + dt.timedelta(seconds=4)) == 0
+    assert len(receiver.requests) == 1  # not due yet: no request
+
+    assert webhooks_deliver_due(now=t0 + dt.timedelta(seconds=5)) == 0
+    delivery.refresh_from_db()
+    assert (delivery.attempts, delivery.next_attempt_at) == (2, t0 + dt.timedelta(seconds=15))
+
+    assert webhooks_deliver_due(now=t0 + dt.timedelta(seconds=15)) == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (WebhookDelivery.Status.DELIVERED, 3)
+    bodies = {body for _, body in receiver.requests}
+    assert len(receiver.requests) == 3 and len(bodies) == 1  # the same signed body each time
+    assert all(_valid(h, b) for h, b in receiver.requests)
+
+
+def test_it_gives_up_after_the_maximum_attempts(receiver: Receiver) -> None:
+    t0 = timezone.now()
+    receiver.statuses = [500] * 10
+    delivery = webhook_queue(event="lead.converted", payload={"lead_id": 2}, now=t0)
+    for seconds in (0, 5, 15, 35, 75):
+        webhooks_deliver_due(now=t0 + dt.timedelta(seconds=seconds))
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (WebhookDelivery.Status.FAILED, 3)
+    assert "500" in delivery.last_error
+    assert len(receiver.requests) == 3
+
+
+def test_an_unreachable_endpoint_counts_as_a_failed_attempt(receiver: Receiver) -> None:
+    t0 = timezone.now()
+    delivery = webhook_queue(event="lead.holding", payload={"lead_id": 3}, now=t0)
+    with override_settings(LEADOPS_WEBHOOK_URL="http://127.0.0.1:9/closed"):
+        assert webhooks_deliver_due(now=t0) == 0
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (WebhookDelivery.Status.PENDING, 1)
+
+
+@override_settings(LEADOPS_WEBHOOK_URL="")
+def test_without_a_webhook_url_nothing_is_queued(django_capture_on_commit_callbacks) -> None:
+    make_world()
+    with django_capture_on_commit_callbacks(execute=True):
+        route_new_lead()
+    assert WebhookDelivery.objects.count() == 0
