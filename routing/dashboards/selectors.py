@@ -1,0 +1,470 @@
+"""Reads behind the manager dashboards. Each selector runs a fixed number of queries.
+
+Benchmark entry points: ``equity_table(pool_id=, start=, end=)`` and ``decisions_page(filters)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Iterator
+
+from django.conf import settings
+from django.db.models import Count, F, Min, Q, Sum
+from django.utils import timezone
+
+from reps.models import Absence, Pool, Rep
+from routing.dashboards.models import EquityDaily
+from routing.engine import REASON_LABELS
+from routing.models import Decision, Lead, Offer
+from routing.snapshots import local_day_and_week, pool_snapshots
+
+WINDOWS = {"today": 1, "7d": 7, "30d": 30}
+
+
+def window_dates(*, window: str, start: dt.date | None = None, end: dt.date | None = None,
+                 today: dt.date | None = None) -> tuple[dt.date, dt.date]:
+    """Inclusive UTC day range of a named window (or the custom start/end)."""
+    today = today or timezone.now().astimezone(dt.UTC).date()
+    if window == "custom" and start and end:
+        return (start, end) if start <= end else (end, start)
+    days = WINDOWS.get(window, 7)
+    return today - dt.timedelta(days=days - 1), today
+
+
+# --- equity -----------------------------------------------------------------------------------
+
+
+@dataclass
+class EquityRow:
+    rep_id: int
+    name: str
+    weight: int
+    target_share: float
+    assigned: int = 0
+    assigned_value: Decimal = Decimal(0)
+    expected: float = 0.0
+    expected_value: float = 0.0
+    actual_share: float = 0.0
+    expected_share: float = 0.0
+    value_share: float = 0.0
+    expected_value_share: float = 0.0
+    drift: bool = False
+    value_drift: bool = False
+
+    @property
+    def deviation(self) -> float:
+        """Leads received minus leads expected."""
+        return self.assigned - self.expected
+
+    @property
+    def deviation_pct(self) -> float | None:
+        """Deviation relative to the expectation, in percent."""
+        return 100.0 * self.deviation / self.expected if self.expected else None
+
+    @property
+    def share_gap(self) -> float:
+        """Actual minus expected share, in percentage points."""
+        return 100.0 * (self.actual_share - self.expected_share)
+
+    @property
+    def value_deviation(self) -> float:
+        return float(self.assigned_value) - self.expected_value
+
+    @property
+    def value_deviation_pct(self) -> float | None:
+        return 100.0 * self.value_deviation / self.expected_value if self.expected_value else None
+
+    @property
+    def value_share_gap(self) -> float:
+        return 100.0 * (self.value_share - self.expected_value_share)
+
+
+@dataclass
+class EquityTable:
+    pool_id: int
+    start: dt.date
+    end: dt.date
+    tolerance: float
+    rows: list[EquityRow] = field(default_factory=list)
+    total: int = 0
+    total_value: Decimal = Decimal(0)
+
+    @property
+    def drifting(self) -> list[EquityRow]:
+        return [r for r in self.rows if r.drift or r.value_drift]
+
+
+def _shares(rows: list[EquityRow], tolerance: float) -> tuple[int, Decimal]:
+    total = sum(r.assigned for r in rows)
+    total_expected = sum(r.expected for r in rows)
+    total_value = sum((r.assigned_value for r in rows), Decimal(0))
+    total_expected_value = sum(r.expected_value for r in rows)
+    for r in rows:
+        r.actual_share = r.assigned / total if total else 0.0
+        r.expected_share = r.expected / total_expected if total_expected else 0.0
+        r.value_share = float(r.assigned_value / total_value) if total_value else 0.0
+        r.expected_value_share = r.expected_value / total_expected_value if total_expected_value else 0.0
+        # Tiny float residue must not flag a rep: compare with a small epsilon.
+        r.drift = total > 0 and abs(r.actual_share - r.expected_share) > tolerance + 1e-9
+        r.value_drift = total_value > 0 and abs(r.value_share - r.expected_value_share) > tolerance + 1e-9
+    return total, total_value
+
+
+def equity_table(*, pool_id: int, start: dt.date, end: dt.date, tolerance: float | None = None) -> EquityTable:
+    """Per rep of a pool over [start, end] (UTC days): assigned, target, expected, deviation.
+
+    Reads the EquityDaily rollup (callers run ``equity_rollup`` first for the tail), the pool's
+    effective members and the reps' names: a fixed number of queries whatever the volume.
+    Rows are sorted by the size of the share gap, largest first.
+    """
+    tolerance = settings.LEADOPS_EQUITY_TOLERANCE if tolerance is None else tolerance
+    sums = {
+        row["rep_id"]: row
+        for row in EquityDaily.objects.filter(pool_id=pool_id, day__gte=start, day__lte=end)
+        .values("rep_id")
+        .annotate(a=Sum("assigned"), av=Sum("assigned_value"), e=Sum("expected"), ev=Sum("expected_value"))
+    }
+    snapshot = pool_snapshots([pool_id], with_fairness=False).get(pool_id)
+    weights = dict(snapshot.members) if snapshot else {}
+    total_weight = sum(weights.values())
+    names = dict(Rep.objects.filter(id__in=set(weights) | set(sums)).values_list("id", "display_name"))
+    rows = []
+    for rep_id in set(weights) | set(sums):
+        s = sums.get(rep_id, {})
+        weight = weights.get(rep_id, 0)
+        rows.append(EquityRow(
+            rep_id=rep_id, name=names.get(rep_id, f"Rep #{rep_id}"), weight=weight,
+            target_share=weight / total_weight if total_weight else 0.0,
+            assigned=s.get("a") or 0, assigned_value=Decimal(s.get("av") or 0),
+            expected=float(s.get("e") or 0.0), expected_value=float(s.get("ev") or 0.0),
+        ))  # fmt: skip
+    table = EquityTable(pool_id=pool_id, start=start, end=end, tolerance=tolerance)
+    table.total, table.total_value = _shares(rows, tolerance)
+    table.rows = sorted(rows, key=lambda r: (-abs(r.actual_share - r.expected_share), r.name))
+    return table
+
+
+def equity_series(*, pool_id: int, start: dt.date, end: dt.date, rep_ids: list[int]) -> dict[int, list[tuple[dt.date, float]]]:
+    """Per rep and day: leads received minus leads expected (0 on days without rows). One query."""
+    days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    found: dict[int, dict[dt.date, float]] = defaultdict(dict)
+    if rep_ids:
+        for rep_id, day, assigned, expected in EquityDaily.objects.filter(
+            pool_id=pool_id, day__gte=start, day__lte=end, rep_id__in=rep_ids
+        ).values_list("rep_id", "day", "assigned", "expected"):
+            found[rep_id][day] = assigned - expected
+    return {rep_id: [(d, found[rep_id].get(d, 0.0)) for d in days] for rep_id in rep_ids}
+
+
+@dataclass
+class DriftAlert:
+    pool_id: int
+    pool_name: str
+    row: EquityRow
+
+
+def drift_alerts(*, start: dt.date, end: dt.date, tolerance: float | None = None) -> list[DriftAlert]:
+    """Reps in any pool whose share of offers drifts from the eligibility-adjusted share. Two queries.
+
+    Reps who received nothing and were never eligible have no rollup rows, so they cannot drift.
+    """
+    tolerance = settings.LEADOPS_EQUITY_TOLERANCE if tolerance is None else tolerance
+    by_pool: dict[int, list[EquityRow]] = defaultdict(list)
+    for row in (
+        EquityDaily.objects.filter(day__gte=start, day__lte=end)
+        .values("pool_id", "rep_id", "rep__display_name")
+        .annotate(a=Sum("assigned"), av=Sum("assigned_value"), e=Sum("expected"), ev=Sum("expected_value"))
+    ):
+        by_pool[row["pool_id"]].append(EquityRow(
+            rep_id=row["rep_id"], name=row["rep__display_name"], weight=0, target_share=0.0,
+            assigned=row["a"] or 0, assigned_value=Decimal(row["av"] or 0),
+            expected=float(row["e"] or 0), expected_value=float(row["ev"] or 0),
+        ))  # fmt: skip
+    names = dict(Pool.objects.filter(id__in=by_pool).values_list("id", "name"))
+    alerts = []
+    for pool_id, rows in by_pool.items():
+        _shares(rows, tolerance)
+        alerts += [DriftAlert(pool_id, names.get(pool_id, f"Pool #{pool_id}"), r) for r in rows if r.drift or r.value_drift]
+    return sorted(alerts, key=lambda a: -abs(a.row.share_gap))
+
+
+# --- holding, capacity, SLA ---------------------------------------------------------------------
+
+
+def holding_summary() -> dict[str, Any]:
+    agg = Lead.objects.filter(status=Lead.Status.HOLDING).aggregate(size=Count("id"), oldest=Min("received_at"))
+    oldest = None
+    if agg["oldest"] is not None:
+        oldest = Lead.objects.filter(status=Lead.Status.HOLDING, received_at=agg["oldest"]).values("id", "received_at").first()
+    return {"size": agg["size"], "oldest": oldest}
+
+
+@dataclass
+class CapacityRow:
+    rep_id: int
+    name: str
+    active: bool
+    open_count: int
+    max_open: int | None
+    today: int
+    max_daily: int | None
+    week: int
+    max_weekly: int | None
+    away: bool
+    away_until: dt.datetime | None
+
+    @property
+    def at_cap(self) -> bool:
+        return (self.max_open is not None and self.open_count >= self.max_open) or (
+            self.max_daily is not None and self.today >= self.max_daily
+        )
+
+
+def capacity_now(*, now: dt.datetime | None = None, pool_id: int | None = None) -> list[CapacityRow]:
+    """Every rep's live load against caps, today's count and away status. Two queries."""
+    now = now or timezone.now()
+    reps = Rep.objects.select_related("load").order_by("display_name")
+    if pool_id:
+        reps = reps.filter(pool_memberships__pool_id=pool_id)
+    absent: dict[int, dt.datetime] = {}
+    for rep_id, ends_at in Absence.objects.filter(starts_at__lte=now, ends_at__gt=now).values_list("rep_id", "ends_at"):
+        absent[rep_id] = max(ends_at, absent.get(rep_id, ends_at))
+    rows = []
+    for rep in reps:
+        load = getattr(rep, "load", None)
+        day, week = local_day_and_week(now, rep.timezone)
+        until = max([t for t in (rep.away_until if rep.away_until and rep.away_until > now else None, absent.get(rep.id)) if t],
+                    default=None)  # fmt: skip
+        rows.append(CapacityRow(
+            rep_id=rep.id, name=rep.display_name, active=rep.active,
+            open_count=load.open_count if load else 0, max_open=rep.max_open,
+            today=load.daily_count if load and load.day == day else 0, max_daily=rep.max_daily,
+            week=load.weekly_count if load and load.week == week else 0, max_weekly=rep.max_weekly,
+            away=until is not None, away_until=until,
+        ))  # fmt: skip
+    return rows
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q * 100) - 1] if q < 1 else max(values)
+
+
+@dataclass
+class SlaRow:
+    key: Any
+    label: str
+    offered: int = 0
+    accepted: int = 0
+    accepted_in_time: int = 0
+    escalated: int = 0
+    expired: int = 0
+    declined: int = 0
+    accept_seconds: list[float] = field(default_factory=list)
+
+    @property
+    def median_seconds(self) -> float | None:
+        return statistics.median(self.accept_seconds) if self.accept_seconds else None
+
+    @property
+    def p90_seconds(self) -> float | None:
+        return _percentile(self.accept_seconds, 0.9)
+
+
+SLA_GROUPS = {
+    "segment": ("lead__segment_id", "lead__segment__name"),
+    "pool": ("decision__pool_id", "decision__pool__name"),
+    "rep": ("rep_id", "rep__display_name"),
+}
+
+
+def sla_outcomes(*, start: dt.datetime, end: dt.datetime, by: str = "segment") -> list[SlaRow]:
+    """Offers made in [start, end) grouped by segment, pool or rep. One query.
+
+    Escalated: an offer that was itself an escalation (step > 0) or that expired unanswered.
+    Accepted in time: accepted no later than its deadline. Times to accept are in seconds.
+    """
+    key, label = SLA_GROUPS.get(by, SLA_GROUPS["segment"])
+    rows: dict[Any, SlaRow] = {}
+    for k, name, status, step, offered_at, decided_at, deadline in Offer.objects.filter(
+        offered_at__gte=start, offered_at__lt=end
+    ).values_list(key, label, "status", "step", "offered_at", "decided_at", "deadline").iterator(chunk_size=5000):
+        row = rows.get(k)
+        if row is None:
+            row = rows[k] = SlaRow(key=k, label=name or "(none)")
+        row.offered += 1
+        if status == Offer.Status.ACCEPTED:
+            row.accepted += 1
+            if decided_at is not None:
+                row.accept_seconds.append((decided_at - offered_at).total_seconds())
+                if decided_at <= deadline:
+                    row.accepted_in_time += 1
+        elif status == Offer.Status.EXPIRED:
+            row.expired += 1
+        elif status == Offer.Status.DECLINED:
+            row.declined += 1
+        if step > 0 or status == Offer.Status.EXPIRED:
+            row.escalated += 1
+    return sorted(rows.values(), key=lambda r: r.label)
+
+
+def sla_summary(*, start: dt.datetime, end: dt.datetime) -> dict[str, int]:
+    """Totals for the home page, one aggregate query."""
+    return Offer.objects.filter(offered_at__gte=start, offered_at__lt=end).aggregate(
+        offered=Count("id"),
+        accepted_in_time=Count("id", filter=Q(status=Offer.Status.ACCEPTED, decided_at__lte=F("deadline"))),
+        expired=Count("id", filter=Q(status=Offer.Status.EXPIRED)),
+        declined=Count("id", filter=Q(status=Offer.Status.DECLINED)),
+        escalated=Count("id", filter=Q(step__gt=0) | Q(status=Offer.Status.EXPIRED)),
+        open=Count("id", filter=Q(status=Offer.Status.OPEN)),
+    )
+
+
+# --- decision explorer ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DecisionFilters:
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    pool_id: int | None = None
+    rule_id: int | None = None
+    rep_id: int | None = None
+    outcome: str = ""
+    segment_id: int | None = None
+    lead_id: int | None = None
+
+
+EXPLORER_FIELDS = (
+    "id", "created_at", "kind", "lead_id", "lead__first_name", "lead__last_name", "lead__company", "lead__value",
+    "rule_id", "rule__name", "rule_history_id", "ruleset_version", "pool_id", "pool__name", "segment_id",
+    "segment__name", "outcome", "step", "chosen_rep_id", "chosen_rep__display_name", "summary",
+)  # fmt: skip
+
+
+def decisions_filtered(filters: DecisionFilters):  # noqa: ANN201
+    qs = Decision.objects.all()
+    if filters.start:
+        qs = qs.filter(created_at__gte=filters.start)
+    if filters.end:
+        qs = qs.filter(created_at__lt=filters.end)
+    if filters.pool_id:
+        qs = qs.filter(pool_id=filters.pool_id)
+    if filters.rule_id:
+        qs = qs.filter(rule_id=filters.rule_id)
+    if filters.rep_id:
+        qs = qs.filter(chosen_rep_id=filters.rep_id)
+    if filters.outcome:
+        qs = qs.filter(outcome=filters.outcome)
+    if filters.segment_id:
+        qs = qs.filter(segment_id=filters.segment_id)
+    if filters.lead_id:
+        qs = qs.filter(lead_id=filters.lead_id)
+    return qs.order_by("-created_at", "-id")
+
+
+@dataclass
+class DecisionPage:
+    rows: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def encode_cursor(row: dict[str, Any]) -> str:
+    return f"{row['created_at'].isoformat()}~{row['id']}"
+
+
+def decode_cursor(raw: str) -> tuple[dt.datetime, int] | None:
+    try:
+        stamp, ident = raw.rsplit("~", 1)
+        moment = dt.datetime.fromisoformat(stamp.replace(" ", "+"))
+        return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)), int(ident)
+    except (ValueError, AttributeError):
+        return None
+
+
+def decisions_page(filters: DecisionFilters, *, cursor: str = "", limit: int = 50) -> DecisionPage:
+    """One page of decisions, newest first, by keyset on (created_at, id): one query, never OFFSET.
+
+    Never loads ``detail``/``inputs`` (the big JSON); the lead page shows those.
+    """
+    qs = decisions_filtered(filters)
+    after = decode_cursor(cursor) if cursor else None
+    if after:
+        stamp, ident = after
+        qs = qs.filter(Q(created_at__lt=stamp) | Q(created_at=stamp, id__lt=ident))
+    rows = list(qs.values(*EXPLORER_FIELDS)[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return DecisionPage(rows=rows, next_cursor=encode_cursor(rows[-1]) if more and rows else None)
+
+
+def decisions_export(filters: DecisionFilters) -> Iterator[tuple]:
+    """Rows for the CSV export, streamed from a server-side cursor."""
+    return decisions_filtered(filters).values_list(*EXPLORER_FIELDS).iterator(chunk_size=2000)
+
+
+# --- lead timeline ------------------------------------------------------------------------------
+
+
+@dataclass
+class TimelineEvent:
+    at: dt.datetime
+    kind: str  # received / decision / offer / offer_result
+    decision: dict[str, Any] | None = None
+    offer: Offer | None = None
+    text: str = ""
+
+
+_REASON_TEXT = {str(reason.value): label for reason, label in REASON_LABELS.items()}
+
+
+def _candidates(step: dict[str, Any]) -> list[dict[str, Any]]:
+    """Eligible first; each with its skip reasons in words and whether it was the pick."""
+    chosen = step.get("chosen_rep_id")
+    out = [
+        {**c, "chosen": c.get("rep_id") == chosen and chosen is not None,
+         "reason_text": [_REASON_TEXT.get(str(r), str(r)) for r in c.get("reasons") or ()]}
+        for c in step.get("candidates") or ()
+    ]  # fmt: skip
+    return sorted(out, key=lambda c: (not c["chosen"], not c.get("eligible"), c.get("name") or ""))
+
+
+def lead_timeline(*, lead_id: int) -> tuple[Lead, list[TimelineEvent]] | None:
+    """A lead with every decision (full engine detail) and every offer, oldest first. Four queries."""
+    lead = Lead.objects.select_related("segment", "owner").filter(id=lead_id).first()
+    if lead is None:
+        return None
+    decisions = list(
+        Decision.objects.filter(lead_id=lead_id)
+        .order_by("created_at", "id")
+        .values("id", "created_at", "kind", "rule_id", "rule__name", "rule_history_id", "ruleset_version",
+                "pool_id", "pool__name", "segment__name", "outcome", "step", "chosen_rep_id",
+                "chosen_rep__display_name", "summary", "detail", "duration_us")
+    )  # fmt: skip
+    offers = list(Offer.objects.filter(lead_id=lead_id).select_related("rep").order_by("offered_at", "id"))
+    pool_ids = {s.get("pool_id") for d in decisions for s in (d["detail"] or {}).get("steps") or () if s.get("pool_id")}
+    pool_names = dict(Pool.objects.filter(id__in=pool_ids).values_list("id", "name")) if pool_ids else {}
+    events = [TimelineEvent(at=lead.received_at, kind="received", text="Lead received")]
+    for d in decisions:
+        detail = d["detail"] or {}
+        d["steps"] = [
+            {**s, "pool_name": pool_names.get(s.get("pool_id"), ""),
+             "candidates": _candidates(s)}
+            for s in detail.get("steps") or ()
+        ]  # fmt: skip
+        d["high_value"] = detail.get("high_value")
+        events.append(TimelineEvent(at=d["created_at"], kind="decision", decision=d))
+    for offer in offers:
+        events.append(TimelineEvent(at=offer.offered_at, kind="offer", offer=offer))
+        if offer.decided_at:
+            events.append(TimelineEvent(at=offer.decided_at, kind="offer_result", offer=offer))
+    order = {"received": 0, "decision": 1, "offer": 2, "offer_result": 3}
+    events.sort(key=lambda e: (e.at, order[e.kind]))
+    return lead, events

@@ -1,0 +1,157 @@
+"""Writes owned by the dashboards: the equity rollup and replay jobs (never leads or offers)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any, Iterable
+
+from django.db import transaction
+from django.utils import timezone
+
+from routing.dashboards.models import EquityDaily, ReplayJob, RollupWatermark
+from routing.models import Decision
+
+EQUITY = "equity"
+ROLLUP_BATCH = 2000
+
+
+def expected_shares(detail: dict[str, Any]) -> dict[int, float]:
+    """Each eligible candidate's fair share of one offer decision, from ``decision_to_dict`` data.
+
+    The chosen step is the one that picked a rep. Eligible candidates share the lead in
+    proportion to their pool weight; backup/manager steps carry weight 0, so there the eligible
+    candidates share it equally. Ineligible reps (absent, at cap, missing a skill...) expect 0.
+    """
+    chosen = next((s for s in reversed(detail.get("steps") or ()) if s.get("chosen_rep_id") is not None), None)
+    if chosen is None:
+        return {}
+    eligible = [(int(c["rep_id"]), max(int(c.get("weight") or 0), 0)) for c in chosen.get("candidates") or () if c.get("eligible")]
+    if not eligible:
+        return {}
+    total = sum(w for _, w in eligible)
+    if total <= 0:
+        return {rep_id: 1.0 / len(eligible) for rep_id, _ in eligible}
+    return {rep_id: w / total for rep_id, w in eligible if w}
+
+
+def _fold(rows: Iterable[tuple], acc: dict[tuple[int, dt.date, int], list]) -> int:
+    """Add decisions (id, pool, rep, created_at, value, detail) into per-(pool, day, rep) deltas."""
+    last = 0
+    for dec_id, pool_id, rep_id, created_at, value, detail in rows:
+        last = max(last, dec_id)
+        if pool_id is None or rep_id is None:
+            continue
+        day = created_at.astimezone(dt.UTC).date()
+        value = Decimal(value or 0)
+        cell = acc[(pool_id, day, rep_id)]
+        cell[0] += 1
+        cell[1] += value
+        for other, share in expected_shares(detail or {}).items():
+            target = acc[(pool_id, day, other)]
+            target[2] += share
+            target[3] += share * float(value)
+    return last
+
+
+def equity_rollup(*, batch: int = ROLLUP_BATCH, max_batches: int | None = None) -> int:
+    """Fold decisions newer than the watermark into EquityDaily. Returns decisions read.
+
+    Idempotent and safe to run concurrently: each batch locks the watermark row, adds its
+    deltas and advances the watermark in one transaction, so a decision is counted once.
+    """
+    total = 0
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        read = _rollup_batch(batch=batch)
+        total += read
+        batches += 1
+        if read < batch:
+            break
+    return total
+
+
+@transaction.atomic
+def _rollup_batch(*, batch: int) -> int:
+    RollupWatermark.objects.get_or_create(name=EQUITY)
+    mark = RollupWatermark.objects.select_for_update().get(name=EQUITY)
+    rows = list(
+        Decision.objects.filter(id__gt=mark.last_id)
+        .order_by("id")
+        .values_list("id", "pool_id", "chosen_rep_id", "created_at", "lead__value", "detail")[:batch]
+    )
+    if not rows:
+        return 0
+    offers = [r for r in rows if r[2] is not None]
+    acc: dict[tuple[int, dt.date, int], list] = defaultdict(lambda: [0, Decimal(0), 0.0, 0.0])
+    _fold(offers, acc)
+    if acc:
+        _apply(acc)
+    mark.last_id = rows[-1][0]
+    mark.save(update_fields=["last_id", "updated_at"])
+    return len(rows)
+
+
+def _apply(acc: dict[tuple[int, dt.date, int], list]) -> None:
+    pools = {k[0] for k in acc}
+    days = {k[1] for k in acc}
+    reps = {k[2] for k in acc}
+    existing = {
+        (row.pool_id, row.day, row.rep_id): row
+        for row in EquityDaily.objects.select_for_update().filter(pool_id__in=pools, day__in=days, rep_id__in=reps)
+    }
+    new, changed = [], []
+    for (pool_id, day, rep_id), (assigned, value, expected, expected_value) in acc.items():
+        row = existing.get((pool_id, day, rep_id))
+        if row is None:
+            new.append(EquityDaily(pool_id=pool_id, day=day, rep_id=rep_id, assigned=assigned, assigned_value=value,
+                                   expected=expected, expected_value=expected_value))  # fmt: skip
+        else:
+            row.assigned += assigned
+            row.assigned_value += value
+            row.expected += expected
+            row.expected_value += expected_value
+            changed.append(row)
+    if changed:
+        EquityDaily.objects.bulk_update(changed, ["assigned", "assigned_value", "expected", "expected_value"], batch_size=500)
+    if new:
+        EquityDaily.objects.bulk_create(new, batch_size=500)
+
+
+def equity_rebuild() -> int:
+    """Repair tool: drop the rollup and fold every decision again."""
+    with transaction.atomic():
+        EquityDaily.objects.all().delete()
+        RollupWatermark.objects.update_or_create(name=EQUITY, defaults={"last_id": 0})
+    return equity_rollup()
+
+
+# --- replay jobs ----------------------------------------------------------------------------
+
+
+def replay_create(*, start: dt.date, end: dt.date, pool_id: int | None, user: Any = None) -> ReplayJob:
+    """Queue a what-if replay of the leads received between ``start`` and ``end`` (inclusive)."""
+    from routing.dashboards.tasks import enqueue_replay
+
+    job = ReplayJob(start=start, end=end, pool_id=pool_id, created_by=user if getattr(user, "pk", None) else None)
+    job.full_clean()
+    job.save()
+    transaction.on_commit(lambda: enqueue_replay(job.id))
+    return job
+
+
+def replay_progress(*, job_id: int, done: int, total: int | None = None, status: str | None = None) -> None:
+    fields: dict[str, Any] = {"done": done}
+    if total is not None:
+        fields["total"] = total
+    if status is not None:
+        fields["status"] = status
+    ReplayJob.objects.filter(id=job_id).update(**fields)
+
+
+def replay_finish(*, job_id: int, result: dict[str, Any] | None = None, error: str = "") -> None:
+    ReplayJob.objects.filter(id=job_id).update(
+        status=ReplayJob.Status.FAILED if error else ReplayJob.Status.DONE,
+        result=result or {}, error=error[:500], finished_at=timezone.now(),
+    )  # fmt: skip

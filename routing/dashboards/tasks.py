@@ -1,0 +1,156 @@
+"""django-q2 tasks for the dashboards. Each takes ids at most; running one twice is harmless."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections import Counter
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+REPLAY_MAX_LEADS = 20_000
+PROGRESS_EVERY = 50
+
+
+def equity_rollup() -> int:
+    """Fold new decisions into the equity rollup (schedule every minute; pages also fold the tail)."""
+    from routing.dashboards.services import equity_rollup as rollup
+
+    return rollup()
+
+
+def enqueue_replay(job_id: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task("routing.dashboards.tasks.replay_run", job_id, group="replay")
+
+
+def replay_run(job_id: int) -> None:
+    """Replay a window's leads through the draft rules in memory; writes only the ReplayJob row."""
+    from routing.dashboards.models import ReplayJob
+    from routing.dashboards.services import replay_finish
+
+    job = ReplayJob.objects.filter(id=job_id).first()
+    if job is None or job.status in (ReplayJob.Status.DONE, ReplayJob.Status.FAILED):
+        return
+    try:
+        result = _replay(job)
+    except Exception as exc:  # a replay must report failure on its row, never vanish
+        log.exception("replay %s failed", job_id)
+        replay_finish(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+        return
+    replay_finish(job_id=job_id, result=result)
+
+
+def _replay(job: Any) -> dict[str, Any]:
+    """1. Fetch draft config, pools, reps (capacity as of the window start) and the window's leads.
+    2. Route each lead in arrival order, applying fairness credits and daily/weekly counts in memory.
+    3. Compare with the first decision each lead actually got."""
+    from reps.models import Rep
+    from routing import engine
+    from routing.dashboards.models import ReplayJob
+    from routing.dashboards.services import replay_progress
+    from routing.engine.types import Outcome, StepKind
+    from routing.models import Decision, Lead
+    from routing.snapshots import config_draft, lead_facts, local_day_and_week, pool_snapshots, rep_snapshots
+
+    start = dt.datetime.combine(job.start, dt.time.min, tzinfo=dt.UTC)
+    end = dt.datetime.combine(job.end, dt.time.min, tzinfo=dt.UTC) + dt.timedelta(days=1)
+    leads = list(Lead.objects.filter(received_at__gte=start, received_at__lt=end).order_by("received_at", "id")[:REPLAY_MAX_LEADS])
+    replay_progress(job_id=job.id, done=0, total=len(leads), status=ReplayJob.Status.RUNNING)
+
+    config = config_draft()
+    pool_ids = {r.pool_id for r in config.rules} | {
+        s.target_id for r in config.rules for s in r.fallback if s.kind == StepKind.POOL and s.target_id
+    }
+    pools = pool_snapshots(pool_ids)
+    pools = {pid: dataclasses.replace(p, fairness={}) for pid, p in pools.items()}
+    rep_ids = {rep_id for p in pools.values() for rep_id, _ in p.members}
+    rep_ids |= {s.target_id for r in config.rules for s in r.fallback if s.kind == StepKind.BACKUP and s.target_id}
+    rep_ids |= {p.manager_id for p in pools.values() if p.manager_id}
+    reps = {
+        rid: dataclasses.replace(r, open_count=0, daily_count=0, weekly_count=0)
+        for rid, r in rep_snapshots(rep_ids, now=start).items()
+    }
+    counted: dict[int, tuple[dt.date, str]] = {}
+
+    projected: Counter[int] = Counter()
+    projected_holding: Counter[str] = Counter()
+    per_segment: Counter[str] = Counter()
+    by_lead: dict[int, int | None] = {}
+    for n, lead in enumerate(leads, start=1):
+        now = lead.received_at
+        decision = engine.route(lead_facts(lead), config, pools, reps, now)
+        for pool_id, credits in decision.fairness_updates.items():
+            pools[pool_id] = dataclasses.replace(pools[pool_id], fairness={**pools[pool_id].fairness, **credits})
+        segment = decision.segment.name if decision.segment else "(none)"
+        per_segment[segment] += 1
+        chosen = decision.chosen_rep_id if decision.outcome == Outcome.OFFER else None
+        by_lead[lead.id] = chosen
+        if chosen is None:
+            projected_holding[segment] += 1
+        elif job.pool_id is None or _decision_pool(decision) == job.pool_id:
+            projected[chosen] += 1
+        if chosen is not None and chosen in reps:
+            rep = reps[chosen]
+            day, week = local_day_and_week(now, rep.timezone)
+            last_day, last_week = counted.get(chosen, (None, ""))
+            reps[chosen] = dataclasses.replace(
+                rep,
+                daily_count=(rep.daily_count if last_day == day else 0) + 1,
+                weekly_count=(rep.weekly_count if last_week == week else 0) + 1,
+            )
+            counted[chosen] = (day, week)
+        if n % PROGRESS_EVERY == 0:
+            replay_progress(job_id=job.id, done=n)
+
+    actual: Counter[int] = Counter()
+    actual_holding = 0
+    first: dict[int, tuple[int | None, int | None]] = {}
+    for lead_id, pool_id, rep_id in (
+        Decision.objects.filter(lead__received_at__gte=start, lead__received_at__lt=end)
+        .order_by("id").values_list("lead_id", "pool_id", "chosen_rep_id")
+    ):  # fmt: skip
+        first.setdefault(lead_id, (pool_id, rep_id))
+    for lead_id, (pool_id, rep_id) in first.items():
+        if lead_id not in by_lead:
+            continue
+        if rep_id is None:
+            actual_holding += 1
+        elif job.pool_id is None or pool_id == job.pool_id:
+            actual[rep_id] += 1
+    changed = sum(1 for lead_id, rep_id in by_lead.items() if lead_id in first and first[lead_id][1] != rep_id)
+    names = dict(Rep.objects.filter(id__in=set(actual) | set(projected)).values_list("id", "display_name"))
+    total_actual, total_projected = sum(actual.values()), sum(projected.values())
+    rows = [
+        {
+            "rep_id": rid, "name": names.get(rid, f"Rep #{rid}"), "actual": actual[rid], "projected": projected[rid],
+            "actual_share": actual[rid] / total_actual if total_actual else 0.0,
+            "projected_share": projected[rid] / total_projected if total_projected else 0.0,
+        }
+        for rid in set(actual) | set(projected)
+    ]  # fmt: skip
+    rows.sort(key=lambda r: (-r["projected"], r["name"]))
+    segments = [
+        {"segment": seg, "leads": total, "projected_holding": projected_holding[seg],
+         "risk": projected_holding[seg] / total if total else 0.0}
+        for seg, total in sorted(per_segment.items())
+    ]  # fmt: skip
+    return {
+        "leads": len(leads), "truncated": len(leads) >= REPLAY_MAX_LEADS, "changed": changed,
+        "holding": {"actual": actual_holding, "projected": sum(projected_holding.values())},
+        "reps": rows, "segments": segments,
+    }  # fmt: skip
+
+
+def _decision_pool(decision: Any) -> int | None:
+    pool_id = decision.rule.pool_id if decision.rule else None
+    for step in decision.steps:
+        if step.chosen_rep_id is not None:
+            pool_id = step.pool_id or pool_id
+    return pool_id
+
+
+__all__ = ["enqueue_replay", "equity_rollup", "replay_run"]
