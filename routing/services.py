@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from reps.models import FairnessState, Rep, RepLoad
 from routing import engine
+from routing.engine.types import ConfigSnapshot
 from routing.engine.types import Decision as EngineDecision
 from routing.engine.types import Outcome, StepKind
 from routing.models import Decision, Lead, Offer, RuleSet, Segment
@@ -74,27 +75,32 @@ def _retry_on_deadlock(fn: Callable[[], Any], attempts: int = 5) -> Any:
 # --- intake -----------------------------------------------------------------------------
 
 
+def lead_build(*, data: dict[str, Any], config: ConfigSnapshot, now: dt.datetime, segment_ids: set[int]) -> Lead:
+    """An unsaved pending Lead with its segment and high-value flag worked out by the engine,
+    so the queue can order it (high value first) before it is routed."""
+    facts = lead_facts(data, received_at=now)
+    segment = engine.qualify(facts, config)
+    fields = {**facts.fields, "segment": segment.slug if segment else ""}
+    rule = engine.select_rule(fields, config)
+    return Lead(
+        **data,
+        received_at=now,
+        segment_id=segment.id if segment and segment.id in segment_ids else None,
+        high_value=bool(rule and engine.is_high_value(fields, rule)),
+        status=Lead.Status.PENDING,
+    )
+
+
 def lead_intake(*, data: dict[str, Any], now: dt.datetime | None = None) -> tuple[Lead, bool]:
     """Store a validated lead durably, or return the existing one for the same source + id.
 
-    ``data`` is cleaned input (see routing.forms.LeadInput). Returns (lead, created).
+    ``data`` is cleaned input (see routing.validation.clean_lead). Returns (lead, created).
     """
     now = now or timezone.now()
     existing = Lead.objects.filter(source=data["source"], external_id=data["external_id"]).first()
     if existing is not None:
         return existing, False
-    config = config_live()
-    facts = lead_facts(data, received_at=now)
-    segment = engine.qualify(facts, config)
-    fields = {**facts.fields, "segment": segment.slug if segment else ""}
-    rule = engine.select_rule(fields, config)
-    lead = Lead(
-        **{k: v for k, v in data.items()},
-        received_at=now,
-        segment_id=segment.id if segment and Segment.objects.filter(id=segment.id).exists() else None,
-        high_value=bool(rule and engine.is_high_value(fields, rule)),
-        status=Lead.Status.PENDING,
-    )
+    lead = lead_build(data=data, config=config_live(), now=now, segment_ids=segment_ids_live())
     try:
         with transaction.atomic():
             lead.save(force_insert=True)
@@ -103,6 +109,10 @@ def lead_intake(*, data: dict[str, Any], now: dt.datetime | None = None) -> tupl
         # A concurrent duplicate won the unique (source, external_id) race.
         return Lead.objects.get(source=data["source"], external_id=data["external_id"]), False
     return lead, True
+
+
+def segment_ids_live() -> set[int]:
+    return set(Segment.objects.values_list("id", flat=True))
 
 
 # --- routing ----------------------------------------------------------------------------
