@@ -1,0 +1,471 @@
+"""Forms of the ops console.
+
+The rule editor is a plain form plus four lists of rows (conditions, required skills, fallback
+steps, relaxation order). Rows are posted as parallel lists (``cond_field``, ``cond_op``, ...);
+buttons named ``action`` add, remove or move rows server-side, so the builder works with or
+without htmx and needs no hand-written JavaScript (CSP allows none inline).
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import forms
+from django.http import QueryDict
+
+from reps.models import Absence, Licence, Pool, PoolMember, Rep, RepSkill, Skill, Team, Territory, Tier
+from routing.engine import LEAD_FIELDS, validate_condition
+from routing.engine.conditions import LIST_OPS, NUMERIC_OPS, PRESENCE_OPS
+from routing.engine.types import Criterion, Op, StepKind
+from routing.models import FALLBACK_KINDS, Rule, Segment
+
+FIELD_NAMES = [name for name in LEAD_FIELDS if name != "attributes"]
+OP_LABELS = {
+    Op.EQUALS: "equals", Op.NOT_EQUALS: "does not equal", Op.IN: "is one of", Op.NOT_IN: "is none of",
+    Op.CONTAINS: "contains", Op.STARTS_WITH: "starts with", Op.GT: ">", Op.GTE: "≥", Op.LT: "<", Op.LTE: "≤",
+    Op.BETWEEN: "between", Op.IS_EMPTY: "is empty", Op.IS_SET: "is set",
+}  # fmt: skip
+OP_CHOICES = [(op.value, OP_LABELS[op]) for op in Op]
+CRITERION_CHOICES = [(c.value, c.value.replace("_", " ")) for c in Criterion]
+FALLBACK_CHOICES = [(k.value, k.value) for k in FALLBACK_KINDS]
+TIER_CHOICES = [("", "—")] + [(str(v), label) for v, label in Tier.choices]
+
+
+# --- condition values ---------------------------------------------------------------------
+
+
+def _op(op: str) -> Op | None:
+    try:
+        return Op(op)
+    except ValueError:
+        return None
+
+
+def _number(text: str) -> Any:
+    try:
+        number = Decimal(text)
+    except (InvalidOperation, ValueError):
+        return text  # left as typed: validate_condition names the problem
+    if not number.is_finite():
+        return text
+    return int(number) if number == number.to_integral_value() else format(number, "f")
+
+
+def text_to_value(field: str, op: str, text: str) -> Any:
+    """What a row's value box means for this field and operator (lists split on commas)."""
+    parsed, text = _op(op), (text or "").strip()
+    numeric_field = LEAD_FIELDS.get(field) in ("decimal", "int")
+    if parsed is None or parsed in PRESENCE_OPS:
+        return None
+    if parsed in LIST_OPS or parsed is Op.BETWEEN:
+        items = [item.strip() for item in text.split(",") if item.strip()]
+        return [_number(i) if numeric_field or parsed is Op.BETWEEN else i for i in items]
+    if parsed in NUMERIC_OPS or (numeric_field and parsed in (Op.EQUALS, Op.NOT_EQUALS)):
+        return _number(text) if text else None
+    return text
+
+
+def value_to_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def value_input(field: str, op: str) -> dict[str, str]:
+    """The input that fits the field's type and the operator."""
+    parsed = _op(op)
+    numeric_field = LEAD_FIELDS.get(field) in ("decimal", "int")
+    if parsed in PRESENCE_OPS:
+        return {"type": "hidden", "placeholder": ""}
+    if parsed is Op.BETWEEN:
+        return {"type": "text", "placeholder": "low, high"}
+    if parsed in LIST_OPS:
+        return {"type": "text", "placeholder": "a, b, c"}
+    if parsed in NUMERIC_OPS or numeric_field:
+        return {"type": "number", "placeholder": "number"}
+    return {"type": "text", "placeholder": "value"}
+
+
+class ConditionRows:
+    """The rows of a condition builder, read from a rule/segment or from POST data."""
+
+    def __init__(self, conditions: list[dict[str, Any]] | None = None, data: QueryDict | None = None) -> None:
+        if data is not None:
+            fields, ops, texts = data.getlist("cond_field"), data.getlist("cond_op"), data.getlist("cond_value")
+            self.rows = [
+                {"field": f.strip(), "op": o, "text": t}
+                for f, o, t in zip(fields, ops, texts + [""] * (len(fields) - len(texts)), strict=False)
+            ]
+        else:
+            self.rows = [
+                {"field": c.get("field", ""), "op": c.get("op", "equals"), "text": value_to_text(c.get("value"))}
+                for c in conditions or []
+            ]
+        self.errors: dict[int, list[str]] = {}
+
+    def act(self, action: str) -> None:
+        if action == "add_condition":
+            self.rows.append({"field": "", "op": "equals", "text": ""})
+        elif action.startswith("remove_condition:"):
+            _pop(self.rows, action)
+
+    def clean(self) -> list[dict[str, Any]]:
+        out = []
+        for i, row in enumerate(self.rows):
+            value = text_to_value(row["field"], row["op"], row["text"])
+            problems = validate_condition(row["field"], row["op"], value)
+            if problems:
+                self.errors[i] = problems
+            item = {"field": row["field"], "op": row["op"]}
+            if _op(row["op"]) not in PRESENCE_OPS:
+                item["value"] = value
+            out.append(item)
+        return out
+
+    def render(self) -> list[dict[str, Any]]:
+        return [{**row, "input": value_input(row["field"], row["op"]), "errors": self.errors.get(i, [])}
+                for i, row in enumerate(self.rows)]  # fmt: skip
+
+
+def _pop(rows: list, action: str) -> None:
+    try:
+        index = int(action.split(":", 1)[1])
+    except ValueError:
+        return
+    if 0 <= index < len(rows):
+        rows.pop(index)
+
+
+def _move(rows: list, action: str) -> None:
+    name, _, raw = action.partition(":")
+    try:
+        index = int(raw)
+    except ValueError:
+        return
+    other = index - 1 if name.endswith("_up") else index + 1
+    if 0 <= index < len(rows) and 0 <= other < len(rows):
+        rows[index], rows[other] = rows[other], rows[index]
+
+
+# --- rules ----------------------------------------------------------------------------------
+
+
+class RuleForm(forms.ModelForm):
+    req_licence = forms.BooleanField(required=False, label="Valid licence for the lead's jurisdiction")
+    req_territory = forms.BooleanField(required=False, label="Rep covers the lead's territory")
+    req_language = forms.BooleanField(required=False, label="Rep speaks the lead's language")
+    req_working_hours = forms.BooleanField(required=False, label="Only reps inside working hours")
+    req_min_tier = forms.TypedChoiceField(choices=TIER_CHOICES, required=False, coerce=int, empty_value=None,
+                                          label="Minimum seniority tier")  # fmt: skip
+    high_value_min_tier = forms.TypedChoiceField(choices=TIER_CHOICES, required=False, coerce=int, empty_value=None,
+                                                 label="High-value minimum tier")  # fmt: skip
+
+    class Meta:
+        model = Rule
+        fields = ["name", "priority", "enabled", "pool", "strategy", "value_threshold", "high_value_min_tier",
+                  "reroute_on_escalation"]  # fmt: skip
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["pool"].queryset = Pool.objects.filter(active=True)
+        if not self.is_bound and self.instance.pk:
+            req = self.instance.requirements or {}
+            for flag in ("licence", "territory", "language", "working_hours"):
+                self.initial[f"req_{flag}"] = bool(req.get(flag))
+            self.initial["req_min_tier"] = req.get("min_tier")
+
+
+class RuleEditor:
+    """A rule form with its four row lists; ``act`` applies a builder button, ``is_valid`` saves."""
+
+    def __init__(self, *, rule: Rule | None, data: QueryDict | None = None) -> None:
+        self.rule = rule or Rule()
+        self.form = RuleForm(data, instance=self.rule) if data is not None else RuleForm(instance=self.rule)
+        self.conditions = ConditionRows(self.rule.conditions, data)
+        req = self.rule.requirements or {}
+        if data is not None:
+            self.skills = [{"skill": s, "min_level": lv} for s, lv in zip(data.getlist("req_skill"), data.getlist("req_level"), strict=False)]
+            self.fallback = [
+                {"kind": k, "pool": p, "rep": r}
+                for k, p, r in zip(data.getlist("fb_kind"), data.getlist("fb_pool"), data.getlist("fb_rep"), strict=False)
+            ]
+            self.relaxation = list(data.getlist("relax"))
+        else:
+            self.skills = [{"skill": s.get("skill", ""), "min_level": str(s.get("min_level", 1))} for s in req.get("skills", [])]
+            self.fallback = [
+                {"kind": s.get("kind", ""),
+                 "pool": str(s.get("target_id") or "") if s.get("kind") == StepKind.POOL else "",
+                 "rep": str(s.get("target_id") or "") if s.get("kind") == StepKind.BACKUP else ""}
+                for s in self.rule.fallback or []
+            ] if self.rule.pk else [{"kind": "holding", "pool": "", "rep": ""}]  # fmt: skip
+            self.relaxation = list(self.rule.relaxation or [])
+        self.row_errors: dict[str, dict[int, list[str]]] = {"skills": {}, "fallback": {}, "relaxation": {}}
+
+    def act(self, action: str) -> None:
+        self.conditions.act(action)
+        if action == "add_skill":
+            self.skills.append({"skill": "", "min_level": "1"})
+        elif action.startswith("remove_skill:"):
+            _pop(self.skills, action)
+        elif action == "add_fallback":
+            self.fallback.append({"kind": "holding", "pool": "", "rep": ""})
+        elif action.startswith("remove_fallback:"):
+            _pop(self.fallback, action)
+        elif action.startswith(("fallback_up:", "fallback_down:")):
+            _move(self.fallback, action)
+        elif action == "add_relax":
+            unused = [c for c, _ in CRITERION_CHOICES if c not in self.relaxation]
+            if unused:
+                self.relaxation.append(unused[0])
+        elif action.startswith("remove_relax:"):
+            _pop(self.relaxation, action)
+        elif action.startswith(("relax_up:", "relax_down:")):
+            _move(self.relaxation, action)
+
+    def is_valid(self) -> bool:
+        ok = self.form.is_valid()
+        self.values = {}
+        conditions = self.conditions.clean()
+        skills, fallback = [], []
+        skill_keys = {s.key for s in Skill.objects.filter(active=True)}
+        for i, row in enumerate(self.skills):
+            try:
+                level = int(row["min_level"])
+            except (TypeError, ValueError):
+                level = 0
+            if row["skill"] not in skill_keys:
+                self.row_errors["skills"][i] = ["Choose a skill."]
+            elif not 1 <= level <= 5:
+                self.row_errors["skills"][i] = ["Minimum level is 1 to 5."]
+            elif any(s["skill"] == row["skill"] for s in skills):
+                self.row_errors["skills"][i] = ["This skill is already required."]
+            skills.append({"skill": row["skill"], "min_level": level})
+        pool_ids = set(Pool.objects.filter(active=True).values_list("id", flat=True))
+        rep_ids = set(Rep.objects.filter(active=True).values_list("id", flat=True))
+        for i, row in enumerate(self.fallback):
+            kind = row["kind"]
+            if kind not in {k for k, _ in FALLBACK_CHOICES}:
+                self.row_errors["fallback"][i] = ["Choose a fallback step."]
+                continue
+            step: dict[str, Any] = {"kind": kind}
+            if kind == StepKind.POOL:
+                target = int(row["pool"]) if row["pool"].isdigit() else None
+                if target not in pool_ids:
+                    self.row_errors["fallback"][i] = ["Choose the pool to fall back to."]
+                step["target_id"] = target
+            elif kind == StepKind.BACKUP:
+                target = int(row["rep"]) if row["rep"].isdigit() else None
+                if target not in rep_ids:
+                    self.row_errors["fallback"][i] = ["Choose the backup rep."]
+                step["target_id"] = target
+            fallback.append(step)
+        kinds = [s["kind"] for s in fallback]
+        if StepKind.HOLDING in kinds and kinds.index(StepKind.HOLDING) != len(kinds) - 1:
+            self.row_errors["fallback"][kinds.index(StepKind.HOLDING)] = ["Holding ends the chain: put it last."]
+        if StepKind.RELAX in kinds and not self.relaxation:
+            self.row_errors["fallback"][kinds.index(StepKind.RELAX)] = ["A relax step needs a relaxation order below."]
+        valid_criteria = {c for c, _ in CRITERION_CHOICES}
+        for i, criterion in enumerate(self.relaxation):
+            if criterion not in valid_criteria:
+                self.row_errors["relaxation"][i] = ["Unknown criterion."]
+            elif self.relaxation.index(criterion) != i:
+                self.row_errors["relaxation"][i] = ["Listed twice."]
+        if not ok or self.conditions.errors or any(self.row_errors.values()):
+            return False
+        data = self.form.cleaned_data
+        self.values = {
+            "name": data["name"], "priority": data["priority"], "enabled": data["enabled"], "pool": data["pool"],
+            "strategy": data["strategy"], "value_threshold": data["value_threshold"],
+            "high_value_min_tier": data["high_value_min_tier"], "reroute_on_escalation": data["reroute_on_escalation"],
+            "conditions": conditions, "fallback": fallback, "relaxation": list(self.relaxation),
+            "requirements": {
+                "skills": skills, "licence": data["req_licence"], "territory": data["req_territory"],
+                "language": data["req_language"], "working_hours": data["req_working_hours"],
+                "min_tier": data["req_min_tier"],
+            },
+        }  # fmt: skip
+        return True
+
+    def context(self) -> dict[str, Any]:
+        return {
+            "form": self.form, "rule": self.rule, "condition_rows": self.conditions.render(),
+            "skill_rows": [{**r, "errors": self.row_errors["skills"].get(i, [])} for i, r in enumerate(self.skills)],
+            "fallback_rows": [{**r, "errors": self.row_errors["fallback"].get(i, [])} for i, r in enumerate(self.fallback)],
+            "relax_rows": [{"value": r, "errors": self.row_errors["relaxation"].get(i, [])} for i, r in enumerate(self.relaxation)],
+            **builder_choices(),
+        }  # fmt: skip
+
+
+def builder_choices() -> dict[str, Any]:
+    return {
+        "field_names": FIELD_NAMES, "op_choices": OP_CHOICES, "criterion_choices": CRITERION_CHOICES,
+        "fallback_choices": FALLBACK_CHOICES,
+        "skill_choices": [(s.key, str(s)) for s in Skill.objects.filter(active=True)],
+        "pool_choices": [(str(p.id), p.name) for p in Pool.objects.filter(active=True)],
+        "rep_choices": [(str(r.id), r.display_name) for r in Rep.objects.filter(active=True)],
+    }  # fmt: skip
+
+
+# --- everything a rule refers to -------------------------------------------------------------
+
+
+class JSONTextField(forms.CharField):
+    """A JSON value typed into a textarea (working hours)."""
+
+    def prepare_value(self, value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        return json.dumps(value if value is not None else {})
+
+    def to_python(self, value: Any) -> Any:
+        text = (value or "").strip()
+        if not text:
+            return {}
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+
+
+class SkillForm(forms.ModelForm):
+    class Meta:
+        model = Skill
+        fields = ["kind", "code", "name", "active"]
+
+
+class TerritoryForm(forms.ModelForm):
+    class Meta:
+        model = Territory
+        fields = ["name", "parent", "country", "region", "postal_prefix", "active"]
+
+
+class PoolForm(forms.ModelForm):
+    class Meta:
+        model = Pool
+        fields = ["name", "description", "active", "manager", "dynamic_skill", "dynamic_min_level", "dynamic_team",
+                  "dynamic_weight"]  # fmt: skip
+        labels = {"dynamic_skill": "Dynamic: every active rep with skill", "dynamic_min_level": "… at level at least",
+                  "dynamic_team": "Dynamic: every active rep in team", "dynamic_weight": "Weight of dynamic members"}  # fmt: skip
+
+
+class SegmentForm(forms.ModelForm):
+    class Meta:
+        model = Segment
+        fields = ["slug", "name", "sla_minutes", "accept_fraction", "priority", "order", "is_default"]
+
+
+class RepForm(forms.ModelForm):
+    username = forms.SlugField(max_length=150, required=False, help_text="New reps only: their login")
+    email = forms.EmailField(required=False)
+    working_hours = JSONTextField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                                  help_text='{"mon": [["09:00", "17:00"]], ...}; empty = always working')  # fmt: skip
+
+    class Meta:
+        model = Rep
+        fields = ["display_name", "tier", "timezone", "working_hours", "active", "team", "manager", "max_open",
+                  "max_daily", "max_weekly", "territories"]  # fmt: skip
+        widgets = {"territories": forms.SelectMultiple(attrs={"size": 5})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["territories"].queryset = Territory.objects.filter(active=True)
+        self.fields["team"].queryset = Team.objects.all()
+        if self.instance.pk:
+            self.fields["manager"].queryset = Rep.objects.exclude(pk=self.instance.pk)
+            del self.fields["username"]
+            self.initial.setdefault("email", self.instance.user.email)
+
+    def clean_username(self) -> str:
+        from django.contrib.auth import get_user_model
+
+        username = self.cleaned_data.get("username", "")
+        if not username:
+            raise forms.ValidationError("A new rep needs a username.")
+        User = get_user_model()
+        existing = User.objects.filter(username=username).first()
+        if existing is not None and Rep.objects.filter(user=existing).exists():
+            raise forms.ValidationError("This username already belongs to a rep.")
+        return username
+
+
+RepSkillFormSet = forms.inlineformset_factory(Rep, RepSkill, fields=["skill", "level"], extra=1, can_delete=True)
+LicenceFormSet = forms.inlineformset_factory(
+    Rep, Licence, fields=["jurisdiction", "product_line", "valid_from", "valid_until"], extra=1, can_delete=True,
+    widgets={"valid_from": forms.DateInput(attrs={"type": "date"}), "valid_until": forms.DateInput(attrs={"type": "date"})},
+)  # fmt: skip
+AbsenceFormSet = forms.inlineformset_factory(
+    Rep, Absence, fields=["starts_at", "ends_at", "reason", "note"], extra=1, can_delete=True,
+    widgets={"starts_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+             "ends_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")},
+)  # fmt: skip
+PoolMemberFormSet = forms.inlineformset_factory(Pool, PoolMember, fields=["rep", "weight"], extra=1, can_delete=True)
+
+
+# --- test a lead, import --------------------------------------------------------------------
+
+
+class TestLeadForm(forms.Form):
+    MODE_CHOICES = [("draft", "Draft (unpublished rules)"), ("live", "Live (published version)")]
+
+    mode = forms.ChoiceField(choices=MODE_CHOICES, initial="draft", widget=forms.RadioSelect)
+    lead_json = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 6}), label="Lead JSON",
+                                help_text="Paste a lead as posted to the API; it overrides the fields below.")  # fmt: skip
+    recent_lead = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="…or a recent lead")
+    source = forms.CharField(required=False, initial="console")
+    country = forms.CharField(required=False, max_length=2)
+    state = forms.CharField(required=False, max_length=10)
+    postal_code = forms.CharField(required=False, max_length=20)
+    language = forms.CharField(required=False, max_length=10)
+    product_line = forms.CharField(required=False, max_length=50)
+    value = forms.DecimalField(required=False, min_value=0, max_digits=14, decimal_places=2)
+    fit_score = forms.IntegerField(required=False, min_value=0, max_value=100)
+    account_tier = forms.CharField(required=False, max_length=30)
+    intent = forms.CharField(required=False, max_length=30)
+    company = forms.CharField(required=False, max_length=200)
+    attributes = JSONTextField(required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text='e.g. {"vertical": "insurance"}')
+
+    def __init__(self, *args: Any, recent: list[tuple[int, str]] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["recent_lead"].choices = [("", "—")] + list(recent)
+
+    def clean_lead_json(self) -> dict[str, Any] | None:
+        text = self.cleaned_data["lead_json"].strip()
+        if not text:
+            return None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+        if not isinstance(data, dict):
+            raise forms.ValidationError("Paste one lead: a JSON object.")
+        return data
+
+    def clean_attributes(self) -> dict[str, Any]:
+        value = self.cleaned_data["attributes"]
+        if not isinstance(value, dict):
+            raise forms.ValidationError("Attributes are a JSON object.")
+        return value
+
+
+class ConfigUploadForm(forms.Form):
+    file = forms.FileField(label="Configuration JSON")
+
+    def clean_file(self) -> dict[str, Any]:
+        upload = self.cleaned_data["file"]
+        if upload.size > 5 * 1024 * 1024:
+            raise forms.ValidationError("The file is larger than 5 MB.")
+        try:
+            data = json.loads(upload.read().decode("utf-8"))
+        except UnicodeDecodeError:
+            raise forms.ValidationError("The file is not UTF-8 text.") from None
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+        return data
+
+
+class PublishForm(forms.Form):
+    note = forms.CharField(max_length=200, required=False, widget=forms.TextInput(attrs={"placeholder": "What changed and why"}))

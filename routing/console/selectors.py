@@ -1,0 +1,157 @@
+"""Reads of the ops console: lists with a fixed number of queries, readable diffs and explanations."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from reps.models import Pool, Rep, Skill, Territory
+from routing.engine import REASON_LABELS
+from routing.engine.types import Decision as EngineDecision
+from routing.engine.types import Reason
+from routing.models import Lead, Rule, RuleSet, Segment
+from routing.snapshots import LEAD_FACT_FIELDS
+
+HISTORY_TYPES = {"+": "created", "~": "changed", "-": "deleted"}
+
+
+def rule_list() -> QuerySet[Rule]:
+    return Rule.objects.filter(archived=False).select_related("pool").order_by("priority", "id")
+
+
+def ruleset_list() -> QuerySet[RuleSet]:
+    return RuleSet.objects.select_related("published_by").order_by("-version")
+
+
+def draft_differs_from_live() -> bool | None:
+    """Whether the draft tables differ from the published version (None: nothing published yet)."""
+    from routing.snapshots import config_to_json
+
+    latest = RuleSet.objects.order_by("-version").values_list("snapshot", flat=True).first()
+    if latest is None:
+        return None
+
+    def strip(data: dict[str, Any]) -> dict[str, Any]:
+        rules = [{k: v for k, v in r.items() if k != "history_id"} for r in data.get("rules", [])]
+        return {"segments": data.get("segments", []), "rules": rules}
+
+    return strip(json.loads(json.dumps(config_to_json()))) != strip(latest)
+
+
+def object_search(queryset: QuerySet, fields: tuple[str, ...], query: str) -> QuerySet:
+    if not query:
+        return queryset
+    clause = Q()
+    for name in fields:
+        clause |= Q(**{f"{name}__icontains": query})
+    return queryset.filter(clause)
+
+
+def recent_lead_choices(limit: int = 20) -> list[tuple[int, str]]:
+    return [(lead.id, f"#{lead.id} {lead} · {lead.country}-{lead.state} · {lead.value} {lead.currency}")
+            for lead in Lead.objects.order_by("-received_at")[:limit]]  # fmt: skip
+
+
+def lead_as_data(lead_id: int) -> dict[str, Any] | None:
+    lead = Lead.objects.filter(pk=lead_id).first()
+    if lead is None:
+        return None
+    return {name: getattr(lead, name) for name in LEAD_FACT_FIELDS}
+
+
+# --- rule versions --------------------------------------------------------------------------
+
+
+def _readable(name: str, value: Any, pools: dict[int, str], reps: dict[int, str]) -> str:
+    if value is None or value == "":
+        return "—"
+    if name == "pool":
+        return pools.get(value, f"pool #{value}")
+    if name == "fallback" and isinstance(value, list):
+        parts = []
+        for step in value:
+            kind, target = step.get("kind"), step.get("target_id")
+            if kind == "pool":
+                parts.append(f"pool {pools.get(target, target)}")
+            elif kind == "backup":
+                parts.append(f"backup {reps.get(target, target)}")
+            else:
+                parts.append(str(kind))
+        return " → ".join(parts) or "—"
+    if name == "conditions" and isinstance(value, list):
+        return " AND ".join(f"{c.get('field')} {c.get('op')} {json.dumps(c.get('value'))}" if "value" in c
+                            else f"{c.get('field')} {c.get('op')}" for c in value) or "(matches every lead)"  # fmt: skip
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def rule_history(rule: Rule) -> list[Any]:
+    return list(rule.history.select_related("history_user").order_by("-history_date", "-history_id"))
+
+
+def rule_version_diff(newer: Any, older: Any | None) -> list[dict[str, str]]:
+    """Field-by-field changes from ``older`` to ``newer`` (simple-history's diff_against)."""
+    pools = dict(Pool.objects.values_list("id", "name"))
+    reps = dict(Rep.objects.values_list("id", "display_name"))
+    if older is None:
+        fields = [f.name for f in newer.instance_type._meta.fields if f.name not in ("id", "updated_at")]
+        return [{"field": f, "old": "—", "new": _readable(f, getattr(newer, f"{f}_id", getattr(newer, f, None))
+                 if f == "pool" else getattr(newer, f), pools, reps)} for f in fields]  # fmt: skip
+    delta = newer.diff_against(older, excluded_fields=["updated_at"], foreign_keys_are_objs=False)
+    return [
+        {"field": change.field, "old": _readable(change.field, change.old, pools, reps),
+         "new": _readable(change.field, change.new, pools, reps)}
+        for change in delta.changes
+    ]  # fmt: skip
+
+
+# --- explanations ---------------------------------------------------------------------------
+
+
+def dry_run_explanation(decision: EngineDecision) -> dict[str, Any]:
+    """The engine's decision as rows a person can read: steps, candidates and reasons."""
+    pool_names = dict(Pool.objects.values_list("id", "name"))
+    steps = []
+    for step in decision.steps:
+        steps.append({
+            "kind": str(step.kind.value if hasattr(step.kind, "value") else step.kind),
+            "pool": pool_names.get(step.pool_id, "") if step.pool_id else "",
+            "relaxed": ", ".join(str(getattr(c, "value", c)) for c in step.relaxed),
+            "chosen_rep_id": step.chosen_rep_id,
+            "candidates": [
+                {"name": c.name, "rep_id": c.rep_id, "eligible": c.eligible, "weight": c.weight,
+                 "score": c.score, "chosen": c.rep_id == step.chosen_rep_id,
+                 "reasons": [REASON_LABELS.get(Reason(r), str(r)) for r in c.reasons]}
+                for c in step.candidates
+            ],
+        })  # fmt: skip
+    chosen = None
+    for step in steps:
+        for c in step["candidates"]:
+            if c["chosen"] and step["chosen_rep_id"] == decision.chosen_rep_id:
+                chosen = c["name"]
+    return {
+        "summary": decision.summary,
+        "segment": decision.segment.name if decision.segment else None,
+        "rule": decision.rule.name if decision.rule else None,
+        "rule_id": decision.rule.id if decision.rule else None,
+        "high_value": decision.high_value,
+        "outcome": str(getattr(decision.outcome, "value", decision.outcome)),
+        "chosen": chosen,
+        "chosen_step": str(getattr(decision.chosen_step, "value", decision.chosen_step or "")),
+        "version": decision.config_version,
+        "steps": steps,
+    }
+
+
+# Entities of the generic configuration screens: list columns and search fields.
+ENTITY_QUERYSETS = {
+    "pools": lambda: Pool.objects.select_related("manager", "dynamic_skill", "dynamic_team"),
+    "reps": lambda: Rep.objects.select_related("user", "team", "manager"),
+    "segments": lambda: Segment.objects.all(),
+    "territories": lambda: Territory.objects.select_related("parent"),
+    "skills": lambda: Skill.objects.all(),
+}

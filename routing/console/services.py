@@ -1,0 +1,161 @@
+"""Writes of the ops console. Every save is ``full_clean``-ed and goes row by row through
+``save()`` so django-simple-history records who changed what (the request user arrives
+through HistoryRequestMiddleware; ``_history_user`` covers calls outside a request)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import models, transaction
+
+from reps.models import Rep, Role
+from routing import services as routing_services
+from routing.models import Rule, RuleSet, Segment
+
+RULE_FIELDS = ("name", "priority", "enabled", "conditions", "pool_id", "strategy", "requirements",
+               "value_threshold", "high_value_min_tier", "fallback", "relaxation", "reroute_on_escalation")  # fmt: skip
+
+
+def _save(obj: models.Model, *, user: Any = None) -> models.Model:
+    obj.full_clean()
+    if user is not None:
+        obj._history_user = user
+    obj.save()
+    return obj
+
+
+def rule_save(*, rule: Rule | None, values: dict[str, Any], user: Any = None) -> Rule:
+    """Create or update a draft rule. Routing keeps the published version until ``rule_publish``."""
+    rule = rule or Rule()
+    for name, value in values.items():
+        setattr(rule, name, value)
+    return _save(rule, user=user)
+
+
+def rule_set_enabled(*, rule: Rule, enabled: bool, user: Any = None) -> Rule:
+    rule.enabled = enabled
+    return _save(rule, user=user)
+
+
+def rule_archive(*, rule: Rule, user: Any = None) -> Rule:
+    rule.archived = True
+    return _save(rule, user=user)
+
+
+@transaction.atomic
+def rule_move(*, rule: Rule, direction: str, user: Any = None) -> None:
+    """Swap a rule with its neighbour, then renumber priorities 10, 20, ... (only changed rows are saved)."""
+    rules = list(Rule.objects.select_for_update().filter(archived=False).order_by("priority", "id"))
+    index = next((i for i, r in enumerate(rules) if r.pk == rule.pk), None)
+    if index is None:
+        return
+    other = index - 1 if direction == "up" else index + 1
+    if not 0 <= other < len(rules):
+        return
+    rules[index], rules[other] = rules[other], rules[index]
+    for position, item in enumerate(rules, start=1):
+        if item.priority != position * 10:
+            item.priority = position * 10
+            _save(item, user=user)
+
+
+def rule_restore_version(*, rule: Rule, history_id: int, user: Any = None) -> Rule:
+    """Save the values of an earlier version as the newest draft version."""
+    old = rule.history.get(history_id=history_id)
+    for name in RULE_FIELDS:
+        setattr(rule, name, getattr(old, name))
+    rule.archived = False
+    return _save(rule, user=user)
+
+
+def _snapshot_rule_values(data: dict[str, Any]) -> dict[str, Any]:
+    threshold = data.get("value_threshold")
+    return {
+        "name": data["name"], "priority": data["priority"], "enabled": data["enabled"],
+        "conditions": data.get("conditions") or [], "pool_id": data["pool_id"],
+        "strategy": data.get("strategy") or "weighted_fair", "requirements": data.get("requirements") or {},
+        "value_threshold": Decimal(threshold) if threshold not in (None, "") else None,
+        "high_value_min_tier": data.get("high_value_min_tier"), "fallback": data.get("fallback") or [],
+        "relaxation": data.get("relaxation") or [], "reroute_on_escalation": data.get("reroute_on_escalation", True),
+        "archived": False,
+    }  # fmt: skip
+
+
+@transaction.atomic
+def ruleset_restore(*, ruleset: RuleSet, user: Any = None, note: str = "") -> RuleSet:
+    """Load a published version's rules and segments into the draft, then publish it as a new version.
+
+    1. Rules in the snapshot are written back (recreated if deleted since); other draft rules are archived.
+    2. Segments in the snapshot get their published values back (recreated by slug if deleted).
+    3. The draft is published, so routing uses it at once.
+    """
+    snapshot = ruleset.snapshot
+    keep: set[int] = set()
+    for data in snapshot.get("rules", []):
+        rule = Rule.objects.filter(pk=data["id"]).first() or Rule()
+        for name, value in _snapshot_rule_values(data).items():
+            setattr(rule, name, value)
+        _save(rule, user=user)
+        keep.add(rule.pk)
+    for rule in Rule.objects.filter(archived=False).exclude(pk__in=keep):
+        rule.archived = True
+        _save(rule, user=user)
+    segments = snapshot.get("segments", [])
+    wanted_default = next((s["slug"] for s in segments if s.get("is_default")), None)
+    for seg in Segment.objects.filter(is_default=True).exclude(slug=wanted_default or ""):
+        seg.is_default = False
+        _save(seg, user=user)
+    for data in segments:
+        seg = Segment.objects.filter(slug=data["slug"]).first() or Segment(slug=data["slug"])
+        for name in ("name", "sla_minutes", "accept_fraction", "priority", "order", "conditions", "is_default"):
+            setattr(seg, name, data.get(name, getattr(seg, name)))
+        _save(seg, user=user)
+    return routing_services.rule_publish(user=user, note=note or f"Restored version {ruleset.version}")
+
+
+def ruleset_publish(*, user: Any = None, note: str = "") -> RuleSet:
+    return routing_services.rule_publish(user=user, note=note)
+
+
+def config_object_save(*, form: Any, formsets: list[Any] = (), user: Any = None) -> models.Model:
+    """Save a console ModelForm and its inline formsets in one transaction."""
+    with transaction.atomic():
+        obj = form.save(commit=False)
+        if user is not None:
+            obj._history_user = user
+        obj.save()
+        form.save_m2m()
+        for formset in formsets:
+            formset.instance = obj
+            formset.save()
+    return obj
+
+
+def rep_create(*, form: Any, formsets: list[Any] = (), user: Any = None) -> Rep:
+    """A new rep, with a login account (unusable password, Rep role) when the username is new."""
+    User = get_user_model()
+    with transaction.atomic():
+        username = form.cleaned_data["username"]
+        account = User.objects.filter(username=username).first()
+        if account is None:
+            account = User(username=username, email=form.cleaned_data.get("email") or "")
+            account.set_unusable_password()
+            account.save()
+        group, _ = Group.objects.get_or_create(name=Role.REP.value)
+        account.groups.add(group)
+        form.instance.user = account
+        return config_object_save(form=form, formsets=formsets, user=user)
+
+
+def rep_update_email(*, rep: Rep, email: str) -> None:
+    if email and rep.user.email != email:
+        rep.user.email = email
+        rep.user.save(update_fields=["email"])
+
+
+def object_deactivate(*, obj: models.Model, user: Any = None) -> models.Model:
+    obj.active = False
+    return _save(obj, user=user)

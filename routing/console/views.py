@@ -1,0 +1,352 @@
+"""The ops console: build, test and version routing rules (Sales Ops only)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
+
+from reps.access import ops_required
+from reps.models import Pool, Rep, Skill, Territory
+from routing import services as routing_services
+from routing.config_io import ConfigImportError, config_export, config_import, config_validate
+from routing.console import forms, selectors, services
+from routing.models import Rule, RuleSet, Segment
+
+
+class HtmxHttpRequest:  # typing only: django-htmx adds ``htmx`` to every request
+    htmx: HtmxDetails
+
+
+# --- rules ----------------------------------------------------------------------------------
+
+
+def _rule_table(request: Any) -> HttpResponse:
+    return render(request, "console/rules.html#rule-table", {"rules": selectors.rule_list()})
+
+
+@ops_required
+@vary_on_headers("HX-Request")
+def rule_list(request: Any) -> HttpResponse:
+    if request.htmx:
+        return _rule_table(request)
+    context = {"rules": selectors.rule_list(), "draft_changed": selectors.draft_differs_from_live(),
+               "live": RuleSet.objects.order_by("-version").first()}  # fmt: skip
+    return render(request, "console/rules.html", context)
+
+
+@ops_required
+@require_POST
+def rule_move(request: Any, pk: int, direction: str) -> HttpResponse:
+    if direction not in ("up", "down"):
+        raise Http404
+    services.rule_move(rule=get_object_or_404(Rule, pk=pk, archived=False), direction=direction)
+    return _rule_table(request) if request.htmx else redirect("console:rules")
+
+
+@ops_required
+@require_POST
+def rule_toggle(request: Any, pk: int) -> HttpResponse:
+    rule = get_object_or_404(Rule, pk=pk, archived=False)
+    services.rule_set_enabled(rule=rule, enabled=not rule.enabled)
+    return _rule_table(request) if request.htmx else redirect("console:rules")
+
+
+@ops_required
+@require_POST
+def rule_archive(request: Any, pk: int) -> HttpResponse:
+    services.rule_archive(rule=get_object_or_404(Rule, pk=pk, archived=False))
+    messages.success(request, "Rule removed from the draft (kept in history).")
+    return _rule_table(request) if request.htmx else redirect("console:rules")
+
+
+@ops_required
+@require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
+def rule_edit(request: Any, pk: int | None = None) -> HttpResponse:
+    rule = get_object_or_404(Rule, pk=pk) if pk else None
+    editor = forms.RuleEditor(rule=rule, data=request.POST if request.method == "POST" else None)
+    template = "console/rule_form.html"
+    if request.method == "POST":
+        action = request.POST.get("action", "save")
+        if action != "save":
+            editor.act(action)  # a builder button: re-render with the rows changed, no errors yet
+        elif editor.is_valid():
+            saved = services.rule_save(rule=rule, values=editor.values)
+            messages.success(request, f"Rule '{saved.name}' saved to the draft. Publish to make it live.")
+            url = reverse("console:rules")
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    if request.htmx:
+        template += "#rule-form"
+    return render(request, template, editor.context())
+
+
+# --- rule versions --------------------------------------------------------------------------
+
+
+@ops_required
+def rule_history(request: Any, pk: int) -> HttpResponse:
+    rule = get_object_or_404(Rule, pk=pk)
+    versions = selectors.rule_history(rule)
+    if not versions:
+        raise Http404("This rule has no history")
+    by_id = {v.history_id: v for v in versions}
+
+    def pick(name: str, default: Any) -> Any:
+        raw = request.GET.get(name, "")
+        return by_id.get(int(raw), default) if raw.isdigit() else default
+
+    version = pick("version", versions[0])
+    position = versions.index(version)
+    against = pick("against", versions[position + 1] if position + 1 < len(versions) else None)
+    context = {
+        "rule": rule, "versions": versions, "version": version, "against": against,
+        "changes": selectors.rule_version_diff(version, against) if against is not version else [],
+        "history_types": selectors.HISTORY_TYPES,
+    }  # fmt: skip
+    return render(request, "console/rule_history.html", context)
+
+
+@ops_required
+@require_POST
+def rule_restore(request: Any, pk: int, history_id: int) -> HttpResponse:
+    rule = get_object_or_404(Rule, pk=pk)
+    if not rule.history.filter(history_id=history_id).exists():
+        raise Http404
+    try:
+        services.rule_restore_version(rule=rule, history_id=history_id)
+    except ValidationError as exc:
+        messages.error(request, f"Cannot restore this version: {'; '.join(exc.messages)}")
+        return redirect(f"{reverse('console:rule_history', args=[pk])}?version={history_id}")
+    messages.success(request, "Earlier version restored as the newest draft. Publish to make it live.")
+    return redirect("console:rule_history", pk=pk)
+
+
+@ops_required
+@require_http_methods(["GET", "POST"])
+def versions(request: Any) -> HttpResponse:
+    form = forms.PublishForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        ruleset = services.ruleset_publish(user=request.user, note=form.cleaned_data["note"])
+        messages.success(request, f"Published version {ruleset.version}. Routing uses it now.")
+        return redirect("console:versions")
+    context = {"form": form, "rulesets": selectors.ruleset_list(), "draft_changed": selectors.draft_differs_from_live()}
+    return render(request, "console/versions.html", context)
+
+
+@ops_required
+@require_POST
+def version_restore(request: Any, version: int) -> HttpResponse:
+    ruleset = get_object_or_404(RuleSet, version=version)
+    try:
+        new = services.ruleset_restore(ruleset=ruleset, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, f"Cannot restore version {version}: {'; '.join(exc.messages)}")
+        return redirect("console:versions")
+    messages.success(request, f"Version {version} restored and published as version {new.version}.")
+    return redirect("console:versions")
+
+
+# --- test a lead ----------------------------------------------------------------------------
+
+
+@ops_required
+@require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
+def test_lead(request: Any) -> HttpResponse:
+    form = forms.TestLeadForm(request.POST or None, recent=selectors.recent_lead_choices())
+    result, error = None, None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        lead = data["lead_json"]
+        if lead is None and data["recent_lead"]:
+            lead = selectors.lead_as_data(data["recent_lead"])
+        if lead is None:
+            lead = {k: v for k, v in data.items() if k not in ("mode", "lead_json", "recent_lead") and v not in (None, "")}
+        try:
+            decision = routing_services.lead_dry_run(data=lead, draft=data["mode"] == "draft")
+            result = selectors.dry_run_explanation(decision)
+        except (TypeError, ValueError, KeyError) as exc:  # odd pasted data must not become a 500
+            error = f"This lead cannot be routed: {exc}"
+    template = "console/test_lead.html"
+    if request.htmx:
+        template += "#test-result"
+    return render(request, template, {"form": form, "result": result, "error": error})
+
+
+# --- import / export ------------------------------------------------------------------------
+
+
+@ops_required
+def config_download(request: Any) -> HttpResponse:
+    response = JsonResponse(config_export(), json_dumps_params={"indent": 2, "ensure_ascii": False})
+    response["Content-Disposition"] = 'attachment; filename="leadops-config.json"'
+    return response
+
+
+@ops_required
+@require_http_methods(["GET", "POST"])
+def config_page(request: Any) -> HttpResponse:
+    context: dict[str, Any] = {"form": forms.ConfigUploadForm()}
+    if request.method == "POST" and "confirm" in request.POST:
+        try:
+            data = json.loads(request.POST.get("payload", ""))
+            result = config_import(data, user=request.user)
+        except json.JSONDecodeError:
+            context["errors"] = ["The previewed file was lost; upload it again."]
+        except ConfigImportError as exc:
+            context["errors"] = exc.errors
+        else:
+            messages.success(request, f"Configuration imported: {result.summary} Publish to make rule changes live.")
+            return redirect("console:config")
+    elif request.method == "POST":
+        form = forms.ConfigUploadForm(request.POST, request.FILES)
+        context["form"] = form
+        if form.is_valid():
+            data = form.cleaned_data["file"]
+            try:
+                result = config_import(data, dry_run=True)
+            except ConfigImportError as exc:
+                context["errors"] = exc.errors
+            else:
+                context["changes"] = result.changes
+                context["payload"] = json.dumps(config_validate(data)[0])
+    return render(request, "console/config.html", context)
+
+
+# --- everything a rule refers to -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entity:
+    title: str
+    singular: str
+    model: type
+    form: type
+    queryset: Callable[[], Any]
+    search: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...]  # (label, attribute)
+    formsets: tuple[tuple[str, Any], ...] = field(default=())
+    can_deactivate: bool = True
+
+
+ENTITIES: dict[str, Entity] = {
+    "pools": Entity("Pools", "pool", Pool, forms.PoolForm,
+                    lambda: selectors.ENTITY_QUERYSETS["pools"]().annotate(member_count=Count("members")),
+                    ("name", "description"),
+                    (("Name", "name"), ("Members", "member_count"), ("Dynamic skill", "dynamic_skill"),
+                     ("Dynamic team", "dynamic_team"), ("Manager", "manager"), ("Active", "active")),
+                    (("Members and weights", forms.PoolMemberFormSet),)),  # fmt: skip
+    "reps": Entity("Reps", "rep", Rep, forms.RepForm, selectors.ENTITY_QUERYSETS["reps"],
+                   ("display_name", "user__username", "user__email", "team__name"),
+                   (("Name", "display_name"), ("Username", "user.username"), ("Tier", "get_tier_display"),
+                    ("Team", "team"), ("Manager", "manager"), ("Timezone", "timezone"),
+                    ("Max open", "max_open"), ("Max/day", "max_daily"), ("Active", "active")),
+                   (("Skills", forms.RepSkillFormSet), ("Licences", forms.LicenceFormSet),
+                    ("Absences", forms.AbsenceFormSet))),  # fmt: skip
+    "segments": Entity("Segments", "segment", Segment, forms.SegmentForm, selectors.ENTITY_QUERYSETS["segments"],
+                       ("slug", "name"),
+                       (("Order", "order"), ("Name", "name"), ("Slug", "slug"), ("SLA (min)", "sla_minutes"),
+                        ("Accept fraction", "accept_fraction"), ("Priority", "priority"), ("Default", "is_default")),
+                       can_deactivate=False),  # fmt: skip
+    "territories": Entity("Territories", "territory", Territory, forms.TerritoryForm,
+                          selectors.ENTITY_QUERYSETS["territories"], ("name", "country", "region", "postal_prefix"),
+                          (("Name", "name"), ("Parent", "parent"), ("Country", "country"), ("Region", "region"),
+                           ("Postal prefix", "postal_prefix"), ("Active", "active"))),  # fmt: skip
+    "skills": Entity("Skills", "skill", Skill, forms.SkillForm, selectors.ENTITY_QUERYSETS["skills"],
+                     ("code", "name", "kind"),
+                     (("Kind", "get_kind_display"), ("Code", "code"), ("Name", "name"), ("Active", "active"))),  # fmt: skip
+}
+
+
+def _entity(kind: str) -> Entity:
+    entity = ENTITIES.get(kind)
+    if entity is None:
+        raise Http404
+    return entity
+
+
+def _cell(obj: Any, attribute: str) -> Any:
+    value: Any = obj
+    for part in attribute.split("."):
+        value = getattr(value, part, None)
+        if callable(value):
+            value = value()
+    return value
+
+
+@ops_required
+@vary_on_headers("HX-Request")
+def object_list(request: Any, kind: str) -> HttpResponse:
+    entity = _entity(kind)
+    query = request.GET.get("q", "").strip()
+    objects = selectors.object_search(entity.queryset(), entity.search, query)
+    rows = [{"obj": obj, "cells": [_cell(obj, attr) for _, attr in entity.columns]} for obj in objects]
+    context = {"entity": entity, "kind": kind, "rows": rows, "q": query, "kinds": ENTITIES}
+    template = "console/objects.html"
+    if request.htmx:
+        template += "#object-table"
+    return render(request, template, context)
+
+
+@ops_required
+@require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
+def object_edit(request: Any, kind: str, pk: int | None = None) -> HttpResponse:
+    entity = _entity(kind)
+    obj = get_object_or_404(entity.model, pk=pk) if pk else entity.model()
+    data = request.POST if request.method == "POST" else None
+    form = entity.form(data, instance=obj)
+    formsets = [(label, cls(data, instance=obj, prefix=cls.model.__name__.lower())) for label, cls in entity.formsets]
+    conditions = forms.ConditionRows(getattr(obj, "conditions", None), data) if kind == "segments" else None
+    if request.method == "POST":
+        action = request.POST.get("action", "save")
+        if conditions is not None and action != "save":
+            conditions.act(action)
+        else:
+            cleaned_conditions = conditions.clean() if conditions is not None else None
+            valid = form.is_valid() & all([fs.is_valid() for _, fs in formsets])
+            if valid and not (conditions and conditions.errors):
+                if cleaned_conditions is not None:
+                    form.instance.conditions = cleaned_conditions
+                sets = [fs for _, fs in formsets]
+                if kind == "reps" and not pk:
+                    saved = services.rep_create(form=form, formsets=sets)
+                else:
+                    saved = services.config_object_save(form=form, formsets=sets)
+                    if kind == "reps":
+                        services.rep_update_email(rep=saved, email=form.cleaned_data.get("email") or "")
+                messages.success(request, f"{entity.singular.capitalize()} '{saved}' saved.")
+                url = reverse("console:objects", args=[kind])
+                return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    context = {"entity": entity, "kind": kind, "obj": obj, "form": form, "formsets": formsets, "kinds": ENTITIES,
+               "condition_rows": conditions.render() if conditions is not None else None, **forms.builder_choices()}  # fmt: skip
+    template = "console/object_form.html"
+    if request.htmx:
+        template += "#object-form"
+    return render(request, template, context)
+
+
+@ops_required
+@require_POST
+def object_deactivate(request: Any, kind: str, pk: int) -> HttpResponse:
+    entity = _entity(kind)
+    if not entity.can_deactivate:
+        raise Http404
+    obj = get_object_or_404(entity.model, pk=pk)
+    services.object_deactivate(obj=obj)
+    messages.success(request, f"{entity.singular.capitalize()} '{obj}' deactivated.")
+    if request.htmx:
+        return object_list(request, kind)
+    return redirect("console:objects", kind=kind)
