@@ -152,7 +152,10 @@ STORAGES = {
 }
 
 # --- Email and webhooks ---------------------------------------------------------------
-_email_backend = envstr("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+_email_backend = envstr(
+    "DJANGO_EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "django.core.mail.backends.console.EmailBackend",
+)
 MAILERS = {
     "default": {
         "BACKEND": _email_backend,
