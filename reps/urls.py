@@ -1,3 +1,14 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from reps import views
+
+urlpatterns = [
+    path("inbox/", views.inbox, name="inbox"),
+    path("inbox/offers/<int:offer_id>/accept/", views.offer_accept, name="inbox-offer-accept"),
+    path("inbox/offers/<int:offer_id>/decline/", views.offer_decline, name="inbox-offer-decline"),
+    path("inbox/leads/<int:lead_id>/close/", views.lead_close, name="inbox-lead-close"),
+    path("inbox/leads/<int:lead_id>/hand-back/", views.lead_hand_back, name="inbox-lead-hand-back"),
+    path("inbox/away/", views.away, name="inbox-away"),
+    path("team/", views.team, name="team"),
+    path("team/absences/", views.absence_create, name="team-absence-create"),
+]

@@ -1,0 +1,228 @@
+"""The rep inbox (offers, accepted leads, away toggle) and the manager's team page.
+
+One page per screen; each swappable region is a partial named after its DOM id. Refusals are
+rendered into the region with a 4xx status (static/js/inbox.js lets htmx swap those), and
+without JavaScript the forms post normally and redirect back with a message.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from contextlib import contextmanager
+from typing import Iterator
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.middleware import HtmxDetails
+
+from reps import selectors, services as rep_services
+from reps.access import get_rep_for_user, manager_required, rep_required
+from reps.forms import AbsenceForm, AwayForm, CloseForm, DeclineForm, HandBackForm
+from reps.models import Rep
+from routing import services as routing_services
+from routing.models import Lead, Offer
+from routing.services import OfferError
+
+INBOX = "reps/inbox.html"
+TEAM = "reps/team.html"
+INBOX_REGIONS = ("inbox-offers", "inbox-leads", "inbox-away")
+NOT_YOURS = "That {} is not in your inbox, so nothing was changed."
+
+
+class HtmxHttpRequest:  # typing aid only: request objects carry .htmx from HtmxMiddleware
+    htmx: HtmxDetails
+
+
+@contextmanager
+def _rep_time(rep: Rep) -> Iterator[None]:
+    """Show and read times in the rep's own timezone."""
+    try:
+        tz = zoneinfo.ZoneInfo(rep.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        tz = zoneinfo.ZoneInfo("UTC")
+    with timezone.override(tz):
+        yield
+
+
+def _inbox_context(rep: Rep, **extra: object) -> dict:
+    now = timezone.now()
+    offers = selectors.offer_list_open_for_rep(rep=rep, now=now)
+    for offer in offers:
+        offer.seconds_left = max(0, int((offer.deadline - now).total_seconds()))
+    return {
+        "rep": rep, "offers": offers, "fingerprint": selectors.offers_fingerprint(offers),
+        "leads": selectors.lead_list_accepted_for_rep(rep=rep), "decline_form": DeclineForm(),
+        "close_form": CloseForm(), "away_form": AwayForm(), "away": rep_services.rep_is_away(rep=rep, now=now),
+        "away_indefinite": bool(rep.away_until and rep.away_until - now > rep_services.AWAY_INDEFINITELY / 2),
+        **extra,
+    }  # fmt: skip
+
+
+def _inbox_response(request: HtmxHttpRequest, rep: Rep, *, region: str, status: int = 200, **extra: object) -> HttpResponse:
+    """Answer an inbox action: the region it targeted plus the other regions out of band (an
+    accept moves a lead between lists, going away withdraws offers). Without htmx: redirect."""
+    error, notice = extra.get("error"), extra.get("notice")
+    if not request.htmx:
+        if status >= 400 and status != 422:
+            return render(request, INBOX, _inbox_context(rep, **extra), status=status)
+        if error:
+            messages.error(request, error)
+        elif notice:
+            messages.success(request, notice)
+        return redirect("inbox")
+    context = _inbox_context(rep, **extra)
+    html = render_to_string(f"{INBOX}#{region}", context, request)
+    for other in INBOX_REGIONS:
+        if other != region:
+            html += render_to_string(f"{INBOX}#{other}", {**context, "oob": True}, request)
+    return HttpResponse(html, status=status)
+
+
+@require_GET
+@rep_required
+@vary_on_headers("HX-Request")
+def inbox(request: HtmxHttpRequest) -> HttpResponse:
+    rep = get_rep_for_user(request.user)
+    with _rep_time(rep):
+        context = _inbox_context(rep)
+        if request.htmx and request.htmx.target == "inbox-offers":
+            if request.GET.get("v") == context["fingerprint"]:
+                return HttpResponse(status=204)  # poll: nothing new, keep what the rep is typing
+            return render(request, f"{INBOX}#inbox-offers", context)
+        return render(request, INBOX, context)
+
+
+@require_POST
+@rep_required
+def offer_accept(request: HtmxHttpRequest, offer_id: int) -> HttpResponse:
+    rep = get_rep_for_user(request.user)
+    if not Offer.objects.filter(id=offer_id, rep=rep).exists():
+        return _inbox_response(request, rep, region="inbox-offers", status=403, error=NOT_YOURS.format("offer"))
+    try:
+        offer = routing_services.offer_accept(offer_id=offer_id, rep=rep)
+    except OfferError as exc:
+        return _inbox_response(request, rep, region="inbox-offers", status=409, error=str(exc))
+    return _inbox_response(request, rep, region="inbox-offers", notice=f"Accepted: {offer.lead} is yours.")
+
+
+@require_POST
+@rep_required
+def offer_decline(request: HtmxHttpRequest, offer_id: int) -> HttpResponse:
+    rep = get_rep_for_user(request.user)
+    if not Offer.objects.filter(id=offer_id, rep=rep).exists():
+        return _inbox_response(request, rep, region="inbox-offers", status=403, error=NOT_YOURS.format("offer"))
+    form = DeclineForm(request.POST)
+    if not form.is_valid():
+        return _inbox_response(
+            request, rep, region="inbox-offers", status=422, error="Choose a reason to decline.",
+            error_offer_id=offer_id, bound_decline_form=form,
+        )  # fmt: skip
+    try:
+        routing_services.offer_decline(offer_id=offer_id, rep=rep, reason=form.cleaned_data["reason"], note=form.cleaned_data["note"])
+    except OfferError as exc:
+        return _inbox_response(request, rep, region="inbox-offers", status=409, error=str(exc))
+    return _inbox_response(request, rep, region="inbox-offers", notice="Declined: the lead moves on to the next rep.")
+
+
+@require_POST
+@rep_required
+def lead_close(request: HtmxHttpRequest, lead_id: int) -> HttpResponse:
+    rep = get_rep_for_user(request.user)
+    if not Lead.objects.filter(id=lead_id, owner=rep).exists():
+        return _inbox_response(request, rep, region="inbox-leads", status=403, lead_error=NOT_YOURS.format("lead"))
+    form = CloseForm(request.POST)
+    if not form.is_valid():
+        return _inbox_response(request, rep, region="inbox-leads", status=422, lead_error="Choose converted or closed lost.")
+    try:
+        lead = routing_services.lead_close(lead_id=lead_id, rep=rep, outcome=form.cleaned_data["outcome"])
+    except OfferError as exc:
+        return _inbox_response(request, rep, region="inbox-leads", status=409, lead_error=str(exc))
+    return _inbox_response(request, rep, region="inbox-leads", lead_notice=f"{lead} marked {lead.get_status_display().lower()}.")
+
+
+@require_POST
+@rep_required
+def lead_hand_back(request: HtmxHttpRequest, lead_id: int) -> HttpResponse:
+    rep = get_rep_for_user(request.user)
+    if not Lead.objects.filter(id=lead_id, owner=rep).exists():
+        return _inbox_response(request, rep, region="inbox-leads", status=403, lead_error=NOT_YOURS.format("lead"))
+    form = HandBackForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    try:
+        lead = routing_services.lead_hand_back(lead_id=lead_id, rep=rep, note=note)
+    except OfferError as exc:
+        return _inbox_response(request, rep, region="inbox-leads", status=409, lead_error=str(exc))
+    return _inbox_response(request, rep, region="inbox-leads", lead_notice=f"{lead} handed back; it will be re-routed.")
+
+
+@require_POST
+@rep_required
+def away(request: HtmxHttpRequest) -> HttpResponse:
+    rep = get_rep_for_user(request.user)
+    with _rep_time(rep):
+        form = AwayForm(request.POST)
+        if not form.is_valid():
+            return _inbox_response(request, rep, region="inbox-away", status=422, away_form_bound=form)
+        mode = form.cleaned_data["mode"]
+        try:
+            if mode == "back":
+                rep_services.rep_clear_away(rep=rep)
+                notice = "Welcome back: new offers can reach you again."
+            else:
+                until = form.cleaned_data["until"] if mode == "until" else None
+                moved = rep_services.rep_set_away(rep=rep, until=until)
+                notice = f"You are away. {moved} open offer(s) moved on to the next rep."
+        except ValidationError as exc:
+            form.add_error(None, exc)  # a dict error lands on its field ("until")
+            return _inbox_response(request, rep, region="inbox-away", status=422, away_form_bound=form)
+        return _inbox_response(request, rep, region="inbox-away", away_notice=notice)
+
+
+# --- manager: team and absences ----------------------------------------------------------
+
+
+def _team_context(request: HtmxHttpRequest, form: AbsenceForm | None = None, **extra: object) -> dict:
+    reps = selectors.rep_list_for_manager(user=request.user)
+    return {"reps": reps, "form": form or AbsenceForm(reps=reps), "now": timezone.now(), **extra}
+
+
+@require_GET
+@manager_required
+@vary_on_headers("HX-Request")
+def team(request: HtmxHttpRequest) -> HttpResponse:
+    template = f"{TEAM}#team-reps" if request.htmx and request.htmx.target == "team-reps" else TEAM
+    return render(request, template, _team_context(request))
+
+
+@require_POST
+@manager_required
+def absence_create(request: HtmxHttpRequest) -> HttpResponse:
+    reps = selectors.rep_list_for_manager(user=request.user)
+    form = AbsenceForm(request.POST, reps=reps)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            rep_services.absence_create(
+                rep=data["rep"], starts_at=data["starts_at"], ends_at=data["ends_at"], reason=data["reason"],
+                note=data["note"], created_by=request.user,
+            )  # fmt: skip
+        except ValidationError as exc:
+            form.add_error(None, exc)
+    if form.errors:
+        if not request.htmx:
+            return render(request, TEAM, _team_context(request, form), status=422)
+        return render(request, f"{TEAM}#team-absence-form", _team_context(request, form), status=422)
+    notice = f"Absence saved for {form.cleaned_data['rep']}."
+    if not request.htmx:
+        messages.success(request, notice)
+        return redirect("team")
+    context = _team_context(request, notice=notice)
+    html = render_to_string(f"{TEAM}#team-absence-form", context, request)
+    html += render_to_string(f"{TEAM}#team-reps", {**context, "oob": True}, request)
+    return HttpResponse(html)

@@ -1,0 +1,47 @@
+// LeadOps inbox: live countdowns to offer deadlines, and inline refusals.
+// Loaded with <script src> (the CSP forbids inline scripts and handlers).
+(function () {
+  "use strict";
+
+  function format(seconds) {
+    var m = Math.floor(seconds / 60), s = seconds % 60;
+    return m + ":" + (s < 10 ? "0" : "") + s + " left";
+  }
+
+  // Each countdown counts down from the server's "seconds left" using the local clock from the
+  // moment it is first seen, so a skewed client clock does not matter.
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll(".countdown[data-seconds]").forEach(function (el) {
+      if (!el.dataset.until) {
+        el.dataset.until = String(now + parseInt(el.dataset.seconds, 10) * 1000);
+      }
+      var left = Math.max(0, Math.round((parseInt(el.dataset.until, 10) - now) / 1000));
+      if (left > 0) {
+        el.textContent = format(left);
+        el.classList.toggle("urgent", left <= 30);
+      } else if (!el.classList.contains("expired")) {
+        el.textContent = "expired: moving on";
+        el.classList.add("expired");
+        var card = el.closest(".offer");
+        if (card) {
+          card.classList.add("expired");
+          card.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
+        }
+      }
+    });
+  }
+
+  // Refusals (403 not yours, 409 already decided/expired, 422 invalid form) carry the region
+  // with the message: swap them like a success so the rep sees why.
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var status = evt.detail.xhr.status;
+    if (status === 403 || status === 409 || status === 422) {
+      evt.detail.shouldSwap = true;
+      evt.detail.isError = false;
+    }
+  });
+
+  tick();
+  setInterval(tick, 1000);
+})();

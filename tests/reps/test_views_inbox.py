@@ -1,0 +1,203 @@
+"""The rep inbox: page and fragments, actions, refusals and the query budget."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+from django.utils.html import escape
+
+from reps.models import Role
+from routing.models import Lead, Offer
+from tests.factories import RepFactory, user_with_role
+from tests.reps.helpers import make_world, open_offer, route_new_lead
+
+pytestmark = pytest.mark.django_db
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def _client_for(rep) -> Client:  # noqa: ANN001
+    client = Client()
+    client.force_login(rep.user)
+    return client
+
+
+def test_inbox_shows_the_offer_with_the_facts_and_why(client: Client) -> None:
+    world = make_world(value_threshold="1000")
+    lead = route_new_lead(value="25000", postal_code="94107", source="partner-x")
+    response = _client_for(world.primary).get("/inbox/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    for fact in ("USD 25000", "High intent", "partner-x", "US / CA / 94107", "High value", "data-seconds="):
+        assert fact in html
+    assert escape(open_offer(lead).decision.summary) in html
+    assert 'src="/static/js/inbox.js"' in html
+
+
+def test_poll_returns_the_offers_fragment_or_no_content_when_nothing_changed() -> None:
+    world = make_world()
+    route_new_lead()
+    client = _client_for(world.primary)
+    fragment = client.get("/inbox/", HTTP_HX_TARGET="inbox-offers", **HX)
+    html = fragment.content.decode()
+    assert fragment.status_code == 200 and "<html" not in html and 'id="inbox-offers"' in html
+    assert 'hx-trigger="every 3s"' in html
+    fingerprint = html.split('"v": "')[1].split('"')[0]
+    unchanged = client.get("/inbox/", {"v": fingerprint}, HTTP_HX_TARGET="inbox-offers", **HX)
+    assert unchanged.status_code == 204
+    route_new_lead()
+    changed = client.get("/inbox/", {"v": fingerprint}, HTTP_HX_TARGET="inbox-offers", **HX)
+    assert changed.status_code == 200 and changed.content.decode().count('class="card offer"') == 2
+
+
+def test_inbox_lists_use_a_fixed_number_of_queries(django_assert_max_num_queries) -> None:
+    world = make_world(pool_size=1)
+    client = _client_for(world.primary)
+    for _ in range(2):
+        route_new_lead()
+    with django_assert_max_num_queries(12) as few:
+        client.get("/inbox/")
+    for _ in range(4):
+        lead = route_new_lead()
+    open_offer(lead)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        client.get("/inbox/")
+
+
+def test_an_offer_past_its_deadline_is_not_listed() -> None:
+    world = make_world()
+    lead = route_new_lead()
+    Offer.objects.filter(lead=lead).update(deadline=timezone.now() - dt.timedelta(seconds=1))
+    assert 'class="card offer"' not in _client_for(world.primary).get("/inbox/").content.decode()
+
+
+def test_accept_moves_the_lead_to_my_leads_without_a_reload() -> None:
+    world = make_world()
+    lead = route_new_lead()
+    offer = open_offer(lead)
+    client = _client_for(world.primary)
+    response = client.post(f"/inbox/offers/{offer.id}/accept/", **HX)
+    html = response.content.decode()
+    assert response.status_code == 200 and "<html" not in html
+    assert 'id="inbox-offers"' in html and 'id="inbox-leads" hx-swap-oob="true"' in html
+    assert f'id="lead-{lead.id}"' in html
+    lead.refresh_from_db()
+    assert (lead.status, lead.owner) == (Lead.Status.ACCEPTED, world.primary)
+    again = client.post(f"/inbox/offers/{offer.id}/accept/", **HX)  # a double click
+    assert again.status_code == 200
+    assert Offer.objects.get(id=offer.id).status == Offer.Status.ACCEPTED
+
+
+def test_another_reps_offer_is_refused_with_a_message_and_nothing_changes() -> None:
+    world = make_world()
+    offer = open_offer(route_new_lead())
+    intruder = _client_for(RepFactory())
+    for action in ("accept", "decline"):
+        response = intruder.post(f"/inbox/offers/{offer.id}/{action}/", {"reason": "other"}, **HX)
+        assert response.status_code == 403
+        assert "not in your inbox" in response.content.decode()
+    offer.refresh_from_db()
+    assert (offer.status, offer.rep) == (Offer.Status.OPEN, world.primary)
+
+
+def test_an_expired_offer_is_refused_with_a_clear_message() -> None:
+    world = make_world()
+    offer = open_offer(route_new_lead())
+    Offer.objects.filter(id=offer.id).update(deadline=timezone.now() - dt.timedelta(seconds=1))
+    response = _client_for(world.primary).post(f"/inbox/offers/{offer.id}/accept/", **HX)
+    assert response.status_code == 409
+    assert "expired" in response.content.decode()
+    assert Offer.objects.get(id=offer.id).status == Offer.Status.OPEN
+
+
+def test_decline_needs_a_reason_and_then_the_offer_leaves_the_inbox() -> None:
+    world = make_world()
+    offer = open_offer(route_new_lead())
+    client = _client_for(world.primary)
+    invalid = client.post(f"/inbox/offers/{offer.id}/decline/", {"reason": ""}, **HX)
+    assert invalid.status_code == 422 and "Choose a reason" in invalid.content.decode()
+    assert Offer.objects.get(id=offer.id).status == Offer.Status.OPEN
+    response = client.post(f"/inbox/offers/{offer.id}/decline/", {"reason": "language", "note": "no German"}, **HX)
+    assert response.status_code == 200
+    assert f'id="offer-{offer.id}"' not in response.content.decode()
+    offer.refresh_from_db()
+    assert (offer.status, offer.decline_reason, offer.decline_note) == (Offer.Status.DECLINED, "language", "no German")
+
+
+def test_decided_offer_is_refused_when_declined_later() -> None:
+    world = make_world()
+    offer = open_offer(route_new_lead())
+    client = _client_for(world.primary)
+    client.post(f"/inbox/offers/{offer.id}/accept/", **HX)
+    response = client.post(f"/inbox/offers/{offer.id}/decline/", {"reason": "other"}, **HX)
+    assert response.status_code == 409 and "already accepted" in response.content.decode()
+
+
+@pytest.mark.parametrize(("path", "data", "status"), [
+    ("close", {"outcome": "converted"}, Lead.Status.CONVERTED),
+    ("close", {"outcome": "closed_lost"}, Lead.Status.CLOSED_LOST),
+    ("hand-back", {"note": "wrong product"}, Lead.Status.PENDING),
+])  # fmt: skip
+def test_accepted_lead_actions(path: str, data: dict, status: str) -> None:
+    world = make_world()
+    lead = route_new_lead()
+    client = _client_for(world.primary)
+    client.post(f"/inbox/offers/{open_offer(lead).id}/accept/", **HX)
+    response = client.post(f"/inbox/leads/{lead.id}/{path}/", data, **HX)
+    assert response.status_code == 200 and 'id="inbox-leads"' in response.content.decode()
+    lead.refresh_from_db()
+    assert lead.status == status
+
+
+def test_another_reps_lead_cannot_be_closed() -> None:
+    world = make_world()
+    lead = route_new_lead()
+    _client_for(world.primary).post(f"/inbox/offers/{open_offer(lead).id}/accept/", **HX)
+    response = _client_for(RepFactory()).post(f"/inbox/leads/{lead.id}/close/", {"outcome": "converted"}, **HX)
+    assert response.status_code == 403
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.ACCEPTED
+
+
+def test_without_htmx_actions_redirect_back_with_a_message() -> None:
+    world = make_world()
+    offer = open_offer(route_new_lead())
+    response = _client_for(world.primary).post(f"/inbox/offers/{offer.id}/accept/", follow=True)
+    assert response.redirect_chain == [("/inbox/", 302)]
+    assert "Accepted" in response.content.decode()
+
+
+def test_inbox_is_for_reps_only(client: Client) -> None:
+    assert client.get("/inbox/").status_code == 302  # anonymous: to login
+    client.force_login(user_with_role(Role.OPS))
+    assert client.get("/inbox/").status_code == 403
+
+
+def test_away_now_moves_open_offers_on_and_back_clears_it(django_capture_on_commit_callbacks) -> None:
+    world = make_world()
+    lead = route_new_lead()
+    client = _client_for(world.primary)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/inbox/away/", {"mode": "now"}, **HX)
+    assert response.status_code == 200 and "You are away" in response.content.decode()
+    lead.refresh_from_db()
+    assert lead.owner == world.backup  # withdrawn and re-routed along the chain
+    world.primary.refresh_from_db()
+    assert world.primary.away_until > timezone.now()
+    client.post("/inbox/away/", {"mode": "back"}, **HX)
+    world.primary.refresh_from_db()
+    assert world.primary.away_until is None
+
+
+def test_away_until_needs_a_future_time() -> None:
+    world = make_world()
+    client = _client_for(world.primary)
+    missing = client.post("/inbox/away/", {"mode": "until"}, **HX)
+    past = client.post("/inbox/away/", {"mode": "until", "until": "2001-01-01T09:00"}, **HX)
+    assert (missing.status_code, past.status_code) == (422, 422)
+    assert "future" in past.content.decode()
+    world.primary.refresh_from_db()
+    assert world.primary.away_until is None
