@@ -94,6 +94,8 @@ def _rollup_batch(*, batch: int) -> int:
 
 
 def _apply(acc: dict[tuple[int, dt.date, int], list]) -> None:
+    """Add the deltas to the stored rows with one upsert (rows are locked first, so concurrent
+    rollups of the same cells serialise on the watermark and the rows)."""
     pools = {k[0] for k in acc}
     days = {k[1] for k in acc}
     reps = {k[2] for k in acc}
@@ -101,22 +103,20 @@ def _apply(acc: dict[tuple[int, dt.date, int], list]) -> None:
         (row.pool_id, row.day, row.rep_id): row
         for row in EquityDaily.objects.select_for_update().filter(pool_id__in=pools, day__in=days, rep_id__in=reps)
     }
-    new, changed = [], []
+    rows = []
     for (pool_id, day, rep_id), (assigned, value, expected, expected_value) in acc.items():
-        row = existing.get((pool_id, day, rep_id))
-        if row is None:
-            new.append(EquityDaily(pool_id=pool_id, day=day, rep_id=rep_id, assigned=assigned, assigned_value=value,
-                                   expected=expected, expected_value=expected_value))  # fmt: skip
-        else:
-            row.assigned += assigned
-            row.assigned_value += value
-            row.expected += expected
-            row.expected_value += expected_value
-            changed.append(row)
-    if changed:
-        EquityDaily.objects.bulk_update(changed, ["assigned", "assigned_value", "expected", "expected_value"], batch_size=500)
-    if new:
-        EquityDaily.objects.bulk_create(new, batch_size=500)
+        old = existing.get((pool_id, day, rep_id))
+        if old is not None:
+            assigned += old.assigned
+            value += old.assigned_value
+            expected += old.expected
+            expected_value += old.expected_value
+        rows.append(EquityDaily(pool_id=pool_id, day=day, rep_id=rep_id, assigned=assigned, assigned_value=value,
+                                expected=expected, expected_value=expected_value))  # fmt: skip
+    EquityDaily.objects.bulk_create(
+        rows, batch_size=1000, update_conflicts=True, unique_fields=["pool", "day", "rep"],
+        update_fields=["assigned", "assigned_value", "expected", "expected_value"],
+    )  # fmt: skip
 
 
 def equity_rebuild() -> int:

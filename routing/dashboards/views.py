@@ -101,8 +101,8 @@ def equity_export(request: HtmxHttpRequest) -> HttpResponse:
     services.equity_rollup()
     form, context = _equity_context(request)
     table = context["table"]
-    if table is None:
-        return HttpResponse("Invalid filter: " + "; ".join(form.non_field_errors()), status=400, content_type="text/plain")
+    if request.GET and not form.is_valid():
+        return HttpResponse(f"Invalid filter: {form.errors.as_text()}", status=400, content_type="text/plain")
     header = ["rep_id", "rep", "weight", "target_share", "assigned", "actual_share", "expected", "expected_share",
               "deviation_leads", "deviation_pct", "assigned_value", "value_share", "expected_value",
               "expected_value_share", "value_deviation", "drift", "value_drift"]  # fmt: skip
@@ -111,9 +111,10 @@ def equity_export(request: HtmxHttpRequest) -> HttpResponse:
          f"{r.expected_share:.4f}", f"{r.deviation:.3f}", "" if r.deviation_pct is None else f"{r.deviation_pct:.1f}",
          r.assigned_value, f"{r.value_share:.4f}", f"{r.expected_value:.2f}", f"{r.expected_value_share:.4f}",
          f"{r.value_deviation:.2f}", int(r.drift), int(r.value_drift)]
-        for r in table.rows
+        for r in (table.rows if table else ())
     )  # fmt: skip
-    return _csv_stream(header, rows, f"equity-pool{table.pool_id}-{table.start}-{table.end}.csv")
+    name = f"equity-pool{table.pool_id}-{table.start}-{table.end}.csv" if table else "equity.csv"
+    return _csv_stream(header, rows, name)
 
 
 @require_GET

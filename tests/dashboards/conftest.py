@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from reps.models import Role
+from tests.factories import PoolFactory, PoolMemberFactory, RepFactory, user_with_role
+
+
+@pytest.fixture
+def manager_client(db) -> Client:  # noqa: ANN001
+    client = Client()
+    client.force_login(user_with_role(Role.MANAGER))
+    return client
+
+
+@pytest.fixture
+def pool_of_three(db):  # noqa: ANN001, ANN201
+    pool = PoolFactory(name="Inbound")
+    reps = [RepFactory(display_name=n) for n in ("Ann", "Bob", "Cat")]
+    for rep, weight in zip(reps, (1, 1, 2)):
+        PoolMemberFactory(pool=pool, rep=rep, weight=weight)
+    return pool, reps
