@@ -36,7 +36,7 @@ def test_one_pass_escalates_a_due_offer_to_the_backup() -> None:
     assert lead.owner == world.backup
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_a_database_error_in_a_pass_is_logged_and_the_loop_goes_on(monkeypatch: pytest.MonkeyPatch, caplog) -> None:  # noqa: ANN001
     import routing.tasks
 

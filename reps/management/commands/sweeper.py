@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, connection
 
 log = logging.getLogger("reps.sweeper")
 
@@ -55,7 +55,8 @@ def run_pass(*, release_holding: bool) -> dict[str, int] | None:
     from reps.services import offers_withdraw_for_absent
     from routing.tasks import sweep
 
-    close_old_connections()
+    if not connection.in_atomic_block:  # (only ever false under a test's transaction)
+        close_old_connections()  # drop a broken or over-age connection before the pass
     try:
         withdrawn = offers_withdraw_for_absent()
         result = sweep(release_holding=release_holding)
@@ -75,6 +76,8 @@ def _reset_connections() -> None:
     from django.db import connections
 
     for conn in connections.all(initialized_only=True):
+        if conn.in_atomic_block:  # never close a connection under someone's transaction
+            continue
         try:
             conn.close()
         except DatabaseError:
