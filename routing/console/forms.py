@@ -118,6 +118,8 @@ class ConditionRows:
         for i, row in enumerate(self.rows):
             value = text_to_value(row["field"], row["op"], row["text"])
             problems = validate_condition(row["field"], row["op"], value)
+            if not problems and _op(row["op"]) not in PRESENCE_OPS and value in ("", None, []):
+                problems = ["Enter a value, or use 'is empty' / 'is set'."]
             if problems:
                 self.errors[i] = problems
             item = {"field": row["field"], "op": row["op"]}
