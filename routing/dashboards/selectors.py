@@ -398,7 +398,8 @@ def decisions_page(filters: DecisionFilters, *, cursor: str = "", limit: int = 5
     after = decode_cursor(cursor) if cursor else None
     if after:
         stamp, ident = after
-        qs = qs.filter(Q(created_at__lt=stamp) | Q(created_at=stamp, id__lt=ident))
+        # A range on the indexed column plus a tie-break, rather than an OR the planner cannot seek on.
+        qs = qs.filter(created_at__lte=stamp).exclude(created_at=stamp, id__gte=ident)
     rows = list(qs.values(*EXPLORER_FIELDS)[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]

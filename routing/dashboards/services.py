@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from routing.dashboards.models import EquityDaily, ReplayJob, RollupWatermark
@@ -151,7 +152,8 @@ def replay_progress(*, job_id: int, done: int, total: int | None = None, status:
 
 
 def replay_finish(*, job_id: int, result: dict[str, Any] | None = None, error: str = "") -> None:
+    extra = {} if error else {"done": F("total")}
     ReplayJob.objects.filter(id=job_id).update(
-        status=ReplayJob.Status.FAILED if error else ReplayJob.Status.DONE,
+        **extra, status=ReplayJob.Status.FAILED if error else ReplayJob.Status.DONE,
         result=result or {}, error=error[:500], finished_at=timezone.now(),
     )  # fmt: skip
