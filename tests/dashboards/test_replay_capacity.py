@@ -10,7 +10,7 @@ from django.test import Client
 from reps.models import RepLoad
 from routing.dashboards.models import ReplayJob
 from routing.models import Decision, Lead, Offer, Rule
-from routing.services import leads_route_all_pending, rule_publish
+from routing.services import leads_route_all_pending
 from tests.dashboards.helpers import noon
 from tests.factories import (
     AbsenceFactory,
@@ -32,7 +32,6 @@ def routed_history(db):  # noqa: ANN001, ANN201
     PoolMemberFactory(pool=pool, rep=ann)
     PoolMemberFactory(pool=pool, rep=bob)
     rule = RuleFactory(pool=pool, name="Everyone")
-    rule_publish()
     for _ in range(4):
         LeadFactory(received_at=noon(1))
     leads_route_all_pending(now=noon(1))
