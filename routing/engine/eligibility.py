@@ -81,9 +81,7 @@ def lead_location(fields: Mapping[str, Any]) -> tuple[str, str, str]:
 
 def is_absent(rep: RepSnapshot, now: dt.datetime) -> bool:
     moment = _aware(now)
-    return any(
-        _aware(absence.start) <= moment < _aware(absence.end) for absence in rep.absences
-    )
+    return any(_aware(absence.start) <= moment < _aware(absence.end) for absence in rep.absences)
 
 
 def has_valid_licence(rep: RepSnapshot, fields: Mapping[str, Any], now: dt.datetime) -> bool:

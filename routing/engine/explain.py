@@ -1,0 +1,213 @@
+"""Human and JSON renderings of a routing ``Decision``."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from enum import Enum
+from typing import Any, Final
+
+from routing.engine.types import (
+    CandidateResult,
+    Criterion,
+    Decision,
+    PoolSnapshot,
+    Reason,
+    RepSnapshot,
+    RuleSpec,
+    SegmentSpec,
+    StepKind,
+    StepResult,
+    Strategy,
+)
+
+REASON_LABELS: Final[dict[Reason, str]] = {
+    Reason.INACTIVE: "inactive",
+    Reason.ABSENT: "absent",
+    Reason.NO_LICENCE: "no valid licence",
+    Reason.AT_OPEN_CAP: "at open-lead cap",
+    Reason.AT_DAILY_CAP: "at daily cap",
+    Reason.AT_WEEKLY_CAP: "at weekly cap",
+    Reason.ALREADY_DECLINED: "already declined this lead",
+    Reason.OUTSIDE_WORKING_HOURS: "outside working hours",
+    Reason.MISSING_SKILL: "missing a required skill",
+    Reason.SKILL_LEVEL_TOO_LOW: "skill level too low",
+    Reason.LANGUAGE: "does not speak the lead's language",
+    Reason.OUTSIDE_TERRITORY: "outside territory",
+    Reason.TIER_TOO_LOW: "tier too low",
+}
+
+CRITERION_LABELS: Final[dict[Criterion, str]] = {
+    Criterion.LANGUAGE: "language",
+    Criterion.TERRITORY: "territory",
+    Criterion.SKILL_LEVEL: "skill level",
+    Criterion.SKILLS: "skills",
+    Criterion.TIER: "tier",
+    Criterion.WORKING_HOURS: "working hours",
+}
+
+_REASON_ORDER: Final = {reason: index for index, reason in enumerate(Reason)}
+
+
+def _pool_label(pools: Mapping[int, PoolSnapshot], pool_id: int | None) -> str:
+    if pool_id is None:
+        return "no pool"
+    pool = pools.get(pool_id)
+    return f"pool '{pool.name}'" if pool is not None else f"pool #{pool_id}"
+
+
+def _reason_tally(candidates: Sequence[CandidateResult]) -> str:
+    counts = Counter(reason for candidate in candidates for reason in candidate.reasons)
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], _REASON_ORDER[item[0]]))
+    return ", ".join(f"{REASON_LABELS[reason]}: {count}" for reason, count in ordered)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _role(kind: StepKind) -> str:
+    return "pool manager" if kind is StepKind.MANAGER else "backup rep"
+
+
+def _failure(step: StepResult, pools: Mapping[int, PoolSnapshot]) -> str:
+    """Why the primary step (the rule's own pool, already named in the sentence) found nobody."""
+    if step.pool_id is None or step.pool_id not in pools:
+        return "pool not found"
+    if not step.candidates:
+        return "pool has no members"
+    count = _plural(len(step.candidates), "rep")
+    return f"nobody eligible ({count}; {_reason_tally(step.candidates)})"
+
+
+def _score_detail(
+    strategy: Strategy, candidate: CandidateResult, reps: Mapping[int, RepSnapshot]
+) -> str:
+    label = str(strategy.value if isinstance(strategy, Strategy) else strategy).replace("_", " ")
+    score = candidate.score if candidate.score is not None else 0.0
+    if strategy == Strategy.CAPACITY_BALANCED:
+        rep = reps.get(candidate.rep_id)
+        if rep is not None and rep.max_open is not None:
+            return f"{label}, load {rep.open_count}/{rep.max_open}"
+        if rep is not None:
+            return f"{label}, {rep.open_count} open, no cap"
+        return f"{label}, load {score:.2f}"
+    if strategy == Strategy.BEST_MATCH:
+        return f"{label}, match score {score:g}"
+    return f"{label}, credit {float(score)}"
+
+
+def _offer(step: StepResult, rule: RuleSpec, reps: Mapping[int, RepSnapshot]) -> str:
+    candidate = next(c for c in step.candidates if c.rep_id == step.chosen_rep_id)
+    if step.kind in (StepKind.BACKUP, StepKind.MANAGER):
+        return f"offered to {_role(step.kind)} {candidate.name}"
+    skipped = sum(1 for c in step.candidates if not c.eligible)
+    detail = _score_detail(rule.strategy, candidate, reps)
+    return (
+        f"offered to {candidate.name} ({detail}); "
+        f"{skipped} of {_plural(len(step.candidates), 'rep')} skipped"
+    )
+
+
+def _fallback_offer(
+    step: StepResult,
+    rule: RuleSpec,
+    pools: Mapping[int, PoolSnapshot],
+    reps: Mapping[int, RepSnapshot],
+) -> str:
+    if step.kind is StepKind.RELAX:
+        relaxed = ", ".join(CRITERION_LABELS.get(c, str(c)) for c in step.relaxed)
+        return f"after relaxing {relaxed}, {_offer(step, rule, reps)}"
+    if step.kind is StepKind.POOL:
+        return f"fell back to {_pool_label(pools, step.pool_id)}: {_offer(step, rule, reps)}"
+    return _offer(step, rule, reps)
+
+
+def summarize(
+    *,
+    segment: SegmentSpec | None,
+    rule: RuleSpec | None,
+    steps: Sequence[StepResult],
+    pools: Mapping[int, PoolSnapshot],
+    reps: Mapping[int, RepSnapshot],
+    escalation_skipped_pool: bool = False,
+) -> str:
+    """One sentence saying why the decision came out as it did."""
+    if rule is None:
+        where = f" (segment '{segment.name}')" if segment is not None else ""
+        return f"No rule matched the lead{where}; parked in holding."
+
+    head = f"Rule '{rule.name}' → {_pool_label(pools, rule.pool_id)}"
+    if escalation_skipped_pool:
+        head += " (escalation: pool not retried)"
+    if not steps:
+        return f"{head}: no fallback step to take; parked in holding."
+
+    last = steps[-1]
+    if last.chosen_rep_id is not None and len(steps) == 1 and last.kind is StepKind.PRIMARY:
+        return f"{head}: {_offer(last, rule, reps)}."
+
+    parts: list[str] = []
+    if steps[0].kind is StepKind.PRIMARY:
+        parts.append(_failure(steps[0], pools))
+    if last.chosen_rep_id is not None:
+        parts.append(_fallback_offer(last, rule, pools, reps))
+    else:
+        tried = len([s for s in steps if s.kind not in (StepKind.PRIMARY, StepKind.HOLDING)])
+        if last.kind is StepKind.HOLDING:
+            if tried:
+                parts.append(f"{_plural(tried, 'fallback step')} found nobody")
+        elif tried:
+            parts.append(f"fallback chain exhausted after {_plural(tried, 'step')}")
+        else:
+            parts.append("no fallback configured")
+        parts.append("parked in holding")
+    return f"{head}: {'; '.join(parts)}."
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON data: enums as values, Decimals as strings, datetimes as ISO 8601,
+    dataclasses as dicts, mapping keys as strings, tuples and sets as lists."""
+    if isinstance(value, Enum):
+        return value.value
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            field.name: to_jsonable(getattr(value, field.name))
+            for field in dataclasses.fields(value)
+        }
+    if isinstance(value, Mapping):
+        return {_key(key): to_jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(item) for item in value]
+    if isinstance(value, (set, frozenset)):
+        items = [to_jsonable(item) for item in value]
+        return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+    return str(value)
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, Enum):
+        return str(key.value)
+    return str(key)
+
+
+def decision_to_dict(decision: Decision) -> dict[str, Any]:
+    """The decision as JSON-ready data for the audit record and the API.
+
+    Keys are the ``Decision`` field names; ``fairness_updates`` keys (pool and rep ids) become
+    strings, as any JSON round trip would make them.
+    """
+    return to_jsonable(decision)  # type: ignore[no-any-return]

@@ -1,0 +1,271 @@
+"""Routing one lead: qualify, pick a rule, walk its pool and fallback chain, explain the outcome.
+
+1. Qualify the lead into a segment; rules see the segment slug as the ``segment`` field.
+2. Select the first matching rule; none => holding.
+3. PRIMARY: the rule's pool with all criteria (skipped on an escalation when the rule says not to
+   re-route to the pool; RELAX steps are then skipped too).
+4. Nobody eligible => walk ``rule.fallback`` in order:
+   RELAX   one step per criterion of ``rule.relaxation``, each relaxing one more (cumulative);
+   POOL    ``target_id`` pool with the rule's full criteria;
+   BACKUP  rep ``target_id`` with only the hard checks;
+   MANAGER the rule pool's manager with only the hard checks;
+   HOLDING stop and park the lead.
+   A chain that ends without a pick also parks the lead: it is never given to an arbitrary rep.
+
+Missing pools or reps (deleted between fetch and decide) are empty pools and ineligible
+candidates (``Reason.INACTIVE``), never exceptions. Every step and every candidate is recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from routing.engine.eligibility import ALL_CRITERIA, check_rep
+from routing.engine.explain import summarize
+from routing.engine.qualify import is_high_value, qualify, routing_fields, select_rule
+from routing.engine.strategies import pick_rep
+from routing.engine.types import (
+    CandidateResult,
+    ConfigSnapshot,
+    Criterion,
+    Decision,
+    FallbackStep,
+    LeadFacts,
+    Outcome,
+    PoolSnapshot,
+    Reason,
+    RepSnapshot,
+    RuleSpec,
+    StepKind,
+    StepResult,
+)
+
+_ALL_CRITERIA_ORDERED: tuple[Criterion, ...] = tuple(Criterion)
+_SOFT_CRITERIA_ALL_RELAXED: frozenset[Criterion] = ALL_CRITERIA
+
+
+@dataclass(frozen=True)
+class _Context:
+    lead: LeadFacts
+    fields: Mapping[str, Any]
+    rule: RuleSpec
+    high_value: bool
+    now: dt.datetime
+    excluded_rep_ids: frozenset[int]
+    pools: Mapping[int, PoolSnapshot]
+    reps: Mapping[int, RepSnapshot]
+
+
+def _missing_rep(rep_id: int, weight: int) -> CandidateResult:
+    return CandidateResult(
+        rep_id=rep_id,
+        name=f"Rep #{rep_id}",
+        eligible=False,
+        reasons=(Reason.INACTIVE,),
+        weight=weight,
+    )
+
+
+def _check(ctx: _Context, rep: RepSnapshot, relaxed: frozenset[Criterion]) -> tuple[Reason, ...]:
+    return check_rep(
+        rep,
+        lead=ctx.lead,
+        rule=ctx.rule,
+        requirements=ctx.rule.requirements,
+        high_value=ctx.high_value,
+        now=ctx.now,
+        excluded_rep_ids=ctx.excluded_rep_ids,
+        relaxed=relaxed,
+    )
+
+
+def _pool_step(
+    ctx: _Context, kind: StepKind, pool_id: int | None, relaxed: tuple[Criterion, ...]
+) -> tuple[StepResult, dict[int, float]]:
+    """Evaluate every member of a pool, pick with the rule's strategy; returns the credits too."""
+    pool = ctx.pools.get(pool_id) if pool_id is not None else None
+    if pool is None:
+        return StepResult(kind, pool_id, relaxed, candidates=(), chosen_rep_id=None), {}
+
+    relaxed_set = frozenset(relaxed)
+    seen: set[int] = set()
+    results: list[CandidateResult] = []
+    eligible: list[tuple[RepSnapshot, int]] = []
+    for rep_id, weight in pool.members:
+        if rep_id in seen:
+            continue
+        seen.add(rep_id)
+        rep = ctx.reps.get(rep_id)
+        if rep is None:
+            results.append(_missing_rep(rep_id, weight))
+            continue
+        reasons = _check(ctx, rep, relaxed_set)
+        results.append(
+            CandidateResult(rep.id, rep.name, eligible=not reasons, reasons=reasons, weight=weight)
+        )
+        if not reasons:
+            eligible.append((rep, weight))
+
+    pick = pick_rep(ctx.rule.strategy, eligible, pool=pool, rule=ctx.rule, lead_fields=ctx.fields)
+    candidates = tuple(
+        CandidateResult(
+            result.rep_id,
+            result.name,
+            result.eligible,
+            result.reasons,
+            result.weight,
+            score=pick.scores.get(result.rep_id) if result.eligible else None,
+        )
+        for result in results
+    )
+    step = StepResult(kind, pool.id, relaxed, candidates, chosen_rep_id=pick.chosen_rep_id)
+    return step, dict(pick.credits)
+
+
+def _single_rep_step(
+    ctx: _Context, kind: StepKind, pool_id: int | None, rep_id: int | None
+) -> StepResult:
+    """A named rep (backup or manager) with only the hard checks."""
+    if rep_id is None:
+        return StepResult(kind, pool_id, _ALL_CRITERIA_ORDERED, (), chosen_rep_id=None)
+    rep = ctx.reps.get(rep_id)
+    if rep is None:
+        candidate = _missing_rep(rep_id, weight=0)
+    else:
+        reasons = _check(ctx, rep, _SOFT_CRITERIA_ALL_RELAXED)
+        candidate = CandidateResult(rep.id, rep.name, eligible=not reasons, reasons=reasons)
+    chosen = candidate.rep_id if candidate.eligible else None
+    return StepResult(kind, pool_id, _ALL_CRITERIA_ORDERED, (candidate,), chosen_rep_id=chosen)
+
+
+def _fallback_kind(step: FallbackStep) -> StepKind | None:
+    try:
+        return StepKind(step.kind)
+    except ValueError:
+        return None
+
+
+def _walk(
+    ctx: _Context, *, skip_pool: bool
+) -> tuple[list[StepResult], dict[int, dict[int, float]], bool]:
+    """Steps taken, the fairness update of the picking pool step, and whether HOLDING was hit."""
+    rule = ctx.rule
+    steps: list[StepResult] = []
+    updates: dict[int, dict[int, float]] = {}
+
+    def pool_step(kind: StepKind, pool_id: int | None, relaxed: tuple[Criterion, ...]) -> bool:
+        step, credits = _pool_step(ctx, kind, pool_id, relaxed)
+        steps.append(step)
+        if step.chosen_rep_id is not None and step.pool_id is not None:
+            updates[step.pool_id] = credits
+        return step.chosen_rep_id is not None
+
+    if not skip_pool and pool_step(StepKind.PRIMARY, rule.pool_id, ()):
+        return steps, updates, False
+
+    relaxation = tuple(dict.fromkeys(rule.relaxation))  # dedupe, keep the configured order
+    relaxed_count = 0
+    for fallback in rule.fallback:
+        kind = _fallback_kind(fallback)
+        if kind is StepKind.RELAX:
+            if skip_pool:
+                continue
+            while relaxed_count < len(relaxation):
+                relaxed_count += 1
+                if pool_step(StepKind.RELAX, rule.pool_id, relaxation[:relaxed_count]):
+                    return steps, updates, False
+        elif kind is StepKind.POOL:
+            if pool_step(StepKind.POOL, fallback.target_id, ()):
+                return steps, updates, False
+        elif kind is StepKind.BACKUP:
+            step = _single_rep_step(ctx, StepKind.BACKUP, None, fallback.target_id)
+            steps.append(step)
+            if step.chosen_rep_id is not None:
+                return steps, updates, False
+        elif kind is StepKind.MANAGER:
+            pool = ctx.pools.get(rule.pool_id)
+            manager_id = pool.manager_id if pool is not None else None
+            step = _single_rep_step(ctx, StepKind.MANAGER, rule.pool_id, manager_id)
+            steps.append(step)
+            if step.chosen_rep_id is not None:
+                return steps, updates, False
+        elif kind is StepKind.HOLDING:
+            steps.append(StepResult(StepKind.HOLDING, None, (), (), chosen_rep_id=None))
+            return steps, updates, True
+        # PRIMARY or unknown kinds in a fallback chain mean nothing: ignore them.
+    return steps, updates, False
+
+
+def route(
+    lead: LeadFacts,
+    config: ConfigSnapshot,
+    pools: Mapping[int, PoolSnapshot],
+    reps: Mapping[int, RepSnapshot],
+    now: dt.datetime,
+    excluded_rep_ids: frozenset[int] = frozenset(),
+    escalation: bool = False,
+) -> Decision:
+    """Decide who is offered ``lead`` (or that it waits in holding), with every step's reasons."""
+    segment = qualify(lead, config)
+    fields = routing_fields(lead, segment)
+    rule = select_rule(fields, config)
+    if rule is None:
+        return Decision(
+            lead_id=lead.id,
+            config_version=config.version,
+            segment=segment,
+            rule=None,
+            high_value=False,
+            steps=(),
+            outcome=Outcome.HOLDING,
+            chosen_rep_id=None,
+            chosen_step=None,
+            fairness_updates={},
+            summary=summarize(segment=segment, rule=None, steps=(), pools=pools, reps=reps),
+        )
+
+    high_value = is_high_value(fields, rule)
+    ctx = _Context(
+        lead=lead,
+        fields=fields,
+        rule=rule,
+        high_value=high_value,
+        now=now,
+        excluded_rep_ids=frozenset(excluded_rep_ids),
+        pools=pools,
+        reps=reps,
+    )
+    skip_pool = escalation and not rule.reroute_on_escalation
+    step_list, updates, held = _walk(ctx, skip_pool=skip_pool)
+    steps = tuple(step_list)
+    last = steps[-1] if steps else None
+    chosen_rep_id = last.chosen_rep_id if last is not None else None
+    chosen_step: StepKind | None = None
+    outcome = Outcome.HOLDING
+    if chosen_rep_id is not None and last is not None:
+        outcome, chosen_step = Outcome.OFFER, last.kind
+    elif held:
+        chosen_step = StepKind.HOLDING
+    return Decision(
+        lead_id=lead.id,
+        config_version=config.version,
+        segment=segment,
+        rule=rule,
+        high_value=high_value,
+        steps=steps,
+        outcome=outcome,
+        chosen_rep_id=chosen_rep_id,
+        chosen_step=chosen_step,
+        fairness_updates=updates,
+        summary=summarize(
+            segment=segment,
+            rule=rule,
+            steps=steps,
+            pools=pools,
+            reps=reps,
+            escalation_skipped_pool=skip_pool,
+        ),
+    )
