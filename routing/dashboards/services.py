@@ -8,7 +8,8 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from routing.dashboards.models import EquityDaily, ReplayJob, RollupWatermark
@@ -118,6 +119,44 @@ def _apply(acc: dict[tuple[int, dt.date, int], list]) -> None:
         rows, batch_size=1000, update_conflicts=True, unique_fields=["pool", "day", "rep"],
         update_fields=["assigned", "assigned_value", "expected", "expected_value"],
     )  # fmt: skip
+
+
+def equity_reconcile(*, days: int = 2, today: dt.date | None = None) -> int:
+    """Refold any recent (pool, day) whose rollup count differs from the decisions behind it.
+
+    An id watermark can step over a decision whose transaction committed after a later id
+    (concurrent routing workers); this finds such days by a cheap count and rebuilds just those.
+    Returns the number of (pool, day) cells rebuilt.
+    """
+    today = today or timezone.now().astimezone(dt.UTC).date()
+    start = today - dt.timedelta(days=days - 1)
+    with transaction.atomic():
+        RollupWatermark.objects.get_or_create(name=EQUITY)
+        mark = RollupWatermark.objects.select_for_update().get(name=EQUITY)
+        offers = Decision.objects.filter(
+            id__lte=mark.last_id, created_at__gte=dt.datetime.combine(start, dt.time.min, tzinfo=dt.UTC),
+            chosen_rep__isnull=False, pool__isnull=False,
+        )  # fmt: skip
+        actual = {
+            (row["pool_id"], row["day"]): row["n"]
+            for row in offers.annotate(day=TruncDate("created_at", tzinfo=dt.UTC)).values("pool_id", "day").annotate(n=Count("id"))
+        }
+        rolled = {
+            (row["pool_id"], row["day"]): row["n"]
+            for row in EquityDaily.objects.filter(day__gte=start).values("pool_id", "day").annotate(n=Sum("assigned"))
+        }
+        wrong = [key for key in set(actual) | set(rolled) if actual.get(key, 0) != rolled.get(key, 0)]
+        for pool_id, day in wrong:
+            EquityDaily.objects.filter(pool_id=pool_id, day=day).delete()
+            begin = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+            rows = offers.filter(pool_id=pool_id, created_at__gte=begin, created_at__lt=begin + dt.timedelta(days=1)).values_list(
+                "id", "pool_id", "chosen_rep_id", "created_at", "lead__value", "detail"
+            )
+            acc: dict[tuple[int, dt.date, int], list] = defaultdict(lambda: [0, Decimal(0), 0.0, 0.0])
+            _fold(rows.iterator(chunk_size=2000), acc)
+            if acc:
+                _apply(acc)
+    return len(wrong)
 
 
 def equity_rebuild() -> int:

@@ -15,10 +15,14 @@ PROGRESS_EVERY = 50
 
 
 def equity_rollup() -> int:
-    """Fold new decisions into the equity rollup (schedule every minute; pages also fold the tail)."""
+    """Fold new decisions into the equity rollup, then repair recent days a watermark may have
+    stepped over (schedule every minute: `manage.py setup_schedules`; pages also fold the tail)."""
+    from routing.dashboards.services import equity_reconcile
     from routing.dashboards.services import equity_rollup as rollup
 
-    return rollup()
+    read = rollup()
+    equity_reconcile(days=2)
+    return read
 
 
 def enqueue_replay(job_id: int) -> None:

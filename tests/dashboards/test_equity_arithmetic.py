@@ -183,3 +183,35 @@ def test_routed_leads_expectation_ignores_a_heavy_rep_without_the_required_skill
     assert rows["Ann"].expected == pytest.approx(3.0) and rows["Bob"].expected == pytest.approx(3.0)
     assert rows["Ann"].assigned == 3 and rows["Bob"].assigned == 3  # weighted fair among the eligible
     assert not table.drifting  # fair given who could take the leads, though Cat is far below target
+
+
+def test_reconcile_repairs_a_decision_the_watermark_stepped_over(trio) -> None:  # noqa: ANN001
+    from routing.dashboards.models import RollupWatermark
+    from routing.dashboards.services import equity_reconcile
+
+    pool, a, b, _ = trio
+    late = make_decision(pool=pool, chosen=b, at=noon(0), candidates=[cand(a), cand(b)])
+    make_decision(pool=pool, chosen=a, at=noon(0), candidates=[cand(a), cand(b)])
+    # Simulate a lower id committing after the watermark passed it: fold only the later one.
+    RollupWatermark.objects.create(name="equity", last_id=late.id)
+    equity_rollup()
+    assert EquityDaily.objects.filter(pool=pool, rep=b).count() == 1
+    assert EquityDaily.objects.get(pool=pool, rep=b).assigned == 0
+    assert equity_reconcile(days=2) == 1
+    assert EquityDaily.objects.get(pool=pool, rep=b).assigned == 1
+    assert EquityDaily.objects.get(pool=pool, rep=a).expected == pytest.approx(1.0)
+    assert equity_reconcile(days=2) == 0  # consistent now: nothing rebuilt
+
+
+def test_scheduled_rollup_task_is_registered_and_folds_decisions(trio) -> None:  # noqa: ANN001
+    from django.core.management import call_command
+    from django_q.models import Schedule
+
+    from routing.dashboards.tasks import equity_rollup as task
+
+    pool, a, b, _ = trio
+    make_decision(pool=pool, chosen=a, at=noon(0), candidates=[cand(a), cand(b)])
+    call_command("setup_schedules", stdout=None)
+    assert Schedule.objects.get(name="leadops-equity-rollup").func == "routing.dashboards.tasks.equity_rollup"
+    assert task() == 1
+    assert EquityDaily.objects.get(pool=pool, rep=a).assigned == 1

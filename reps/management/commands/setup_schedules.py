@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 
 SCHEDULES = [
     {"name": "leadops-sweep", "func": "routing.tasks.sweep", "minutes": 1},
+    {"name": "leadops-equity-rollup", "func": "routing.dashboards.tasks.equity_rollup", "minutes": 1},
 ]
 
 
