@@ -1,29 +1,35 @@
 """Choosing one rep among the eligible members of a pool.
 
-Fairness is nginx's smooth weighted round-robin (SWRR), kept as one credit per pool member in
-``PoolSnapshot.fairness``:
+Fairness keeps one credit per pool member in ``PoolSnapshot.fairness`` (the smooth weighted
+round-robin bookkeeping): ``credit = weight x turns eligible - total x leads won``, in units of
+the eligible total weight ``W``. On every decision:
 
 1. every *eligible* rep's credit += its weight;
-2. the strategy picks a rep (for ``weighted_fair``: the highest credit);
-3. the chosen rep's credit -= the total weight of the eligible reps.
+2. the strategy picks a rep;
+3. the chosen rep's credit -= ``W``.
 
-Every strategy applies this update, so the fairness state stays meaningful when a rule switches
-strategy, and returns the new credits of the eligible reps as the pool's fairness update.
+``weighted_fair`` picks by *earliest deadline* (a Pfair / Tijdeman-style rule), not by the
+largest credit as nginx's SWRR does. Among reps whose credit after step 1 is positive (they are
+owed a lead now), it takes the one whose next lead falls due first: the smallest
+``ceil((W - credit) / weight)``, the number of turns until the rep would be a whole lead behind.
+Then larger credit, then lower rep id. Greedy SWRR can leave a rep more than one lead behind its
+share (weights 6,1,1,6,1,1,6: 1.09 behind after 15 leads); the deadline rule keeps every rep
+within one lead on both sides: after every assignment, for every rep,
+``|assigned - n * weight / W| < 1`` (hypothesis-tested; every ``W`` assignments the shares are
+exact and the credits are back to 0).
+
+Every strategy applies the same credit update, so the fairness state stays meaningful when a rule
+switches strategy, and returns the new credits of the eligible reps as the pool's fairness update.
 
 Policy: credit accrues only while a rep is eligible. Ineligible members' credits are left
 untouched, and a rep missing from ``fairness`` (new member) starts at 0. A rep coming back from
 holiday, off-hours or a full cap therefore gets no burst of "catch-up" leads: they rejoin the
 rotation at the credit they had.
 
-Guarantee (unconstrained pool, credits starting at 0): after ``n`` assignments no rep is a whole
-lead ahead of its share ``n * weight / total``; every ``total`` assignments the shares are exact
-and all credits are back to 0. SWRR is greedy, so with several small weights a rep can briefly lag
-its share by slightly more than one lead (e.g. weights 6,1,1,6,1,1,6: 1.09 behind after 15).
-
-Ties, in every strategy, go to the SWRR order (highest credit after step 1), then the lower rep id.
+Ties, in every strategy, go to the weighted-fair order above, then the lower rep id.
 
 Scores reported per eligible rep:
-- ``weighted_fair``: the credit after step 1 (higher wins).
+- ``weighted_fair``: the credit after step 1 (the rep with the earliest deadline wins).
 - ``capacity_balanced``: the load ``open_count / max_open`` (lower wins). An uncapped rep is
   measured against the largest cap among the eligible reps (or 1 when nobody is capped, i.e. raw
   open counts), so being uncapped neither starves a rep nor makes them the dumping ground.
@@ -91,8 +97,16 @@ def pick_rep(
     raised = {rep.id: _credit(pool.fairness, rep.id) + _weight(weight) for rep, weight in eligible}
     total = sum(_weight(weight) for _rep, weight in eligible)
 
-    def swrr_key(rep: RepSnapshot) -> tuple[float, int]:
-        return (-raised[rep.id], rep.id)
+    weights = {rep.id: _weight(weight) for rep, weight in eligible}
+
+    def swrr_key(rep: RepSnapshot) -> tuple[int, int, float, int]:
+        """Earliest deadline among reps owed a lead now; see the module docstring."""
+        credit, weight = raised[rep.id], weights[rep.id]
+        if weight <= 0:
+            return (1, math.inf, -credit, rep.id)  # type: ignore[return-value]
+        owed = 0 if credit > 1e-9 else 1
+        deadline = math.ceil((total - (credit - weight)) / weight - 1e-9)
+        return (owed, deadline, -credit, rep.id)
 
     reps = [rep for rep, _weight_ in eligible]
     if strategy == Strategy.CAPACITY_BALANCED:

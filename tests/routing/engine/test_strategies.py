@@ -29,9 +29,10 @@ def run_swrr(weights: dict[int, int], rounds: int) -> tuple[list[int], dict[int,
     return picks, fairness
 
 
-def test_weighted_fair_is_nginx_smooth_weighted_round_robin() -> None:
+def test_weighted_fair_serves_the_earliest_deadline_among_reps_owed_a_lead() -> None:
     picks, fairness = run_swrr({1: 5, 2: 1, 3: 1}, rounds=7)
-    assert picks == [1, 1, 2, 1, 3, 1, 1]
+    # Rep 2 is owed its lead by turn 7 but rep 1 falls a lead behind sooner, so rep 1 goes first.
+    assert picks == [1, 1, 1, 2, 1, 3, 1]
     assert fairness == {1: 0.0, 2: 0.0, 3: 0.0}  # a full cycle returns every credit to zero
 
 
