@@ -6,14 +6,14 @@ Benchmark entry points: ``equity_table(pool_id=, start=, end=)`` and ``decisions
 from __future__ import annotations
 
 import datetime as dt
-import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterator
 
 from django.conf import settings
-from django.db.models import Count, F, Min, Q, Sum
+from django.db import connection
+from django.db.models import Aggregate, Case, Count, DurationField, F, Min, Q, Sum, When
 from django.utils import timezone
 
 from reps.models import Absence, Pool, Rep
@@ -250,11 +250,25 @@ def capacity_now(*, now: dt.datetime | None = None, pool_id: int | None = None) 
 
 
 def _percentile(values: list[float], q: float) -> float | None:
+    """Linear-interpolated percentile, the same definition as PostgreSQL's percentile_cont."""
     if not values:
         return None
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q * 100) - 1] if q < 1 else max(values)
+    ordered = sorted(values)
+    pos = q * (len(ordered) - 1)
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+class PercentileCont(Aggregate):
+    """PostgreSQL ``percentile_cont(p) WITHIN GROUP (ORDER BY expr)``."""
+
+    function = "percentile_cont"
+    template = "%(function)s(%(percentile)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    allow_filter = False
+
+    def __init__(self, expression: Any, percentile: float, **extra: Any) -> None:
+        super().__init__(expression, percentile=float(percentile), **extra)
 
 
 @dataclass
@@ -262,20 +276,12 @@ class SlaRow:
     key: Any
     label: str
     offered: int = 0
-    accepted: int = 0
     accepted_in_time: int = 0
     escalated: int = 0
     expired: int = 0
     declined: int = 0
-    accept_seconds: list[float] = field(default_factory=list)
-
-    @property
-    def median_seconds(self) -> float | None:
-        return statistics.median(self.accept_seconds) if self.accept_seconds else None
-
-    @property
-    def p90_seconds(self) -> float | None:
-        return _percentile(self.accept_seconds, 0.9)
+    median_seconds: float | None = None
+    p90_seconds: float | None = None
 
 
 SLA_GROUPS = {
@@ -285,33 +291,49 @@ SLA_GROUPS = {
 }
 
 
+def _seconds(value: Any) -> float | None:
+    if value is None:
+        return None
+    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+
+
 def sla_outcomes(*, start: dt.datetime, end: dt.datetime, by: str = "segment") -> list[SlaRow]:
-    """Offers made in [start, end) grouped by segment, pool or rep. One query.
+    """Offers made in [start, end) grouped by segment, pool or rep: one grouped query on
+    PostgreSQL (percentiles in SQL); SQLite adds one query for the accept times.
 
     Escalated: an offer that was itself an escalation (step > 0) or that expired unanswered.
     Accepted in time: accepted no later than its deadline. Times to accept are in seconds.
     """
     key, label = SLA_GROUPS.get(by, SLA_GROUPS["segment"])
-    rows: dict[Any, SlaRow] = {}
-    for k, name, status, step, offered_at, decided_at, deadline in Offer.objects.filter(
-        offered_at__gte=start, offered_at__lt=end
-    ).values_list(key, label, "status", "step", "offered_at", "decided_at", "deadline").iterator(chunk_size=5000):
-        row = rows.get(k)
-        if row is None:
-            row = rows[k] = SlaRow(key=k, label=name or "(none)")
-        row.offered += 1
-        if status == Offer.Status.ACCEPTED:
-            row.accepted += 1
-            if decided_at is not None:
-                row.accept_seconds.append((decided_at - offered_at).total_seconds())
-                if decided_at <= deadline:
-                    row.accepted_in_time += 1
-        elif status == Offer.Status.EXPIRED:
-            row.expired += 1
-        elif status == Offer.Status.DECLINED:
-            row.declined += 1
-        if step > 0 or status == Offer.Status.EXPIRED:
-            row.escalated += 1
+    offers = Offer.objects.filter(offered_at__gte=start, offered_at__lt=end)
+    accepted = Q(status=Offer.Status.ACCEPTED)
+    annotations: dict[str, Any] = {
+        "offered": Count("id"),
+        "in_time": Count("id", filter=accepted & Q(decided_at__lte=F("deadline"))),
+        "escalated": Count("id", filter=Q(step__gt=0) | Q(status=Offer.Status.EXPIRED)),
+        "expired": Count("id", filter=Q(status=Offer.Status.EXPIRED)),
+        "declined": Count("id", filter=Q(status=Offer.Status.DECLINED)),
+    }
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        wait = Case(When(accepted & Q(decided_at__isnull=False), then=F("decided_at") - F("offered_at")),
+                    output_field=DurationField())  # fmt: skip
+        annotations["p50"] = PercentileCont(wait, 0.5, output_field=DurationField())
+        annotations["p90"] = PercentileCont(wait, 0.9, output_field=DurationField())
+    rows = {
+        r["k"]: SlaRow(
+            key=r["k"], label=r["name"] or "(none)", offered=r["offered"], accepted_in_time=r["in_time"],
+            escalated=r["escalated"], expired=r["expired"], declined=r["declined"],
+            median_seconds=_seconds(r.get("p50")), p90_seconds=_seconds(r.get("p90")),
+        )
+        for r in offers.values(k=F(key), name=F(label)).annotate(**annotations).order_by()
+    }  # fmt: skip
+    if not postgres:
+        waits: dict[Any, list[float]] = defaultdict(list)
+        for k, offered_at, decided_at in offers.filter(accepted, decided_at__isnull=False).values_list(key, "offered_at", "decided_at"):
+            waits[k].append((decided_at - offered_at).total_seconds())
+        for k, values in waits.items():
+            rows[k].median_seconds, rows[k].p90_seconds = _percentile(values, 0.5), _percentile(values, 0.9)
     return sorted(rows.values(), key=lambda r: r.label)
 
 

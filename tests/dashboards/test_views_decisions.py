@@ -168,3 +168,23 @@ def test_expired_offers_count_as_escalated_on_the_sla_page(manager_client: Clien
     assert accepted.accepted_in_time == 1 and accepted.median_seconds == 120
     html = manager_client.get("/dash/sla/?by=rep&window=7d").content.decode()
     assert 'id="sla-table"' in html and "120 s" in html
+
+
+@pytest.mark.django_db
+def test_sla_median_and_p90_interpolate_like_percentile_cont() -> None:
+    import datetime as dt
+
+    from routing.dashboards.selectors import sla_outcomes
+
+    rep = RepFactory(display_name="Quick")
+    start = noon(0)
+    for i, wait in enumerate((10, 20, 30, 40, 50)):
+        Offer.objects.create(
+            lead=LeadFactory(), rep=rep, status=Offer.Status.ACCEPTED, offered_at=start + dt.timedelta(minutes=i),
+            deadline=start + dt.timedelta(hours=1), decided_at=start + dt.timedelta(minutes=i, seconds=wait), step=0,
+        )  # fmt: skip
+    Offer.objects.create(lead=LeadFactory(), rep=rep, status=Offer.Status.DECLINED, offered_at=start, deadline=start, step=1)
+    (row,) = sla_outcomes(start=start, end=start + dt.timedelta(days=1), by="rep")
+    assert (row.offered, row.accepted_in_time, row.declined, row.escalated) == (6, 5, 1, 1)
+    assert row.median_seconds == pytest.approx(30.0)
+    assert row.p90_seconds == pytest.approx(46.0)
