@@ -679,8 +679,8 @@ def _apply(doc: dict[str, Any], user: Any) -> _Applier:  # noqa: C901 - one step
                 names = row["display_name"].split(" ", 1)
                 account.first_name, account.last_name = names[0][:150], (names[1] if len(names) > 1 else "")[:150]
                 account.save()
-                account.groups.add(rep_group)
                 a.users_created.append(row["username"])
+            account.groups.add(rep_group)
             rep = Rep(user=account)
         elif row["email"] and rep.user.email != row["email"]:
             rep.user.email = row["email"]

@@ -1,9 +1,10 @@
-from django.urls import path
+from django.urls import path, re_path
 from django.views.generic import RedirectView
 
 from routing.console import views
 
 app_name = "console"
+KINDS = "|".join(views.ENTITIES)
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="console:rules"), name="home"),
     path("rules/", views.rule_list, name="rules"),
@@ -19,8 +20,9 @@ urlpatterns = [
     path("test/", views.test_lead, name="test"),
     path("config/", views.config_page, name="config"),
     path("config/export.json", views.config_download, name="config_export"),
-    path("<str:kind>/", views.object_list, name="objects"),
-    path("<str:kind>/new/", views.object_edit, name="object_new"),
-    path("<str:kind>/<int:pk>/", views.object_edit, name="object_edit"),
-    path("<str:kind>/<int:pk>/deactivate/", views.object_deactivate, name="object_deactivate"),
+    # Only the known entities, so other /ops/ pages can be added beside these.
+    re_path(rf"^(?P<kind>{KINDS})/$", views.object_list, name="objects"),
+    re_path(rf"^(?P<kind>{KINDS})/new/$", views.object_edit, name="object_new"),
+    re_path(rf"^(?P<kind>{KINDS})/(?P<pk>[0-9]+)/$", views.object_edit, name="object_edit"),
+    re_path(rf"^(?P<kind>{KINDS})/(?P<pk>[0-9]+)/deactivate/$", views.object_deactivate, name="object_deactivate"),
 ]

@@ -9,7 +9,7 @@ from typing import Any, Callable
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -25,20 +25,20 @@ from routing.console import forms, selectors, services
 from routing.models import Rule, RuleSet, Segment
 
 
-class HtmxHttpRequest:  # typing only: django-htmx adds ``htmx`` to every request
+class HtmxHttpRequest(HttpRequest):  # typing only: django-htmx adds ``htmx`` to every request
     htmx: HtmxDetails
 
 
 # --- rules ----------------------------------------------------------------------------------
 
 
-def _rule_table(request: Any) -> HttpResponse:
+def _rule_table(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "console/rules.html#rule-table", {"rules": selectors.rule_list()})
 
 
 @ops_required
 @vary_on_headers("HX-Request")
-def rule_list(request: Any) -> HttpResponse:
+def rule_list(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx:
         return _rule_table(request)
     context = {"rules": selectors.rule_list(), "draft_changed": selectors.draft_differs_from_live(),
@@ -48,7 +48,7 @@ def rule_list(request: Any) -> HttpResponse:
 
 @ops_required
 @require_POST
-def rule_move(request: Any, pk: int, direction: str) -> HttpResponse:
+def rule_move(request: HtmxHttpRequest, pk: int, direction: str) -> HttpResponse:
     if direction not in ("up", "down"):
         raise Http404
     services.rule_move(rule=get_object_or_404(Rule, pk=pk, archived=False), direction=direction)
@@ -57,7 +57,7 @@ def rule_move(request: Any, pk: int, direction: str) -> HttpResponse:
 
 @ops_required
 @require_POST
-def rule_toggle(request: Any, pk: int) -> HttpResponse:
+def rule_toggle(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     rule = get_object_or_404(Rule, pk=pk, archived=False)
     services.rule_set_enabled(rule=rule, enabled=not rule.enabled)
     return _rule_table(request) if request.htmx else redirect("console:rules")
@@ -65,7 +65,7 @@ def rule_toggle(request: Any, pk: int) -> HttpResponse:
 
 @ops_required
 @require_POST
-def rule_archive(request: Any, pk: int) -> HttpResponse:
+def rule_archive(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     services.rule_archive(rule=get_object_or_404(Rule, pk=pk, archived=False))
     messages.success(request, "Rule removed from the draft (kept in history).")
     return _rule_table(request) if request.htmx else redirect("console:rules")
@@ -74,7 +74,7 @@ def rule_archive(request: Any, pk: int) -> HttpResponse:
 @ops_required
 @require_http_methods(["GET", "POST"])
 @vary_on_headers("HX-Request")
-def rule_edit(request: Any, pk: int | None = None) -> HttpResponse:
+def rule_edit(request: HtmxHttpRequest, pk: int | None = None) -> HttpResponse:
     rule = get_object_or_404(Rule, pk=pk) if pk else None
     editor = forms.RuleEditor(rule=rule, data=request.POST if request.method == "POST" else None)
     template = "console/rule_form.html"
@@ -96,7 +96,7 @@ def rule_edit(request: Any, pk: int | None = None) -> HttpResponse:
 
 
 @ops_required
-def rule_history(request: Any, pk: int) -> HttpResponse:
+def rule_history(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     rule = get_object_or_404(Rule, pk=pk)
     versions = selectors.rule_history(rule)
     if not versions:
@@ -120,7 +120,7 @@ def rule_history(request: Any, pk: int) -> HttpResponse:
 
 @ops_required
 @require_POST
-def rule_restore(request: Any, pk: int, history_id: int) -> HttpResponse:
+def rule_restore(request: HtmxHttpRequest, pk: int, history_id: int) -> HttpResponse:
     rule = get_object_or_404(Rule, pk=pk)
     if not rule.history.filter(history_id=history_id).exists():
         raise Http404
@@ -135,7 +135,7 @@ def rule_restore(request: Any, pk: int, history_id: int) -> HttpResponse:
 
 @ops_required
 @require_http_methods(["GET", "POST"])
-def versions(request: Any) -> HttpResponse:
+def versions(request: HtmxHttpRequest) -> HttpResponse:
     form = forms.PublishForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         ruleset = services.ruleset_publish(user=request.user, note=form.cleaned_data["note"])
@@ -147,7 +147,7 @@ def versions(request: Any) -> HttpResponse:
 
 @ops_required
 @require_POST
-def version_restore(request: Any, version: int) -> HttpResponse:
+def version_restore(request: HtmxHttpRequest, version: int) -> HttpResponse:
     ruleset = get_object_or_404(RuleSet, version=version)
     try:
         new = services.ruleset_restore(ruleset=ruleset, user=request.user)
@@ -164,7 +164,7 @@ def version_restore(request: Any, version: int) -> HttpResponse:
 @ops_required
 @require_http_methods(["GET", "POST"])
 @vary_on_headers("HX-Request")
-def test_lead(request: Any) -> HttpResponse:
+def test_lead(request: HtmxHttpRequest) -> HttpResponse:
     form = forms.TestLeadForm(request.POST or None, recent=selectors.recent_lead_choices())
     result, error = None, None
     if request.method == "POST" and form.is_valid():
@@ -189,7 +189,7 @@ def test_lead(request: Any) -> HttpResponse:
 
 
 @ops_required
-def config_download(request: Any) -> HttpResponse:
+def config_download(request: HtmxHttpRequest) -> HttpResponse:
     response = JsonResponse(config_export(), json_dumps_params={"indent": 2, "ensure_ascii": False})
     response["Content-Disposition"] = 'attachment; filename="leadops-config.json"'
     return response
@@ -197,7 +197,7 @@ def config_download(request: Any) -> HttpResponse:
 
 @ops_required
 @require_http_methods(["GET", "POST"])
-def config_page(request: Any) -> HttpResponse:
+def config_page(request: HtmxHttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"form": forms.ConfigUploadForm()}
     if request.method == "POST" and "confirm" in request.POST:
         try:
@@ -288,7 +288,7 @@ def _cell(obj: Any, attribute: str) -> Any:
 
 @ops_required
 @vary_on_headers("HX-Request")
-def object_list(request: Any, kind: str) -> HttpResponse:
+def object_list(request: HtmxHttpRequest, kind: str) -> HttpResponse:
     entity = _entity(kind)
     query = request.GET.get("q", "").strip()
     objects = selectors.object_search(entity.queryset(), entity.search, query)
@@ -303,7 +303,7 @@ def object_list(request: Any, kind: str) -> HttpResponse:
 @ops_required
 @require_http_methods(["GET", "POST"])
 @vary_on_headers("HX-Request")
-def object_edit(request: Any, kind: str, pk: int | None = None) -> HttpResponse:
+def object_edit(request: HtmxHttpRequest, kind: str, pk: int | None = None) -> HttpResponse:
     entity = _entity(kind)
     obj = get_object_or_404(entity.model, pk=pk) if pk else entity.model()
     data = request.POST if request.method == "POST" else None
@@ -340,7 +340,7 @@ def object_edit(request: Any, kind: str, pk: int | None = None) -> HttpResponse:
 
 @ops_required
 @require_POST
-def object_deactivate(request: Any, kind: str, pk: int) -> HttpResponse:
+def object_deactivate(request: HtmxHttpRequest, kind: str, pk: int) -> HttpResponse:
     entity = _entity(kind)
     if not entity.can_deactivate:
         raise Http404

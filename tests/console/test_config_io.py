@@ -187,3 +187,11 @@ def test_commands_export_and_import(tmp_path) -> None:  # noqa: ANN001
     path.write_text(json.dumps(data))
     with pytest.raises(CommandError, match="nothing was changed"):
         call_command("importconfig", str(path), stdout=StringIO(), stderr=StringIO())
+
+
+def test_an_existing_account_becomes_a_rep_with_the_rep_role() -> None:
+    User.objects.create(username="bob", email="old@example.com")
+    result = config_import(demo_config())
+    assert result.users_created == ["ana"]
+    bob = User.objects.get(username="bob")
+    assert bob.rep.display_name == "Bob Lee" and bob.groups.filter(name="Rep").exists()
