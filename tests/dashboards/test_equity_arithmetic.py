@@ -131,7 +131,10 @@ def test_routed_leads_expectation_excludes_a_rep_absent_for_half_the_window() ->
     PoolMemberFactory(pool=pool, rep=ann)
     PoolMemberFactory(pool=pool, rep=bob)
     RuleFactory(pool=pool)
-    first, second = noon(3), noon(1)
+    # Route at the real clock, then two days later: the router's directory cache reads absences
+    # that are current at wall-clock time, so the absent half must not lie in the past.
+    first = dt.datetime.now(dt.UTC)
+    second = first + dt.timedelta(days=2)
     AbsenceFactory(rep=ann, starts_at=first - dt.timedelta(hours=1), ends_at=first + dt.timedelta(days=1))
     _route_leads(4, first)  # Ann absent: Bob expected 4 of 4
     _route_leads(4, second)  # both eligible: 2 each
