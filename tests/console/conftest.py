@@ -39,9 +39,11 @@ def client_for(role: Role) -> Client:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_live_config_cache() -> None:
+def _fresh_live_config_cache():  # noqa: ANN202
     """routing.snapshots caches the live config by version number only; test databases reuse
     version numbers with other ids, so start every test without a cached version."""
     from routing import snapshots
 
     snapshots._CONFIG_CACHE.clear()
+    yield
+    snapshots._CONFIG_CACHE.clear()  # and leave none behind for other areas' tests
