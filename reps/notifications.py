@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-LeadOps-Signature"
 # Events after which the lead is pending again and should be routed without waiting for a sweep.
-REQUEUE_EVENTS = frozenset({"offer.declined", "offer.expired", "offer.withdrawn", "lead.handed_back"})
 
 
 def _setting(name: str, default: float) -> float:
@@ -50,11 +49,6 @@ def backoff(attempts: int) -> dt.timedelta:
 
 def on_routing_event(event: str, payload: dict[str, Any]) -> None:
     """Called on commit by routing.services for every lead/offer change."""
-    from routing.tasks import enqueue_route_pending
-
-    if event in REQUEUE_EVENTS:
-        # routing.services puts the lead back to pending without waking the router.
-        enqueue_route_pending()
     if event == "offer.created" and payload.get("offer_id"):
         _enqueue("reps.tasks.notify_offer_created", payload["offer_id"])
     delivery = webhook_queue(event=event, payload=payload)

@@ -25,6 +25,21 @@ def enqueue_route_pending() -> None:
         log.exception("could not enqueue routing wake-up; the recovery sweep will pick the lead up")
 
 
+def retry_holding() -> int:
+    from routing.services import holding_release
+
+    return holding_release(limit=settings.LEADOPS_HOLDING_RETRY_BATCH)
+
+
+def enqueue_retry_holding() -> None:
+    from django_q.tasks import async_task
+
+    try:
+        async_task("routing.tasks.retry_holding", group="holding", q_options={"ack_failure": True})
+    except Exception:  # the periodic sweep retries the holding pool anyway
+        log.exception("could not enqueue a holding-pool retry; the sweeper will retry it")
+
+
 def sweep(*, release_holding: bool = True) -> dict[str, int]:
     """One pass of the safety net: expire due offers (escalation), recover stale pending leads,
     age out idle accepted leads and (when asked) let holding leads retry, since a rep coming

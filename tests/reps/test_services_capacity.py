@@ -104,11 +104,6 @@ def test_capacity_refreshes_at_once_and_holding_redrains_high_value_first(
         assert (small.status, big.status) == (Lead.Status.HOLDING, Lead.Status.HOLDING)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="routing.services._select_waiting routes pending leads by (-high_value, received_at), so among "
-    "leads of the same class an older cheap lead is drained before a newer valuable one (reported)",
-)
 def test_holding_redrains_by_value_among_leads_of_the_same_class(django_capture_on_commit_callbacks) -> None:
     world = make_world(max_open=1, fallback=[{"kind": "holding"}])
     lead = route_new_lead(now=T0)
