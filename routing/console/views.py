@@ -17,7 +17,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
-from reps.access import ops_required
+from reps.access import manager_required, ops_required
 from reps.models import Pool, Rep, Skill, Territory
 from routing import services as routing_services
 from routing.config_io import ConfigImportError, config_export, config_import, config_validate
@@ -95,7 +95,7 @@ def rule_edit(request: HtmxHttpRequest, pk: int | None = None) -> HttpResponse:
 # --- rule versions --------------------------------------------------------------------------
 
 
-@ops_required
+@manager_required  # read-only for managers, so "which rule version decided this?" is answerable
 def rule_history(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     rule = get_object_or_404(Rule, pk=pk)
     versions = selectors.rule_history(rule)

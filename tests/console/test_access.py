@@ -39,3 +39,18 @@ def test_reps_and_managers_cannot_change_configuration(role: Role) -> None:
     rule.refresh_from_db()
     pool.refresh_from_db()
     assert rule.enabled and pool.active and rule.name != "hacked"
+
+
+def test_managers_can_read_a_rule_history_but_not_restore_it() -> None:
+    rule = RuleFactory(name="Readable")
+    rule.name = "Readable v2"
+    rule.save()
+    client = client_for(Role.MANAGER)
+    page = client.get(f"/ops/rules/{rule.id}/history/")
+    assert page.status_code == 200
+    assert b"Readable v2" in page.content and b"Restore this version" not in page.content
+    oldest = rule.history.order_by("history_id").first()
+    assert client.post(f"/ops/rules/{rule.id}/history/{oldest.history_id}/restore/").status_code == 403
+    rule.refresh_from_db()
+    assert rule.name == "Readable v2"
+    assert client_for(Role.REP).get(f"/ops/rules/{rule.id}/history/").status_code == 403
