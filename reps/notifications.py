@@ -83,11 +83,11 @@ def offer_created_notify(*, offer_id: int) -> int:
         subject = f"Escalation: a lead reached you as manager ({lead})"
         body = (
             f"Nobody in the pool took this lead in time, so it escalated to you.\n\n{facts}\n"
-            f"Accept before {deadline}: /inbox/\n"
+            f"Accept before {deadline}: {settings.LEADOPS_SITE_URL}/inbox/\n"
         )
     else:
         subject = f"New lead offered to you: {lead}"
-        body = f"{facts}\nAccept before {deadline}: /inbox/\n"
+        body = f"{facts}\nAccept before {deadline}: {settings.LEADOPS_SITE_URL}/inbox/\n"
     return send_mail(subject, body, None, [offer.rep.user.email], fail_silently=False)
 
 

@@ -200,6 +200,7 @@ class Offer(models.Model):
         indexes = [
             models.Index(fields=["status", "deadline"], name="offer_due_idx"),
             models.Index(fields=["rep", "status"], name="offer_rep_status_idx"),
+            models.Index(fields=["offered_at"], name="offer_offered_at_idx"),
         ]
 
 
@@ -244,6 +245,9 @@ class Decision(models.Model):
             models.Index(fields=["created_at"], name="decision_created_idx"),
             models.Index(fields=["chosen_rep", "created_at"], name="decision_rep_idx"),
             models.Index(fields=["pool", "created_at"], name="decision_pool_idx"),
+            models.Index(fields=["rule", "created_at"], name="decision_rule_idx"),
+            models.Index(fields=["segment", "created_at"], name="decision_segment_idx"),
+            models.Index(fields=["outcome", "created_at"], name="decision_outcome_idx"),
         ]
 
     def save(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003

@@ -157,5 +157,10 @@ def rep_update_email(*, rep: Rep, email: str) -> None:
 
 
 def object_deactivate(*, obj: models.Model, user: Any = None) -> models.Model:
-    obj.active = False
-    return _save(obj, user=user)
+    """Switch an object off. A deactivated rep's open offers move on along the chain at once."""
+    with transaction.atomic():
+        obj.active = False
+        saved = _save(obj, user=user)
+        if isinstance(obj, Rep):
+            routing_services.offers_withdraw_for_away(rep=obj)
+    return saved

@@ -138,3 +138,26 @@ def test_list_query_count_does_not_grow_with_rows(ops_client: Client, django_ass
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = ops_client.get(f"/ops/{kind}/")
     assert response.status_code == 200
+
+
+def test_deactivating_a_rep_moves_their_open_offers_on(ops_client) -> None:  # noqa: ANN001
+    from django.utils import timezone
+
+    from routing.models import Lead, Offer
+    from tests.factories import LeadFactory, PoolFactory, PoolMemberFactory, RepFactory, RuleFactory
+
+    leaving, staying = RepFactory(display_name="Leaving"), RepFactory(display_name="Staying")
+    pool = PoolFactory()
+    PoolMemberFactory(pool=pool, rep=leaving)
+    RuleFactory(pool=pool)
+    lead = LeadFactory()
+    from routing.services import leads_route_all_pending
+
+    leads_route_all_pending(now=timezone.now())
+    assert Offer.objects.get(lead=lead).rep == leaving
+    PoolMemberFactory(pool=pool, rep=staying)
+    assert ops_client.post(f"/ops/reps/{leaving.id}/deactivate/").status_code in (200, 302)
+    leads_route_all_pending()
+    lead.refresh_from_db()
+    assert Offer.objects.get(lead=lead, rep=leaving).status == Offer.Status.WITHDRAWN
+    assert (lead.status, lead.owner) == (Lead.Status.OFFERED, staying)
