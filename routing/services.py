@@ -14,7 +14,7 @@ import time
 from decimal import Decimal
 from typing import Any, Callable, Iterable
 
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, models, transaction
 from django.utils import timezone
 
 from reps.models import FairnessState, Rep, RepLoad
@@ -30,6 +30,8 @@ from routing.snapshots import (
     local_day_and_week,
     pool_snapshots,
     rep_snapshots,
+    routing_directory,
+    rule_index,
 )
 
 log = logging.getLogger(__name__)
@@ -118,16 +120,14 @@ def segment_ids_live() -> set[int]:
 # --- routing ----------------------------------------------------------------------------
 
 
-def _ensure_rows(rep_ids: set[int], pool_members: dict[int, Iterable[int]]) -> None:
-    RepLoad.objects.bulk_create([RepLoad(rep_id=r) for r in rep_ids], ignore_conflicts=True)
-    FairnessState.objects.bulk_create(
-        [FairnessState(pool_id=p, rep_id=r) for p, reps in pool_members.items() for r in reps],
-        ignore_conflicts=True,
-    )
+# Pending leads: high value first, then oldest. The holding pool re-drains highest value first.
+QUEUE_ORDER = ("-high_value", "received_at")
+HOLDING_ORDER = ("-high_value", "-value", "received_at")
 
 
 def _select_waiting(limit: int, statuses: tuple[str, ...]) -> list[Lead]:
-    qs = Lead.objects.filter(status__in=statuses).order_by("-high_value", "received_at")
+    order = HOLDING_ORDER if tuple(statuses) == (Lead.Status.HOLDING,) else QUEUE_ORDER
+    qs = Lead.objects.filter(status__in=statuses).order_by(*order)
     if connection.features.has_select_for_update_skip_locked:
         qs = qs.select_for_update(skip_locked=True, of=("self",))
     return list(qs[:limit])
@@ -150,62 +150,127 @@ def leads_route_all_pending(*, batch: int = 50, now: dt.datetime | None = None) 
     return total
 
 
-@transaction.atomic
-def _route_batch(*, limit: int, now: dt.datetime | None, statuses: tuple[str, ...]) -> int:
-    now = now or timezone.now()
-    leads = _select_waiting(limit, statuses)
-    if not leads:
-        return 0
-    config = config_live()
-    # 1. Work out which pools and reps this batch can touch, to lock them in a fixed order.
+def _batch_scope(rules: Iterable[Any]) -> tuple[set[int], set[int]]:
+    """Pools and extra reps (backups) the engine can reach from these rules."""
     pool_ids: set[int] = set()
     extra_reps: set[int] = set()
-    for rule in config.rules:
+    for rule in rules:
         pool_ids.add(rule.pool_id)
         for step in rule.fallback:
             if step.kind == StepKind.POOL and step.target_id:
                 pool_ids.add(step.target_id)
             elif step.kind == StepKind.BACKUP and step.target_id:
                 extra_reps.add(step.target_id)
-    pools = pool_snapshots(pool_ids, with_fairness=False)
+    return pool_ids, extra_reps
+
+
+def _locked_rows(model: type[models.Model], column: str, ids: set[int], *, order: tuple[str, ...]) -> list[Any]:
+    """``SELECT ... WHERE column = ANY(ids) ORDER BY order FOR UPDATE``: one array parameter
+    instead of an IN list of thousands of placeholders (cheaper to build and to parse)."""
+    if not ids:
+        return []
+    if connection.vendor != "postgresql":
+        return list(model.objects.select_for_update().filter(**{f"{column}__in": ids}).order_by(*order))
+    qn = connection.ops.quote_name
+    sql = (
+        f"SELECT * FROM {qn(model._meta.db_table)} WHERE {qn(column)} = ANY(%s) "
+        f"ORDER BY {', '.join(qn(c) for c in order)} FOR UPDATE"
+    )
+    return list(model.objects.raw(sql, [sorted(ids)]))
+
+
+def _lock_loads(rep_ids: set[int]) -> dict[int, RepLoad]:
+    """Lock the capacity rows of ``rep_ids`` in rep id order, creating missing ones first."""
+    def lock(ids: set[int]) -> dict[int, RepLoad]:
+        return {row.rep_id: row for row in _locked_rows(RepLoad, "rep_id", ids, order=("rep_id",))}
+
+    loads = lock(rep_ids)
+    if missing := rep_ids - loads.keys():
+        RepLoad.objects.bulk_create([RepLoad(rep_id=r) for r in sorted(missing)], ignore_conflicts=True)
+        loads.update(lock(missing))
+    return loads
+
+
+def _lock_fairness(members: dict[int, list[int]]) -> dict[tuple[int, int], FairnessState]:
+    """Lock the fairness rows of these pools in (pool, rep) order, creating missing ones first."""
+    def lock(pool_ids: Iterable[int]) -> dict[tuple[int, int], FairnessState]:
+        rows = _locked_rows(FairnessState, "pool_id", set(pool_ids), order=("pool_id", "rep_id"))
+        return {(row.pool_id, row.rep_id): row for row in rows}
+
+    rows = lock(members)
+    missing = [(p, r) for p, reps in members.items() for r in reps if (p, r) not in rows]
+    if missing:
+        FairnessState.objects.bulk_create(
+            [FairnessState(pool_id=p, rep_id=r) for p, r in sorted(missing)], ignore_conflicts=True
+        )
+        rows.update(lock({p for p, _ in missing}))
+    return rows
+
+
+@transaction.atomic
+def _route_batch(*, limit: int, now: dt.datetime | None, statuses: tuple[str, ...]) -> int:
+    """Fetch, decide, persist one batch. A fixed number of queries per batch:
+
+    1. take the leads (SKIP LOCKED) and work out each one's rule with the pure engine, so only
+       the pools and reps those rules can reach are read and locked, not every rule's;
+    2. lock capacity rows (rep id order), then fairness rows ((pool, rep) order), creating any
+       missing ones; read pool and rep snapshots;
+    3. decide lead by lead, applying each outcome to the in-memory state so the next lead in
+       the batch sees it;
+    4. write decisions, offers, leads, capacity and fairness with one statement each.
+    """
+    now = now or timezone.now()
+    leads = _select_waiting(limit, statuses)
+    if not leads:
+        return 0
+    config = config_live()
+    index = rule_index(config)
+    facts = {lead.id: lead_facts(lead) for lead in leads}
+    configs: dict[int, ConfigSnapshot] = {}
+    batch_rules = {}
+    for lead in leads:
+        segment = engine.qualify(facts[lead.id], config)
+        fields = engine.routing_fields(facts[lead.id], segment)
+        configs[lead.id] = narrowed = index.narrow(fields)
+        rule = engine.select_rule(fields, narrowed)
+        if rule is not None:
+            batch_rules[rule.id] = rule
+    pool_ids, extra_reps = _batch_scope(batch_rules.values())
+    directory = routing_directory()
+    pools = directory.pools(pool_ids)
     rep_ids = {rep_id for p in pools.values() for rep_id, _ in p.members} | extra_reps
     rep_ids |= {p.manager_id for p in pools.values() if p.manager_id}
-    _ensure_rows(rep_ids, {pid: [r for r, _ in p.members] for pid, p in pools.items()})
-    loads = {
-        load.rep_id: load
-        for load in RepLoad.objects.select_for_update().filter(rep_id__in=rep_ids).order_by("rep_id")
-    }
-    fairness_rows = {
-        (row.pool_id, row.rep_id): row
-        for row in FairnessState.objects.select_for_update().filter(pool_id__in=pools).order_by("pool_id", "rep_id")
-    }
+    loads = _lock_loads(rep_ids)
+    fairness_rows = _lock_fairness({pid: [r for r, _ in p.members] for pid, p in pools.items()})
     pools = {
         pid: dataclasses.replace(
             p, fairness={r: fairness_rows[(pid, r)].credit for r, _ in p.members if (pid, r) in fairness_rows}
         )
         for pid, p in pools.items()
     }
-    reps = rep_snapshots(rep_ids, now=now, loads=loads)
+    reps = directory.reps(rep_ids, now=now, loads=loads)
     excluded: dict[int, set[int]] = {}
-    for lead_id, rep_id in Offer.objects.filter(
-        lead__in=leads, status__in=(Offer.Status.DECLINED, Offer.Status.EXPIRED)
-    ).values_list("lead_id", "rep_id"):
-        excluded.setdefault(lead_id, set()).add(rep_id)
-    prior_offers = set(Offer.objects.filter(lead__in=leads).values_list("lead_id", flat=True))
-    segments = {s.id: s for s in config.segments}
+    prior_offers: set[int] = set()
+    for lead_id, rep_id, status in Offer.objects.filter(lead__in=leads).values_list("lead_id", "rep_id", "status"):
+        prior_offers.add(lead_id)
+        if status in (Offer.Status.DECLINED, Offer.Status.EXPIRED):
+            excluded.setdefault(lead_id, set()).add(rep_id)
+    segments = {s.id for s in config.segments}
 
     touched_loads: set[int] = set()
     touched_fairness: set[tuple[int, int]] = set()
+    records: list[Decision] = []
+    offers: dict[int, Offer] = {}
+    escalations: set[int] = set()
     for lead in leads:
         started = time.perf_counter()
-        facts = lead_facts(lead)
         escalation = lead.id in prior_offers
         decision = engine.route(
-            facts, config, pools, reps, now,
+            facts[lead.id], configs[lead.id], pools, reps, now,
             excluded_rep_ids=frozenset(excluded.get(lead.id, ())), escalation=escalation,
         )  # fmt: skip
         duration_us = int((time.perf_counter() - started) * 1_000_000)
-        # 2. Apply the decision to the in-memory state so the next lead in the batch sees it.
+        # Apply the decision to the in-memory state so the next lead in the batch sees it.
         for pool_id, credits in decision.fairness_updates.items():
             pools[pool_id] = dataclasses.replace(pools[pool_id], fairness={**pools[pool_id].fairness, **credits})
             for rep_id, credit in credits.items():
@@ -228,11 +293,13 @@ def _route_batch(*, limit: int, now: dt.datetime | None, statuses: tuple[str, ..
                     row = fairness_rows.get((pool_id, chosen))
                     if row is not None:
                         row.assigned += 1
-        record = _record_decision(
-            lead=lead, decision=decision, now=now, duration_us=duration_us,
+        if escalation:
+            escalations.add(lead.id)
+        records.append(_decision_record(
+            lead=lead, facts=facts[lead.id], decision=decision, now=now, duration_us=duration_us,
             kind=Decision.Kind.ESCALATION if escalation else (
                 Decision.Kind.RETRY if lead.route_attempts else Decision.Kind.ROUTE),
-        )  # fmt: skip
+        ))  # fmt: skip
         segment = decision.segment
         lead.segment_id = segment.id if segment and segment.id in segments else lead.segment_id
         lead.high_value = decision.high_value
@@ -241,24 +308,64 @@ def _route_batch(*, limit: int, now: dt.datetime | None, statuses: tuple[str, ..
         if chosen is not None:
             seg = decision.segment
             window = dt.timedelta(minutes=(seg.sla_minutes * seg.accept_fraction) if seg else 60)
-            offer = Offer.objects.create(
-                lead=lead, rep_id=chosen, decision=record, offered_at=now, deadline=now + window,
-                step=len(excluded.get(lead.id, ())) , via=decision.chosen_step or StepKind.PRIMARY,
+            offers[lead.id] = Offer(
+                lead=lead, rep_id=chosen, offered_at=now, deadline=now + window,
+                step=len(excluded.get(lead.id, ())), via=decision.chosen_step or StepKind.PRIMARY,
                 counted_day=loads[chosen].day, counted_week=loads[chosen].week,
             )  # fmt: skip
             lead.status = Lead.Status.OFFERED
             lead.owner_id = chosen
             lead.offered_at = now
-            _emit_on_commit("offer.created", {"lead_id": lead.id, "offer_id": offer.id, "rep_id": chosen,
-                                              "step": decision.chosen_step, "escalation": escalation})
         else:
             lead.status = Lead.Status.HOLDING
             lead.owner_id = None
+    Decision.objects.bulk_create(records)
+    for record in records:
+        if offer := offers.get(record.lead_id):
+            offer.decision = record
+    Offer.objects.bulk_create(list(offers.values()))
+    _bulk_set(Lead, leads, ["segment", "high_value", "route_attempts", "routed_at", "status", "owner", "offered_at"])
+    _bulk_set(RepLoad, [loads[r] for r in sorted(touched_loads)], ["open_count", "day", "daily_count", "week", "weekly_count"])
+    _bulk_set(FairnessState, [fairness_rows[k] for k in sorted(touched_fairness)], ["credit", "assigned"])
+    for lead, record in zip(leads, records):
+        escalation = lead.id in escalations
+        if offer := offers.get(lead.id):
+            _emit_on_commit("offer.created", {"lead_id": lead.id, "offer_id": offer.id, "rep_id": offer.rep_id,
+                                              "step": record.step or None, "escalation": escalation})
+        else:
             _emit_on_commit("lead.holding", {"lead_id": lead.id, "escalation": escalation})
-        lead.save(update_fields=["segment", "high_value", "route_attempts", "routed_at", "status", "owner", "offered_at"])
-    RepLoad.objects.bulk_update([loads[r] for r in touched_loads], ["open_count", "day", "daily_count", "week", "weekly_count"])
-    FairnessState.objects.bulk_update([fairness_rows[k] for k in touched_fairness], ["credit", "assigned"])
     return len(leads)
+
+
+def _bulk_set(model: type[models.Model], objs: list[models.Model], fields: list[str]) -> None:
+    """UPDATE many rows with their own values in one statement.
+
+    On PostgreSQL: ``UPDATE t SET f = v.f FROM unnest(arrays) v WHERE t.pk = v.pk``, much cheaper
+    than ``bulk_update``'s CASE per field per row; elsewhere ``bulk_update``.
+    """
+    if not objs:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_update(objs, fields)
+        return
+    meta = model._meta
+    pk = meta.pk
+    columns = [pk, *(meta.get_field(name) for name in fields)]
+    qn = connection.ops.quote_name
+    arrays = [
+        [f.get_db_prep_value(obj.pk, connection) if f is pk else f.get_db_prep_save(getattr(obj, f.attname), connection)
+         for obj in objs]
+        for f in columns
+    ]  # fmt: skip
+    casts = ", ".join(f"%s::{f.cast_db_type(connection)}[]" for f in columns)
+    names = ", ".join(qn(f.column) for f in columns)
+    sets = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in columns[1:])
+    sql = (
+        f"UPDATE {qn(meta.db_table)} AS t SET {sets} FROM unnest({casts}) AS v({names}) "
+        f"WHERE t.{qn(pk.column)} = v.{qn(pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, arrays)
 
 
 def _count_offer(load: RepLoad, *, day: dt.date, week: str) -> None:
@@ -271,20 +378,22 @@ def _count_offer(load: RepLoad, *, day: dt.date, week: str) -> None:
     load.weekly_count += 1
 
 
-def _record_decision(*, lead: Lead, decision: EngineDecision, now: dt.datetime, duration_us: int, kind: str) -> Decision:
+def _decision_record(*, lead: Lead, facts: Any, decision: EngineDecision, now: dt.datetime, duration_us: int,
+                     kind: str) -> Decision:  # fmt: skip
+    """The unsaved audit row of one decision (saved in bulk with its batch)."""
     detail = engine.decision_to_dict(decision)
     pool_id = decision.rule.pool_id if decision.rule else None
     for step in decision.steps:
         if step.chosen_rep_id is not None:
             pool_id = step.pool_id or pool_id
-    return Decision.objects.create(
+    return Decision(
         lead=lead, kind=kind, created_at=now, ruleset_version=decision.config_version if decision.config_version > 0 else None,
         rule_id=decision.rule.id if decision.rule else None,
         rule_history_id=decision.rule.history_id if decision.rule else None,
         segment_id=decision.segment.id if decision.segment else None,
         pool_id=pool_id, outcome=decision.outcome, step=decision.chosen_step or "",
         chosen_rep_id=decision.chosen_rep_id if decision.outcome == Outcome.OFFER else None,
-        summary=decision.summary[:500], inputs=_jsonable(dict(lead_facts(lead).fields)), detail=detail,
+        summary=decision.summary[:500], inputs=_jsonable(dict(facts.fields)), detail=detail,
         duration_us=duration_us,
     )  # fmt: skip
 
@@ -365,6 +474,7 @@ def _give_up_offer(*, offer: Offer, status: str, now: dt.datetime, reason: str =
     offer.save(update_fields=["status", "decided_at", "decline_reason", "decline_note"])
     _release_capacity(rep_id=offer.rep_id, offer=offer, daily_too=True)
     Lead.objects.filter(id=offer.lead_id).update(status=Lead.Status.PENDING, owner_id=None)
+    _wake_router()
     _emit_on_commit(f"offer.{status}", {"lead_id": offer.lead_id, "offer_id": offer.id, "rep_id": offer.rep_id})
     _capacity_freed()
 
@@ -449,6 +559,7 @@ def lead_hand_back(*, lead_id: int, rep: Rep, note: str = "", now: dt.datetime |
         lead.status, lead.owner_id, lead.last_activity_at = Lead.Status.PENDING, None, now
         lead.save(update_fields=["status", "owner", "last_activity_at"])
         _release_capacity(rep_id=rep.id, offer=None, daily_too=False)
+        _wake_router()
         _emit_on_commit("lead.handed_back", {"lead_id": lead.id, "rep_id": rep.id})
         _capacity_freed()
     return lead
@@ -475,22 +586,19 @@ def leads_age_out(*, days: int, now: dt.datetime | None = None) -> int:
 
 
 def _capacity_freed() -> None:
-    """Capacity changed: let holding leads (highest value first) try again, then wake routing."""
-    transaction.on_commit(lambda: holding_release(limit=100))
+    """Capacity changed: let the holding pool try again (highest value first), after commit."""
+    from routing.tasks import enqueue_retry_holding
+
+    transaction.on_commit(enqueue_retry_holding)
 
 
-def holding_release(*, limit: int = 100) -> int:
-    """Move up to ``limit`` holding leads back to pending, highest value first, and wake routing."""
-    with transaction.atomic():
-        ids = list(
-            Lead.objects.filter(status=Lead.Status.HOLDING)
-            .order_by("-high_value", "-value", "received_at")
-            .values_list("id", flat=True)[:limit]
-        )
-        if ids:
-            Lead.objects.filter(id__in=ids, status=Lead.Status.HOLDING).update(status=Lead.Status.PENDING)
-            _wake_router()
-    return len(ids)
+def holding_release(*, limit: int = 100, now: dt.datetime | None = None) -> int:
+    """Route up to ``limit`` holding-pool leads again now, highest value first.
+
+    Each retry is a decision record (kind ``retry``); a lead nobody can take stays in holding.
+    Returns the number of leads retried.
+    """
+    return _retry_on_deadlock(lambda: _route_batch(limit=limit, now=now, statuses=(Lead.Status.HOLDING,)))
 
 
 def leads_recover_stale(*, older_than_seconds: int, now: dt.datetime | None = None) -> int:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import threading
 import zoneinfo
 from collections import defaultdict
 from decimal import Decimal, InvalidOperation
@@ -118,7 +120,9 @@ def config_from_json(data: dict[str, Any], *, version: int) -> ConfigSnapshot:
     return ConfigSnapshot(version=version, segments=segments, rules=rules)
 
 
-_CONFIG_CACHE: dict[int, ConfigSnapshot] = {}
+# Keyed by (version, published_at), not the version alone: a database that was rolled back or
+# rebuilt (tests, restores) can reuse a version number for a different rule set.
+_CONFIG_CACHE: dict[tuple[int, Any], ConfigSnapshot] = {}
 
 
 def config_live() -> ConfigSnapshot:
@@ -126,13 +130,13 @@ def config_live() -> ConfigSnapshot:
 
     Before anything is published, routing reads the tables directly as version 0.
     """
-    latest = RuleSet.objects.order_by("-version").values_list("version", flat=True).first()
+    latest = RuleSet.objects.order_by("-version").values_list("version", "published_at").first()
     if latest is None:
         return config_from_json(config_to_json(), version=0)
     cached = _CONFIG_CACHE.get(latest)
     if cached is None:
-        snapshot = RuleSet.objects.values_list("snapshot", flat=True).get(version=latest)
-        cached = config_from_json(snapshot, version=latest)
+        snapshot = RuleSet.objects.values_list("snapshot", flat=True).get(version=latest[0])
+        cached = config_from_json(snapshot, version=latest[0])
         _CONFIG_CACHE.clear()
         _CONFIG_CACHE[latest] = cached
     return cached
@@ -140,6 +144,102 @@ def config_live() -> ConfigSnapshot:
 
 def config_draft() -> ConfigSnapshot:
     return config_from_json(config_to_json(), version=-1)
+
+
+# --- rule candidates ----------------------------------------------------------------------
+
+
+class RuleIndex:
+    """The rules a lead could match, found without evaluating every rule (built once per version).
+
+    A rule with an ``equals``/``in`` condition on a text field and text values can only match a
+    lead whose field, stripped and case-folded, is one of those values (the engine's string
+    equality); every other rule is always a candidate. ``narrow`` returns the configuration
+    with only the candidates, in the original order, so ``engine.select_rule`` picks exactly
+    the rule it would pick from the full list, in time that does not grow with the rule count.
+    """
+
+    _MEMO_LIMIT = 4096
+
+    def __init__(self, config: ConfigSnapshot) -> None:
+        self.config = config
+        ordered = sorted((r for r in config.rules if r.enabled), key=lambda r: (r.priority, r.id))
+        self._position = {id(rule): index for index, rule in enumerate(ordered)}
+        self._always: list[RuleSpec] = []
+        self._by_field: dict[str, dict[str, list[RuleSpec]]] = defaultdict(lambda: defaultdict(list))
+        for rule in ordered:
+            key = self._key_condition(rule)
+            if key is None:
+                self._always.append(rule)
+            else:
+                field, values = key
+                for value in values:
+                    self._by_field[field][value].append(rule)
+        self._fields = tuple(self._by_field)
+        self._all_keyed = {field: [r for rules in by_value.values() for r in rules]
+                           for field, by_value in self._by_field.items()}  # fmt: skip
+        self._memo: dict[tuple, ConfigSnapshot] = {}
+
+    @staticmethod
+    def _key_condition(rule: RuleSpec) -> tuple[str, tuple[str, ...]] | None:
+        from routing.engine.conditions import LEAD_FIELDS
+
+        for cond in rule.conditions:
+            if LEAD_FIELDS.get(cond.field) != "str":
+                continue
+            if cond.op == Op.EQUALS and isinstance(cond.value, str):
+                return cond.field, (cond.value.strip().casefold(),)
+            if (cond.op == Op.IN and isinstance(cond.value, (list, tuple)) and cond.value
+                    and all(isinstance(v, str) for v in cond.value)):  # fmt: skip
+                return cond.field, tuple(dict.fromkeys(v.strip().casefold() for v in cond.value))
+        return None
+
+    def narrow(self, fields: dict[str, Any]) -> ConfigSnapshot:
+        """``config`` restricted to the rules that could match ``fields`` (routing fields)."""
+        key = []
+        for field in self._fields:
+            value = fields.get(field)
+            if isinstance(value, str):
+                key.append(value.strip().casefold())
+            elif value is None:
+                key.append(None)  # a missing field fails equals/in: none of its keyed rules match
+            else:
+                key = None  # a number may equal a numeric string: fall back to every keyed rule
+                break
+        memo_key = tuple(key) if key is not None else None
+        if memo_key is not None and memo_key in self._memo:
+            return self._memo[memo_key]
+        candidates = list(self._always)
+        for index, field in enumerate(self._fields):
+            if memo_key is None:
+                candidates.extend(self._all_keyed[field])
+            elif memo_key[index] is not None:
+                candidates.extend(self._by_field[field].get(memo_key[index], ()))
+        unique = {id(rule): rule for rule in candidates}
+        narrowed = ConfigSnapshot(
+            version=self.config.version, segments=self.config.segments,
+            rules=tuple(sorted(unique.values(), key=lambda rule: self._position[id(rule)])),
+        )  # fmt: skip
+        if memo_key is not None:
+            if len(self._memo) >= self._MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[memo_key] = narrowed
+        return narrowed
+
+
+_INDEX_CACHE: dict[int, RuleIndex] = {}
+
+
+def rule_index(config: ConfigSnapshot) -> RuleIndex:
+    """The candidate index of a published configuration, built once per version."""
+    if config.version <= 0:
+        return RuleIndex(config)  # unpublished tables can change at any time: never cached
+    index = _INDEX_CACHE.get(config.version)
+    if index is None or index.config is not config:
+        index = RuleIndex(config)
+        _INDEX_CACHE.clear()
+        _INDEX_CACHE[config.version] = index
+    return index
 
 
 # --- leads ------------------------------------------------------------------------------
@@ -230,7 +330,9 @@ def pool_snapshots(pool_ids: Iterable[int], *, with_fairness: bool = True) -> di
     }  # fmt: skip
 
 
-def rep_snapshots(rep_ids: Iterable[int], *, now: dt.datetime, loads: dict[int, RepLoad] | None = None) -> dict[int, RepSnapshot]:
+def rep_snapshots(
+    rep_ids: Iterable[int], *, now: dt.datetime, loads: dict[int, RepLoad] | None = None, with_absences: bool = True
+) -> dict[int, RepSnapshot]:
     """Reps with skills, licences, territories, absences and live load: six queries at most."""
     ids = set(rep_ids)
     if not ids:
@@ -248,13 +350,14 @@ def rep_snapshots(rep_ids: Iterable[int], *, now: dt.datetime, loads: dict[int, 
                         valid_from=lic.valid_from, valid_until=lic.valid_until)
         )  # fmt: skip
     absences: dict[int, list[Interval]] = defaultdict(list)
-    for ab in Absence.objects.filter(rep_id__in=ids, ends_at__gt=now, starts_at__lte=now + dt.timedelta(days=1)):
+    absence_rows = Absence.objects.filter(rep_id__in=ids, ends_at__gt=now, starts_at__lte=now + dt.timedelta(days=1))
+    for ab in absence_rows if with_absences else ():
         absences[ab.rep_id].append(Interval(start=ab.starts_at, end=ab.ends_at))
     if loads is None:
         loads = {load.rep_id: load for load in RepLoad.objects.filter(rep_id__in=ids)}
     result = {}
     for rep in reps:
-        if rep.away_until and rep.away_until > now:
+        if with_absences and rep.away_until and rep.away_until > now:
             absences[rep.id].append(Interval(start=now - dt.timedelta(seconds=1), end=rep.away_until))
         load = loads.get(rep.id)
         day, week = local_day_and_week(now, rep.timezone)
@@ -274,3 +377,120 @@ def rep_snapshots(rep_ids: Iterable[int], *, now: dt.datetime, loads: dict[int, 
             manager_id=rep.manager_id,
         )  # fmt: skip
     return result
+
+
+# --- cached directory for routing -----------------------------------------------------------
+
+# Rebuild at least this often even when the fingerprint has not moved (belt and braces: see
+# FINGERPRINT_WINDOW for the one case the fingerprint could miss).
+DIRECTORY_MAX_AGE_SECONDS = 30.0
+# History ids come from a sequence at insert time, so a change can commit after a later-numbered
+# one. The fingerprint therefore counts the rows among the newest FINGERPRINT_WINDOW ids too: a
+# late commit below the max changes the count. Missing it would need this many history rows
+# written while that one transaction stayed open.
+FINGERPRINT_WINDOW = 256
+
+
+def _directory_fingerprint_sql() -> str:
+    from django.db import connection
+
+    qn = connection.ops.quote_name
+    tracked = (Rep, RepSkill, Licence, Absence, Pool, PoolMember)
+    from reps.models import Skill, Team, Territory
+
+    parts = []
+    for model in (*tracked, Skill, Team, Territory):
+        table = qn(model.history.model._meta.db_table)
+        newest = f"(SELECT max(history_id) FROM {table})"
+        parts += [newest, f"(SELECT count(*) FROM {table} WHERE history_id > {newest} - {FINGERPRINT_WINDOW})"]
+    through = qn(Rep.territories.through._meta.db_table)
+    parts += [f"(SELECT count(*) FROM {through})", f"(SELECT max(id) FROM {through})"]
+    return "SELECT " + ", ".join(parts)
+
+
+class Directory:
+    """Pools and reps as routing reads them, kept between batches while nothing changes.
+
+    Every write to reps, skills, licences, absences, territories, pools and members goes through
+    django-simple-history (the style forbids ``.update()`` on them), so the newest history ids
+    (plus the size of the rep-territory link table, which has no history) fingerprint the
+    directory in one query. Live state is never cached: loads come from the locked rows, fairness
+    from the locked rows, ``away_until`` (not history-tracked) is read each batch, and absences
+    are filtered by ``now`` each batch.
+    """
+
+    def __init__(self, fingerprint: tuple, built_at: float) -> None:
+        self.fingerprint = fingerprint
+        self.built_at = built_at
+        self._pools: dict[int, PoolSnapshot | None] = {}
+        self._reps: dict[int, RepSnapshot | None] = {}
+        self._absences: dict[int, tuple[Interval, ...]] = {}
+        self._built_at_wall = dt.datetime.now(dt.UTC)
+        self._lock = threading.Lock()  # worker threads share the directory
+
+    def pools(self, pool_ids: Iterable[int]) -> dict[int, PoolSnapshot]:
+        """Active pools with their effective members; fairness left empty (callers lock it)."""
+        ids = set(pool_ids)
+        with self._lock:
+            if missing := ids - self._pools.keys():
+                fetched = pool_snapshots(missing, with_fairness=False)
+                for pid in missing:
+                    self._pools[pid] = fetched.get(pid)
+        return {pid: snap for pid in ids if (snap := self._pools[pid]) is not None}
+
+    def reps(self, rep_ids: Iterable[int], *, now: dt.datetime, loads: dict[int, RepLoad]) -> dict[int, RepSnapshot]:
+        """The same snapshots ``rep_snapshots`` builds, from cached static parts plus live state."""
+        ids = set(rep_ids)
+        with self._lock:
+            if missing := ids - self._reps.keys():
+                self._fetch(missing)
+        away = dict(Rep.objects.filter(id__in=ids, away_until__gt=now).values_list("id", "away_until"))
+        horizon = now + dt.timedelta(days=1)
+        result = {}
+        for rep_id in ids:
+            static = self._reps[rep_id]
+            if static is None:
+                continue
+            absences = [a for a in self._absences.get(rep_id, ()) if a.end > now and a.start <= horizon]
+            if rep_id in away:
+                absences.append(Interval(start=now - dt.timedelta(seconds=1), end=away[rep_id]))
+            load = loads.get(rep_id)
+            day, week = local_day_and_week(now, static.timezone)
+            result[rep_id] = dataclasses.replace(
+                static, absences=tuple(absences),
+                open_count=load.open_count if load else 0,
+                daily_count=load.daily_count if load and load.day == day else 0,
+                weekly_count=load.weekly_count if load and load.week == week else 0,
+            )  # fmt: skip
+        return result
+
+    def _fetch(self, ids: set[int]) -> None:
+        # Built with the same code as rep_snapshots: no absences or load, away_until ignored.
+        far_past = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+        static = rep_snapshots(ids, now=far_past, loads={}, with_absences=False)
+        absences: dict[int, list[Interval]] = defaultdict(list)
+        for ab in Absence.objects.filter(rep_id__in=ids, ends_at__gt=self._built_at_wall).order_by("-starts_at"):
+            absences[ab.rep_id].append(Interval(start=ab.starts_at, end=ab.ends_at))
+        self._absences.update({rep_id: tuple(absences.get(rep_id, ())) for rep_id in ids})
+        for rep_id in ids:
+            self._reps[rep_id] = static.get(rep_id)
+
+
+_DIRECTORY: Directory | None = None
+
+
+def routing_directory() -> Directory:
+    """The current directory: one fingerprint query, and a rebuild when anything changed."""
+    import time
+
+    from django.db import connection
+
+    global _DIRECTORY
+    with connection.cursor() as cursor:
+        cursor.execute(_directory_fingerprint_sql())
+        fingerprint = (connection.alias, connection.settings_dict["NAME"], *cursor.fetchone())
+    current = _DIRECTORY
+    clock = time.monotonic()
+    if current is None or current.fingerprint != fingerprint or clock - current.built_at > DIRECTORY_MAX_AGE_SECONDS:
+        current = _DIRECTORY = Directory(fingerprint, clock)
+    return current
