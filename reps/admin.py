@@ -1,0 +1,77 @@
+"""Django admin for superusers. Day-to-day configuration lives in the ops console (/ops/)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from reps.models import Absence, Licence, Pool, PoolMember, Rep, RepLoad, RepSkill, Skill, Team, Territory
+
+
+class RepSkillInline(admin.TabularInline):
+    model = RepSkill
+    extra = 0
+
+
+class LicenceInline(admin.TabularInline):
+    model = Licence
+    extra = 0
+
+
+class PoolMemberInline(admin.TabularInline):
+    model = PoolMember
+    extra = 0
+    raw_id_fields = ["rep"]
+
+
+@admin.register(Rep)
+class RepAdmin(SimpleHistoryAdmin):
+    list_display = ["display_name", "tier", "team", "active", "max_open", "max_daily", "timezone"]
+    list_filter = ["active", "tier", "team"]
+    search_fields = ["display_name", "user__username", "user__email"]
+    raw_id_fields = ["user", "manager"]
+    filter_horizontal = ["territories"]
+    inlines = [RepSkillInline, LicenceInline]
+
+
+@admin.register(Pool)
+class PoolAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "active", "manager", "dynamic_skill", "dynamic_team"]
+    inlines = [PoolMemberInline]
+
+
+@admin.register(Skill)
+class SkillAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "kind", "code", "active"]
+    list_filter = ["kind", "active"]
+
+
+@admin.register(Territory)
+class TerritoryAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "parent", "country", "region", "postal_prefix", "active"]
+    search_fields = ["name", "country", "region"]
+
+
+@admin.register(Absence)
+class AbsenceAdmin(SimpleHistoryAdmin):
+    list_display = ["rep", "starts_at", "ends_at", "reason"]
+    raw_id_fields = ["rep"]
+
+
+admin.site.register(Team, SimpleHistoryAdmin)
+
+
+@admin.register(RepLoad)
+class RepLoadAdmin(admin.ModelAdmin):
+    """Read-only: counters change only through routing services."""
+
+    list_display = ["rep", "open_count", "day", "daily_count", "week", "weekly_count", "updated_at"]
+
+    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+        return False
