@@ -25,6 +25,18 @@ def _require(flag: str) -> bool:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_routing_caches() -> None:
+    """Routing caches parsed rule sets and the rep/pool directory per process. Test databases
+    roll back between tests and SQLite then reuses ids, so a cache entry from one test could
+    match the next test's different rows; production databases never rewind like that."""
+    from routing import snapshots
+
+    snapshots._CONFIG_CACHE.clear()
+    snapshots._INDEX_CACHE.clear()
+    snapshots._DIRECTORY = None
+
+
+@pytest.fixture(autouse=True)
 def _postgres_guard(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("postgres") is None:
         return
