@@ -95,3 +95,35 @@ def test_a_lead_whose_task_was_lost_is_routed_by_the_sweeper_process(sweeper) ->
     lead = Lead.objects.create(source="web", external_id="lost-1", received_at="2026-01-01T00:00:00Z")
     assert _wait_for(lambda: Lead.objects.get(id=lead.id).status == Lead.Status.OFFERED)
     assert Lead.objects.get(id=lead.id).owner_id == rep_id
+
+
+def test_an_unanswered_offer_escalates_by_itself_with_only_the_sweeper_running(sweeper) -> None:  # noqa: ANN001
+    """No clock injection: a 3-second offer window (1-minute SLA x 0.05) passes for real and the
+    sweeper process moves the lead to the backup. How long after the deadline it fired is
+    printed (benchmarks measure speed; this test only checks that it happens by itself)."""
+    from routing.models import Decision, Offer
+    from routing.services import leads_route_all_pending
+    from tests.factories import SegmentFactory
+
+    SegmentFactory(slug="hot", sla_minutes=1, accept_fraction=0.05, is_default=True)
+    primary, backup = RepFactory(display_name="Primary"), RepFactory(display_name="Backup")
+    pool = PoolFactory()
+    PoolMemberFactory(pool=pool, rep=primary)
+    RuleFactory(pool=pool, reroute_on_escalation=False,
+                fallback=[{"kind": "backup", "target_id": backup.id}, {"kind": "holding"}])  # fmt: skip
+    lead = Lead.objects.create(source="web", external_id="sla-1", received_at=time_now())
+    leads_route_all_pending()
+    first = Offer.objects.get(lead=lead)
+    assert first.rep == primary
+    assert _wait_for(lambda: Offer.objects.filter(lead=lead, rep=backup, status=Offer.Status.OPEN).exists())
+    first.refresh_from_db()
+    assert first.status == Offer.Status.EXPIRED
+    escalation = Decision.objects.filter(lead=lead, kind=Decision.Kind.ESCALATION).get()
+    assert escalation.chosen_rep == backup and escalation.step == "backup"
+    print(f"escalated {(escalation.created_at - first.deadline).total_seconds():.2f} s after the deadline")
+
+
+def time_now():  # noqa: ANN201
+    from django.utils import timezone
+
+    return timezone.now()

@@ -93,3 +93,9 @@ def test_configuration_changes_are_versioned() -> None:
     rep.max_open = 7
     rep.save()
     assert [h.max_open for h in rep.history.order_by("history_id")] == [5, 7]
+
+
+def test_the_three_role_groups_exist_after_migrating() -> None:
+    from django.contrib.auth.models import Group
+
+    assert set(Group.objects.values_list("name", flat=True)) >= {"Sales Ops", "Manager", "Rep"}
