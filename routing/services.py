@@ -504,7 +504,9 @@ def offers_expire_due(*, now: dt.datetime | None = None, limit: int = 200) -> in
         qs = Offer.objects.filter(status=Offer.Status.OPEN, deadline__lte=now).order_by("deadline")
         if connection.features.has_select_for_update_skip_locked:
             qs = qs.select_for_update(skip_locked=True)
-        due = list(qs[:limit])
+        # Most overdue first, then processed in rep order so capacity rows lock in the same
+        # order as a routing batch takes them (no deadlock between a sweep and a batch).
+        due = sorted(qs[:limit], key=lambda offer: offer.rep_id)
         for offer in due:
             _give_up_offer(offer=offer, status=Offer.Status.EXPIRED, now=now)
     return len(due)
