@@ -31,6 +31,40 @@ OP_CHOICES = [(op.value, OP_LABELS[op]) for op in Op]
 CRITERION_CHOICES = [(c.value, c.value.replace("_", " ")) for c in Criterion]
 FALLBACK_CHOICES = [(k.value, k.value) for k in FALLBACK_KINDS]
 TIER_CHOICES = [("", "—")] + [(str(v), label) for v, label in Tier.choices]
+MAX_NUMBER_DIGITS = 20  # condition numbers compare with lead values (at most 12 integer digits)
+MAX_JSON_BYTES = 64 * 1024
+NUL_ERROR = "Contains a NUL character."
+
+
+def has_nul(value: Any) -> bool:
+    """Whether a NUL is anywhere in a decoded JSON value (PostgreSQL refuses it in text and jsonb)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(has_nul(v) for v in value)
+    return False
+
+
+def parse_json_text(text: str) -> Any:
+    """A JSON value typed or pasted into a box, or a ValidationError that says what is wrong with it."""
+    if len(text) > MAX_JSON_BYTES:
+        raise forms.ValidationError(f"At most {MAX_JSON_BYTES // 1024} KB of JSON.")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise forms.ValidationError("Not valid JSON: nested too deeply.") from None
+    if has_nul(value):
+        raise forms.ValidationError(NUL_ERROR)
+    return value
+
+
+def digits_to_id(text: str) -> int | None:
+    """An id typed as ASCII digits (``"²".isdigit()`` is true, ``int("²")`` fails), else None."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 # --- condition values ---------------------------------------------------------------------
@@ -48,8 +82,8 @@ def _number(text: str) -> Any:
         number = Decimal(text)
     except (InvalidOperation, ValueError):
         return text  # left as typed: validate_condition names the problem
-    if not number.is_finite():
-        return text
+    if not number.is_finite() or number.adjusted() > MAX_NUMBER_DIGITS or number.adjusted() < -MAX_NUMBER_DIGITS:
+        return text  # int(Decimal("1e999999")) alone takes a minute
     return int(number) if number == number.to_integral_value() else format(number, "f")
 
 
@@ -118,6 +152,8 @@ class ConditionRows:
         for i, row in enumerate(self.rows):
             value = text_to_value(row["field"], row["op"], row["text"])
             problems = validate_condition(row["field"], row["op"], value)
+            if has_nul(row["field"]) or has_nul(row["op"]) or has_nul(value):
+                problems = [NUL_ERROR]
             if not problems and _op(row["op"]) not in PRESENCE_OPS and value in ("", None, []):
                 problems = ["Enter a value, or use 'is empty' / 'is set'."]
             if problems:
@@ -255,12 +291,12 @@ class RuleEditor:
                 continue
             step: dict[str, Any] = {"kind": kind}
             if kind == StepKind.POOL:
-                target = int(row["pool"]) if row["pool"].isdigit() else None
+                target = digits_to_id(row["pool"])
                 if target not in pool_ids:
                     self.row_errors["fallback"][i] = ["Choose the pool to fall back to."]
                 step["target_id"] = target
             elif kind == StepKind.BACKUP:
-                target = int(row["rep"]) if row["rep"].isdigit() else None
+                target = digits_to_id(row["rep"])
                 if target not in rep_ids:
                     self.row_errors["fallback"][i] = ["Choose the backup rep."]
                 step["target_id"] = target
@@ -325,12 +361,7 @@ class JSONTextField(forms.CharField):
 
     def to_python(self, value: Any) -> Any:
         text = (value or "").strip()
-        if not text:
-            return {}
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+        return parse_json_text(text) if text else {}
 
 
 class SkillForm(forms.ModelForm):
@@ -393,14 +424,23 @@ class RepForm(forms.ModelForm):
             raise forms.ValidationError("This username already belongs to a rep.")
         return username
 
+    def clean_working_hours(self) -> dict[str, Any]:
+        # An empty list or null skips the model validator (empty values are not validated) but breaks routing.
+        value = self.cleaned_data["working_hours"]
+        if not isinstance(value, dict):
+            raise forms.ValidationError("Working hours must be an object keyed by weekday (mon..sun)")
+        return value
 
-RepSkillFormSet = forms.inlineformset_factory(Rep, RepSkill, fields=["skill", "level"], extra=1, can_delete=True)
+
+# A rep has a handful of skills, licences and absences: a tampered TOTAL_FORMS must not build 2,000 forms.
+REP_ROWS = {"extra": 1, "can_delete": True, "max_num": 100, "absolute_max": 100, "validate_max": True}
+RepSkillFormSet = forms.inlineformset_factory(Rep, RepSkill, fields=["skill", "level"], **REP_ROWS)
 LicenceFormSet = forms.inlineformset_factory(
-    Rep, Licence, fields=["jurisdiction", "product_line", "valid_from", "valid_until"], extra=1, can_delete=True,
+    Rep, Licence, fields=["jurisdiction", "product_line", "valid_from", "valid_until"], **REP_ROWS,
     widgets={"valid_from": forms.DateInput(attrs={"type": "date"}), "valid_until": forms.DateInput(attrs={"type": "date"})},
 )  # fmt: skip
 AbsenceFormSet = forms.inlineformset_factory(
-    Rep, Absence, fields=["starts_at", "ends_at", "reason", "note"], extra=1, can_delete=True,
+    Rep, Absence, fields=["starts_at", "ends_at", "reason", "note"], **REP_ROWS,
     widgets={"starts_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
              "ends_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")},
 )  # fmt: skip
@@ -438,10 +478,7 @@ class TestLeadForm(forms.Form):
         text = self.cleaned_data["lead_json"].strip()
         if not text:
             return None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+        data = parse_json_text(text)
         if not isinstance(data, dict):
             raise forms.ValidationError("Paste one lead: a JSON object.")
         return data
@@ -466,7 +503,17 @@ class ConfigUploadForm(forms.Form):
             raise forms.ValidationError("The file is not UTF-8 text.") from None
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+        except RecursionError:
+            raise forms.ValidationError("Not valid JSON: nested too deeply.") from None
+        if not isinstance(data, dict):
+            raise forms.ValidationError("The file must hold one JSON object (an export of this console).")
+        if has_nul(data):
+            raise forms.ValidationError(NUL_ERROR)
         return data
+
+
+class ObjectSearchForm(forms.Form):
+    q = forms.CharField(required=False, max_length=100, strip=True)
 
 
 class PublishForm(forms.Form):

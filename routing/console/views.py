@@ -104,8 +104,7 @@ def rule_history(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     by_id = {v.history_id: v for v in versions}
 
     def pick(name: str, default: Any) -> Any:
-        raw = request.GET.get(name, "")
-        return by_id.get(int(raw), default) if raw.isdigit() else default
+        return by_id.get(forms.digits_to_id(request.GET.get(name, "")), default)
 
     version = pick("version", versions[0])
     position = versions.index(version)
@@ -290,7 +289,10 @@ def _cell(obj: Any, attribute: str) -> Any:
 @vary_on_headers("HX-Request")
 def object_list(request: HtmxHttpRequest, kind: str) -> HttpResponse:
     entity = _entity(kind)
-    query = request.GET.get("q", "").strip()
+    search = forms.ObjectSearchForm(request.GET)
+    if not search.is_valid():
+        return HttpResponse(f"Invalid search: {search.errors.as_text()}", status=400, content_type="text/plain")
+    query = search.cleaned_data["q"]
     objects = selectors.object_search(entity.queryset(), entity.search, query)
     rows = [{"obj": obj, "cells": [_cell(obj, attr) for _, attr in entity.columns]} for obj in objects]
     context = {"entity": entity, "kind": kind, "rows": rows, "q": query, "kinds": ENTITIES}

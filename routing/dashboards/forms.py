@@ -8,6 +8,7 @@ from django import forms
 
 from reps.models import Pool
 
+MAX_ID = 2**63 - 1  # ids are bigint; a larger number would overflow the SQLite driver (a 500)
 WINDOW_CHOICES = [("today", "Today"), ("7d", "Last 7 days"), ("30d", "Last 30 days"), ("custom", "Custom")]
 
 
@@ -45,12 +46,12 @@ class DecisionFilterForm(forms.Form):
 
     start = forms.DateField(required=False, label="From")
     end = forms.DateField(required=False, label="To (inclusive)")
-    pool = forms.IntegerField(required=False, min_value=1)
-    rule = forms.IntegerField(required=False, min_value=1)
-    rep = forms.IntegerField(required=False, min_value=1)
+    pool = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    rule = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    rep = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     outcome = forms.ChoiceField(choices=[("", "Any"), ("offer", "Offer"), ("holding", "Holding")], required=False)
-    segment = forms.IntegerField(required=False, min_value=1)
-    lead = forms.IntegerField(required=False, min_value=1, label="Lead id")
+    segment = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    lead = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID, label="Lead id")
     cursor = forms.CharField(required=False, max_length=80)
 
 
