@@ -36,7 +36,7 @@ class AwayForm(forms.Form):
 
 
 class AbsenceForm(forms.Form):
-    rep = forms.ModelChoiceField(queryset=Rep.objects.none())
+    rep = forms.ModelChoiceField(queryset=Rep.objects.none(), empty_label="Choose a rep")
     starts_at = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     ends_at = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     reason = forms.ChoiceField(choices=Absence.Reason.choices)

@@ -58,7 +58,7 @@ class DecisionFilterForm(forms.Form):
 class ReplayForm(forms.Form):
     start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    pool = forms.ModelChoiceField(queryset=Pool.objects.filter(active=True), required=False,
+    pool = forms.ModelChoiceField(queryset=Pool.objects.filter(active=True), required=False, empty_label="All pools",
                                   help_text="Limit the share comparison to one pool")  # fmt: skip
 
     def clean(self) -> dict:

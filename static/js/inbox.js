@@ -3,9 +3,13 @@
 (function () {
   "use strict";
 
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+
+  // Under an hour "m:ss left"; longer deadlines (low-intent segments) "2 h 05 min left".
   function format(seconds) {
-    var m = Math.floor(seconds / 60), s = seconds % 60;
-    return m + ":" + (s < 10 ? "0" : "") + s + " left";
+    var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+    if (h > 0) { return h + " h " + pad(m) + " min left"; }
+    return m + ":" + pad(s) + " left";
   }
 
   // Each countdown counts down from the server's "seconds left" using the local clock from the

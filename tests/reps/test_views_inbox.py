@@ -31,7 +31,7 @@ def test_inbox_shows_the_offer_with_the_facts_and_why(client: Client) -> None:
     response = _client_for(world.primary).get("/inbox/")
     html = response.content.decode()
     assert response.status_code == 200
-    for fact in ("USD 25000", "High intent", "partner-x", "US / CA / 94107", "High value", "data-seconds="):
+    for fact in ("USD 25,000", "High intent", "partner-x", "US / CA / 94107", "High value", "data-seconds="):
         assert fact in html
     assert escape(open_offer(lead).decision.summary) in html
     assert 'src="/static/js/inbox.js"' in html

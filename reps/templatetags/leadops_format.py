@@ -1,0 +1,30 @@
+"""Presentation filters shared by the pages: shares as percentages, durations, countdowns."""
+
+from __future__ import annotations
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def pct(value: float | None, digits: int = 1) -> str:
+    """A share as a fraction (0.304) shown as a percentage ("30.4%")."""
+    if value is None or value == "":
+        return "–"
+    return f"{float(value) * 100:.{int(digits)}f}%"
+
+
+@register.filter
+def duration(seconds: float | None) -> str:
+    """Seconds as "45 s", "12 min 05 s" or "2 h 05 min"."""
+    if seconds is None or seconds == "":
+        return "–"
+    total = max(0, round(float(seconds)))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
