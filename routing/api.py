@@ -56,7 +56,7 @@ def _json_body(request: HttpRequest) -> Any:
         raise LeadInputError({"__all__": [f"Body larger than {settings.LEADOPS_MAX_BODY_BYTES} bytes."]})
     try:
         return json.loads(body.decode("utf-8"), parse_float=str, parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise LeadInputError({"__all__": [f"Malformed JSON: {str(exc)[:120]}"]}) from None
 
 

@@ -35,6 +35,7 @@ from reps.models import Absence, Licence, Pool, PoolMember, Rep, RepSkill, Role,
 from routing.engine import validate_condition
 from routing.engine.types import Criterion, StepKind, Strategy
 from routing.models import FALLBACK_KINDS, Rule, Segment
+from routing.validation import contains_nul
 
 FORMAT = "leadops-config"
 FORMAT_VERSION = 1
@@ -271,6 +272,14 @@ class _Checker:
         return out
 
 
+def _check_user_field(c: _Checker, name: str, value: str, path: str) -> None:
+    try:
+        get_user_model()._meta.get_field(name).clean(value, None)
+    except ValidationError as exc:
+        for message in exc.messages:
+            c.err(path, message)
+
+
 def _parse_doc(data: Any) -> tuple[dict[str, Any], list[str]]:  # noqa: C901 - one linear pass per section
     c = _Checker()
     doc = c.obj(data, "$")
@@ -354,6 +363,9 @@ def _parse_doc(data: Any) -> tuple[dict[str, Any], list[str]]:  # noqa: C901 - o
         }  # fmt: skip
         if rep["manager"] and rep["manager"] == rep["username"]:
             c.err(f"{p}.manager", "a rep cannot be their own manager")
+        for key in ("username", "email"):  # the account is saved without full_clean: check its fields here
+            if rep[key]:
+                _check_user_field(c, key, rep[key], f"{p}.{key}")
         rep["skills"] = []
         for j, rs in enumerate(c.items(d.get("skills"), f"{p}.skills")):
             sp, sd = f"{p}.skills[{j}]", c.obj(rs, f"{p}.skills[{j}]")
@@ -538,6 +550,8 @@ def _check_relaxation(c: _Checker, value: Any, path: str) -> list[str]:
 
 def config_validate(data: Any) -> tuple[dict[str, Any], list[str]]:
     """The document in canonical form and every problem found (empty when valid)."""
+    if contains_nul(data):
+        return {}, ["$: contains a NUL character, which cannot be stored"]
     return _parse_doc(data)
 
 

@@ -20,6 +20,17 @@ MAX_VALUE = Decimal("999999999999.99")
 _SLUGISH = re.compile(r"^[A-Za-z0-9._:\-/ ]+$")
 
 
+def contains_nul(value: Any) -> bool:
+    """Whether a NUL is anywhere in a decoded JSON value: PostgreSQL refuses it in text and jsonb."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(contains_nul(v) for v in value)
+    return False
+
+
 class LeadInputError(Exception):
     def __init__(self, errors: dict[str, list[str]]) -> None:
         super().__init__(errors)
@@ -121,6 +132,8 @@ def clean_lead(data: Any, *, strict_types: bool = True) -> dict[str, Any]:
             err("attributes", "Expected a JSON object.")
         elif len(str(attributes)) > 8000:
             err("attributes", "Too large (at most about 8 KB).")
+        elif contains_nul(attributes):
+            err("attributes", "Contains a NUL character.")
         else:
             cleaned["attributes"] = attributes
     if errors:

@@ -20,6 +20,7 @@ from routing.engine import LEAD_FIELDS, validate_condition
 from routing.engine.conditions import LIST_OPS, NUMERIC_OPS, PRESENCE_OPS
 from routing.engine.types import Criterion, Op, StepKind
 from routing.models import FALLBACK_KINDS, Rule, Segment
+from routing.validation import contains_nul as has_nul
 
 FIELD_NAMES = [name for name in LEAD_FIELDS if name != "attributes"]
 OP_LABELS = {
@@ -33,24 +34,14 @@ FALLBACK_CHOICES = [(k.value, k.value) for k in FALLBACK_KINDS]
 TIER_CHOICES = [("", "—")] + [(str(v), label) for v, label in Tier.choices]
 MAX_NUMBER_DIGITS = 20  # condition numbers compare with lead values (at most 12 integer digits)
 MAX_JSON_BYTES = 64 * 1024
+MAX_CONFIG_BYTES = 5 * 1024 * 1024
 NUL_ERROR = "Contains a NUL character."
 
 
-def has_nul(value: Any) -> bool:
-    """Whether a NUL is anywhere in a decoded JSON value (PostgreSQL refuses it in text and jsonb)."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return any(has_nul(v) for v in value)
-    return False
-
-
-def parse_json_text(text: str) -> Any:
+def parse_json_text(text: str, *, max_bytes: int = MAX_JSON_BYTES) -> Any:
     """A JSON value typed or pasted into a box, or a ValidationError that says what is wrong with it."""
-    if len(text) > MAX_JSON_BYTES:
-        raise forms.ValidationError(f"At most {MAX_JSON_BYTES // 1024} KB of JSON.")
+    if len(text) > max_bytes:
+        raise forms.ValidationError(f"At most {max_bytes // 1024} KB of JSON.")
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -495,7 +486,7 @@ class ConfigUploadForm(forms.Form):
 
     def clean_file(self) -> dict[str, Any]:
         upload = self.cleaned_data["file"]
-        if upload.size > 5 * 1024 * 1024:
+        if upload.size > MAX_CONFIG_BYTES:
             raise forms.ValidationError("The file is larger than 5 MB.")
         try:
             data = json.loads(upload.read().decode("utf-8"))
@@ -509,6 +500,18 @@ class ConfigUploadForm(forms.Form):
             raise forms.ValidationError("The file must hold one JSON object (an export of this console).")
         if has_nul(data):
             raise forms.ValidationError(NUL_ERROR)
+        return data
+
+
+class ConfigConfirmForm(forms.Form):
+    """The previewed document, posted back by the confirm button (a hidden field anyone can edit)."""
+
+    payload = forms.CharField(required=False, strip=False, error_messages={"required": "The previewed file was lost; upload it again."})
+
+    def clean_payload(self) -> dict[str, Any]:
+        data = parse_json_text(self.cleaned_data["payload"].strip() or "null", max_bytes=MAX_CONFIG_BYTES)
+        if not isinstance(data, dict):
+            raise forms.ValidationError("The previewed file was lost; upload it again.")
         return data
 
 

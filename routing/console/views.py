@@ -199,11 +199,11 @@ def config_download(request: HtmxHttpRequest) -> HttpResponse:
 def config_page(request: HtmxHttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"form": forms.ConfigUploadForm()}
     if request.method == "POST" and "confirm" in request.POST:
+        confirm = forms.ConfigConfirmForm(request.POST)
         try:
-            data = json.loads(request.POST.get("payload", ""))
-            result = config_import(data, user=request.user)
-        except json.JSONDecodeError:
-            context["errors"] = ["The previewed file was lost; upload it again."]
+            if not confirm.is_valid():
+                raise ConfigImportError([f"payload: {m}" for m in confirm.errors["payload"]])
+            result = config_import(confirm.cleaned_data["payload"], user=request.user)
         except ConfigImportError as exc:
             context["errors"] = exc.errors
         else:

@@ -196,7 +196,7 @@ def lead_timeline(request: HtmxHttpRequest, lead_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @manager_required
 def replay(request: HtmxHttpRequest) -> HttpResponse:
-    form = ReplayForm(request.POST or None)
+    form = ReplayForm(request.POST if request.method == "POST" else None)  # an empty POST still shows errors
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         job = services.replay_create(start=d["start"], end=d["end"], pool_id=d["pool"].id if d["pool"] else None, user=request.user)
