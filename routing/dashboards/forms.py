@@ -5,17 +5,20 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 
 from reps.models import Pool
 
 MAX_ID = 2**63 - 1  # ids are bigint; a larger number would overflow the SQLite driver (a 500)
+# Day arithmetic (end + 1 day, UTC offsets) overflows at the ends of the calendar: keep dates sane.
+DAY_RANGE = [MinValueValidator(dt.date(2000, 1, 1)), MaxValueValidator(dt.date(2100, 12, 31))]
 WINDOW_CHOICES = [("today", "Today"), ("7d", "Last 7 days"), ("30d", "Last 30 days"), ("custom", "Custom")]
 
 
 class WindowForm(forms.Form):
     window = forms.ChoiceField(choices=WINDOW_CHOICES, required=False, initial="7d")
-    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), validators=DAY_RANGE)
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), validators=DAY_RANGE)
 
     def clean(self) -> dict:
         data = super().clean()
@@ -44,8 +47,8 @@ class DecisionFilterForm(forms.Form):
     """Ids rather than model choices: the template renders the option lists from one cheap
     query each, since widget rendering of 1,000 reps would cost more than the whole page."""
 
-    start = forms.DateField(required=False, label="From")
-    end = forms.DateField(required=False, label="To (inclusive)")
+    start = forms.DateField(required=False, label="From", validators=DAY_RANGE)
+    end = forms.DateField(required=False, label="To (inclusive)", validators=DAY_RANGE)
     pool = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     rule = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     rep = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
@@ -56,8 +59,8 @@ class DecisionFilterForm(forms.Form):
 
 
 class ReplayForm(forms.Form):
-    start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), validators=DAY_RANGE)
+    end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), validators=DAY_RANGE)
     pool = forms.ModelChoiceField(queryset=Pool.objects.filter(active=True), required=False, empty_label="All pools",
                                   help_text="Limit the share comparison to one pool")  # fmt: skip
 

@@ -406,8 +406,9 @@ def decode_cursor(raw: str) -> tuple[dt.datetime, int] | None:
     try:
         stamp, ident = raw.rsplit("~", 1)
         moment = dt.datetime.fromisoformat(stamp.replace(" ", "+"))
-        return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)), int(ident)
-    except (ValueError, AttributeError):
+        # In UTC, as encoded: PostgreSQL refuses offsets past 15:59 and 0001-01-01+01:00 has no UTC date.
+        return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(dt.UTC), int(ident)
+    except (ValueError, AttributeError, OverflowError):
         return None
 
 

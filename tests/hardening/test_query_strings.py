@@ -118,3 +118,27 @@ def test_home_and_login_survive_junk(db, routed: Routed) -> None:  # noqa: ANN00
     response = anonymous.post("/login/", {"username": "a\x00b", "password": "x" * 5000})
     assert response.status_code == 200
     assert logged_in(routed.rep.user).get("/", {"x": "\x00"}).status_code == 302
+
+
+EDGE_DATES = ["0001-01-01", "9999-12-31"]
+
+
+def test_dates_at_the_edge_of_the_calendar_do_not_overflow(manager_client: Client, routed: Routed) -> None:
+    failures = []
+    for day in EDGE_DATES:
+        for url, params in (
+            ("/dash/decisions/", {"start": day, "end": day}), ("/dash/decisions/export.csv", {"end": day}),
+            ("/dash/sla/", {"window": "custom", "start": day, "end": day}),
+            ("/dash/equity/", {"window": "custom", "start": day, "end": day}),
+            ("/dash/equity/export.csv", {"window": "custom", "start": day, "end": day}),
+            ("/dash/decisions/", {"cursor": f"{day}T00:00:00+23:59~1"}),
+            ("/dash/decisions/", {"cursor": f"{day}T23:59:59-23:59~1"}),
+            ("/dash/decisions/", {"cursor": f"{day}T23:59:59+00:00~{HUGE}"}),
+            ("/dash/decisions/", {"cursor": f"{day}T23:59:59+00:00~-{HUGE}"}),
+        ):  # fmt: skip
+            response = manager_client.get(url, params)
+            if response.status_code >= 500:
+                failures.append((url, params))
+    assert failures == []
+    response = manager_client.post("/dash/replay/", {"start": "9999-12-30", "end": "9999-12-31"})
+    assert response.status_code == 200
