@@ -50,6 +50,13 @@ def recreate(name: str) -> None:
     call_command("migrate", verbosity=0, interactive=False)
 
 
+def create(name: str) -> None:
+    if "bench" not in name:
+        raise ValueError(f"refusing to create {name!r}: not a bench database")
+    with psycopg.connect(**{k: v for k, v in _admin_conninfo().items() if v}, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
 def drop(name: str) -> None:
     if "bench" not in name:
         raise ValueError(f"refusing to drop {name!r}: not a bench database")

@@ -1,0 +1,182 @@
+"""`manage.py bench`: measure LeadOps on PostgreSQL in one run, or prove it survives faults.
+
+It works in its own throwaway database (the configured name + "_bench", or the configured
+database itself when its name contains "bench"), which it drops and recreates: it refuses to
+start unless DATABASE_URL names a bench database or --yes is given. See docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from routing.bench import data, db, invariants, measure
+from routing.bench.workers import route_with_faults
+
+FULL = {"reps": 500, "rules": 50, "leads": 20000, "scale_leads": 5000, "rate": 20.0, "latency_seconds": 20.0,
+        "import_rows": 100_000, "decisions": 1_000_000, "pgbench_seconds": 20, "fault_leads": 100_000}  # fmt: skip
+QUICK = {"reps": 100, "rules": 10, "leads": 1000, "scale_leads": 500, "rate": 10.0, "latency_seconds": 3.0,
+         "import_rows": 2000, "decisions": 20_000, "pgbench_seconds": 3, "fault_leads": 2000}  # fmt: skip
+PHASES = ("throughput", "latency", "scale", "import", "pages", "pgbench")
+
+
+class Command(BaseCommand):
+    help = "Benchmark routing, latency, scale, CSV import, pages and pgbench on PostgreSQL (or --faults)."
+
+    def add_arguments(self, parser) -> None:  # noqa: ANN001
+        parser.add_argument("--json", action="store_true", help="print the results as JSON only")
+        parser.add_argument("--quick", action="store_true", help="small sizes (CI smoke run)")
+        parser.add_argument("--yes", action="store_true", help="allow a DATABASE_URL whose name lacks 'bench'")
+        parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
+        parser.add_argument("--only", default=",".join(PHASES), help=f"comma-separated subset of {','.join(PHASES)}")
+        parser.add_argument("--faults", action="store_true", help="fault injection instead of measurements")
+        parser.add_argument("--no-pg-restart", action="store_true", help="with --faults: do not restart PostgreSQL")
+        parser.add_argument("--batch", type=int, default=50)
+        for name, default in FULL.items():
+            parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=None,
+                                help=f"default {default} ({QUICK[name]} with --quick)")  # fmt: skip
+        # Internal: the open-loop intake driver, run as a subprocess with the broker's settings.
+        parser.add_argument("--drive-intake", action="store_true", help="(internal)")
+        parser.add_argument("--seconds", type=float, default=1.0, help="(internal)")
+        parser.add_argument("--prefix", default="drive", help="(internal)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if connection.vendor != "postgresql":
+            raise CommandError(
+                "The bench measures PostgreSQL only (SQLite has no SKIP LOCKED and one writer). "
+                "Set DATABASE_URL=postgres://postgres@127.0.0.1:5432/leadops_bench and try again."
+            )
+        configured = connection.settings_dict["NAME"]
+        if options["drive_intake"]:
+            if "bench" not in configured:
+                raise CommandError("--drive-intake only runs against a bench database")
+            measure.drive_intake(rate=options["rate"], seconds=options["seconds"], prefix=options["prefix"])
+            return
+        if "bench" not in configured and not options["yes"]:
+            raise CommandError(
+                f"DATABASE_URL names {configured!r}. The bench creates and drops {db.target_name(configured)!r} on "
+                "that server and loads it heavily: pass --yes, or use a DATABASE_URL whose name contains 'bench'."
+            )
+        sizes = {k: (options[k] if options[k] is not None else (QUICK if options["quick"] else FULL)[k]) for k in FULL}
+        target = db.target_name(configured)
+        db.recreate(target)
+        try:
+            report = self._faults(sizes, options) if options["faults"] else self._measure(sizes, options)
+        finally:
+            if not options["keep"]:
+                db.drop(target)
+        if options["json"]:
+            self.stdout.write(measure.dumps(report))
+        else:
+            self.stdout.write(render(report))
+        if report.get("violations"):
+            raise CommandError(f"{len(report['violations'])} invariant violation(s)")
+
+    def _log(self, options: dict[str, Any], message: str) -> None:
+        if not options["json"]:
+            self.stderr.write(f"[bench] {message}")
+
+    def _measure(self, sizes: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+        only = {p.strip() for p in options["only"].split(",") if p.strip()}
+        if unknown := only - set(PHASES):
+            raise CommandError(f"unknown phase(s): {', '.join(sorted(unknown))}")
+        batch = options["batch"]
+        report: dict[str, Any] = {"machine": measure.machine(), "sizes": sizes, "batch": batch}
+        config = data.build_config(reps=sizes["reps"], rules=sizes["rules"])
+        if "throughput" in only:
+            self._log(options, f"throughput: {sizes['leads']} leads x 1, 2, 4 processes at {sizes['reps']} reps / {sizes['rules']} rules")
+            report["throughput"] = measure.throughput(config, workers=(1, 2, 4), leads=sizes["leads"], batch=batch)
+        if "latency" in only:
+            report["latency"] = {}
+            for broker in ("orm", "redis"):
+                self._log(options, f"intake-to-offer through qcluster, {broker} broker, {sizes['rate']}/s")
+                report["latency"][broker] = measure.intake_latency(config, broker=broker, rate=sizes["rate"],
+                                                                   seconds=sizes["latency_seconds"])  # fmt: skip
+        if "pgbench" in only:
+            self._log(options, "pgbench TPC-B-like")
+            report["pgbench"] = measure.pgbench(seconds=sizes["pgbench_seconds"])
+            best = max((r["per_second"] for r in report.get("throughput", {}).get("runs", {}).values()), default=None)
+            tps = report["pgbench"]["tps"]
+            report["pgbench"]["decisions_per_tps"] = round(best / tps, 3) if best and tps else None
+        if "import" in only:
+            self._log(options, f"CSV import of {sizes['import_rows']} rows, routed by 4 processes")
+            report["import"] = measure.csv_import(config, rows=sizes["import_rows"], workers=4, batch=batch)
+        if "pages" in only:
+            self._log(options, f"pages with {sizes['decisions']} decisions")
+            report["pages"] = measure.pages(decisions=sizes["decisions"])
+        if "scale" in only:  # last: it wipes the data for each size
+            small = (100, 10)
+            large = (10_000, 1_000) if not options["quick"] else (1_000, 100)
+            self._log(options, f"scale: cost per decision at {small} vs {large} (reps, rules)")
+            report["scale"] = measure.scale(sizes=[small, large], leads=sizes["scale_leads"], batch=batch)
+        return report
+
+    def _faults(self, sizes: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+        from routing.models import Lead
+
+        leads = sizes["fault_leads"]
+        # Caps bind: reps x max_open is 3/4 of the leads, so the rest must wait in holding.
+        max_open = max(1, (leads * 3 // 4) // sizes["reps"])
+        config = data.build_config(reps=sizes["reps"], rules=sizes["rules"], max_open=max_open, max_daily=max_open + 5)
+        data.make_leads(config, leads, prefix="fault")
+        self._log(options, f"routing {leads} leads with 4 processes, SIGKILLing one every 0.5-2 s"
+                           + ("" if options["no_pg_restart"] else ", PostgreSQL restarted after 10 s"))  # fmt: skip
+        started = time.perf_counter()
+        result = route_with_faults(
+            4, pending=lambda: Lead.objects.filter(status=Lead.Status.PENDING).count(), batch=options["batch"],
+            kill_every=(0.5, 2.0), restart_postgres_after=None if options["no_pg_restart"] else 10.0,
+        )  # fmt: skip
+        seconds = time.perf_counter() - started
+        violations = invariants.check(expected_leads=leads)
+        return {"machine": measure.machine(), "faults": {
+            "leads": leads, "reps": sizes["reps"], "rules": sizes["rules"], "max_open": max_open,
+            "seconds": round(seconds, 1), "kills": result.kills, "postgres_restarts": result.restarts,
+            "offered": Lead.objects.filter(status=Lead.Status.OFFERED).count(),
+            "holding": Lead.objects.filter(status=Lead.Status.HOLDING).count(),
+        }, "violations": violations}  # fmt: skip
+
+
+def render(report: dict[str, Any]) -> str:
+    lines = []
+    m = report["machine"]
+    lines.append(f"Machine: {m['nproc']} cores, {m['cpu']}, PostgreSQL {m['postgresql']}, Python {m['python']} ({m['when']})")
+    if "faults" in report:
+        f = report["faults"]
+        lines.append(f"Faults: {f['leads']} leads, {f['kills']} SIGKILLs, {f['postgres_restarts']} PostgreSQL restart(s), "
+                     f"{f['seconds']} s; offered {f['offered']}, holding {f['holding']} (cap {f['max_open']} open/rep)")  # fmt: skip
+        lines.append("Invariants: " + ("all hold" if not report["violations"] else "; ".join(report["violations"][:10])))
+        return "\n".join(lines)
+    rows: list[tuple[str, str, str]] = []
+    if t := report.get("throughput"):
+        for workers, run in t["runs"].items():
+            rows.append((f"routing, {workers} process(es)", f"{run['per_second']:.0f} decisions/s",
+                         f"{run['routed']} in {run['seconds']} s; target >= 1000/s"))  # fmt: skip
+        rows.append(("decision latency (engine)", f"p50 {t['engine_us_p50']} us, p99 {t['engine_us_p99']} us", "Decision.duration_us"))
+        rows.append(("decision latency (batch/lead)", f"p50 {t['batch_ms_per_lead_p50']} ms, p99 {t['batch_ms_per_lead_p99']} ms",
+                     "batch wall time / leads in batch"))  # fmt: skip
+    for broker, lat in (report.get("latency") or {}).items():
+        target = 200 if broker == "orm" else 50
+        rows.append((f"intake->offer, {broker} broker", f"p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms",
+                     f"{lat['leads']} leads at {lat['rate_per_s']}/s; target p99 <= {target} ms"))  # fmt: skip
+    if s := report.get("scale"):
+        for label, size in s["sizes"].items():
+            rows.append((f"cost/decision at {label}", f"{size['us_per_decision']} us", f"{size['decisions']} decisions, 1 process"))
+        rows.append(("scale ratio (large/small)", f"{s['ratio']}", "target <= 2"))
+    if i := report.get("import"):
+        rows.append((f"CSV import {i['rows']} rows", f"{i['total_seconds']} s", f"import {i['import_seconds']} s + routing "
+                     f"{i['route_seconds']} s (4 processes); target <= 120 s"))  # fmt: skip
+    if p := report.get("pages"):
+        for name in ("equity", "explorer", "inbox"):
+            page = p[name]
+            rows.append((f"page {name}", f"{page['median_ms']} ms", f"{page['url']} -> {page['status']}, "
+                         f"{p['decisions']} decisions; target <= 150 ms"))  # fmt: skip
+    if g := report.get("pgbench"):
+        rows.append(("pgbench TPC-B-like", f"{g['tps']} tps", f"{g['clients']} clients, scale {g['scale']}, {g['seconds']} s"))
+        rows.append(("decisions/s / pgbench tps", f"{g['decisions_per_tps']}", "target >= 0.5"))
+    width = max(len(r[0]) for r in rows) if rows else 0
+    value_width = max(len(r[1]) for r in rows) if rows else 0
+    lines += [f"{a:<{width}}  {b:<{value_width}}  {c}" for a, b, c in rows]
+    return "\n".join(lines)
