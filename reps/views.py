@@ -153,9 +153,10 @@ def lead_hand_back(request: HtmxHttpRequest, lead_id: int) -> HttpResponse:
     if not Lead.objects.filter(id=lead_id, owner=rep).exists():
         return _inbox_response(request, rep, region="inbox-leads", status=403, lead_error=NOT_YOURS.format("lead"))
     form = HandBackForm(request.POST)
-    note = form.cleaned_data["note"] if form.is_valid() else ""
+    if not form.is_valid():  # a note that is too long or holds a NUL is refused, not silently dropped
+        return _inbox_response(request, rep, region="inbox-leads", status=422, lead_error=f"Note: {form.errors['note'][0]}")
     try:
-        lead = routing_services.lead_hand_back(lead_id=lead_id, rep=rep, note=note)
+        lead = routing_services.lead_hand_back(lead_id=lead_id, rep=rep, note=form.cleaned_data["note"])
     except OfferError as exc:
         return _inbox_response(request, rep, region="inbox-leads", status=409, lead_error=str(exc))
     return _inbox_response(request, rep, region="inbox-leads", lead_notice=f"{lead} handed back; it will be re-routed.")

@@ -104,12 +104,15 @@ def test_close_with_junk_outcome_keeps_the_lead(rep_client: Client, routed: Rout
     assert routed.lead.status == "accepted"
 
 
-def test_hand_back_with_a_junk_note_still_hands_back_without_storing_the_junk(rep_client: Client, routed: Routed) -> None:
+def test_hand_back_with_a_junk_note_is_refused_naming_the_note(rep_client: Client, routed: Routed) -> None:
     rep_client.post(f"/inbox/offers/{routed.offer.id}/accept/", headers=HTMX)
-    response = rep_client.post(f"/inbox/leads/{routed.lead.id}/hand-back/", {"note": "a\x00" * 300}, headers=HTMX)
-    assert response.status_code == 200
+    for note, message in (("a\x00b", "Null characters are not allowed"), ("x" * 401, "Ensure this value has at most 400 characters")):
+        html = _refused(rep_client, f"/inbox/leads/{routed.lead.id}/hand-back/", {"note": note}, status=(422,), headers=HTMX)
+        assert f"Note: {message}" in html
     routed.lead.refresh_from_db()
-    assert routed.lead.owner_id != routed.rep.id
+    assert routed.lead.owner_id == routed.rep.id
+    response = rep_client.post(f"/inbox/leads/{routed.lead.id}/hand-back/", {"note": "wrong product"}, headers=HTMX)
+    assert response.status_code == 200
 
 
 @pytest.mark.parametrize(("data", "named"), [
