@@ -61,11 +61,8 @@ class AbsenceAdmin(SimpleHistoryAdmin):
 admin.site.register(Team, SimpleHistoryAdmin)
 
 
-@admin.register(RepLoad)
-class RepLoadAdmin(admin.ModelAdmin):
-    """Read-only: counters change only through routing services."""
-
-    list_display = ["rep", "open_count", "day", "daily_count", "week", "weekly_count", "updated_at"]
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For rows that change only through services (capacity, leads, the audit trail)."""
 
     def has_add_permission(self, request) -> bool:  # noqa: ANN001
         return False
@@ -75,3 +72,8 @@ class RepLoadAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
         return False
+
+
+@admin.register(RepLoad)
+class RepLoadAdmin(ReadOnlyAdmin):
+    list_display = ["rep", "open_count", "day", "daily_count", "week", "weekly_count", "updated_at"]

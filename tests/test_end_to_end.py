@@ -37,9 +37,8 @@ def _wait_for(predicate, timeout: float = 60.0) -> bool:  # noqa: ANN001
     return False
 
 
-@pytest.fixture
-def worker():  # noqa: ANN201
-    proc = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=_worker_env(),
+def _process(command: str):  # noqa: ANN202
+    proc = subprocess.Popen([sys.executable, "manage.py", command], cwd=ROOT, env=_worker_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     yield proc
     proc.terminate()
@@ -47,18 +46,16 @@ def worker():  # noqa: ANN201
         proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture
+def worker():  # noqa: ANN201
+    yield from _process("qcluster")
 
 
 @pytest.fixture
 def sweeper():  # noqa: ANN201
-    proc = subprocess.Popen([sys.executable, "manage.py", "sweeper"], cwd=ROOT, env=_worker_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    yield from _process("sweeper")
 
 
 def _routing_setup() -> int:
