@@ -7,7 +7,8 @@ class RepsConfig(AppConfig):
     verbose_name = "Reps"
 
     def ready(self) -> None:
-        from reps.notifications import on_routing_event
+        from reps.notifications import on_routing_events, webhooks_record
         from routing.services import listen
 
-        listen(on_routing_event)
+        listen(webhooks_record, in_transaction=True)
+        listen(on_routing_events)

@@ -9,6 +9,11 @@ def notify_offer_created(offer_id: int) -> int:
     return offer_created_notify(offer_id=offer_id)
 
 
+def notify_offers_created(offer_ids: list[int]) -> int:
+    """One task per routing batch: email each rep about their new offer."""
+    return sum(offer_created_notify(offer_id=offer_id) for offer_id in offer_ids)
+
+
 def webhook_deliver(delivery_id: int) -> str:
     return _webhook_deliver(delivery_id=delivery_id)
 

@@ -36,24 +36,39 @@ from routing.snapshots import (
 
 log = logging.getLogger(__name__)
 
-# Hooks the inbox layer registers for notifications/webhooks; called on commit.
-_listeners: list[Callable[[str, dict[str, Any]], None]] = []
+# Listeners the inbox layer registers (notifications, webhooks). Each gets a whole batch of
+# (event, payload) pairs: either inside the transaction that made the change (for durable
+# side-effect rows, written atomically with it) or after it commits (for queue tasks).
+Event = tuple[str, dict[str, Any]]
+_listeners: list[Callable[[list[Event]], None]] = []
+_transaction_listeners: list[Callable[[list[Event]], None]] = []
 
 
-def listen(callback: Callable[[str, dict[str, Any]], None]) -> None:
-    if callback not in _listeners:
-        _listeners.append(callback)
+def listen(callback: Callable[[list[Event]], None], *, in_transaction: bool = False) -> None:
+    registry = _transaction_listeners if in_transaction else _listeners
+    if callback not in registry:
+        registry.append(callback)
 
 
-def _emit_on_commit(event: str, payload: dict[str, Any]) -> None:
+def _emit(events: list[Event]) -> None:
+    """Tell listeners about changes made in the current transaction: one call per batch."""
+    if not events:
+        return
+    for callback in list(_transaction_listeners):
+        callback(events)  # failures roll the change back: these rows must not be lost
+
     def fire() -> None:
         for callback in list(_listeners):
             try:
-                callback(event, payload)
+                callback(events)
             except Exception:  # a notifier must never break routing
-                log.exception("listener failed for %s", event)
+                log.exception("listener failed for %d event(s)", len(events))
 
     transaction.on_commit(fire)
+
+
+def _emit_on_commit(event: str, payload: dict[str, Any]) -> None:
+    _emit([(event, payload)])
 
 
 def _wake_router() -> None:
@@ -327,13 +342,15 @@ def _route_batch(*, limit: int, now: dt.datetime | None, statuses: tuple[str, ..
     _bulk_set(Lead, leads, ["segment", "high_value", "route_attempts", "routed_at", "status", "owner", "offered_at"])
     _bulk_set(RepLoad, [loads[r] for r in sorted(touched_loads)], ["open_count", "day", "daily_count", "week", "weekly_count"])
     _bulk_set(FairnessState, [fairness_rows[k] for k in sorted(touched_fairness)], ["credit", "assigned"])
-    for lead, record in zip(leads, records):
+    events: list[Event] = []
+    for lead, record in zip(leads, records, strict=True):
         escalation = lead.id in escalations
         if offer := offers.get(lead.id):
-            _emit_on_commit("offer.created", {"lead_id": lead.id, "offer_id": offer.id, "rep_id": offer.rep_id,
-                                              "step": record.step or None, "escalation": escalation})
+            events.append(("offer.created", {"lead_id": lead.id, "offer_id": offer.id, "rep_id": offer.rep_id,
+                                             "step": record.step or None, "escalation": escalation}))  # fmt: skip
         else:
-            _emit_on_commit("lead.holding", {"lead_id": lead.id, "escalation": escalation})
+            events.append(("lead.holding", {"lead_id": lead.id, "escalation": escalation}))
+    _emit(events)
     return len(leads)
 
 

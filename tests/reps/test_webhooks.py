@@ -132,3 +132,31 @@ def test_without_a_webhook_url_nothing_is_queued(django_capture_on_commit_callba
     with django_capture_on_commit_callbacks(execute=True):
         route_new_lead()
     assert WebhookDelivery.objects.count() == 0
+
+
+def test_the_delivery_row_is_written_in_the_routing_transaction(receiver: Receiver) -> None:
+    """No on-commit callbacks run here (as if the process died right after the commit): the
+    durable row is there anyway, and the sweeper's pass delivers it."""
+    make_world()
+    lead = route_new_lead()
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.event, delivery.payload["lead_id"], delivery.status) == ("offer.created", lead.id, "pending")
+    assert receiver.requests == []
+    assert webhooks_deliver_due() == 1
+    assert len(receiver.requests) == 1
+
+
+def test_one_batch_makes_one_email_task_for_all_its_offers(django_capture_on_commit_callbacks) -> None:
+    from django.core import mail
+
+    from routing.services import leads_route_all_pending
+    from tests.factories import LeadFactory
+
+    world = make_world(pool_size=3)
+    for _ in range(3):
+        LeadFactory(intent="high")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        leads_route_all_pending()
+    assert len(callbacks) <= 2  # the batch's listeners fire once, not once per offer
+    assert sorted(len(m.to) for m in mail.outbox) == [1, 1, 1]
+    assert world.primary.user.email in {m.to[0] for m in mail.outbox}
