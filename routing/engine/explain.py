@@ -14,13 +14,17 @@ from typing import Any, Final
 
 from routing.engine.types import (
     CandidateResult,
+    Condition,
     Criterion,
     Decision,
+    FallbackStep,
     PoolSnapshot,
     Reason,
     RepSnapshot,
+    Requirements,
     RuleSpec,
     SegmentSpec,
+    SkillRequirement,
     StepKind,
     StepResult,
     Strategy,
@@ -210,4 +214,136 @@ def decision_to_dict(decision: Decision) -> dict[str, Any]:
     Keys are the ``Decision`` field names; ``fairness_updates`` keys (pool and rep ids) become
     strings, as any JSON round trip would make them.
     """
-    return to_jsonable(decision)  # type: ignore[no-any-return]
+    # Built field by field: the generic ``to_jsonable`` walk cost ~0.45 ms per decision
+    # (~225 calls for a 20-member pool). The output is identical to ``to_jsonable(decision)``
+    # (tests/routing/engine/test_explain_dict.py); any value of an unexpected type is handed to
+    # ``to_jsonable``, so only the common shapes take the fast path.
+    if type(decision) is not Decision:
+        return to_jsonable(decision)  # type: ignore[no-any-return]
+    d = decision
+    return {
+        "lead_id": _plain(d.lead_id),
+        "config_version": _plain(d.config_version),
+        "segment": _segment(d.segment),
+        "rule": _rule(d.rule),
+        "high_value": _plain(d.high_value),
+        "steps": [_step(s) for s in d.steps] if type(d.steps) in _SEQUENCES else to_jsonable(d.steps),
+        "outcome": _enum(d.outcome),
+        "chosen_rep_id": _plain(d.chosen_rep_id),
+        "chosen_step": _enum(d.chosen_step),
+        "fairness_updates": _fairness(d.fairness_updates),
+        "summary": _plain(d.summary),
+    }
+
+
+_PLAIN: Final = frozenset({int, str, bool, type(None)})
+_SEQUENCES: Final = frozenset({tuple, list})
+
+
+def _plain(value: Any) -> Any:
+    return value if type(value) in _PLAIN else to_jsonable(value)
+
+
+def _number(value: Any) -> Any:
+    kind = type(value)
+    if kind in _PLAIN or (kind is float and math.isfinite(value)):
+        return value
+    return to_jsonable(value)
+
+
+def _enum(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else to_jsonable(value)
+
+
+def _enums(values: Any) -> Any:
+    if type(values) not in _SEQUENCES:
+        return to_jsonable(values)
+    return [v.value if isinstance(v, Enum) else to_jsonable(v) for v in values]
+
+
+def _conditions(conditions: Any) -> Any:
+    if type(conditions) not in _SEQUENCES:
+        return to_jsonable(conditions)
+    return [
+        {"field": _plain(c.field), "op": _enum(c.op), "value": to_jsonable(c.value)}
+        if type(c) is Condition else to_jsonable(c)
+        for c in conditions
+    ]  # fmt: skip
+
+
+def _segment(segment: Any) -> Any:
+    if type(segment) is not SegmentSpec:
+        return to_jsonable(segment)
+    return {
+        "id": _plain(segment.id), "slug": _plain(segment.slug), "name": _plain(segment.name),
+        "sla_minutes": _number(segment.sla_minutes), "accept_fraction": _number(segment.accept_fraction),
+        "priority": _plain(segment.priority), "order": _plain(segment.order),
+        "conditions": _conditions(segment.conditions), "is_default": _plain(segment.is_default),
+    }  # fmt: skip
+
+
+def _rule(rule: Any) -> Any:
+    if type(rule) is not RuleSpec:
+        return to_jsonable(rule)
+    req = rule.requirements
+    if type(req) is Requirements and type(req.skills) in _SEQUENCES:
+        requirements = {
+            "skills": [
+                {"skill": _plain(s.skill), "min_level": _plain(s.min_level)} if type(s) is SkillRequirement
+                else to_jsonable(s)
+                for s in req.skills
+            ],
+            "licence": _plain(req.licence), "territory": _plain(req.territory), "language": _plain(req.language),
+            "min_tier": _plain(req.min_tier), "working_hours": _plain(req.working_hours),
+        }  # fmt: skip
+    else:
+        requirements = to_jsonable(req)
+    if type(rule.fallback) in _SEQUENCES:
+        fallback = [
+            {"kind": _enum(f.kind), "target_id": _plain(f.target_id)} if type(f) is FallbackStep else to_jsonable(f)
+            for f in rule.fallback
+        ]  # fmt: skip
+    else:
+        fallback = to_jsonable(rule.fallback)
+    return {
+        "id": _plain(rule.id), "history_id": _plain(rule.history_id), "name": _plain(rule.name),
+        "priority": _plain(rule.priority), "enabled": _plain(rule.enabled), "conditions": _conditions(rule.conditions),
+        "pool_id": _plain(rule.pool_id), "strategy": _enum(rule.strategy), "requirements": requirements,
+        "value_threshold": to_jsonable(rule.value_threshold), "high_value_min_tier": _plain(rule.high_value_min_tier),
+        "fallback": fallback, "relaxation": _enums(rule.relaxation),
+        "reroute_on_escalation": _plain(rule.reroute_on_escalation),
+    }  # fmt: skip
+
+
+def _step(step: Any) -> Any:
+    if type(step) is not StepResult:
+        return to_jsonable(step)
+    candidates = step.candidates
+    if type(candidates) in _SEQUENCES:
+        rendered = []
+        for c in candidates:
+            if type(c) is not CandidateResult:
+                rendered.append(to_jsonable(c))
+                continue
+            rendered.append({
+                "rep_id": _plain(c.rep_id), "name": _plain(c.name), "eligible": _plain(c.eligible),
+                "reasons": _enums(c.reasons), "weight": _number(c.weight), "score": _number(c.score),
+            })  # fmt: skip
+    else:
+        rendered = to_jsonable(candidates)
+    return {
+        "kind": _enum(step.kind), "pool_id": _plain(step.pool_id), "relaxed": _enums(step.relaxed),
+        "candidates": rendered, "chosen_rep_id": _plain(step.chosen_rep_id),
+    }  # fmt: skip
+
+
+def _fairness(updates: Any) -> Any:
+    if type(updates) is not dict:
+        return to_jsonable(updates)
+    out = {}
+    for pool_id, credits in updates.items():
+        if type(credits) is not dict:
+            out[_key(pool_id)] = to_jsonable(credits)
+            continue
+        out[_key(pool_id)] = {_key(rep_id): _number(credit) for rep_id, credit in credits.items()}
+    return out
