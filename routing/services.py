@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable
 
 from django.db import IntegrityError, OperationalError, connection, models, transaction
+from django.db.models.base import ModelState
 from django.utils import timezone
 
 from reps.models import FairnessState, Rep, RepLoad
@@ -191,7 +192,23 @@ def _locked_rows(model: type[models.Model], column: str, ids: set[int], *, order
         f"SELECT * FROM {qn(model._meta.db_table)} WHERE {qn(column)} = ANY(%s) "
         f"ORDER BY {', '.join(qn(c) for c in order)} FOR UPDATE"
     )
-    return list(model.objects.raw(sql, [sorted(ids)]))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [sorted(ids)])
+        attnames = {f.column: f.attname for f in model._meta.concrete_fields}
+        names = [attnames[col.name] for col in cursor.description]
+        return [_loaded(model, dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+
+
+def _loaded(model: type[models.Model], values: dict[str, Any]) -> Any:
+    """An instance of ``model`` loaded from the database, as ``Model.from_db`` makes it but
+    without ``__init__`` and its pre/post_init signals (no receivers for these counter models):
+    a batch at 500 reps / 50 rules locks ~1,300 rows, and ``from_db`` cost ~10 us each."""
+    obj = model.__new__(model)
+    obj.__dict__.update(values)
+    obj._state = ModelState()
+    obj._state.adding = False
+    obj._state.db = connection.alias
+    return obj
 
 
 def _lock_loads(rep_ids: set[int]) -> dict[int, RepLoad]:
