@@ -1,0 +1,364 @@
+"""Load test: simulated reps polling their inbox plus API intake, against gunicorn on loopback.
+
+    .venv/bin/python scripts/load.py                     # 200 reps / 3 s, 100 intake/s, 60 s
+    .venv/bin/python scripts/load.py --reps 20 --rate 10 --seconds 10   # smoke run
+    .venv/bin/python scripts/load.py --json load.json    # also write the results as JSON
+
+What it does, in order (everything it starts is stopped, and its database dropped, at the end):
+
+1. creates a throwaway PostgreSQL database (its name must contain "bench"; default
+   ``leadops_bench2_load``) on the server of DATABASE_URL (default postgres@127.0.0.1:5432),
+   migrates it, loads the demo with ``manage.py seed_demo`` and creates an API token with
+   ``manage.py createapitoken``;
+2. adds ``--reps`` rep accounts (clones of the demo reps, members of the demo pools, so they
+   receive offers) through the configuration importer, and gives each a logged-in session;
+3. starts gunicorn (gthread) on 127.0.0.1, a ``manage.py qcluster`` and a ``manage.py sweeper``;
+4. for ``--seconds``: every rep polls its inbox fragment every ``--poll`` seconds exactly as the
+   page does (``GET /inbox/`` with ``HX-Request``, ``HX-Target: inbox-offers`` and the last
+   fingerprint ``v``, so an unchanged inbox answers 204), and intake POSTs arrive at
+   ``--rate`` per second on a fixed schedule (open loop) at ``/api/v1/leads``;
+5. reports, per request type, errors (any status outside 2xx/3xx, or a connection error) and
+   latency p50/p95/p99. Intake latency is measured from the request's scheduled time, so a
+   server that falls behind is not hidden by the client waiting for it.
+
+Clients are one asyncio loop speaking HTTP/1.1 with ``Connection: close`` (standard library
+only); the client shares the machine's cores with the server, as a real loopback test does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+FINGERPRINT = re.compile(rb"""hx-vals='\{"v": "([^"]*)"\}'""")
+STATES = ["CA", "NY", "TX", "FL", "WA", "IL", "PA", "OH", "GA", "NC"]
+
+SETUP_REPS = r"""
+import copy, json, sys
+import django
+django.setup()
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.auth.models import User
+from django.contrib.sessions.backends.db import SessionStore
+from routing.config_io import config_export, config_import
+
+count = int(sys.argv[1])
+data = config_export(include_absences=False)
+templates = [r for r in data["reps"] if r.get("active", True) and r.get("team")]
+pools = {p["name"]: p for p in data["pools"]}
+for i in range(count):
+    rep = copy.deepcopy(templates[i % len(templates)])
+    rep.update(username=f"load-rep-{i:03d}", email=f"load-rep-{i:03d}@load.invalid", display_name=f"Load Rep {i:03d}",
+               working_hours={}, active=True)
+    data["reps"].append(rep)
+    for pool in pools.values():
+        if any(m["rep"] == templates[i % len(templates)]["username"] for m in pool.get("members", [])):
+            pool["members"].append({"rep": rep["username"], "weight": 1})
+config_import(data)
+sessions = []
+for user in User.objects.filter(username__startswith="load-rep-").order_by("username"):
+    store = SessionStore()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.create()
+    sessions.append(store.session_key)
+print(json.dumps(sessions))
+"""
+
+
+@dataclass
+class Stats:
+    latencies_ms: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    errors: int = 0
+    requests: int = 0
+    samples: list[str] = field(default_factory=list)
+
+    def record(self, status: int | None, ms: float, error: str = "") -> None:
+        self.requests += 1
+        if status is not None:
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+        if status is None or not 200 <= status < 400:
+            self.errors += 1
+            if len(self.samples) < 5:
+                self.samples.append(error or f"HTTP {status}")
+        else:
+            self.latencies_ms.append(ms)
+
+    def summary(self) -> dict[str, Any]:
+        values = sorted(self.latencies_ms)
+        return {
+            "requests": self.requests,
+            "ok": len(values), "errors": self.errors, "statuses": dict(sorted(self.statuses.items())),
+            "p50_ms": _pct(values, 50), "p95_ms": _pct(values, 95), "p99_ms": _pct(values, 99),
+            "max_ms": round(values[-1], 1) if values else None,
+            "mean_ms": round(statistics.fmean(values), 1) if values else None, "error_samples": self.samples,
+        }  # fmt: skip
+
+
+def _pct(ordered: list[float], q: float) -> float | None:
+    if not ordered:
+        return None
+    return round(ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))], 1)
+
+
+async def http(port: int, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> tuple[int, bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        head = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close",
+                f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in headers.items())]  # fmt: skip
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        await writer.drain()
+        data = await reader.read()
+    finally:
+        writer.close()
+    status_line = data.split(b"\r\n", 1)[0]
+    parts = status_line.split()
+    if len(parts) < 2 or not parts[1].isdigit():
+        raise ConnectionError(f"no HTTP status line (got {status_line[:60]!r})")
+    return int(parts[1]), data
+
+
+async def poll_inbox(port: int, session: str, *, start: float, period: float, until: float, stats: Stats) -> None:
+    fingerprint = ""
+    headers = {"Cookie": f"sessionid={session}", "HX-Request": "true", "HX-Target": "inbox-offers",
+               "HX-Current-URL": f"http://127.0.0.1:{port}/inbox/"}  # fmt: skip
+    due = start
+    while due < until:
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        began = time.monotonic()
+        path = "/inbox/" + (f"?v={quote(fingerprint)}" if fingerprint else "")
+        try:
+            status, data = await http(port, "GET", path, headers)
+        except (OSError, ConnectionError, asyncio.IncompleteReadError) as exc:
+            stats.record(None, 0.0, f"{type(exc).__name__}: {exc}")
+        else:
+            stats.record(status, (time.monotonic() - began) * 1000)
+            if status == 200 and (match := FINGERPRINT.search(data)):
+                fingerprint = match.group(1).decode()
+        due += period  # the page polls every 3 s after the last swap; a late answer polls at once
+
+
+def intake_payload(index: int, rng: random.Random) -> bytes:
+    vertical = rng.choice(["insurance", "insurance", "saas"])
+    return json.dumps({
+        "source": rng.choice(["web", "partner", "webinar", "chat"]), "external_id": f"load-{index}",
+        "first_name": "Load", "last_name": f"L{index}", "email": f"load{index}@load.invalid", "country": "US",
+        "state": rng.choice(STATES), "postal_code": f"{rng.randint(10000, 99999)}",
+        "language": rng.choice(["en"] * 6 + ["es", "de"]),
+        "product_line": rng.choice(["life", "auto"]) if vertical == "insurance" else "crm",
+        "value": rng.choice([800, 2500, 9000, 18000, 35000, 52000, 75000, 120000]), "currency": "USD",
+        "intent": rng.choice(["high", "medium", "medium", "low"]), "attributes": {"vertical": vertical},
+    }).encode()  # fmt: skip
+
+
+async def intake(port: int, token: str, *, rate: float, start: float, until: float, stats: Stats) -> int:
+    rng = random.Random(7)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    tasks: set[asyncio.Task] = set()
+
+    async def one(index: int, due: float) -> None:
+        try:
+            status, data = await http(port, "POST", "/api/v1/leads", headers, intake_payload(index, rng))
+        except (OSError, ConnectionError, asyncio.IncompleteReadError) as exc:
+            stats.record(None, 0.0, f"{type(exc).__name__}: {exc}")
+        else:
+            body = data.split(b"\r\n\r\n", 1)[-1][:200].decode(errors="replace")
+            stats.record(status, (time.monotonic() - due) * 1000, f"HTTP {status}: {body}")
+
+    index = 0
+    while (due := start + index / rate) < until:
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        task = asyncio.create_task(one(index, due))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        index += 1
+    if tasks:
+        await asyncio.wait(tasks, timeout=60)
+    return index
+
+
+async def drive(args: argparse.Namespace, port: int, token: str, sessions: list[str]) -> dict[str, Any]:
+    inbox, posts = Stats(), Stats()
+    start = time.monotonic() + 0.5
+    until = start + args.seconds
+    rng = random.Random(3)
+    pollers = [
+        poll_inbox(port, s, start=start + rng.uniform(0, args.poll), period=args.poll, until=until, stats=inbox)
+        for s in sessions
+    ]  # fmt: skip
+    results = await asyncio.gather(intake(port, token, rate=args.rate, start=start, until=until, stats=posts), *pollers)
+    return {"inbox": inbox.summary(), "intake": posts.summary(), "intake_sent": results[0],
+            "wall_seconds": round(time.monotonic() - start, 1)}  # fmt: skip
+
+
+def admin_conn(url: str) -> psycopg.Connection:
+    parts = urlsplit(url)
+    return psycopg.connect(host=parts.hostname or "127.0.0.1", port=parts.port or 5432, user=parts.username or "postgres",
+                           password=parts.password, dbname="postgres", autocommit=True)  # fmt: skip
+
+
+def run(cmd: list[str], env: dict[str, str], **kwargs: Any) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True, text=True, **kwargs)
+
+
+def wait_http(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("gunicorn exited during start-up")
+        try:
+            status, _ = asyncio.run(http(port, "GET", "/login/", {}))
+            if status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError("gunicorn did not answer")
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def routed_latency(conn: psycopg.Connection, *, wait: float) -> dict[str, Any]:
+    """Intake→routed of the load's leads (routed_at − received_at), after letting the queue drain."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        pending = conn.execute("SELECT count(*) FROM routing_lead WHERE external_id LIKE 'load-%%' AND status = 'pending'").fetchone()[0]
+        if not pending:
+            break
+        time.sleep(0.5)
+    row = conn.execute(
+        """SELECT count(*), count(routed_at),
+                  percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM routed_at - received_at)),
+                  max(extract(epoch FROM routed_at - received_at))
+           FROM routing_lead WHERE external_id LIKE 'load-%%'"""
+    ).fetchone()
+    status = dict(conn.execute("SELECT status, count(*) FROM routing_lead WHERE external_id LIKE 'load-%%' GROUP BY status").fetchall())
+    p = row[2] or [None, None, None]
+    ms = lambda v: None if v is None else round(float(v) * 1000, 1)  # noqa: E731
+    return {"leads": row[0], "routed": row[1], "by_status": status, "p50_ms": ms(p[0]), "p95_ms": ms(p[1]),
+            "p99_ms": ms(p[2]), "max_ms": ms(row[3])}  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reps", type=int, default=200)
+    parser.add_argument("--poll", type=float, default=3.0, help="seconds between a rep's polls")
+    parser.add_argument("--rate", type=float, default=100.0, help="intake POSTs per second")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--database", default="leadops_bench2_load", help="throwaway database (name must contain 'bench')")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--gunicorn-workers", type=int, default=4)
+    parser.add_argument("--gunicorn-threads", type=int, default=4)
+    parser.add_argument("--broker", choices=("orm", "redis"), default="orm", help="queue broker of the qcluster")
+    parser.add_argument("--json", type=Path, help="write the results here too")
+    args = parser.parse_args()
+    if "bench" not in args.database:
+        parser.error("--database must contain 'bench': the script creates and drops it")
+
+    base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/leadops")
+    parts = urlsplit(base_url)
+    db_url = parts._replace(path="/" + args.database).geturl()
+    env = {**os.environ, "DATABASE_URL": db_url, "DJANGO_SETTINGS_MODULE": "leadops.settings", "LEADOPS_Q_SYNC": "0",
+           "DJANGO_DEBUG": "0", "PYTHONPATH": str(ROOT)}  # fmt: skip
+    env.pop("REDIS_URL", None)
+    if args.broker == "redis":
+        env["REDIS_URL"] = os.environ.get("LEADOPS_LOAD_REDIS_URL", "redis://127.0.0.1:6379/0")
+    logs = Path(tempfile.mkdtemp(prefix="leadops-load-"))
+    procs: dict[str, subprocess.Popen] = {}
+    admin = admin_conn(base_url)
+    exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [args.database]).fetchone()
+    if exists:
+        print(f"database {args.database} already exists: not touching it (drop it yourself if it is yours)", file=sys.stderr)
+        return 2
+    admin.execute(f'CREATE DATABASE "{args.database}"')
+    report: dict[str, Any] = {"config": vars(args) | {"json": str(args.json) if args.json else None}}
+    try:
+        log = lambda m: print(f"[load] {m}", file=sys.stderr, flush=True)  # noqa: E731
+        manage = [PYTHON, str(ROOT / "manage.py")]
+        log(f"migrate + seed_demo in {args.database}")
+        run([*manage, "migrate", "-v", "0"], env)
+        run([*manage, "seed_demo"], env)
+        token = run([*manage, "createapitoken", "load"], env).stdout.split()[-1]
+        log(f"adding {args.reps} reps with sessions")
+        sessions = json.loads(run([PYTHON, "-c", SETUP_REPS, str(args.reps)], env).stdout.strip().splitlines()[-1])
+        log(f"starting gunicorn ({args.gunicorn_workers} x {args.gunicorn_threads} threads), qcluster ({args.broker}), sweeper")
+        procs["gunicorn"] = subprocess.Popen(
+            [str(Path(PYTHON).parent / "gunicorn"), "leadops.wsgi:application", "-b", f"127.0.0.1:{args.port}",
+             "-k", "gthread", "-w", str(args.gunicorn_workers), "--threads", str(args.gunicorn_threads),
+             "--backlog", "2048", "--log-level", "warning"],
+            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(logs / "gunicorn.log", "w"),
+        )  # fmt: skip
+        procs["qcluster"] = subprocess.Popen([*manage, "qcluster"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                             stderr=open(logs / "qcluster.log", "w"))  # fmt: skip
+        procs["sweeper"] = subprocess.Popen([*manage, "sweeper"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                            stderr=open(logs / "sweeper.log", "w"))  # fmt: skip
+        wait_http(args.port, procs["gunicorn"])
+        time.sleep(2)  # let qcluster and sweeper finish starting
+        log(f"{args.reps} reps polling every {args.poll} s + {args.rate} intake/s for {args.seconds} s")
+        report["results"] = asyncio.run(drive(args, args.port, token, sessions))
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                report.setdefault("exited", []).append(f"{name} exited with {proc.returncode} during the run")
+        with psycopg.connect(db_url.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
+            report["results"]["intake_to_routed"] = routed_latency(conn, wait=60)
+    finally:
+        for proc in procs.values():
+            stop(proc)
+        admin.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
+        admin.close()
+    report["logs"] = str(logs)
+    print(render(report))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    res = report["results"]
+    return 1 if res["inbox"]["errors"] or res["intake"]["errors"] or report.get("exited") else 0
+
+
+def render(report: dict[str, Any]) -> str:
+    r = report["results"]
+    lines = [f"{'request':<16} {'requests':>8} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}  statuses"]
+    for name in ("inbox", "intake"):
+        s = r[name]
+        lines.append(f"{name:<16} {s['requests']:>8} {s['errors']:>6} {s['p50_ms']!s:>8} {s['p95_ms']!s:>8} "
+                     f"{s['p99_ms']!s:>8} {s['max_ms']!s:>8}  {s['statuses']}")  # fmt: skip
+        for sample in s["error_samples"]:
+            lines.append(f"    e.g. {sample[:160]}")
+    t = r["intake_to_routed"]
+    lines.append(f"{'intake->routed':<16} {t['leads']:>8} {'':>6} {t['p50_ms']!s:>8} {t['p95_ms']!s:>8} {t['p99_ms']!s:>8} "
+                 f"{t['max_ms']!s:>8}  {t['by_status']}")  # fmt: skip
+    lines.append(f"intake sent: {r['intake_sent']} in {r['wall_seconds']} s; logs: {report['logs']}")
+    lines += report.get("exited", [])
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
