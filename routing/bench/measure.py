@@ -248,7 +248,8 @@ def pages(*, decisions: int, repeats: int = 5) -> dict[str, Any]:
 def pgbench(*, seconds: int, clients: int = 4, scale_factor: int = 10) -> dict[str, Any]:
     """pgbench's TPC-B-like transaction against the same server, in its own bench database."""
     binary = shutil.which("pgbench") or "/usr/lib/postgresql/15/bin/pgbench"
-    name = "leadops_bench_pgbench"
+    # Named after this run's bench database, so two engineers' runs never drop each other's.
+    name = f"{connection.settings_dict['NAME']}_pgbench"
     db.drop(name)
     db.create(name)
     dbs = settings.DATABASES["default"]
