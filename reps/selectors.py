@@ -12,6 +12,17 @@ from reps.access import user_roles
 from reps.models import Absence, Rep, RepLoad, Role
 from routing.models import Lead, Offer
 
+# "Away now" means away until the rep switches back. Rep.away_until has no indefinite value, so
+# it holds this far-future sentinel (rather than NULL, which means "available"): every reader that
+# asks "is away_until in the future?" keeps working, and nobody silently reappears after a while.
+# Far from datetime.max so that date arithmetic on it (a day added in a report) cannot overflow.
+AWAY_UNTIL_BACK = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
+
+
+def away_is_until_back(until: dt.datetime | None) -> bool:
+    """True when an away marker means "until I come back" rather than a chosen time."""
+    return until is not None and until >= AWAY_UNTIL_BACK
+
 
 def offer_list_open_for_rep(*, rep: Rep, now: dt.datetime | None = None) -> list[Offer]:
     """The rep's live offers, soonest deadline first. An offer past its deadline leaves the
@@ -48,6 +59,18 @@ def rep_list_for_manager(*, user, now: dt.datetime | None = None) -> QuerySet[Re
         qs = qs.filter(manager=manager)
     upcoming = Absence.objects.filter(ends_at__gt=now).order_by("starts_at")
     return qs.select_related("load").prefetch_related(Prefetch("absences", queryset=upcoming, to_attr="upcoming_absences"))
+
+
+def absence_list_scheduled_for_rep(*, rep: Rep, now: dt.datetime | None = None) -> list[Absence]:
+    """The rep's current and upcoming absences, soonest first."""
+    now = now or timezone.now()
+    return list(Absence.objects.filter(rep=rep, ends_at__gt=now).order_by("starts_at", "id"))
+
+
+def absence_get_for_manager(*, user, absence_id: int) -> Absence | None:  # noqa: ANN001
+    """An absence of a rep this user may manage (see rep_list_for_manager), else None."""
+    reps = rep_list_for_manager(user=user)
+    return Absence.objects.select_related("rep").filter(id=absence_id, rep__in=reps.values("id")).first()
 
 
 def rep_load_for(*, rep: Rep) -> RepLoad | None:

@@ -7,29 +7,29 @@ withdrawn there and move on along the rule's chain.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from reps.models import Absence, Rep
+from reps.selectors import AWAY_UNTIL_BACK
 from routing.models import Offer
 from routing.services import holding_release, offers_withdraw_for_away
-
-# "Away now" with no end: long enough to mean "until I switch back", short enough that a
-# forgotten toggle does not hide a rep forever.
-AWAY_INDEFINITELY = dt.timedelta(days=30)
 
 
 def rep_set_away(*, rep: Rep, until: dt.datetime | None = None, now: dt.datetime | None = None) -> int:
     """Mark ``rep`` away until ``until`` (None: until they come back). Returns offers withdrawn."""
     now = now or timezone.now()
     if until is None:
-        until = now + AWAY_INDEFINITELY
+        until = AWAY_UNTIL_BACK
     if timezone.is_naive(until):
         raise ValidationError({"until": "Give a timezone-aware time."})
     if until <= now:
         raise ValidationError({"until": "Pick a time in the future."})
+    if until > AWAY_UNTIL_BACK:  # would read as "until you come back"; no one plans that far
+        raise ValidationError({"until": "Pick a time before the year 9000, or choose Away now."})
     with transaction.atomic():
         rep.away_until = until
         rep.save(update_fields=["away_until"])
@@ -72,6 +72,39 @@ def absence_create(
         if starts_at <= now:
             offers_withdraw_for_away(rep=rep, now=now)
     return absence
+
+
+@dataclass(frozen=True)
+class AbsenceEnded:
+    rep: Rep
+    cancelled: bool  # True: it had not started and is gone; False: it ended now
+
+
+def absence_end(*, absence_id: int, by, now: dt.datetime | None = None) -> AbsenceEnded:  # noqa: ANN001
+    """End an absence early, or cancel it outright if it has not started yet.
+
+    1. Lock the row and re-check it under the lock (two managers may click at once).
+    2. Not started yet: delete it (its history keeps the cancelled row and who cancelled it).
+    3. In progress: it ends ``now``, validated like any edit; the rep can take leads again,
+       so the holding pool retries on commit, as when a rep comes back from away.
+    4. Already over: refused.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        absence = Absence.objects.select_for_update().select_related("rep").filter(id=absence_id).first()
+        if absence is None:
+            raise ValidationError("This absence no longer exists: someone may have cancelled it already.")
+        if absence.ends_at <= now:
+            raise ValidationError("This absence is already over.")
+        absence._history_user = by  # noqa: SLF001 (simple-history's hook for the acting user)
+        if absence.starts_at >= now:
+            absence.delete()
+            return AbsenceEnded(rep=absence.rep, cancelled=True)
+        absence.ends_at = now
+        absence.full_clean()
+        absence.save(update_fields=["ends_at"])
+        transaction.on_commit(lambda: holding_release(limit=100))
+        return AbsenceEnded(rep=absence.rep, cancelled=False)
 
 
 def offers_withdraw_for_absent(*, now: dt.datetime | None = None) -> int:

@@ -11,4 +11,5 @@ urlpatterns = [
     path("inbox/away/", views.away, name="inbox-away"),
     path("team/", views.team, name="team"),
     path("team/absences/", views.absence_create, name="team-absence-create"),
+    path("team/absences/<int:absence_id>/end/", views.absence_end, name="team-absence-end"),
 ]

@@ -13,7 +13,7 @@ from typing import Iterator
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -21,7 +21,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
-from reps import selectors, services as rep_services
+from reps import selectors
+from reps import services as rep_services
 from reps.access import get_rep_for_user, manager_required, rep_required
 from reps.forms import AbsenceForm, AwayForm, CloseForm, DeclineForm, HandBackForm
 from reps.models import Rep
@@ -39,14 +40,17 @@ class HtmxHttpRequest:  # typing aid only: request objects carry .htmx from Htmx
     htmx: HtmxDetails
 
 
-@contextmanager
-def _rep_time(rep: Rep) -> Iterator[None]:
-    """Show and read times in the rep's own timezone."""
+def _zone(name: str | None) -> zoneinfo.ZoneInfo:
     try:
-        tz = zoneinfo.ZoneInfo(rep.timezone)
+        return zoneinfo.ZoneInfo(name or "UTC")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        tz = zoneinfo.ZoneInfo("UTC")
-    with timezone.override(tz):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+@contextmanager
+def _rep_time(rep: Rep | None) -> Iterator[None]:
+    """Show and read times in the rep's own timezone (UTC for a user with no rep profile)."""
+    with timezone.override(_zone(rep.timezone if rep else None)):
         yield
 
 
@@ -55,11 +59,14 @@ def _inbox_context(rep: Rep, **extra: object) -> dict:
     offers = selectors.offer_list_open_for_rep(rep=rep, now=now)
     for offer in offers:
         offer.seconds_left = max(0, int((offer.deadline - now).total_seconds()))
+    absences = selectors.absence_list_scheduled_for_rep(rep=rep, now=now)
     return {
         "rep": rep, "offers": offers, "fingerprint": selectors.offers_fingerprint(offers),
         "leads": selectors.lead_list_accepted_for_rep(rep=rep), "decline_form": DeclineForm(),
         "close_form": CloseForm(), "away_form": AwayForm(), "away": rep_services.rep_is_away(rep=rep, now=now),
-        "away_indefinite": bool(rep.away_until and rep.away_until - now > rep_services.AWAY_INDEFINITELY / 2),
+        "away_until_back": selectors.away_is_until_back(rep.away_until),
+        "absences": absences, "absent_now": next((a for a in absences if a.starts_at <= now), None), "now": now,
+        "tz_label": timezone.get_current_timezone_name(),
         **extra,
     }  # fmt: skip
 
@@ -67,6 +74,11 @@ def _inbox_context(rep: Rep, **extra: object) -> dict:
 def _inbox_response(request: HtmxHttpRequest, rep: Rep, *, region: str, status: int = 200, **extra: object) -> HttpResponse:
     """Answer an inbox action: the region it targeted plus the other regions out of band (an
     accept moves a lead between lists, going away withdraws offers). Without htmx: redirect."""
+    with _rep_time(rep):
+        return _inbox_response_in_zone(request, rep, region=region, status=status, **extra)
+
+
+def _inbox_response_in_zone(request: HtmxHttpRequest, rep: Rep, *, region: str, status: int, **extra: object) -> HttpResponse:
     error, notice = extra.get("error"), extra.get("notice")
     if not request.htmx:
         if status >= 400 and status != 422:
@@ -190,7 +202,18 @@ def away(request: HtmxHttpRequest) -> HttpResponse:
 
 def _team_context(request: HtmxHttpRequest, form: AbsenceForm | None = None, **extra: object) -> dict:
     reps = selectors.rep_list_for_manager(user=request.user)
-    return {"reps": reps, "form": form or AbsenceForm(reps=reps), "now": timezone.now(), **extra}
+    now = timezone.now()
+    for rep in reps:
+        rep.absent_now = next((a for a in rep.upcoming_absences if a.starts_at <= now), None)
+        rep.away_until_back = selectors.away_is_until_back(rep.away_until)
+    return {
+        "reps": reps, "form": form or AbsenceForm(reps=reps), "now": now,
+        "tz_label": timezone.get_current_timezone_name(), **extra,
+    }  # fmt: skip
+
+
+def _viewer_rep(user) -> Rep | None:  # noqa: ANN001
+    return Rep.objects.filter(user=user).first()
 
 
 @require_GET
@@ -198,32 +221,55 @@ def _team_context(request: HtmxHttpRequest, form: AbsenceForm | None = None, **e
 @vary_on_headers("HX-Request")
 def team(request: HtmxHttpRequest) -> HttpResponse:
     template = f"{TEAM}#team-reps" if request.htmx and request.htmx.target == "team-reps" else TEAM
-    return render(request, template, _team_context(request))
+    with _rep_time(_viewer_rep(request.user)):
+        return render(request, template, _team_context(request))
 
 
 @require_POST
 @manager_required
 def absence_create(request: HtmxHttpRequest) -> HttpResponse:
-    reps = selectors.rep_list_for_manager(user=request.user)
-    form = AbsenceForm(request.POST, reps=reps)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            rep_services.absence_create(
-                rep=data["rep"], starts_at=data["starts_at"], ends_at=data["ends_at"], reason=data["reason"],
-                note=data["note"], created_by=request.user,
-            )  # fmt: skip
-        except ValidationError as exc:
-            form.add_error(None, exc)
-    if form.errors:
+    with _rep_time(_viewer_rep(request.user)):  # the form's times are read in the viewer's zone
+        reps = selectors.rep_list_for_manager(user=request.user)
+        form = AbsenceForm(request.POST, reps=reps)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                rep_services.absence_create(
+                    rep=data["rep"], starts_at=data["starts_at"], ends_at=data["ends_at"], reason=data["reason"],
+                    note=data["note"], created_by=request.user,
+                )  # fmt: skip
+            except ValidationError as exc:
+                form.add_error(None, exc)
+        if form.errors:
+            if not request.htmx:
+                return render(request, TEAM, _team_context(request, form), status=422)
+            return render(request, f"{TEAM}#team-absence-form", _team_context(request, form), status=422)
+        notice = f"Absence saved for {form.cleaned_data['rep']}."
         if not request.htmx:
-            return render(request, TEAM, _team_context(request, form), status=422)
-        return render(request, f"{TEAM}#team-absence-form", _team_context(request, form), status=422)
-    notice = f"Absence saved for {form.cleaned_data['rep']}."
-    if not request.htmx:
-        messages.success(request, notice)
-        return redirect("team")
-    context = _team_context(request, notice=notice)
-    html = render_to_string(f"{TEAM}#team-absence-form", context, request)
-    html += render_to_string(f"{TEAM}#team-reps", {**context, "oob": True}, request)
-    return HttpResponse(html)
+            messages.success(request, notice)
+            return redirect("team")
+        context = _team_context(request, notice=notice)
+        html = render_to_string(f"{TEAM}#team-absence-form", context, request)
+        html += render_to_string(f"{TEAM}#team-reps", {**context, "oob": True}, request)
+        return HttpResponse(html)
+
+
+@require_POST
+@manager_required
+def absence_end(request: HtmxHttpRequest, absence_id: int) -> HttpResponse:
+    """Cancel an absence that has not started, or end a current one now."""
+    if selectors.absence_get_for_manager(user=request.user, absence_id=absence_id) is None:
+        raise Http404("No such absence among your reports")
+    with _rep_time(_viewer_rep(request.user)):
+        try:
+            ended = rep_services.absence_end(absence_id=absence_id, by=request.user)
+        except ValidationError as exc:  # already over, or cancelled by someone else meanwhile
+            level, text, status = messages.ERROR, " ".join(exc.messages), 409
+        else:
+            verb = "cancelled" if ended.cancelled else "ended: new offers can reach them again"
+            level, text, status = messages.SUCCESS, f"Absence for {ended.rep} {verb}.", 200
+        if not request.htmx:
+            messages.add_message(request, level, text)
+            return redirect("team")
+        extra = {"team_error": text} if status >= 400 else {"team_notice": text}
+        return render(request, f"{TEAM}#team-reps", _team_context(request, **extra), status=status)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from django.test import Client
 
-from reps.models import Role
+from reps.models import Absence, Role
 from routing.models import Offer, RuleSet
-from tests.factories import user_with_role
+from tests.factories import AbsenceFactory, user_with_role
 from tests.hardening.conftest import Routed, logged_in, row_counts
 
 
-def _urls(routed: Routed) -> dict[str, list[tuple[str, str]]]:
+def _urls(routed: Routed, absence_id: int) -> dict[str, list[tuple[str, str]]]:
     rule, rep, lead, offer = routed.world.rule, routed.rep, routed.lead, routed.offer
     history_id = rule.history.latest().history_id
     version = RuleSet.objects.latest("version").version
@@ -25,7 +25,7 @@ def _urls(routed: Routed) -> dict[str, list[tuple[str, str]]]:
     manager = [("get", u) for u in ("/dash/", "/dash/equity/", "/dash/equity/export.csv", "/dash/sla/", "/dash/capacity/",
                                     "/dash/decisions/", "/dash/decisions/export.csv", f"/dash/leads/{lead.id}/",
                                     "/dash/replay/", "/team/", f"/ops/rules/{rule.id}/history/")]  # fmt: skip
-    manager += [("post", "/dash/replay/"), ("post", "/team/absences/")]
+    manager += [("post", "/dash/replay/"), ("post", "/team/absences/"), ("post", f"/team/absences/{absence_id}/end/")]
     rep_urls = [("get", "/inbox/")] + [("post", u) for u in (
         f"/inbox/offers/{offer.id}/accept/", f"/inbox/offers/{offer.id}/decline/", f"/inbox/leads/{lead.id}/close/",
         f"/inbox/leads/{lead.id}/hand-back/", "/inbox/away/")]  # fmt: skip
@@ -35,9 +35,10 @@ def _urls(routed: Routed) -> dict[str, list[tuple[str, str]]]:
 def test_every_page_refuses_the_wrong_role_and_anonymous_visitors(routed: Routed) -> None:
     users = {"ops": user_with_role(Role.OPS, "ops"), "manager": user_with_role(Role.MANAGER, "boss"), "rep": routed.rep.user}
     allowed_for = {"ops": {"ops"}, "manager": {"manager", "ops"}, "rep": {"rep"}}
+    absence = AbsenceFactory(rep=routed.world.backup)
     before = row_counts()
     wrong = []
-    for area, urls in _urls(routed).items():
+    for area, urls in _urls(routed, absence.id).items():
         for role, user in users.items():
             if role in allowed_for[area]:
                 continue
@@ -55,3 +56,4 @@ def test_every_page_refuses_the_wrong_role_and_anonymous_visitors(routed: Routed
     assert row_counts() == before
     routed.offer.refresh_from_db()
     assert routed.offer.status == Offer.Status.OPEN
+    assert Absence.objects.get(id=absence.id).ends_at == absence.ends_at  # not ended by a refused post

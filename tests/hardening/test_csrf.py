@@ -11,7 +11,7 @@ from django.test import Client
 
 from reps.models import Role
 from routing.models import Offer, Rule, RuleSet
-from tests.factories import user_with_role
+from tests.factories import AbsenceFactory, user_with_role
 from tests.hardening.conftest import Routed, row_counts
 
 
@@ -21,7 +21,7 @@ def _client(user) -> Client:  # noqa: ANN001
     return client
 
 
-def _post_urls(routed: Routed) -> dict[str, list[str]]:
+def _post_urls(routed: Routed, absence_id: int) -> dict[str, list[str]]:
     rule, rep, lead, offer = routed.world.rule, routed.rep, routed.lead, routed.offer
     history_id = rule.history.latest().history_id
     version = RuleSet.objects.latest("version").version
@@ -33,7 +33,7 @@ def _post_urls(routed: Routed) -> dict[str, list[str]]:
             "/ops/test/", "/ops/config/", "/ops/pools/new/", f"/ops/pools/{routed.world.pool.id}/",
             f"/ops/reps/{rep.id}/deactivate/", "/ops/segments/new/", "/ops/skills/new/", "/ops/territories/new/",
         ],
-        "manager": ["/dash/replay/", "/team/absences/"],
+        "manager": ["/dash/replay/", "/team/absences/", f"/team/absences/{absence_id}/end/"],
         "rep": [f"/inbox/offers/{offer.id}/accept/", f"/inbox/offers/{offer.id}/decline/",
                 f"/inbox/leads/{lead.id}/close/", f"/inbox/leads/{lead.id}/hand-back/", "/inbox/away/"],
         "anyone": ["/logout/"],
@@ -45,9 +45,10 @@ def test_every_post_without_a_token_is_refused_and_changes_nothing(routed: Route
     manager.groups.add(Group.objects.get_or_create(name=Role.MANAGER.value)[0])
     clients = {"ops": _client(user_with_role(Role.OPS, "ops")), "manager": _client(manager),
                "rep": _client(routed.rep.user), "anyone": _client(routed.rep.user)}  # fmt: skip
+    absence = AbsenceFactory(rep=routed.world.backup)
     before = row_counts()
     refused = []
-    for role, urls in _post_urls(routed).items():
+    for role, urls in _post_urls(routed, absence.id).items():
         for url in urls:
             for headers in ({}, {"HX-Request": "true"}):
                 response = clients[role].post(url, {"reason": "busy", "mode": "now", "note": "x"}, headers=headers)

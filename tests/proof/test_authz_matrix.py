@@ -20,7 +20,7 @@ from reps.models import Role
 from routing import services
 from routing.dashboards.models import ReplayJob
 from routing.models import Lead, Offer, Rule, RuleSet
-from tests.factories import PoolFactory, PoolMemberFactory, RepFactory, RuleFactory, make_token, user_with_role
+from tests.factories import AbsenceFactory, PoolFactory, PoolMemberFactory, RepFactory, RuleFactory, make_token, user_with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -46,6 +46,9 @@ EXPECTED: list[tuple[str, frozenset[str]]] = [
     ("/leads/import/", frozenset({"ops"})),
     ("/dash/", frozenset({"manager", "ops"})),
     ("/inbox/", frozenset({"rep"})),
+    # A manager may end only their own reports' absences (tests/reps/test_views_team.py); the
+    # matrix's manager has no reports, so only ops (every rep) are served here.
+    (r"~^/team/absences/\d+/end/$", frozenset({"ops"})),
     ("/team/", frozenset({"manager", "ops"})),
 ]
 
@@ -97,8 +100,9 @@ def world(settings):  # noqa: ANN001, ANN201
     }  # fmt: skip
     job = ReplayJob.objects.create(start=dt.date.today(), end=dt.date.today(), pool=pool)
     own_offer = Offer.objects.get(lead=leads[rep_a.id])
+    absence = AbsenceFactory(rep=rep_b)  # in progress: ops end it, then the superuser is told it is over
     ids = {
-        "lead_id": leads[rep_a.id].id, "offer_id": own_offer.id, "job_id": job.id, "pk": rule.id,
+        "absence_id": absence.id, "lead_id": leads[rep_a.id].id, "offer_id": own_offer.id, "job_id": job.id, "pk": rule.id,
         "history_id": Rule.history.filter(id=rule.id).values_list("history_id", flat=True).first(),
         "version": RuleSet.objects.values_list("version", flat=True).first(), "direction": "up", "kind": "pools",
         "object_id": "1", "id": "1", "app_label": "routing", "content_type_id": "1", "url": "x",

@@ -10,8 +10,9 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from reps.models import Role
+from reps.selectors import AWAY_UNTIL_BACK
 from routing.models import Lead, Offer
-from tests.factories import RepFactory, user_with_role
+from tests.factories import AbsenceFactory, RepFactory, user_with_role
 from tests.reps.helpers import make_world, open_offer, route_new_lead
 
 pytestmark = pytest.mark.django_db
@@ -182,11 +183,12 @@ def test_away_now_moves_open_offers_on_and_back_clears_it(django_capture_on_comm
     client = _client_for(world.primary)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/inbox/away/", {"mode": "now"}, **HX)
-    assert response.status_code == 200 and "You are away" in response.content.decode()
+    assert response.status_code == 200 and "Away until you come back" in response.content.decode()
     lead.refresh_from_db()
     assert lead.owner == world.backup  # withdrawn and re-routed along the chain
     world.primary.refresh_from_db()
-    assert world.primary.away_until > timezone.now()
+    assert world.primary.away_until == AWAY_UNTIL_BACK  # no silent lapse after some weeks
+    assert "Away until you come back" in client.get("/inbox/").content.decode()
     client.post("/inbox/away/", {"mode": "back"}, **HX)
     world.primary.refresh_from_db()
     assert world.primary.away_until is None
@@ -201,3 +203,47 @@ def test_away_until_needs_a_future_time() -> None:
     assert "future" in past.content.decode()
     world.primary.refresh_from_db()
     assert world.primary.away_until is None
+
+
+def test_away_until_a_time_is_shown_in_the_reps_own_timezone_and_labelled() -> None:
+    world = make_world()
+    world.primary.timezone = "Asia/Tokyo"
+    world.primary.save()
+    client = _client_for(world.primary)
+    response = client.post("/inbox/away/", {"mode": "until", "until": "2999-07-01T09:30"}, **HX)
+    html = response.content.decode()
+    assert response.status_code == 200 and "Away until you come back" not in html
+    assert "Away until Mon 1 Jul 09:30" in html and "your time, Asia/Tokyo" in html  # read and shown in Tokyo time
+    world.primary.refresh_from_db()
+    assert world.primary.away_until == dt.datetime(2999, 7, 1, 0, 30, tzinfo=dt.UTC)
+
+
+def test_away_until_beyond_the_sentinel_is_refused() -> None:
+    world = make_world()
+    response = _client_for(world.primary).post("/inbox/away/", {"mode": "until", "until": "9500-01-01T09:00"}, **HX)
+    assert response.status_code == 422 and "Away now" in response.content.decode()
+    world.primary.refresh_from_db()
+    assert world.primary.away_until is None
+
+
+def test_a_rep_sees_their_scheduled_absences_in_their_timezone_but_not_others_or_past_ones() -> None:
+    world = make_world()
+    world.primary.timezone = "America/New_York"
+    world.primary.save()
+    upcoming = AbsenceFactory(rep=world.primary, starts_at=dt.datetime(2999, 1, 4, 14, 0, tzinfo=dt.UTC),
+                              ends_at=dt.datetime(2999, 1, 8, 22, 0, tzinfo=dt.UTC), note="ski trip")  # fmt: skip
+    past = AbsenceFactory(rep=world.primary, starts_at=timezone.now() - dt.timedelta(days=3),
+                          ends_at=timezone.now() - dt.timedelta(days=2))  # fmt: skip
+    other = AbsenceFactory(rep=world.backup)
+    html = _client_for(world.primary).get("/inbox/").content.decode()
+    assert f'id="my-absence-{upcoming.id}"' in html and "ski trip" in html
+    assert "Vacation: Fri 4 Jan 09:00 – Tue 8 Jan 17:00" in html and "your time, America/New_York" in html
+    assert f'id="my-absence-{past.id}"' not in html and f'id="my-absence-{other.id}"' not in html
+    assert "You are <strong>available</strong>" in html
+
+
+def test_a_rep_in_a_current_absence_is_told_so() -> None:
+    world = make_world()
+    AbsenceFactory(rep=world.primary, reason="illness")
+    html = _client_for(world.primary).get("/inbox/").content.decode()
+    assert "Absent (illness) until" in html and "available" not in html
