@@ -17,6 +17,7 @@ from django.db.models import Aggregate, Case, Count, DurationField, F, Min, Q, S
 from django.utils import timezone
 
 from reps.models import Absence, Pool, Rep
+from reps.selectors import away_is_until_back
 from routing.dashboards.models import EquityDaily
 from routing.engine import REASON_LABELS
 from routing.models import Decision, Lead, Offer
@@ -216,6 +217,10 @@ class CapacityRow:
     max_weekly: int | None
     away: bool
     away_until: dt.datetime | None
+
+    @property
+    def away_until_back(self) -> bool:
+        return away_is_until_back(self.away_until)
 
     @property
     def at_cap(self) -> bool:

@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 
 from reps.models import RepLoad
+from reps.selectors import AWAY_UNTIL_BACK
 from routing.dashboards.models import ReplayJob
 from routing.models import Decision, Lead, Offer, Rule
 from routing.services import leads_route_all_pending
@@ -111,10 +112,12 @@ def test_capacity_shows_load_against_caps_and_who_is_away(manager_client: Client
     away = RepFactory(display_name="Away Amy")
     AbsenceFactory(rep=away)
     RepFactory(display_name="Free Fred")
+    RepFactory(display_name="Gone Gus", away_until=AWAY_UNTIL_BACK)  # "away now", until he comes back
     LeadFactory(status=Lead.Status.HOLDING, received_at=now - dt.timedelta(hours=3))
     html = manager_client.get("/dash/capacity/").content.decode()
     assert "2 / 2" in html and "3 / 5" in html and "at cap" in html
     assert "away until" in html and "available" in html
+    assert "away until they come back" in html and "9000" not in html
     assert "Holding pool: <strong>1</strong>" in html
 
 
