@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from django import template
 
+from routing import labels
+
 register = template.Library()
+
+# Routing codes in words (routing/labels.py); pages keep the raw code in a title attribute.
+register.filter("step_label", labels.step_label)
+register.filter("outcome_label", labels.outcome_label)
+register.filter("decision_kind_label", labels.decision_kind_label)
+register.filter("strategy_label", labels.strategy_label)
+register.filter("criteria_text", labels.criteria_text)
 
 
 @register.filter

@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from reps.models import Pool, Rep, Skill, Territory
 from routing.engine import REASON_LABELS
 from routing.engine.types import Decision as EngineDecision
+from routing import labels
 from routing.engine.types import Reason
 from routing.models import Lead, Rule, RuleSet, Segment
 from routing.snapshots import LEAD_FACT_FIELDS
@@ -80,6 +81,14 @@ def _readable(name: str, value: Any, pools: dict[int, str], reps: dict[int, str]
             else:
                 parts.append(str(kind))
         return " → ".join(parts) or "—"
+    if name == "requirements" and isinstance(value, dict):
+        return labels.requirements_text(value)
+    if name == "strategy":
+        return labels.strategy_label(value)
+    if name == "relaxation" and isinstance(value, list):
+        return labels.criteria_text(value) or "nothing relaxed"
+    if name == "high_value_min_tier":
+        return labels.tier_label(value)
     if name == "conditions" and isinstance(value, list):
         return " AND ".join(f"{c.get('field')} {c.get('op')} {json.dumps(c.get('value'))}" if "value" in c
                             else f"{c.get('field')} {c.get('op')}" for c in value) or "(matches every lead)"  # fmt: skip
@@ -92,18 +101,29 @@ def rule_history(rule: Rule) -> list[Any]:
     return list(rule.history.select_related("history_user").order_by("-history_date", "-history_id"))
 
 
+def _raw(value: Any) -> str:
+    if value is None:
+        return ""
+    return json.dumps(value, sort_keys=True, default=str) if isinstance(value, (dict, list)) else str(value)
+
+
 def rule_version_diff(newer: Any, older: Any | None) -> list[dict[str, str]]:
-    """Field-by-field changes from ``older`` to ``newer`` (simple-history's diff_against)."""
+    """Field-by-field changes from ``older`` to ``newer`` (simple-history's diff_against), in words,
+    with the stored value alongside (``old_raw``/``new_raw``) for a title attribute."""
     pools = dict(Pool.objects.values_list("id", "name"))
     reps = dict(Rep.objects.values_list("id", "display_name"))
+    verbose = {f.name: str(f.verbose_name) for f in newer.instance_type._meta.fields}
     if older is None:
         fields = [f.name for f in newer.instance_type._meta.fields if f.name not in ("id", "updated_at")]
-        return [{"field": f, "old": "—", "new": _readable(f, getattr(newer, f"{f}_id", getattr(newer, f, None))
-                 if f == "pool" else getattr(newer, f), pools, reps)} for f in fields]  # fmt: skip
+        values = {f: getattr(newer, f"{f}_id", None) if f == "pool" else getattr(newer, f) for f in fields}
+        return [{"field": f, "label": verbose.get(f, f), "old": "—", "new": _readable(f, v, pools, reps),
+                 "old_raw": "", "new_raw": _raw(v)}
+                for f, v in values.items()]  # fmt: skip
     delta = newer.diff_against(older, excluded_fields=["updated_at"], foreign_keys_are_objs=False)
     return [
-        {"field": change.field, "old": _readable(change.field, change.old, pools, reps),
-         "new": _readable(change.field, change.new, pools, reps)}
+        {"field": change.field, "label": verbose.get(change.field, change.field),
+         "old": _readable(change.field, change.old, pools, reps),
+         "new": _readable(change.field, change.new, pools, reps), "old_raw": _raw(change.old), "new_raw": _raw(change.new)}
         for change in delta.changes
     ]  # fmt: skip
 

@@ -101,3 +101,19 @@ def test_history_page_query_count_does_not_grow(ops_client: Client, django_asser
         rule.save()
     with django_assert_max_num_queries(len(few.captured_queries)):
         ops_client.get(f"/ops/rules/{rule.id}/history/")
+
+
+def test_history_diff_shows_requirements_strategy_and_relaxation_in_words(ops_client: Client) -> None:
+    rule = RuleFactory(name="Words", requirements={}, strategy="weighted_fair", relaxation=[])
+    first = rule.history.latest().history_id
+    rule.requirements = {"skills": [{"skill": "product:auto", "min_level": 2}], "licence": True, "language": True}
+    rule.strategy = "best_match"
+    rule.relaxation = ["skill_level", "working_hours"]
+    rule.save()
+    latest = rule.history.latest().history_id
+    html = ops_client.get(f"/ops/rules/{rule.id}/history/?version={latest}&against={first}").content.decode()
+    assert "<ins>Skills: product:auto ≥ 2; licence required; language</ins>" in html
+    assert "<del>Weighted fair</del>" in html and "<ins>Best match</ins>" in html
+    assert "<ins>skill level, working hours</ins>" in html and "<del>nothing relaxed</del>" in html
+    assert 'title="{&quot;language&quot;: true, &quot;licence&quot;: true' in html  # the stored JSON, in a title
+    assert "<ins>{" not in html and "best_match</ins>" not in html

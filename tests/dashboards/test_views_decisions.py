@@ -188,3 +188,41 @@ def test_sla_median_and_p90_interpolate_like_percentile_cont() -> None:
     assert (row.offered, row.accepted_in_time, row.declined, row.escalated) == (6, 5, 1, 1)
     assert row.median_seconds == pytest.approx(30.0)
     assert row.p90_seconds == pytest.approx(46.0)
+
+
+@pytest.mark.django_db
+def test_lead_page_and_explorer_show_steps_outcomes_and_relaxed_criteria_in_words(manager_client: Client) -> None:
+    pool = PoolFactory(name="Auto")
+    PoolMemberFactory(pool=pool, rep=RepFactory(display_name="Nora Noskill"))
+    RuleFactory(
+        pool=pool, name="Auto strict", requirements={"skills": [{"skill": "product:auto", "min_level": 2}]},
+        relaxation=["skill_level", "working_hours"], fallback=[{"kind": "relax"}, {"kind": "holding"}],
+    )  # fmt: skip
+    lead = LeadFactory(received_at=noon(0))
+    leads_route_all_pending(now=noon(0))
+    assert Lead.objects.get(id=lead.id).status == Lead.Status.HOLDING
+
+    html = manager_client.get(f"/dash/leads/{lead.id}/").content.decode()
+    assert 'title="holding">held in the holding pool</strong>' in html
+    assert "holding (holding)" not in html and "via holding pool" not in html  # the step repeats the outcome
+    assert '<span title="primary">Rule&#x27;s pool</span>' in html
+    assert 'Relaxed criteria</span> (<span title="skill_level, working_hours">skill level, working hours</span>)' in html
+    assert 'title="missing_skill">missing a required skill' in html
+    assert '<span title="route">Routing</span> decision' in html
+
+    table = manager_client.get("/dash/decisions/?outcome=holding", headers={"HX-Request": "true"}).content.decode()
+    assert "Held in the holding pool</td>" in table and 'title="outcome holding, step holding"' in table
+    assert '<td title="route">Routing</td>' in table
+
+
+@pytest.mark.django_db
+def test_explorer_names_the_fallback_step_that_made_an_offer(manager_client: Client) -> None:
+    pool = PoolFactory(name="Empty")
+    backup = RepFactory(display_name="Bea Backup")
+    RuleFactory(pool=pool, fallback=[{"kind": "backup", "target_id": backup.id}, {"kind": "holding"}])
+    lead = LeadFactory(received_at=noon(0))
+    leads_route_all_pending(now=noon(0))
+    table = manager_client.get(f"/dash/decisions/?lead={lead.id}", headers={"HX-Request": "true"}).content.decode()
+    assert 'title="outcome offer, step backup">Offered <span class="muted">via backup rep</span>' in table
+    page = manager_client.get(f"/dash/leads/{lead.id}/").content.decode()
+    assert 'via <span title="backup">backup rep</span>' in page  # the offer event

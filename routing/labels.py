@@ -1,0 +1,128 @@
+"""Words for the routing codes that pages show: step kinds, outcomes, decision kinds, strategies,
+relaxed criteria and rule requirements. Pure functions over plain values, no ORM.
+
+Reasons and criteria reuse the engine's own labels (routing.engine.explain), so a page and a
+decision summary never describe the same thing differently. Unknown codes (an old decision
+written by an older release) come back unchanged rather than failing the page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from routing.engine.explain import CRITERION_LABELS, REASON_LABELS
+from reps.models import Tier
+from routing.engine.types import Outcome, StepKind, Strategy
+
+STEP_LABELS: Final[dict[str, str]] = {
+    StepKind.PRIMARY.value: "rule's pool",
+    StepKind.RELAX.value: "relaxed criteria",
+    StepKind.POOL.value: "fallback pool",
+    StepKind.BACKUP.value: "backup rep",
+    StepKind.MANAGER.value: "pool manager",
+    StepKind.HOLDING.value: "holding pool",
+}
+
+OUTCOME_LABELS: Final[dict[str, str]] = {
+    Outcome.OFFER.value: "offered",
+    Outcome.HOLDING.value: "held in the holding pool",
+}
+
+DECISION_KIND_LABELS: Final[dict[str, str]] = {
+    "route": "Routing",
+    "escalation": "Escalation",
+    "retry": "Holding-pool retry",
+    "manual": "Manual",
+}
+
+STRATEGY_LABELS: Final[dict[str, str]] = {
+    Strategy.WEIGHTED_FAIR.value: "Weighted fair",
+    Strategy.CAPACITY_BALANCED.value: "Capacity balanced",
+    Strategy.BEST_MATCH.value: "Best match",
+}
+
+_CRITERIA: Final[dict[str, str]] = {str(c.value): label for c, label in CRITERION_LABELS.items()}
+_REASONS: Final[dict[str, str]] = {str(r.value): label for r, label in REASON_LABELS.items()}
+
+
+def _code(value: Any) -> str:
+    return str(getattr(value, "value", value))
+
+
+def step_label(kind: Any) -> str:
+    return STEP_LABELS.get(_code(kind), _code(kind))
+
+
+def outcome_label(outcome: Any) -> str:
+    return OUTCOME_LABELS.get(_code(outcome), _code(outcome))
+
+
+def decision_kind_label(kind: Any) -> str:
+    return DECISION_KIND_LABELS.get(_code(kind), _code(kind))
+
+
+def strategy_label(strategy: Any) -> str:
+    return STRATEGY_LABELS.get(_code(strategy), _code(strategy))
+
+
+def criterion_label(criterion: Any) -> str:
+    return _CRITERIA.get(_code(criterion), _code(criterion))
+
+
+def criteria_text(criteria: Iterable[Any] | str | None) -> str:
+    """["skill_level", "working_hours"] -> "skill level, working hours"."""
+    if not criteria:
+        return ""
+    if isinstance(criteria, str):
+        criteria = [c.strip() for c in criteria.split(",") if c.strip()]
+    return ", ".join(criterion_label(c) for c in criteria)
+
+
+def reason_label(reason: Any) -> str:
+    return _REASONS.get(_code(reason), _code(reason))
+
+
+def tier_label(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    try:
+        return Tier(int(value)).label
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def requirements_text(requirements: Mapping[str, Any] | None) -> str:
+    """A rule's requirements JSON in words, e.g. "Skills: product:auto ≥ 2; licence required; language".
+
+    The order follows the rule editor. Anything unrecognised is shown as key=value so a history
+    diff never hides a change.
+    """
+    if not requirements:
+        return "none"
+    if not isinstance(requirements, Mapping):
+        return str(requirements)
+    parts: list[str] = []
+    skills = requirements.get("skills") or []
+    if skills:
+        items = []
+        for skill in skills:
+            if isinstance(skill, Mapping):
+                level = int(skill.get("min_level") or 1)
+                items.append(f"{skill.get('skill')}" + (f" ≥ {level}" if level > 1 else ""))
+            else:
+                items.append(str(skill))
+        parts.append("Skills: " + ", ".join(items))
+    if requirements.get("licence"):
+        parts.append("licence required")
+    if requirements.get("language"):
+        parts.append("language")
+    if requirements.get("territory"):
+        parts.append("territory")
+    if requirements.get("min_tier"):
+        parts.append(f"tier ≥ {tier_label(requirements['min_tier'])}")
+    if requirements.get("working_hours"):
+        parts.append("within working hours")
+    known = {"skills", "licence", "language", "territory", "min_tier", "working_hours"}
+    parts += [f"{key}={value}" for key, value in sorted(requirements.items()) if key not in known and value]
+    return "; ".join(parts) or "none"
