@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from routing.engine.explain import CRITERION_LABELS, REASON_LABELS
 from reps.models import Tier
+from routing.engine.explain import CRITERION_LABELS, REASON_LABELS
 from routing.engine.types import Outcome, StepKind, Strategy
 
 STEP_LABELS: Final[dict[str, str]] = {

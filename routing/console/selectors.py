@@ -8,9 +8,9 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from reps.models import Pool, Rep, Skill, Territory
+from routing import labels
 from routing.engine import REASON_LABELS
 from routing.engine.types import Decision as EngineDecision
-from routing import labels
 from routing.engine.types import Reason
 from routing.models import Lead, Rule, RuleSet, Segment
 from routing.snapshots import LEAD_FACT_FIELDS
