@@ -29,15 +29,30 @@ def offer_list_open_for_rep(*, rep: Rep, now: dt.datetime | None = None) -> list
     inbox at once, even before the sweeper has expired it."""
     now = now or timezone.now()
     return list(
-        Offer.objects.filter(rep=rep, status=Offer.Status.OPEN, deadline__gt=now)
+        _open_offers(rep=rep, now=now)
         .select_related("lead", "lead__segment", "decision")
+        .defer("decision__detail", "decision__inputs")  # only the summary is shown
         .order_by("deadline", "id")
     )
 
 
+def _open_offers(*, rep: Rep, now: dt.datetime) -> QuerySet[Offer]:
+    return Offer.objects.filter(rep=rep, status=Offer.Status.OPEN, deadline__gt=now)
+
+
+def offers_fingerprint_now(*, rep: Rep, now: dt.datetime | None = None) -> str:
+    """The fingerprint of the rep's visible offers from one ids-only query (cheap polls)."""
+    now = now or timezone.now()
+    return _fingerprint(_open_offers(rep=rep, now=now).order_by("deadline", "id").values_list("id", flat=True))
+
+
 def offers_fingerprint(offers: list[Offer]) -> str:
     """Changes whenever the set of visible offers changes; lets the poll answer 'no change'."""
-    return hashlib.sha1(",".join(str(o.id) for o in offers).encode()).hexdigest()[:16]  # noqa: S324
+    return _fingerprint(o.id for o in offers)
+
+
+def _fingerprint(ids: object) -> str:
+    return hashlib.sha1(",".join(str(i) for i in ids).encode()).hexdigest()[:16]  # noqa: S324
 
 
 def lead_list_accepted_for_rep(*, rep: Rep) -> list[Lead]:

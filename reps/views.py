@@ -101,11 +101,12 @@ def _inbox_response_in_zone(request: HtmxHttpRequest, rep: Rep, *, region: str, 
 @vary_on_headers("HX-Request")
 def inbox(request: HtmxHttpRequest) -> HttpResponse:
     rep = get_rep_for_user(request.user)
+    polling = bool(request.htmx and request.htmx.target == "inbox-offers")
+    if polling and request.GET.get("v") == selectors.offers_fingerprint_now(rep=rep):
+        return HttpResponse(status=204)  # poll: nothing new, keep what the rep is typing
     with _rep_time(rep):
         context = _inbox_context(rep)
-        if request.htmx and request.htmx.target == "inbox-offers":
-            if request.GET.get("v") == context["fingerprint"]:
-                return HttpResponse(status=204)  # poll: nothing new, keep what the rep is typing
+        if polling:
             return render(request, f"{INBOX}#inbox-offers", context)
         return render(request, INBOX, context)
 

@@ -54,6 +54,17 @@ def test_poll_returns_the_offers_fragment_or_no_content_when_nothing_changed() -
     assert changed.status_code == 200 and changed.content.decode().count('class="card offer"') == 2
 
 
+def test_an_unchanged_poll_costs_a_few_small_queries(django_assert_max_num_queries) -> None:
+    world = make_world()
+    route_new_lead()
+    client = _client_for(world.primary)
+    html = client.get("/inbox/", HTTP_HX_TARGET="inbox-offers", **HX).content.decode()
+    fingerprint = html.split('"v": "')[1].split('"')[0]
+    # session + user + groups + rep + the ids-only offer query; the inbox itself is not built
+    with django_assert_max_num_queries(5):
+        assert client.get("/inbox/", {"v": fingerprint}, HTTP_HX_TARGET="inbox-offers", **HX).status_code == 204
+
+
 def test_inbox_lists_use_a_fixed_number_of_queries(django_assert_max_num_queries) -> None:
     world = make_world(pool_size=1)
     client = _client_for(world.primary)
