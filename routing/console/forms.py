@@ -30,7 +30,17 @@ OP_LABELS = {
 }  # fmt: skip
 OP_CHOICES = [(op.value, OP_LABELS[op]) for op in Op]
 CRITERION_CHOICES = [(c.value, c.value.replace("_", " ")) for c in Criterion]
-FALLBACK_CHOICES = [(k.value, k.value) for k in FALLBACK_KINDS]
+FALLBACK_LABELS = {
+    StepKind.RELAX: "Relax criteria", StepKind.POOL: "Another pool", StepKind.BACKUP: "Backup rep",
+    StepKind.MANAGER: "Pool manager", StepKind.HOLDING: "Holding pool",
+}  # fmt: skip
+FALLBACK_CHOICES = [(k.value, FALLBACK_LABELS.get(k, k.value)) for k in FALLBACK_KINDS]
+# Shown in place of a target for the kinds that need none.
+FALLBACK_HINTS = [
+    (StepKind.RELAX.value, "the rule's pool again, relaxing the next criterion below"),
+    (StepKind.MANAGER.value, "the pool's manager (no target to choose)"),
+    (StepKind.HOLDING.value, "parks the lead until someone can take it; ends the chain"),
+]
 TIER_CHOICES = [("", "—")] + [(str(v), label) for v, label in Tier.choices]
 MAX_NUMBER_DIGITS = 20  # condition numbers compare with lead values (at most 12 integer digits)
 MAX_JSON_BYTES = 64 * 1024
@@ -332,7 +342,7 @@ class RuleEditor:
 def builder_choices() -> dict[str, Any]:
     return {
         "field_names": FIELD_NAMES, "op_choices": OP_CHOICES, "criterion_choices": CRITERION_CHOICES,
-        "fallback_choices": FALLBACK_CHOICES,
+        "fallback_choices": FALLBACK_CHOICES, "fallback_hints": FALLBACK_HINTS,
         "skill_choices": [(s.key, str(s)) for s in Skill.objects.filter(active=True)],
         "pool_choices": [(str(p.id), p.name) for p in Pool.objects.filter(active=True)],
         "rep_choices": [(str(r.id), r.display_name) for r in Rep.objects.filter(active=True)],

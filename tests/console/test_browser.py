@@ -101,3 +101,29 @@ def test_ops_builds_tests_publishes_and_restores_a_rule(page, live_server) -> No
     page.wait_for_load_state("networkidle")
     assert "Version 1 restored and published as version 3" in page.content()
     assert owner_of(post_lead(live_server, token, "after-restore")) == "Bob General"
+
+
+def test_a_fallback_step_shows_only_the_target_its_kind_needs(page, live_server) -> None:  # noqa: ANN001
+    user_with_role(Role.OPS, "ops")
+    PoolFactory(name="Overflow")
+    RepFactory(display_name="Bea Backup")
+    csp_errors: list[str] = []
+    page.on("console", lambda msg: csp_errors.append(msg.text) if "Content Security Policy" in msg.text else None)
+    login(page, live_server, "ops")
+    page.goto(f"{live_server.url}/ops/rules/new/")
+    row = page.locator("#fallback-row-0")
+    assert row.locator("select[name=fb_pool], select[name=fb_rep]").count() == 0  # holding needs no target
+
+    page.select_option("#fb-kind-0", "backup")
+    page.locator("#fallback-row-0[data-kind=backup]").wait_for()
+    row.locator("select[name=fb_rep]").select_option(label="Bea Backup")
+    assert row.locator("select[name=fb_pool]").count() == 0
+
+    page.select_option("#fb-kind-0", "pool")
+    page.locator("#fallback-row-0[data-kind=pool]").wait_for()
+    assert row.locator("select[name=fb_rep]").count() == 0
+    row.locator("select[name=fb_pool]").select_option(label="Overflow")
+    page.select_option("#fb-kind-0", "manager")
+    page.locator("#fallback-row-0[data-kind=manager]").wait_for()
+    assert row.locator("select").count() == 1 and "pool's manager" in row.inner_text()
+    assert csp_errors == []

@@ -124,3 +124,70 @@ def test_a_condition_without_a_value_is_refused(htmx_client: Client) -> None:
     html = htmx_client.post("/ops/rules/new/", rule_post(PoolFactory(), cond_value=["", "5"])).content.decode()
     assert "Enter a value, or use" in html
     assert not Rule.objects.exists()
+
+
+def _fallback_rows(html: str) -> list[str]:
+    rows = html.split('<tr class="fallback-row"')[1:]
+    return [row.split("</tr>")[0] for row in rows]
+
+
+def test_a_new_rules_holding_step_shows_no_pool_or_rep_select(ops_client: Client) -> None:
+    PoolFactory()
+    RepFactory()
+    [row] = _fallback_rows(ops_client.get("/ops/rules/new/").content.decode())
+    assert 'select name="fb_pool"' not in row and 'select name="fb_rep"' not in row
+    assert '<input type="hidden" name="fb_pool" value="">' in row and '<input type="hidden" name="fb_rep" value="">' in row
+    assert "parks the lead" in row
+
+
+def test_changing_a_steps_kind_rerenders_the_form_with_only_the_input_it_needs(htmx_client: Client) -> None:
+    pool, rep = PoolFactory(name="Overflow"), RepFactory(display_name="Bea Backup")
+    response = htmx_client.post("/ops/rules/new/", rule_post(
+        pool, action="refresh", fb_kind=["pool", "backup", "manager", "holding"],
+        fb_pool=[str(pool.id), "", "", ""], fb_rep=["", str(rep.id), "", ""],
+    ))  # fmt: skip
+    html = response.content.decode()
+    assert response.status_code == 200 and "<html" not in html and html.lstrip().startswith('<form id="rule-form"')
+    pool_row, backup_row, manager_row, holding_row = _fallback_rows(html)
+    assert 'select name="fb_pool"' in pool_row and 'select name="fb_rep"' not in pool_row
+    assert f'<option value="{pool.id}" selected>Overflow</option>' in pool_row
+    assert 'select name="fb_rep"' in backup_row and 'select name="fb_pool"' not in backup_row
+    assert f'<option value="{rep.id}" selected>Bea Backup</option>' in backup_row
+    for row in (manager_row, holding_row):
+        assert 'select name="fb_pool"' not in row and 'select name="fb_rep"' not in row
+    assert 'hx-post="/ops/rules/new/" hx-trigger="change"' in pool_row  # the kind select asks for the re-render
+    assert not Rule.objects.exists()  # a refresh never saves
+
+
+def test_a_target_chosen_before_switching_kind_survives_switching_back(htmx_client: Client) -> None:
+    pool = PoolFactory(name="Overflow")
+    html = htmx_client.post("/ops/rules/new/", rule_post(
+        pool, action="refresh", fb_kind=["manager"], fb_pool=[str(pool.id)], fb_rep=[""],
+    )).content.decode()  # fmt: skip
+    assert f'<input type="hidden" name="fb_pool" value="{pool.id}">' in _fallback_rows(html)[0]
+    html = htmx_client.post("/ops/rules/new/", rule_post(
+        pool, action="refresh", fb_kind=["pool"], fb_pool=[str(pool.id)], fb_rep=[""],
+    )).content.decode()  # fmt: skip
+    assert f'<option value="{pool.id}" selected>Overflow</option>' in _fallback_rows(html)[0]
+
+
+def test_a_missing_target_is_named_by_step_and_marks_its_select(htmx_client: Client) -> None:
+    pool = PoolFactory()
+    RepFactory()
+    html = htmx_client.post("/ops/rules/new/", rule_post(
+        pool, fb_kind=["manager", "backup", "pool", "holding"], fb_pool=["", "", "", ""], fb_rep=["", "", "", ""],
+    )).content.decode()  # fmt: skip
+    assert "Step 2: Choose the backup rep." in html and "Step 3: Choose the pool to fall back to." in html
+    rows = _fallback_rows(html)
+    assert 'aria-invalid="true" aria-describedby="fb-errors-1"' in rows[1]
+    assert 'aria-invalid="true" aria-describedby="fb-errors-2"' in rows[2]
+    assert "aria-invalid" not in rows[0]
+    assert not Rule.objects.exists()
+
+
+def test_editing_a_rule_shows_its_saved_targets(ops_client: Client) -> None:
+    pool, rep = PoolFactory(name="Overflow"), RepFactory(display_name="Bea Backup")
+    rule = RuleFactory(fallback=[{"kind": "backup", "target_id": rep.id}, {"kind": "pool", "target_id": pool.id}, {"kind": "holding"}])
+    backup_row, pool_row, _ = _fallback_rows(ops_client.get(f"/ops/rules/{rule.id}/").content.decode())
+    assert f'<option value="{rep.id}" selected>Bea Backup</option>' in backup_row and "fb_pool\" value=\"\"" in backup_row
+    assert f'<option value="{pool.id}" selected>Overflow</option>' in pool_row
