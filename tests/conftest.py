@@ -72,7 +72,7 @@ def browser():  # noqa: ANN201
 @pytest.fixture
 def page(browser):  # noqa: ANN001, ANN201
     context = browser.new_context()
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(30_000)  # generous for a loaded CI machine; waits end as soon as the page is ready
     pg = context.new_page()
     yield pg
     context.close()

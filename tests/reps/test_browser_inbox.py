@@ -31,7 +31,7 @@ def test_a_new_offer_appears_by_itself_and_can_be_accepted(live_server, page) ->
 
     lead = route_new_lead(value="42000", company="Acme Rockets")  # arrives after the page is open
     card = page.locator(f"#offer-{open_offer(lead).id}")
-    card.wait_for(timeout=10_000)
+    card.wait_for(timeout=30_000)
     assert "Acme Rockets" in card.inner_text()
     card.locator(".countdown", has_text=re.compile(r"^[0-9]+:[0-5][0-9] left$")).wait_for()  # inbox.js is ticking
 

@@ -28,7 +28,7 @@ def test_a_typed_decline_note_survives_an_accept_and_a_new_offer(live_server, pa
     assert card.get_by_label("Note (optional)").input_value() == "we only sell to hospitals"
 
     third = open_offer(route_new_lead(company="Third Co"))  # the poll redraws the list
-    page.locator(f"#offer-{third.id}").wait_for(timeout=10_000)
+    page.locator(f"#offer-{third.id}").wait_for(timeout=30_000)
     assert card.get_by_label("Note (optional)").input_value() == "we only sell to hospitals"
     assert card.get_by_label("Reason for declining").input_value() == "not_my_product"
 
