@@ -18,7 +18,7 @@ def manager_client(db) -> Client:  # noqa: ANN001
 def pool_of_three(db):  # noqa: ANN001, ANN201
     pool = PoolFactory(name="Inbound")
     reps = [RepFactory(display_name=n) for n in ("Ann", "Bob", "Cat")]
-    for rep, weight in zip(reps, (1, 1, 2)):
+    for rep, weight in zip(reps, (1, 1, 2), strict=True):
         PoolMemberFactory(pool=pool, rep=rep, weight=weight)
     return pool, reps
 

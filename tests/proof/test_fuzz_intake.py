@@ -16,7 +16,7 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from routing.validation import ALL_FIELDS, REQUIRED, STRING_FIELDS
+from routing.validation import ALL_FIELDS, REQUIRED
 from tests.factories import PoolFactory, PoolMemberFactory, RepFactory, RuleFactory, make_token
 
 pytestmark = pytest.mark.django_db

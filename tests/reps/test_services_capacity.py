@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Callable
 
 import pytest
-from django.utils import timezone
 
 from reps.models import Rep, RepLoad
 from routing import services

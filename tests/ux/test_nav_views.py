@@ -47,7 +47,7 @@ def test_the_header_offers_each_role_its_sections_only() -> None:
 
 
 def test_the_current_section_is_marked_in_the_header() -> None:
-    world = make_role_world()
+    make_role_world()
     html = _client("olga").get("/dash/equity/").content.decode()
     assert re.search(r'<a href="/dash/equity/" aria-current="page">Equity</a>', html)
     assert html.count('aria-current="page"') == 2  # header and the dashboards sub-navigation
