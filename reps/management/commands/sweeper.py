@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import signal
-import threading
+import time
 from typing import Any
 
 from django.conf import settings
@@ -30,23 +30,32 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         interval = options["interval"] if options["interval"] is not None else settings.LEADOPS_SWEEP_INTERVAL
-        stop = threading.Event()
+        # A plain flag, not threading.Event: Event.set() from a signal handler deadlocks when
+        # the signal lands while the main thread holds the Event's lock inside Event.wait().
+        stop: list[int] = []
 
         def request_stop(signum: int, _frame: object) -> None:
-            log.info("sweeper got signal %s; finishing the current pass", signum)
-            stop.set()
+            stop.append(signum)
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, request_stop)
         log.info("sweeper started: every %ss", interval)
         passes = 0
-        while not stop.is_set():
+        while not stop:
             passes += 1
             run_pass(release_holding=passes % RELEASE_HOLDING_EVERY == 1)
             if options["passes"] and passes >= options["passes"]:
                 break
-            stop.wait(interval)
+            _sleep_unless_stopped(interval, stop)
+        if stop:
+            log.info("sweeper got signal %s; stopping", stop[0])
         log.info("sweeper stopped after %s passes", passes)
+
+
+def _sleep_unless_stopped(seconds: float, stop: list[int]) -> None:
+    deadline = time.monotonic() + seconds
+    while not stop and (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(left, 0.05))
 
 
 def run_pass(*, release_holding: bool) -> dict[str, int] | None:
