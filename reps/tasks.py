@@ -5,10 +5,6 @@ from __future__ import annotations
 from reps.notifications import offer_created_notify, webhook_deliver as _webhook_deliver, webhooks_deliver_due
 
 
-def notify_offer_created(offer_id: int) -> int:
-    return offer_created_notify(offer_id=offer_id)
-
-
 def notify_offers_created(offer_ids: list[int]) -> int:
     """One task per routing batch: email each rep about their new offer."""
     return sum(offer_created_notify(offer_id=offer_id) for offer_id in offer_ids)

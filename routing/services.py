@@ -22,7 +22,7 @@ from reps.models import FairnessState, Rep, RepLoad
 from routing import engine
 from routing.engine.types import ConfigSnapshot
 from routing.engine.types import Decision as EngineDecision
-from routing.engine.types import Outcome, StepKind
+from routing.engine.types import Outcome, PoolSnapshot, StepKind
 from routing.models import Decision, Lead, Offer, RuleSet, Segment
 from routing.snapshots import (
     config_live,
@@ -180,6 +180,12 @@ def _batch_scope(rules: Iterable[Any]) -> tuple[set[int], set[int]]:
     return pool_ids, extra_reps
 
 
+def _reachable_reps(pools: dict[int, PoolSnapshot], extra_reps: set[int]) -> set[int]:
+    """Every rep a decision over these pools can reach: members, named backups, pool managers."""
+    rep_ids = {rep_id for pool in pools.values() for rep_id, _ in pool.members} | extra_reps
+    return rep_ids | {pool.manager_id for pool in pools.values() if pool.manager_id}
+
+
 def _locked_rows(model: type[models.Model], column: str, ids: set[int], *, order: tuple[str, ...]) -> list[Any]:
     """``SELECT ... WHERE column = ANY(ids) ORDER BY order FOR UPDATE``: one array parameter
     instead of an IN list of thousands of placeholders (cheaper to build and to parse)."""
@@ -270,8 +276,7 @@ def _route_batch(*, limit: int, now: dt.datetime | None, statuses: tuple[str, ..
     pool_ids, extra_reps = _batch_scope(batch_rules.values())
     directory = routing_directory()
     pools = directory.pools(pool_ids)
-    rep_ids = {rep_id for p in pools.values() for rep_id, _ in p.members} | extra_reps
-    rep_ids |= {p.manager_id for p in pools.values() if p.manager_id}
+    rep_ids = _reachable_reps(pools, extra_reps)
     loads = _lock_loads(rep_ids)
     fairness_rows = _lock_fairness({pid: [r for r, _ in p.members] for pid, p in pools.items()})
     pools = {
@@ -442,14 +447,9 @@ def lead_dry_run(*, data: dict[str, Any], draft: bool = False, now: dt.datetime 
 
     now = now or timezone.now()
     config = config_draft() if draft else config_live()
-    pool_ids = {r.pool_id for r in config.rules} | {
-        s.target_id for r in config.rules for s in r.fallback if s.kind == StepKind.POOL and s.target_id
-    }
+    pool_ids, extra_reps = _batch_scope(config.rules)
     pools = pool_snapshots(pool_ids)
-    rep_ids = {rep_id for p in pools.values() for rep_id, _ in p.members}
-    rep_ids |= {s.target_id for r in config.rules for s in r.fallback if s.kind == StepKind.BACKUP and s.target_id}
-    rep_ids |= {p.manager_id for p in pools.values() if p.manager_id}
-    reps = rep_snapshots(rep_ids, now=now)
+    reps = rep_snapshots(_reachable_reps(pools, extra_reps), now=now)
     return engine.route(lead_facts(data, received_at=now), config, pools, reps, now)
 
 
@@ -646,19 +646,6 @@ def leads_recover_stale(*, older_than_seconds: int, now: dt.datetime | None = No
     return leads_route_all_pending() if stale else 0
 
 
-def loads_recompute() -> int:
-    """Rebuild open counts from leads (repair tool; routing keeps them exact incrementally)."""
-    fixed = 0
-    with transaction.atomic():
-        for load in RepLoad.objects.select_for_update().order_by("rep_id"):
-            actual = Lead.objects.filter(owner_id=load.rep_id, status__in=Lead.OPEN_STATUSES).count()
-            if actual != load.open_count:
-                load.open_count = actual
-                load.save(update_fields=["open_count"])
-                fixed += 1
-    return fixed
-
-
 # --- configuration ------------------------------------------------------------------------
 
 
@@ -672,19 +659,9 @@ def rule_publish(*, user=None, note: str = "") -> RuleSet:  # noqa: ANN001
         return RuleSet.objects.create(version=version, snapshot=snapshot, published_by=user, note=note[:200])
 
 
-def rep_capacity_snapshot(rep: Rep) -> dict[str, int]:
-    load = RepLoad.objects.filter(rep=rep).first()
-    day, week = local_day_and_week(timezone.now(), rep.timezone)
-    return {
-        "open": load.open_count if load else 0,
-        "daily": load.daily_count if load and load.day == day else 0,
-        "weekly": load.weekly_count if load and load.week == week else 0,
-    }
-
-
 __all__ = [
     "OfferError", "holding_release", "lead_close", "lead_dry_run", "lead_hand_back", "lead_intake",
     "leads_age_out", "leads_recover_stale", "leads_route_all_pending", "leads_route_pending", "listen",
-    "loads_recompute", "offer_accept", "offer_decline", "offers_expire_due", "offers_withdraw_for_away",
+    "offer_accept", "offer_decline", "offers_expire_due", "offers_withdraw_for_away",
     "rule_publish",
 ]  # fmt: skip

@@ -36,14 +36,3 @@ def client_for(role: Role) -> Client:
     client = Client()
     client.force_login(user_with_role(role))
     return client
-
-
-@pytest.fixture(autouse=True)
-def _fresh_live_config_cache():  # noqa: ANN202
-    """routing.snapshots caches the live config by version number only; test databases reuse
-    version numbers with other ids, so start every test without a cached version."""
-    from routing import snapshots
-
-    snapshots._CONFIG_CACHE.clear()
-    yield
-    snapshots._CONFIG_CACHE.clear()  # and leave none behind for other areas' tests

@@ -21,12 +21,3 @@ def pool_of_three(db):  # noqa: ANN001, ANN201
     for rep, weight in zip(reps, (1, 1, 2), strict=True):
         PoolMemberFactory(pool=pool, rep=rep, weight=weight)
     return pool, reps
-
-
-@pytest.fixture(autouse=True)
-def _fresh_config_cache() -> None:
-    """routing.snapshots caches the live config by version number only; rolled-back tests reuse
-    version numbers with different ids, so start each test with an empty cache."""
-    from routing import snapshots
-
-    snapshots._CONFIG_CACHE.clear()

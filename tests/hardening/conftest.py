@@ -21,16 +21,6 @@ JUNK = [
 ]  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def _fresh_config_cache() -> None:
-    """routing.snapshots caches the live config by version number; rolled-back tests reuse numbers."""
-    from routing import snapshots
-
-    snapshots._CONFIG_CACHE.clear()
-    yield
-    snapshots._CONFIG_CACHE.clear()
-
-
 @dataclass
 class Routed:
     world: World

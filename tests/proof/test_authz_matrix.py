@@ -78,9 +78,6 @@ def _walk(patterns, namespace: str = ""):  # noqa: ANN001, ANN202
 
 @pytest.fixture
 def world(settings):  # noqa: ANN001, ANN201
-    from routing import snapshots
-
-    snapshots._CONFIG_CACHE.clear()
     rep_a, rep_b = RepFactory(), RepFactory()
     pool = PoolFactory()
     PoolMemberFactory(pool=pool, rep=rep_a)
