@@ -103,7 +103,7 @@ def _score_detail(
         return f"{label}, load {score:.2f}"
     if strategy == Strategy.BEST_MATCH:
         return f"{label}, match score {score:g}"
-    return f"{label}, credit {float(score)}"
+    return f"{label}, owed {float(score):.2f} leads"
 
 
 def _offer(step: StepResult, rule: RuleSpec, reps: Mapping[int, RepSnapshot]) -> str:

@@ -248,7 +248,7 @@ def test_it_offers_from_the_primary_pool_and_explains_why() -> None:
             10,
             [(i, w) for i, w in zip(range(1, 7), (3, 1, 1, 1, 1, 2), strict=True)],
             name="Senior licensed",
-            fairness={6: -1.0},
+            fairness={6: -0.2},
         )
     )
     the_rule = rule(name="Insurance high value", requirements=Requirements(min_tier=3))
@@ -257,11 +257,12 @@ def test_it_offers_from_the_primary_pool_and_explains_why() -> None:
     assert decision.chosen_step == PRIMARY
     assert decision.summary == (
         "Rule 'Insurance high value' → pool 'Senior licensed': "
-        "offered to Ana Ruiz (weighted fair, credit 3.0); 4 of 6 reps skipped."
+        "offered to Ana Ruiz (weighted fair, owed 0.60 leads); 4 of 6 reps skipped."
     )
-    assert decision.fairness_updates == {10: {1: -2.0, 6: 1.0}}
+    # Eligible weights 3 and 2: shares 0.6 and 0.4 of the lead; Ana then gives one lead back.
+    assert decision.fairness_updates == {10: pytest.approx({1: -0.4, 6: 0.2})}
     scores = {c.rep_id: c.score for c in decision.steps[0].candidates}
-    assert scores == {1: 3.0, 2: None, 3: None, 4: None, 5: None, 6: 1.0}
+    assert scores == {1: pytest.approx(0.6), 2: None, 3: None, 4: None, 5: None, 6: pytest.approx(0.2)}
 
 
 @pytest.mark.parametrize(
@@ -276,7 +277,7 @@ def test_it_offers_from_the_primary_pool_and_explains_why() -> None:
         (
             (fallback(RELAX),),
             (L,),
-            "; after relaxing language, offered to Ana Ruiz (weighted fair, credit 1.0); "
+            "; after relaxing language, offered to Ana Ruiz (weighted fair, owed 1.00 leads); "
             "1 of 2 reps skipped.",
         ),
         ((fallback(POOL, 20),), (), "; fell back to pool 'Overflow': offered to Cy Diaz"),

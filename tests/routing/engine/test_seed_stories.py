@@ -79,7 +79,7 @@ POOLS = by_id(
         10,
         [(SENIOR, 1), (JUNIOR, 5), (UNLICENSED, 5)],
         name="Insurance desk",
-        fairness={JUNIOR: 30.0, UNLICENSED: 30.0},  # both are "due" leads under plain fairness
+        fairness={JUNIOR: 3.0, UNLICENSED: 3.0},  # both are owed leads under plain fairness
     )
 )
 PREMIUM_LEAD = lead(
@@ -124,7 +124,7 @@ def test_the_insurance_rule_explains_its_choice() -> None:
     assert decision.rule is not None and decision.rule.name == "Insurance high value"
     assert decision.summary == (
         "Rule 'Insurance high value' → pool 'Insurance desk': "
-        "offered to Ana Ruiz (weighted fair, credit 1.0); 2 of 3 reps skipped."
+        "offered to Ana Ruiz (weighted fair, owed 1.00 leads); 2 of 3 reps skipped."
     )
 
 

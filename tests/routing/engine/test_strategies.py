@@ -41,17 +41,18 @@ def test_equal_weights_rotate_by_rep_id() -> None:
     assert picks == [1, 2, 3, 1, 2, 3]
 
 
-def test_it_scores_with_the_credit_after_adding_weight_and_subtracts_the_eligible_total() -> None:
+def test_it_scores_with_the_credit_after_adding_the_share_and_takes_one_lead_from_the_chosen() -> None:
+    """Weights 2 and 3 among the eligible: shares 0.4 and 0.6 of this lead, in leads."""
     result = pick_rep(
         Strategy.WEIGHTED_FAIR,
         [(rep(1), 2), (rep(2), 3)],
-        pool=pool(members=[(1, 2), (2, 3), (3, 9)], fairness={1: 4.0, 2: -1.0, 3: 50.0}),
+        pool=pool(members=[(1, 2), (2, 3), (3, 9)], fairness={1: 0.75, 2: -0.25, 3: 1.0}),
         rule=rule(),
         lead_fields={},
     )
-    assert result.chosen_rep_id == 1
-    assert result.scores == {1: 6.0, 2: 2.0}
-    assert result.credits == {1: 1.0, 2: 2.0}  # rep 3 is not eligible: its credit is untouched
+    assert result.chosen_rep_id == 1  # owed 1.15 leads against 0.35
+    assert result.scores == pytest.approx({1: 1.15, 2: 0.35})
+    assert result.credits == pytest.approx({1: 0.15, 2: 0.35})  # rep 3 is not eligible: untouched
 
 
 def test_a_rep_missing_from_fairness_starts_at_zero_credit() -> None:
@@ -63,7 +64,7 @@ def test_a_rep_missing_from_fairness_starts_at_zero_credit() -> None:
         lead_fields={},
     )
     assert result.chosen_rep_id == 2
-    assert result.credits == {1: 0.5, 2: -1.0}
+    assert result.credits == {1: 0.0, 2: -0.5}
 
 
 def test_a_returning_rep_gets_no_burst_of_catch_up_leads() -> None:
@@ -106,7 +107,7 @@ STRATEGY_CASES: list[
         [(rep(1), 1), (rep(2), 3)],
         {},
         2,
-        {1: 1.0, 2: 3.0},
+        {1: 0.25, 2: 0.75},
     ),
     (
         Strategy.CAPACITY_BALANCED,
@@ -129,7 +130,7 @@ STRATEGY_CASES: list[
         2,
         {1: 3.0, 2: 2.0},
     ),
-    (  # equal load: the SWRR order breaks the tie
+    (  # equal load: the weighted-fair order breaks the tie
         Strategy.CAPACITY_BALANCED,
         [(rep(1, max_open=10, open_count=5), 1), (rep(2, max_open=20, open_count=10), 1)],
         {2: 1.0},
@@ -146,7 +147,7 @@ STRATEGY_CASES: list[
         2,
         {1: 6.0, 2: 8.0},
     ),
-    (  # equal match: the SWRR order, then the lower rep id
+    (  # equal match: the weighted-fair order, then the lower rep id
         Strategy.BEST_MATCH,
         [(rep(2, skills={"product:auto": 3}), 1), (rep(1, skills={"product:auto": 3}), 1)],
         {},
@@ -178,20 +179,20 @@ def test_each_strategy_picks_and_scores_deterministically(
 
 
 @pytest.mark.parametrize("strategy", list(Strategy))
-def test_every_strategy_applies_the_swrr_credit_update(strategy: Strategy) -> None:
+def test_every_strategy_applies_the_same_credit_update_in_leads(strategy: Strategy) -> None:
     eligible = [(rep(1, open_count=1), 2), (rep(2, open_count=9), 3)]
     result = pick_rep(
         strategy,
         eligible,
-        pool=pool(members=[(1, 2), (2, 3)], fairness={1: 1.0, 2: 1.0}),
+        pool=pool(members=[(1, 2), (2, 3)], fairness={1: 0.5, 2: 0.5}),
         rule=rule(strategy=strategy),
         lead_fields={},
     )
-    raised: dict[int, Any] = {1: 3.0, 2: 4.0}
+    raised: dict[int, Any] = {1: 0.9, 2: 1.1}
     assert result.chosen_rep_id is not None
-    raised[result.chosen_rep_id] -= 5
-    assert result.credits == raised
-    assert sum(result.credits.values()) == pytest.approx(2.0)  # credit is conserved
+    raised[result.chosen_rep_id] -= 1
+    assert result.credits == pytest.approx(raised)
+    assert sum(result.credits.values()) == pytest.approx(1.0)  # one lead shared, one lead given
 
 
 def test_corrupt_fairness_credits_are_read_as_zero() -> None:
