@@ -179,6 +179,8 @@ LEADOPS_RECOVERY_AFTER_SECONDS = envint("LEADOPS_RECOVERY_AFTER_SECONDS", 30, mi
 LEADOPS_AGE_OUT_DAYS = envint("LEADOPS_AGE_OUT_DAYS", 14, minimum=1)
 LEADOPS_SWEEP_INTERVAL = envfloat("LEADOPS_SWEEP_INTERVAL", 1.0)
 LEADOPS_EQUITY_TOLERANCE = envfloat("LEADOPS_EQUITY_TOLERANCE", 0.05)
+# Drift alerts judge a pool only once it has this many offers in the window (docs/architecture.md).
+LEADOPS_DRIFT_MIN_LEADS = envint("LEADOPS_DRIFT_MIN_LEADS", 20, minimum=0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", 20 * 1024 * 1024)
 
 # --- Security ---------------------------------------------------------------------------

@@ -252,11 +252,17 @@ class RepLoad(models.Model):
 
 
 class FairnessState(models.Model):
-    """Smooth weighted round-robin credit of one rep in one pool."""
+    """What one rep is owed in one pool, in leads (``routing.engine.fairness``).
+
+    ``credit`` = leads expected (weight / eligible total weight, summed over the pool's leads the
+    rep could take) minus leads offered. A float (PostgreSQL double precision): shares like 1/3
+    have no exact decimal form anyway, doubles round-trip exactly, and the rounding (~1e-16 per
+    lead on values within +-2) stays far below the engine's 1e-9 comparisons.
+    """
 
     pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="fairness")
     rep = models.ForeignKey(Rep, on_delete=models.CASCADE, related_name="fairness")
-    credit = models.FloatField(default=0.0)
+    credit = models.FloatField(default=0.0, help_text="Leads owed: expected minus offered (negative = ahead).")
     assigned = models.PositiveIntegerField(default=0)
 
     class Meta:

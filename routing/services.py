@@ -245,6 +245,21 @@ def _lock_fairness(members: dict[int, list[int]]) -> dict[tuple[int, int], Fairn
     return rows
 
 
+def _fairness_forget_departed(
+    pools: dict[int, PoolSnapshot], rows: dict[tuple[int, int], FairnessState]
+) -> set[tuple[int, int]]:
+    """Zero the locked fairness rows of reps who are no longer members of their pool: leaving a
+    pool forfeits what the rep was owed there, so joining (or rejoining) starts at 0 (issue 19).
+    Returns the (pool, rep) keys changed, to be written with the batch's fairness update."""
+    members = {pool_id: {rep_id for rep_id, _ in pool.members} for pool_id, pool in pools.items()}
+    changed = set()
+    for (pool_id, rep_id), row in rows.items():
+        if pool_id in members and row.credit != 0.0 and rep_id not in members[pool_id]:
+            row.credit = 0.0
+            changed.add((pool_id, rep_id))
+    return changed
+
+
 @transaction.atomic
 def _route_batch(*, limit: int, now: dt.datetime | None, statuses: tuple[str, ...]) -> int:
     """Fetch, decide, persist one batch. A fixed number of queries per batch:
@@ -279,6 +294,7 @@ def _route_batch(*, limit: int, now: dt.datetime | None, statuses: tuple[str, ..
     rep_ids = _reachable_reps(pools, extra_reps)
     loads = _lock_loads(rep_ids)
     fairness_rows = _lock_fairness({pid: [r for r, _ in p.members] for pid, p in pools.items()})
+    touched_fairness = _fairness_forget_departed(pools, fairness_rows)
     pools = {
         pid: dataclasses.replace(
             p, fairness={r: fairness_rows[(pid, r)].credit for r, _ in p.members if (pid, r) in fairness_rows}
@@ -295,7 +311,6 @@ def _route_batch(*, limit: int, now: dt.datetime | None, statuses: tuple[str, ..
     segments = {s.id for s in config.segments}
 
     touched_loads: set[int] = set()
-    touched_fairness: set[tuple[int, int]] = set()
     records: list[Decision] = []
     offers: dict[int, Offer] = {}
     escalations: set[int] = set()

@@ -16,12 +16,13 @@ from django.db import connection
 from django.db.models import Aggregate, Case, Count, DurationField, F, Min, Q, Sum, When
 from django.utils import timezone
 
-from reps.models import Absence, Pool, Rep
+from reps.models import Absence, FairnessState, Pool, Rep, RepLoad
 from reps.selectors import away_is_until_back
 from routing.dashboards.models import EquityDaily
 from routing.engine import REASON_LABELS
+from routing.engine.types import StepKind, Strategy
 from routing.models import Decision, Lead, Offer
-from routing.snapshots import local_day_and_week, pool_snapshots
+from routing.snapshots import config_live, local_day_and_week, pool_snapshots
 
 WINDOWS = {"today": 1, "7d": 7, "30d": 30}
 
@@ -55,6 +56,7 @@ class EquityRow:
     expected_value_share: float = 0.0
     drift: bool = False
     value_drift: bool = False
+    owed: float | None = None  # the engine's live account: leads owed now (negative = ahead)
 
     @property
     def deviation(self) -> float:
@@ -93,13 +95,63 @@ class EquityTable:
     rows: list[EquityRow] = field(default_factory=list)
     total: int = 0
     total_value: Decimal = Decimal(0)
+    strategies: frozenset[str] = frozenset()
+    min_leads: int = 0
+
+    @property
+    def judged(self) -> bool:
+        """Whether this pool's shares are judged against the eligibility-adjusted share."""
+        return judged_by_share(self.strategies)
+
+    @property
+    def strategy_labels(self) -> list[str]:
+        return [STRATEGY_LABELS.get(s, s) for s in sorted(self.strategies)]
 
     @property
     def drifting(self) -> list[EquityRow]:
         return [r for r in self.rows if r.drift or r.value_drift]
 
 
-def _shares(rows: list[EquityRow], tolerance: float) -> tuple[int, Decimal]:
+STRATEGY_LABELS = {
+    Strategy.WEIGHTED_FAIR.value: "weighted fair",
+    Strategy.CAPACITY_BALANCED.value: "capacity balanced",
+    Strategy.BEST_MATCH.value: "best match",
+}
+# The engine keeps every rep of a weighted-fair pool within this many leads of the
+# eligibility-adjusted expected count (tests/routing/engine/test_properties.py): a gap this
+# small is the rotation's rhythm, never drift.
+FAIRNESS_SLACK_LEADS = 1.5
+
+
+def judged_by_share(strategies: frozenset[str]) -> bool:
+    """Pools whose rules all use weighted fair (or that no published rule reaches any more) are
+    judged by share; capacity-balanced and best-match pools aim at something else."""
+    return strategies <= {Strategy.WEIGHTED_FAIR.value}
+
+
+def pool_strategies() -> dict[int, frozenset[str]]:
+    """Pool id -> the strategies of the published rules that pick in it (their own pool and any
+    fallback pool). One query (the published rule set, cached per version)."""
+    found: dict[int, set[str]] = defaultdict(set)
+    for rule in config_live().rules:
+        if not rule.enabled:
+            continue
+        strategy = str(getattr(rule.strategy, "value", rule.strategy))
+        found[rule.pool_id].add(strategy)
+        for step in rule.fallback:
+            if step.kind == StepKind.POOL and step.target_id:
+                found[step.target_id].add(strategy)
+    return {pool_id: frozenset(strategies) for pool_id, strategies in found.items()}
+
+
+def _shares(rows: list[EquityRow], tolerance: float, *, judged: bool = True, min_leads: int = 0) -> tuple[int, Decimal]:
+    """Fill the shares and flag drift.
+
+    A rep drifts by count when the pool is judged by share, has at least ``min_leads`` leads in
+    the window, the rep's share is more than ``tolerance`` from its expected share and it is more
+    than ``FAIRNESS_SLACK_LEADS`` leads from its expected count. Drift by value is judged in
+    the same pools with the same minimum number of leads.
+    """
     total = sum(r.assigned for r in rows)
     total_expected = sum(r.expected for r in rows)
     total_value = sum((r.assigned_value for r in rows), Decimal(0))
@@ -109,20 +161,28 @@ def _shares(rows: list[EquityRow], tolerance: float) -> tuple[int, Decimal]:
         r.expected_share = r.expected / total_expected if total_expected else 0.0
         r.value_share = float(r.assigned_value / total_value) if total_value else 0.0
         r.expected_value_share = r.expected_value / total_expected_value if total_expected_value else 0.0
+        enough = total > 0 and total >= min_leads
         # Tiny float residue must not flag a rep: compare with a small epsilon.
-        r.drift = total > 0 and abs(r.actual_share - r.expected_share) > tolerance + 1e-9
-        r.value_drift = total_value > 0 and abs(r.value_share - r.expected_value_share) > tolerance + 1e-9
+        r.drift = (judged and enough and abs(r.actual_share - r.expected_share) > tolerance + 1e-9
+                   and abs(r.deviation) > FAIRNESS_SLACK_LEADS + 1e-9)  # fmt: skip
+        r.value_drift = judged and enough and total_value > 0 and abs(r.value_share - r.expected_value_share) > tolerance + 1e-9
     return total, total_value
 
 
-def equity_table(*, pool_id: int, start: dt.date, end: dt.date, tolerance: float | None = None) -> EquityTable:
-    """Per rep of a pool over [start, end] (UTC days): assigned, target, expected, deviation.
+def equity_table(
+    *, pool_id: int, start: dt.date, end: dt.date, tolerance: float | None = None, min_leads: int | None = None
+) -> EquityTable:
+    """Per rep of a pool over [start, end] (UTC days): assigned, target, expected, deviation,
+    and what the engine counts the rep as owed now (``owed``, in leads).
 
-    Reads the EquityDaily rollup (callers run ``equity_rollup`` first for the tail), the pool's
-    effective members and the reps' names: a fixed number of queries whatever the volume.
-    Rows are sorted by the size of the share gap, largest first.
+    ``expected`` sums ``routing.engine.fairness.shares`` over the window's decisions, the same
+    figure the engine's account accrues: over a window that starts with the pool, ``expected -
+    assigned`` is ``owed``. Reads the EquityDaily rollup (callers run ``equity_rollup`` first for
+    the tail), the pool's effective members, the live credits and the reps' names: a fixed
+    number of queries whatever the volume. Rows are sorted by the size of the share gap.
     """
     tolerance = settings.LEADOPS_EQUITY_TOLERANCE if tolerance is None else tolerance
+    min_leads = settings.LEADOPS_DRIFT_MIN_LEADS if min_leads is None else min_leads
     sums = {
         row["rep_id"]: row
         for row in EquityDaily.objects.filter(pool_id=pool_id, day__gte=start, day__lte=end)
@@ -133,6 +193,7 @@ def equity_table(*, pool_id: int, start: dt.date, end: dt.date, tolerance: float
     weights = dict(snapshot.members) if snapshot else {}
     total_weight = sum(weights.values())
     names = dict(Rep.objects.filter(id__in=set(weights) | set(sums)).values_list("id", "display_name"))
+    owed = dict(FairnessState.objects.filter(pool_id=pool_id, rep_id__in=weights).values_list("rep_id", "credit"))
     rows = []
     for rep_id in set(weights) | set(sums):
         s = sums.get(rep_id, {})
@@ -142,9 +203,11 @@ def equity_table(*, pool_id: int, start: dt.date, end: dt.date, tolerance: float
             target_share=weight / total_weight if total_weight else 0.0,
             assigned=s.get("a") or 0, assigned_value=Decimal(s.get("av") or 0),
             expected=float(s.get("e") or 0.0), expected_value=float(s.get("ev") or 0.0),
+            owed=owed.get(rep_id, 0.0) if rep_id in weights else None,
         ))  # fmt: skip
-    table = EquityTable(pool_id=pool_id, start=start, end=end, tolerance=tolerance)
-    table.total, table.total_value = _shares(rows, tolerance)
+    table = EquityTable(pool_id=pool_id, start=start, end=end, tolerance=tolerance,
+                        strategies=pool_strategies().get(pool_id, frozenset()), min_leads=min_leads)  # fmt: skip
+    table.total, table.total_value = _shares(rows, tolerance, judged=table.judged, min_leads=min_leads)
     table.rows = sorted(rows, key=lambda r: (-abs(r.actual_share - r.expected_share), r.name))
     return table
 
@@ -168,12 +231,42 @@ class DriftAlert:
     row: EquityRow
 
 
-def drift_alerts(*, start: dt.date, end: dt.date, tolerance: float | None = None) -> list[DriftAlert]:
-    """Reps in any pool whose share of offers drifts from the eligibility-adjusted share. Two queries.
+@dataclass
+class PoolNote:
+    """A pool not judged by share, reported for what its strategy optimises instead."""
 
-    Reps who received nothing and were never eligible have no rollup rows, so they cannot drift.
+    pool_id: int
+    pool_name: str
+    strategies: list[str]  # labels
+    leads: int  # offers in the window
+    busiest: str = ""  # best match: the rep with the largest share of the window's leads
+    busiest_share: float = 0.0
+    load_low: float | None = None  # capacity balanced: lowest and highest open load now
+    load_high: float | None = None  # (open leads / cap; uncapped reps against the largest cap)
+
+
+def drift_alerts(
+    *, start: dt.date, end: dt.date, tolerance: float | None = None, min_leads: int | None = None
+) -> list[DriftAlert]:
+    """Reps of weighted-fair pools whose share of offers drifts from the eligibility-adjusted
+    share (see ``_shares``: judged only once the pool has ``LEADOPS_DRIFT_MIN_LEADS`` leads in
+    the window and the rep is more than 1.5 leads off). Three queries.
+
+    Capacity-balanced and best-match pools are not judged by share, by count or by value: see
+    ``strategy_notes``. Reps who received nothing and were never eligible cannot drift.
     """
     tolerance = settings.LEADOPS_EQUITY_TOLERANCE if tolerance is None else tolerance
+    min_leads = settings.LEADOPS_DRIFT_MIN_LEADS if min_leads is None else min_leads
+    strategies = pool_strategies()
+    alerts = []
+    for pool_id, (name, rows) in _window_rows(start=start, end=end).items():
+        _shares(rows, tolerance, judged=judged_by_share(strategies.get(pool_id, frozenset())), min_leads=min_leads)
+        alerts += [DriftAlert(pool_id, name, r) for r in rows if r.drift or r.value_drift]
+    return sorted(alerts, key=lambda a: -abs(a.row.share_gap))
+
+
+def _window_rows(*, start: dt.date, end: dt.date) -> dict[int, tuple[str, list[EquityRow]]]:
+    """Pool id -> (pool name, per-rep rollup sums over the window). Two queries."""
     by_pool: dict[int, list[EquityRow]] = defaultdict(list)
     for row in (
         EquityDaily.objects.filter(day__gte=start, day__lte=end)
@@ -186,11 +279,42 @@ def drift_alerts(*, start: dt.date, end: dt.date, tolerance: float | None = None
             expected=float(row["e"] or 0), expected_value=float(row["ev"] or 0),
         ))  # fmt: skip
     names = dict(Pool.objects.filter(id__in=by_pool).values_list("id", "name"))
-    alerts = []
-    for pool_id, rows in by_pool.items():
-        _shares(rows, tolerance)
-        alerts += [DriftAlert(pool_id, names.get(pool_id, f"Pool #{pool_id}"), r) for r in rows if r.drift or r.value_drift]
-    return sorted(alerts, key=lambda a: -abs(a.row.share_gap))
+    return {pool_id: (names.get(pool_id, f"Pool #{pool_id}"), rows) for pool_id, rows in by_pool.items()}
+
+
+def strategy_notes(*, start: dt.date, end: dt.date) -> list[PoolNote]:
+    """Pools run by capacity balanced or best match, with what those strategies optimise:
+    best match, who took the largest share of the window's leads (shares follow skill, not
+    weight); capacity balanced, the lowest and highest open load of the pool's active members
+    now (the engine gives each lead to the least-loaded eligible rep). A fixed number of queries.
+    """
+    strategies = {pid: s for pid, s in pool_strategies().items() if not judged_by_share(s)}
+    if not strategies:
+        return []
+    window = _window_rows(start=start, end=end)
+    pools = pool_snapshots(strategies, with_fairness=False)
+    balanced = {pid for pid, s in strategies.items() if Strategy.CAPACITY_BALANCED.value in s and pid in pools}
+    member_ids = {rep_id for pid in balanced for rep_id, _ in pools[pid].members}
+    reps = {r["id"]: r for r in Rep.objects.filter(id__in=member_ids, active=True).values("id", "max_open")}
+    loads = dict(RepLoad.objects.filter(rep_id__in=reps).values_list("rep_id", "open_count"))
+    notes = []
+    for pool_id in sorted(strategies, key=lambda pid: pools[pid].name if pid in pools else ""):
+        if pool_id not in pools:
+            continue
+        name, rows = window.get(pool_id, (pools[pool_id].name, []))
+        leads = sum(r.assigned for r in rows)
+        note = PoolNote(pool_id, pools[pool_id].name, [STRATEGY_LABELS.get(s, s) for s in sorted(strategies[pool_id])], leads)
+        if leads:
+            top = max(rows, key=lambda r: (r.assigned, r.name))
+            note.busiest, note.busiest_share = top.name, top.assigned / leads
+        if pool_id in balanced:
+            members = [reps[rep_id] for rep_id, _ in pools[pool_id].members if rep_id in reps]
+            notional = max((r["max_open"] for r in members if r["max_open"]), default=1)
+            fractions = [loads.get(r["id"], 0) / (r["max_open"] or notional) for r in members]
+            if fractions:
+                note.load_low, note.load_high = min(fractions), max(fractions)
+        notes.append(note)
+    return notes
 
 
 # --- holding, capacity, SLA ---------------------------------------------------------------------

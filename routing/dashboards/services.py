@@ -13,6 +13,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from routing.dashboards.models import EquityDaily, ReplayJob, RollupWatermark
+from routing.engine import fairness
 from routing.models import Decision
 
 EQUITY = "equity"
@@ -20,22 +21,26 @@ ROLLUP_BATCH = 2000
 
 
 def expected_shares(detail: dict[str, Any]) -> dict[int, float]:
-    """Each eligible candidate's fair share of one offer decision, from ``decision_to_dict`` data.
+    """Each eligible candidate's share of one offer decision, from ``decision_to_dict`` data.
 
-    The chosen step is the one that picked a rep. Eligible candidates share the lead in
-    proportion to their pool weight; backup/manager steps carry weight 0, so there the eligible
-    candidates share it equally. Ineligible reps (absent, at cap, missing a skill...) expect 0.
+    The chosen step is the one that picked a rep; its eligible candidates share the lead by
+    ``routing.engine.fairness.shares`` (weight / eligible total weight), the very figure the
+    engine's fairness account accrues, so the equity page's expected column is the engine's
+    account. Backup/manager steps carry no weights: there the lead is shared equally (one
+    candidate). Ineligible reps (absent, at cap, missing a skill...) expect 0 and are omitted.
     """
     chosen = next((s for s in reversed(detail.get("steps") or ()) if s.get("chosen_rep_id") is not None), None)
     if chosen is None:
         return {}
-    eligible = [(int(c["rep_id"]), max(int(c.get("weight") or 0), 0)) for c in chosen.get("candidates") or () if c.get("eligible")]
-    if not eligible:
-        return {}
-    total = sum(w for _, w in eligible)
-    if total <= 0:
-        return {rep_id: 1.0 / len(eligible) for rep_id, _ in eligible}
-    return {rep_id: w / total for rep_id, w in eligible if w}
+    eligible = [(int(c["rep_id"]), _int(c.get("weight"))) for c in chosen.get("candidates") or () if c.get("eligible")]
+    return {rep_id: share for rep_id, share in fairness.shares(eligible).items() if share}
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _fold(rows: Iterable[tuple], acc: dict[tuple[int, dt.date, int], list]) -> int:

@@ -50,11 +50,14 @@ def replay_run(job_id: int) -> None:
 
 def _replay(job: Any) -> dict[str, Any]:
     """1. Fetch draft config, pools, reps (capacity as of the window start) and the window's leads.
-    2. Route each lead in arrival order, applying fairness credits and daily/weekly counts in memory.
+    2. Route each lead in arrival order, applying fairness credits and daily/weekly counts in memory
+       (credits start at 0: the engine's own account, ``routing.engine.fairness``), and sum each
+       rep's eligibility-adjusted expected count of the projected offers.
     3. Compare with the first decision each lead actually got."""
     from reps.models import Rep
     from routing import engine
     from routing.dashboards.models import ReplayJob
+    from routing.engine import fairness
     from routing.dashboards.services import replay_progress
     from routing.engine.types import Outcome, StepKind
     from routing.models import Decision, Lead
@@ -81,6 +84,7 @@ def _replay(job: Any) -> dict[str, Any]:
     counted: dict[int, tuple[dt.date, str]] = {}
 
     projected: Counter[int] = Counter()
+    expected: Counter[int] = Counter()  # eligibility-adjusted share of the replayed leads
     projected_holding: Counter[str] = Counter()
     per_segment: Counter[str] = Counter()
     by_lead: dict[int, int | None] = {}
@@ -97,6 +101,8 @@ def _replay(job: Any) -> dict[str, Any]:
             projected_holding[segment] += 1
         elif job.pool_id is None or _decision_pool(decision) == job.pool_id:
             projected[chosen] += 1
+            for rep_id, share in fairness.decision_shares(decision).items():
+                expected[rep_id] += share
         if chosen is not None and chosen in reps:
             rep = reps[chosen]
             day, week = local_day_and_week(now, rep.timezone)
@@ -131,10 +137,11 @@ def _replay(job: Any) -> dict[str, Any]:
     rows = [
         {
             "rep_id": rid, "name": names.get(rid, f"Rep #{rid}"), "actual": actual[rid], "projected": projected[rid],
+            "projected_expected": round(expected[rid], 3),
             "actual_share": actual[rid] / total_actual if total_actual else 0.0,
             "projected_share": projected[rid] / total_projected if total_projected else 0.0,
         }
-        for rid in set(actual) | set(projected)
+        for rid in set(actual) | set(projected) | set(expected)
     ]  # fmt: skip
     rows.sort(key=lambda r: (-r["projected"], r["name"]))
     segments = [

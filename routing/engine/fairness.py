@@ -40,8 +40,10 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from routing.engine.types import Decision
+
 OWED_EPSILON = 1e-9  # a credit this close to 0 is "square", not owed (float residue)
-CLOSED_EPSILON = 1e-6  # eligible credits summing to within this of 0 count as a closed group
+CLOSED_EPSILON = 1e-6  # an ineligible member's credit this close to 0 counts as square
 SNAP_EPSILON = 1e-12  # credits this close to 0 are stored as exactly 0
 
 PickKey = tuple[int, int, float, int]
@@ -85,25 +87,38 @@ def accrue(credits: Mapping[int, Any], share: Mapping[int, float]) -> dict[int, 
     return {rep_id: read_credit(credits, rep_id) + s for rep_id, s in share.items()}
 
 
-def pick_order(raised: Mapping[int, float], share: Mapping[int, float]) -> Callable[[int], PickKey]:
+def pick_order(
+    raised: Mapping[int, float], share: Mapping[int, float], *, others_square: bool = True
+) -> Callable[[int], PickKey]:
     """The weighted-fair order over eligible rep ids: the smallest key is picked first.
 
-    ``raised`` are the credits after ``accrue``, ``share`` the step's shares (same keys). See the
-    module docstring for the rule; reps with share 0 (weight 0) come last.
+    ``raised`` are the credits after ``accrue``, ``share`` the step's shares (same keys);
+    ``others_square`` says whether every member who is *not* eligible holds a credit of 0 (see
+    ``holds_no_credit``). When they do, the eligible reps form a closed group: their credits are
+    centred (each less its share of the group's sum, which is 0 unless a departure or the
+    migration left an offset) and ordered by earliest deadline; otherwise the rep most owed goes
+    first. See the module docstring. Reps with share 0 (weight 0) come last.
     """
-    before = sum(raised.values()) - sum(share.get(rep_id, 0.0) for rep_id in raised)
-    closed = abs(before) < CLOSED_EPSILON
+    offset = sum(raised.values()) - sum(share.get(rep_id, 0.0) for rep_id in raised)
 
     def key(rep_id: int) -> PickKey:
         credit, s = raised[rep_id], share.get(rep_id, 0.0)
         if s <= 0:
             return (2, 0, -credit, rep_id)
-        if not closed or credit <= OWED_EPSILON:
-            return (1 if closed else 0, 0, -credit, rep_id)
-        deadline = math.ceil((1.0 - (credit - s)) / s - OWED_EPSILON)
-        return (0, deadline, -credit, rep_id)
+        if not others_square:
+            return (0, 0, -credit, rep_id)
+        centred = credit - s * offset
+        if centred <= OWED_EPSILON:
+            return (1, 0, -centred, rep_id)
+        deadline = math.ceil((1.0 - (centred - s)) / s - OWED_EPSILON)
+        return (0, deadline, -centred, rep_id)
 
     return key
+
+
+def holds_no_credit(credits: Mapping[int, Any], rep_ids: Iterable[int]) -> bool:
+    """Whether every one of ``rep_ids`` (the members who cannot take this lead) is square."""
+    return all(abs(read_credit(credits, rep_id)) < CLOSED_EPSILON for rep_id in rep_ids)
 
 
 def settle(raised: Mapping[int, float], chosen_rep_id: int) -> dict[int, float]:
@@ -113,4 +128,15 @@ def settle(raised: Mapping[int, float], chosen_rep_id: int) -> dict[int, float]:
     return {rep_id: 0.0 if abs(credit) < SNAP_EPSILON else credit for rep_id, credit in credits.items()}
 
 
-__all__ = ["accrue", "pick_order", "read_credit", "settle", "shares"]
+def decision_shares(decision: Decision) -> dict[int, float]:
+    """The shares of one decided lead: ``shares`` over the eligible candidates of the step that
+    picked (``{}`` when the lead went to holding). What the equity rollup adds per decision
+    (``routing.dashboards.services.expected_shares`` reads the same from the stored detail)."""
+    step = next((s for s in reversed(decision.steps) if s.chosen_rep_id is not None), None)
+    if step is None:
+        return {}
+    found = shares((c.rep_id, c.weight) for c in step.candidates if c.eligible)
+    return {rep_id: share for rep_id, share in found.items() if share}
+
+
+__all__ = ["accrue", "decision_shares", "holds_no_credit", "pick_order", "read_credit", "settle", "shares"]

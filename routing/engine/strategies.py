@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from routing.engine.eligibility import language_skill, skill_level
-from routing.engine.fairness import accrue, pick_order, settle, shares
+from routing.engine.fairness import accrue, holds_no_credit, pick_order, settle, shares
 from routing.engine.types import PoolSnapshot, RepSnapshot, RuleSpec, Strategy
 
 
@@ -65,7 +65,8 @@ def pick_rep(
 
     share = shares((rep.id, weight) for rep, weight in eligible)
     raised = accrue(pool.fairness, share)
-    fair_key = pick_order(raised, share)
+    others = [rep_id for rep_id, _weight_ in pool.members if rep_id not in share]
+    fair_key = pick_order(raised, share, others_square=holds_no_credit(pool.fairness, others))
 
     reps = [rep for rep, _weight_ in eligible]
     if strategy == Strategy.CAPACITY_BALANCED:

@@ -76,7 +76,9 @@ def test_a_rep_absent_half_the_window_expects_only_the_leads_of_the_other_half(t
     assert rows["Ann"].expected_share == pytest.approx(0.125)
     assert rows["Ann"].deviation == pytest.approx(1.5)
     assert rows["Ann"].deviation_pct == pytest.approx(300.0)
-    assert rows["Bob"].drift and rows["Ann"].drift  # 0% vs 29%, 50% vs 12.5%
+    # 0% vs 29% and 50% vs 12.5%, but over 4 leads nobody is more than 1.5 leads off and the
+    # pool is below the minimum number of leads: that is the rotation's rhythm, not drift.
+    assert not table.drifting
 
 
 def test_value_expectation_follows_lead_value(trio) -> None:  # noqa: ANN001
@@ -84,7 +86,8 @@ def test_value_expectation_follows_lead_value(trio) -> None:  # noqa: ANN001
     make_decision(pool=pool, chosen=a, at=noon(1), value=100, candidates=[cand(a), cand(b)])
     make_decision(pool=pool, chosen=a, at=noon(1), value=300, candidates=[cand(a), cand(b)])
     equity_rollup()
-    rows = {r.name: r for r in equity_table(pool_id=pool.id, start=noon(1).date(), end=noon(1).date()).rows}
+    table = equity_table(pool_id=pool.id, start=noon(1).date(), end=noon(1).date(), min_leads=0)
+    rows = {r.name: r for r in table.rows}
     assert rows["Ann"].assigned_value == Decimal("400")
     assert rows["Ann"].expected_value == pytest.approx(200.0)
     assert rows["Bob"].expected_value == pytest.approx(200.0)

@@ -55,6 +55,8 @@ def test_replay_projects_the_draft_rules_without_touching_leads(
     reps = {r["name"]: r for r in job.result["reps"]}
     assert reps["Ann"]["projected"] == 4 and reps["Bob"]["projected"] == 0
     assert reps["Ann"]["actual"] == 2 and reps["Bob"]["actual"] == 2
+    # Under the draft only Ann could take these leads: her fair count is all 4, Bob's 0.
+    assert reps["Ann"]["projected_expected"] == 4.0 and reps["Bob"]["projected_expected"] == 0.0
     assert job.result["changed"] == 2 and job.done == job.total == 4
     after = (Decision.objects.count(), Offer.objects.count(), list(Lead.objects.values_list("id", "status", "owner_id")))
     assert after == before

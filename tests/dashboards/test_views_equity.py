@@ -23,7 +23,7 @@ def _skewed(pool, reps, n: int, days_ago: int = 0) -> None:  # noqa: ANN001
 
 def test_equity_page_shows_shares_chart_and_highlights_drift(manager_client: Client, pool_of_three) -> None:  # noqa: ANN001
     pool, reps = pool_of_three
-    _skewed(pool, reps, 4)
+    _skewed(pool, reps, 24)  # past the minimum number of leads a pool needs to be judged
     response = manager_client.get(f"/dash/equity/?pool={pool.id}&window=today")
     html = response.content.decode()
     assert response.status_code == 200
@@ -62,21 +62,28 @@ def test_equity_htmx_request_gets_only_the_panel(manager_client: Client, pool_of
 
 def test_equity_csv_has_every_rep_with_its_expectation(manager_client: Client, pool_of_three) -> None:  # noqa: ANN001
     pool, reps = pool_of_three
-    _skewed(pool, reps, 4)
+    _skewed(pool, reps, 24)
     response = manager_client.get(f"/dash/equity/export.csv?pool={pool.id}&window=today")
     assert response.streaming
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     by_name = {r["rep"]: r for r in rows}
     assert set(by_name) == {"Ann", "Bob", "Cat"}
-    assert by_name["Cat"]["expected"] == "2.000" and by_name["Ann"]["assigned"] == "4"
+    assert by_name["Cat"]["expected"] == "12.000" and by_name["Ann"]["assigned"] == "24"
+    assert by_name["Ann"]["owed_now"] == "0.000"  # these rows were not routed: no live account
     assert by_name["Ann"]["drift"] == "1" and by_name["Cat"]["target_share"] == "0.5000"
 
 
 def test_home_lists_drifting_reps(manager_client: Client, pool_of_three) -> None:  # noqa: ANN001
     pool, reps = pool_of_three
-    _skewed(pool, reps, 4)
+    _skewed(pool, reps, 24)
     html = manager_client.get("/dash/").content.decode()
     assert 'id="drift-alerts"' in html and "Ann" in html and "Inbound" in html
+
+
+def test_home_waits_for_the_minimum_number_of_leads(manager_client: Client, pool_of_three) -> None:  # noqa: ANN001
+    pool, reps = pool_of_three
+    _skewed(pool, reps, 4)  # 4 of 4 to Ann: too few leads to judge the pool
+    assert "No rep drifts" in manager_client.get("/dash/").content.decode()
 
 
 def test_home_has_no_alert_when_distribution_follows_eligibility(manager_client: Client, pool_of_three) -> None:  # noqa: ANN001
