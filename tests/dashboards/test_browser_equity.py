@@ -34,8 +34,9 @@ def test_manager_spots_drift_after_widening_the_window_and_reads_a_leads_why(liv
     for rep in (ann, bob, cat):
         PoolMemberFactory(pool=pool, rep=rep)
     RuleFactory(pool=pool, name="Auto leads", requirements={"skills": [{"skill": "product:auto"}]})
-    # Three weeks ago Ann got all six leads although Bob could have taken half of them.
-    for _ in range(6):
+    # Three weeks ago Ann got all 24 leads although Bob could have taken half of them (enough
+    # leads for the pool to be judged: LEADOPS_DRIFT_MIN_LEADS is 20).
+    for _ in range(24):
         make_decision(pool=pool, chosen=ann, at=noon(20), candidates=[cand(ann), cand(bob)])
     # Today two leads went through the real router: one each, fair.
     for _ in range(2):
