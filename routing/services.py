@@ -482,6 +482,7 @@ def _route_batch(*, limit: int, now: dt.datetime | None, statuses: tuple[str, ..
         with transaction.atomic():
             plan = _plan_batch(leads, config=config, now=now, route=route)
             events = _persist_batch(plan, now=now)
+            _check_constraints_now()
             failed = plan.failed
     except Exception as exc:
         if _is_transient(exc):
@@ -493,7 +494,9 @@ def _route_batch(*, limit: int, now: dt.datetime | None, statuses: tuple[str, ..
             try:
                 with transaction.atomic():
                     plan = _plan_batch([lead], config=config, now=now, route=route)
-                    events += _persist_batch(plan, now=now)
+                    lead_events = _persist_batch(plan, now=now)
+                    _check_constraints_now()
+                    events += lead_events
                     failed.update(plan.failed)
             except Exception as lead_exc:
                 if _is_transient(lead_exc):
@@ -504,6 +507,15 @@ def _route_batch(*, limit: int, now: dt.datetime | None, statuses: tuple[str, ..
         _quarantine(lead_ids=failed, now=now)
     _emit(events)
     return len(leads)
+
+
+def _check_constraints_now() -> None:
+    """Foreign keys are checked at commit (Django makes them DEFERRABLE INITIALLY DEFERRED), which
+    would fail the whole batch after the fact: check them now, inside the savepoint, so a
+    violation is one lead's error. On PostgreSQL this is ``SET CONSTRAINTS ALL IMMEDIATE``
+    followed by ``DEFERRED`` (pending checks run at once)."""
+    tables = [Lead._meta.db_table, Offer._meta.db_table, Decision._meta.db_table]
+    connection.check_constraints(table_names=tables)
 
 
 def _quarantine(*, lead_ids: dict[int, str], now: dt.datetime) -> None:
