@@ -87,19 +87,14 @@ def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:1500] + (f"\n at {where}" if where else "")
 
 
-def decide_batch(
-    items: Iterable[BatchItem], state: BatchState, *,
-    count_offer: Callable[..., None], route: Callable[..., EngineDecision] | None = None,
-) -> list[BatchResult]:  # fmt: skip
+def decide_batch(items: Iterable[BatchItem], state: BatchState, *, count_offer: Callable[..., None]) -> list[BatchResult]:
     """Decide ``items`` in order against ``state``, applying each offer to the state (fairness
     credits, capacity counts) so the next lead sees it.
 
-    ``count_offer(load, day=, week=)`` is the one capacity counter (routing.services);
-    ``route`` defaults to ``engine.route`` (tests substitute it to inject an engine fault).
+    ``count_offer(load, day=, week=)`` is the one capacity counter (routing.services).
     A lead whose decision raises gets a result with ``error`` and no decision; the state is
     left as it was before that lead.
     """
-    route = route or engine.route
     results: list[BatchResult] = []
     counted_hour: tuple[int, int, int, int] | None = None
     for item in items:
@@ -109,7 +104,7 @@ def decide_batch(
         counted_hour = hour
         started = time.perf_counter()
         try:
-            decision = route(
+            decision = engine.route(
                 item.facts, item.config, state.pools, state.reps, item.now,
                 excluded_rep_ids=item.excluded_rep_ids, escalation=item.escalation,
             )  # fmt: skip

@@ -295,8 +295,7 @@ class _Plan:
     failed: dict[int, str]  # lead id -> error text
 
 
-def _plan_batch(leads: list[Lead], *, config: ConfigSnapshot, now: dt.datetime,
-                route: Callable[..., EngineDecision] | None = None) -> _Plan:  # fmt: skip
+def _plan_batch(leads: list[Lead], *, config: ConfigSnapshot, now: dt.datetime) -> _Plan:
     """Fetch and decide (no writes but the capacity/fairness rows created before locking):
 
     1. work out each lead's rule with the pure engine (``engine.classify``), so only the pools
@@ -314,8 +313,10 @@ def _plan_batch(leads: list[Lead], *, config: ConfigSnapshot, now: dt.datetime,
     for lead in leads:
         try:
             facts = lead_facts(lead)
-            narrowed = index.narrow(engine.classify(facts, config).fields)
-            rule = engine.classify(facts, narrowed).rule
+            # engine.classify's steps, with the rule picked from the narrowed candidates only.
+            fields = engine.routing_fields(facts, engine.qualify(facts, config))
+            narrowed = index.narrow(fields)
+            rule = engine.select_rule(fields, narrowed)
         except Exception as exc:  # bad data on one lead: quarantine it, route the rest
             failed[lead.id] = error_text(exc)
             continue
@@ -348,7 +349,7 @@ def _plan_batch(leads: list[Lead], *, config: ConfigSnapshot, now: dt.datetime,
                   excluded_rep_ids=frozenset(excluded.get(lead.id, ())), escalation=lead.id in prior_offers)
         for lead, facts, narrowed in staged
     ]  # fmt: skip
-    results = decide_batch(items, state, count_offer=_count_offer, route=route)
+    results = decide_batch(items, state, count_offer=_count_offer)
     for result in results:
         if result.decision is None:
             failed[result.item.lead_id] = result.error
@@ -459,8 +460,7 @@ def _is_transient(exc: BaseException) -> bool:
 
 
 @transaction.atomic
-def _route_batch(*, limit: int, now: dt.datetime | None, statuses: tuple[str, ...],
-                 route: Callable[..., EngineDecision] | None = None) -> int:  # fmt: skip
+def _route_batch(*, limit: int, now: dt.datetime | None, statuses: tuple[str, ...]) -> int:
     """Fetch, decide, persist one batch (see ``_plan_batch`` and ``_persist_batch``) with a fixed
     number of queries, isolating poison:
 
@@ -480,7 +480,7 @@ def _route_batch(*, limit: int, now: dt.datetime | None, statuses: tuple[str, ..
     events: list[Event] = []
     try:
         with transaction.atomic():
-            plan = _plan_batch(leads, config=config, now=now, route=route)
+            plan = _plan_batch(leads, config=config, now=now)
             events = _persist_batch(plan, now=now)
             _check_constraints_now()
             failed = plan.failed
@@ -493,7 +493,7 @@ def _route_batch(*, limit: int, now: dt.datetime | None, statuses: tuple[str, ..
         for lead in sorted(fresh.values(), key=lambda row: (row.queue_at, row.id)):
             try:
                 with transaction.atomic():
-                    plan = _plan_batch([lead], config=config, now=now, route=route)
+                    plan = _plan_batch([lead], config=config, now=now)
                     lead_events = _persist_batch(plan, now=now)
                     _check_constraints_now()
                     events += lead_events

@@ -149,7 +149,7 @@ def _replay(job: Any) -> dict[str, Any]:
 def _routing_fields(facts: Any, config: Any) -> dict[str, Any]:
     from routing import engine
 
-    return dict(engine.classify(facts, config).fields)
+    return engine.routing_fields(facts, engine.qualify(facts, config))
 
 
 __all__ = ["enqueue_replay", "equity_rollup", "replay_run"]
