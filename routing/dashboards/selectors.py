@@ -485,7 +485,7 @@ def lead_timeline(*, lead_id: int) -> tuple[Lead, list[TimelineEvent]] | None:
         Decision.objects.filter(lead_id=lead_id)
         .order_by("created_at", "id")
         .values("id", "created_at", "kind", "rule_id", "rule__name", "rule_history_id", "ruleset_version",
-                "pool_id", "pool__name", "segment__name", "outcome", "step", "chosen_rep_id",
+                "pool_id", "pool__name", "segment_id", "segment__name", "outcome", "step", "chosen_rep_id",
                 "chosen_rep__display_name", "summary", "detail", "duration_us")
     )  # fmt: skip
     offers = list(Offer.objects.filter(lead_id=lead_id).select_related("rep").order_by("offered_at", "id"))

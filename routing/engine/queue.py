@@ -4,16 +4,17 @@ Queue order. Pending leads, and held leads that are due a retry, are taken in as
 ``queue_at`` (then id), where
 
     queue_at = received_at
-               + segment_priority x SECONDS_PER_PRIORITY      (priority: lower is more urgent)
-               - HIGH_VALUE_HEAD_START                        (if the rule flags it high value)
-               - VALUE_HEAD_START x min(1, log10(1 + value) / VALUE_DECADES)
+               + min(segment_priority, 1000) x 10 min        (priority: lower is more urgent)
+               - 5 min                                        (if the rule flags it high value)
+               - 4 min x min(1, log10(1 + value) / 7)        (value, log-scaled, full at 10^7)
 
-Among leads received at the same moment this is exactly (segment priority, high value first,
-higher value first, then age): one priority point (60 s) outweighs the high-value head start
-plus the largest value head start (40 s + 19 s). Across time, age is the boost: a lead is taken
-before every lead received more than ``max_head_start(its priority)`` after it, so nothing waits
-forever behind a stream of more urgent leads (a priority-100 lead overtakes priority-10 leads
-that arrive 90 minutes after it). The key is a plain column, so the queue is one index scan.
+Among leads received together this is exactly segment priority, then high value first, then
+higher value first, then age: one priority point (10 min) outweighs the high-value head start
+plus the largest value head start (5 + 4 min). Across time, age is the boost: a lead is taken
+before every lead received more than its head start after it, so nothing waits forever behind a
+stream of more urgent leads (a priority-100 lead overtakes priority-90 leads arriving 100 minutes
+after it; a normal lead overtakes high-value leads of its segment arriving 5 minutes after it).
+The key is a plain column, so the queue is one index scan.
 
 Backoff. A held lead whose retry changed nothing waits ``retry_delay(attempts)`` before the
 timer tries it again: BACKOFF_BASE x 2^(attempts - 1), capped at BACKOFF_MAX. Events that could
@@ -26,9 +27,10 @@ import datetime as dt
 import math
 from decimal import Decimal
 
-SECONDS_PER_PRIORITY = 60
-HIGH_VALUE_HEAD_START = 40  # seconds
-VALUE_HEAD_START = 19  # seconds at most, for the lead's value
+SECONDS_PER_PRIORITY = 600
+PRIORITY_CAP = 1000  # priorities above count as 1000 (a week of head start at most)
+HIGH_VALUE_HEAD_START = 300  # seconds
+VALUE_HEAD_START = 240  # seconds at most, for the lead's value
 VALUE_DECADES = 7  # value 10^7 (ten million) and above earns the whole value head start
 
 BACKOFF_BASE = dt.timedelta(seconds=30)
@@ -47,7 +49,7 @@ def queue_at(*, received_at: dt.datetime, segment_priority: int, high_value: boo
              value: Decimal | float | int | None) -> dt.datetime:  # fmt: skip
     """The lead's place in the queue (see the module docstring). ``segment_priority`` >= 0."""
     offset = (
-        max(segment_priority, 0) * SECONDS_PER_PRIORITY
+        min(max(segment_priority, 0), PRIORITY_CAP) * SECONDS_PER_PRIORITY
         - (HIGH_VALUE_HEAD_START if high_value else 0)
         - value_head_start(value)
     )

@@ -64,6 +64,14 @@ def test_failing_input_2_leads_route_on_the_live_rule_set_after_the_draft_delete
     assert Decision.objects.get(lead=high).segment_id == hot_id and high.segment_id is None
     assert high.segment_priority == 10  # queued with the live segment's priority
     assert low.segment == Segment.objects.get(slug="standard")
+    # The lead page still shows the decision, naming the segment the draft no longer has.
+    from reps.models import Role
+    from tests.factories import user_with_role
+
+    client.force_login(user_with_role(Role.OPS))
+    page = client.get(f"/dash/leads/{high.id}/")
+    assert page.status_code == 200 and f"#{hot_id}" in page.content.decode()
+    assert "since deleted from the draft" in page.content.decode()
 
 
 def test_a_rule_and_rep_deleted_from_the_draft_do_not_break_the_live_rule_set() -> None:

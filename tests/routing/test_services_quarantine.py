@@ -225,10 +225,12 @@ def test_queue_order_is_segment_priority_then_high_value_then_value_then_age() -
         received_at=now - dt.timedelta(seconds=age), segment_priority=p, high_value=hv, value=Decimal(v))
     same_time = [key(10, False, 1), key(20, True, 10**9), key(10, True, 5), key(10, True, 500), key(10, False, 0)]
     assert sorted(range(5), key=lambda i: same_time[i]) == [3, 2, 0, 4, 1]
-    # Age boost: a priority-100 lead is taken before priority-10 leads received more than 90 min
-    # (plus their high-value and value head start, 59 s at most) after it.
-    assert key(100, False, 0, age=90 * 60 + 60) < key(10, True, 10**9)
-    assert key(100, False, 0, age=60 * 60) > key(10, False, 0)
+    # Age boost: a priority-100 lead is taken before priority-90 leads received more than 100 min
+    # (plus their high-value and value head start, 9 min at most) after it, never forever behind.
+    assert key(100, False, 0, age=110 * 60) < key(90, True, 10**9)
+    assert key(100, False, 0, age=90 * 60) > key(90, False, 0)
+    # A normal lead is taken before high-value leads of its segment arriving 5+ minutes after it.
+    assert key(50, False, 0, age=301) < key(50, True, 0)
 
 
 def test_pending_leads_are_taken_in_queue_order() -> None:
