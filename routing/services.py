@@ -190,6 +190,10 @@ HOLDING_RELEASE_MAX_BATCHES = 50
 def _select_waiting(limit: int, statuses: tuple[str, ...], now: dt.datetime) -> list[Lead]:
     """Leads to route, locked, in queue order (routing.engine.queue): pending ones, or held ones
     whose retry is due (``next_retry_at`` passed, or made due by ``holding_wake``)."""
+    return list(_select_waiting_qs(statuses, now)[:limit])
+
+
+def _select_waiting_qs(statuses: tuple[str, ...], now: dt.datetime) -> models.QuerySet[Lead]:
     if tuple(statuses) == (Lead.Status.HOLDING,):
         qs = Lead.objects.filter(
             models.Q(next_retry_at__lte=now) | models.Q(next_retry_at__isnull=True), status=Lead.Status.HOLDING
@@ -199,7 +203,7 @@ def _select_waiting(limit: int, statuses: tuple[str, ...], now: dt.datetime) -> 
     qs = qs.order_by("queue_at", "id")
     if connection.features.has_select_for_update_skip_locked:
         qs = qs.select_for_update(skip_locked=True, of=("self",))
-    return list(qs[:limit])
+    return qs
 
 
 def leads_route_pending(*, limit: int = 50, now: dt.datetime | None = None) -> int:
@@ -472,11 +476,18 @@ def _route_batch(*, limit: int, now: dt.datetime | None, statuses: tuple[str, ..
     Returns the number of leads taken.
     """
     now = now or timezone.now()
-    leads = _select_waiting(limit, statuses, now)
-    if not leads:
+    unreadable: dict[int, str] = {}
+    try:
+        with transaction.atomic():
+            leads = _select_waiting(limit, statuses, now)
+    except Exception as exc:  # a row the driver cannot read (e.g. a date beyond year 9999)
+        if _is_transient(exc):
+            raise
+        leads, unreadable = _select_waiting_row_by_row(limit, statuses, now)
+    if not leads and not unreadable:
         return 0
-    config = config_live()
     failed: dict[int, str] = {}
+    config = config_live()
     events: list[Event] = []
     try:
         with transaction.atomic():
@@ -503,10 +514,28 @@ def _route_batch(*, limit: int, now: dt.datetime | None, statuses: tuple[str, ..
                     raise
                 failed[lead.id] = error_text(lead_exc)
         leads = list(fresh.values())
+    failed.update(unreadable)
     if failed:
         _quarantine(lead_ids=failed, now=now)
     _emit(events)
-    return len(leads)
+    return len(leads) + len(unreadable)
+
+
+def _select_waiting_row_by_row(limit: int, statuses: tuple[str, ...], now: dt.datetime) -> tuple[list[Lead], dict[int, str]]:
+    """The batch's leads when reading them together failed: lock the ids (integers always read),
+    then load each lead on its own; the ones that cannot be read are returned as failed."""
+    qs = _select_waiting_qs(statuses, now)
+    ids = list(qs.values_list("id", flat=True)[:limit])
+    leads, failed = [], {}
+    for lead_id in ids:
+        try:
+            with transaction.atomic():
+                leads.append(Lead.objects.get(id=lead_id))
+        except Exception as exc:
+            if _is_transient(exc):
+                raise
+            failed[lead_id] = error_text(exc)
+    return leads, failed
 
 
 def _check_constraints_now() -> None:

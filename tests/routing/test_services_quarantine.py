@@ -274,3 +274,19 @@ def test_intake_and_routing_agree_on_a_not_equals_segment_condition() -> None:
     decision = Decision.objects.get(lead=lead)
     assert lead.high_value is False and decision.detail["high_value"] is False
     assert decision.rule_id == catch_all.id and lead.status == Lead.Status.OFFERED
+
+
+@pytest.mark.postgres
+def test_a_lead_row_the_driver_cannot_read_is_quarantined_and_the_others_are_routed() -> None:
+    """A timestamp beyond year 9999 is valid in PostgreSQL but unreadable in Python: the batch
+    reads its leads one by one and sets that one aside without ever reading it."""
+    _world()
+    good = [LeadFactory() for _ in range(3)]
+    bad = LeadFactory()
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE routing_lead SET received_at = '10000-01-01 04:59+00' WHERE id = %s", [bad.id])
+    assert services.leads_route_pending(limit=50) == 4
+    assert list(Lead.objects.filter(id=bad.id).values_list("status", flat=True)) == [Lead.Status.QUARANTINED]
+    assert "DataError" in Lead.objects.filter(id=bad.id).values_list("quarantine_error", flat=True)[0]
+    assert Lead.objects.filter(id__in=[lead.id for lead in good], status=Lead.Status.OFFERED).count() == 3
+    assert services.leads_route_pending(limit=50) == 0
