@@ -501,7 +501,8 @@ def _route_batch(*, limit: int, now: dt.datetime | None, statuses: tuple[str, ..
         log.warning("routing batch of %d lead(s) failed (%s); retrying lead by lead", len(leads), exc)
         failed, events = {}, []
         fresh = {lead.id: lead for lead in Lead.objects.filter(id__in=[lead.id for lead in leads])}
-        for lead in sorted(fresh.values(), key=lambda row: (row.queue_at, row.id)):
+        in_order = [fresh[taken.id] for taken in leads if taken.id in fresh]  # queue order kept
+        for lead in in_order:
             try:
                 with transaction.atomic():
                     plan = _plan_batch([lead], config=config, now=now)
@@ -513,7 +514,7 @@ def _route_batch(*, limit: int, now: dt.datetime | None, statuses: tuple[str, ..
                 if _is_transient(lead_exc):
                     raise
                 failed[lead.id] = error_text(lead_exc)
-        leads = list(fresh.values())
+        leads = in_order
     failed.update(unreadable)
     if failed:
         _quarantine(lead_ids=failed, now=now)
