@@ -819,19 +819,45 @@ def holding_wake(*, reason: str, rep_ids: set[int] | None = None) -> None:
     Callers: offer give-up, close, hand-back, age-out, rep availability services (reps.services),
     ``rule_publish`` and the sweep pass (directory changes, absences and away markers ending).
     """
-    wanted = frozenset(rep_ids) if rep_ids is not None else None
-    if wanted is not None and not wanted:
+    if rep_ids is not None and not rep_ids:
         return
+    # One wake per atomic block: merge into a wake registered at the same savepoint level (an
+    # expiry sweep gives up hundreds of offers in one block). Such a wake commits or rolls back
+    # with this change.
+    if connection.in_atomic_block:
+        level = set(connection.savepoint_ids)
+        for savepoints, pending, _ in connection.run_on_commit:
+            if isinstance(pending, _HoldingWake) and savepoints == level:  # same block: same commit
+                pending.add(reason=reason, rep_ids=rep_ids)
+                return
+    wake = _HoldingWake()
+    wake.add(reason=reason, rep_ids=rep_ids)
+    transaction.on_commit(wake, robust=True)
 
-    def wake() -> None:
+
+class _HoldingWake:
+    """The after-commit part of ``holding_wake``: reps freed (None: everyone) and why."""
+
+    def __init__(self) -> None:
+        self.rep_ids: set[int] | None = set()
+        self.reasons: list[str] = []
+
+    def add(self, *, reason: str, rep_ids: set[int] | None) -> None:
+        if reason not in self.reasons:
+            self.reasons.append(reason)
+        if rep_ids is None or self.rep_ids is None:
+            self.rep_ids = None
+        else:
+            self.rep_ids |= set(rep_ids)
+
+    def __call__(self) -> None:
         from routing.tasks import enqueue_retry_holding
 
+        wanted = frozenset(self.rep_ids) if self.rep_ids is not None else None
         marked = _holding_mark_due(rep_ids=wanted, now=timezone.now())
         if marked:
-            log.info("holding pool: %d lead(s) due now (%s)", marked, reason)
+            log.info("holding pool: %d lead(s) due now (%s)", marked, "; ".join(self.reasons))
             enqueue_retry_holding()
-
-    transaction.on_commit(wake, robust=True)
 
 
 def _holding_mark_due(*, rep_ids: frozenset[int] | None, now: dt.datetime) -> int:

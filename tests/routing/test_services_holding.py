@@ -301,3 +301,20 @@ def test_the_sweep_wakes_held_leads_when_an_away_time_ends(monkeypatch, django_c
     lead.refresh_from_db()
     assert result["woken"] == 1
     assert lead.status == Lead.Status.OFFERED and lead.owner == rep
+
+
+def test_many_offers_given_up_in_one_transaction_make_one_wake(django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+    reps = [RepFactory() for _ in range(3)]
+    pool = PoolFactory()
+    for rep in reps:
+        PoolMemberFactory(pool=pool, rep=rep)
+    RuleFactory(pool=pool)
+    services.rule_publish()
+    now = timezone.now()
+    for _ in range(3):
+        LeadFactory(received_at=now)
+    services.leads_route_all_pending(now=now)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert services.offers_expire_due(now=now + dt.timedelta(days=1)) == 3
+    wakes = [c for c in callbacks if isinstance(c, services._HoldingWake)]
+    assert len(wakes) == 1 and wakes[0].rep_ids == {rep.id for rep in reps}
