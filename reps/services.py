@@ -16,7 +16,7 @@ from django.utils import timezone
 from reps.models import Absence, Rep
 from reps.selectors import AWAY_UNTIL_BACK
 from routing.models import Offer
-from routing.services import holding_release, offers_withdraw_for_away
+from routing.services import holding_wake, offers_withdraw_for_away
 
 
 def rep_set_away(*, rep: Rep, until: dt.datetime | None = None, now: dt.datetime | None = None) -> int:
@@ -41,7 +41,7 @@ def rep_clear_away(*, rep: Rep) -> None:
     with transaction.atomic():
         rep.away_until = None
         rep.save(update_fields=["away_until"])
-        transaction.on_commit(lambda: holding_release(limit=100))
+        holding_wake(reason="rep back from away", rep_ids={rep.id})
 
 
 def rep_is_away(*, rep: Rep, now: dt.datetime | None = None) -> bool:
@@ -103,7 +103,7 @@ def absence_end(*, absence_id: int, by, now: dt.datetime | None = None) -> Absen
         absence.ends_at = now
         absence.full_clean()
         absence.save(update_fields=["ends_at"])
-        transaction.on_commit(lambda: holding_release(limit=100))
+        holding_wake(reason="absence ended early", rep_ids={absence.rep_id})
         return AbsenceEnded(rep=absence.rep, cancelled=False)
 
 

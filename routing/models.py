@@ -101,6 +101,7 @@ class Lead(models.Model):
         OFFERED = "offered", "Offered"
         ACCEPTED = "accepted", "Accepted"
         HOLDING = "holding", "Holding pool"
+        QUARANTINED = "quarantined", "Quarantined (routing failed)"
         CONVERTED = "converted", "Converted"
         CLOSED_LOST = "closed_lost", "Closed lost"
         AGED_OUT = "aged_out", "Aged out"
@@ -133,6 +134,22 @@ class Lead(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     high_value = models.BooleanField(default=False)
     route_attempts = models.PositiveIntegerField(default=0)
+    # Queue order (see routing.queue): the live segment's priority at qualification, and the
+    # lead's place in the queue, its arrival time moved earlier by its urgency.
+    segment_priority = models.PositiveSmallIntegerField(default=100)
+    queue_at = models.DateTimeField(null=True, blank=True)
+    # Holding pool: when the timer retries it next, how many retries changed nothing, when it
+    # was last tried, the rule that held it (a live rule-set id, no foreign key: the draft may
+    # have deleted it) and a digest of the last recorded outcome (same digest => no new decision).
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    hold_attempts = models.PositiveIntegerField(default=0)
+    last_tried_at = models.DateTimeField(null=True, blank=True)
+    held_rule_id = models.PositiveIntegerField(null=True, blank=True)
+    outcome_key = models.CharField(max_length=40, blank=True)
+    # Quarantine: routing this lead raised; kept out of batches until a publish or an ops retry.
+    quarantine_error = models.TextField(blank=True)
+    quarantined_at = models.DateTimeField(null=True, blank=True)
+    quarantine_count = models.PositiveIntegerField(default=0)
 
     received_at = models.DateTimeField()
     routed_at = models.DateTimeField(null=True, blank=True)
@@ -148,10 +165,16 @@ class Lead(models.Model):
             models.CheckConstraint(condition=Q(value__gte=0), name="lead_value_not_negative"),
         ]
         indexes = [
-            # The queue of record: waiting leads, high value first, then oldest.
-            models.Index(fields=["status", "-high_value", "received_at"], name="lead_queue_idx"),
+            # The queue of record: waiting leads in queue order (routing.queue).
+            models.Index(fields=["status", "queue_at", "id"], name="lead_queue_order_idx"),
+            models.Index(fields=["status", "next_retry_at"], name="lead_holding_due_idx"),
             models.Index(fields=["owner", "status"], name="lead_owner_status_idx"),
         ]
+
+    def save(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        if self.queue_at is None and self.received_at is not None:
+            self.queue_at = self.received_at  # rows made outside intake (admin, fixtures) queue by age
+        super().save(*args, **kwargs)
 
     def __str__(self) -> str:
         who = f"{self.first_name} {self.last_name}".strip() or self.email or self.external_id
@@ -225,13 +248,20 @@ class Decision(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.ROUTE)
     created_at = models.DateTimeField()
     ruleset_version = models.PositiveIntegerField(null=True, blank=True)
-    rule = models.ForeignKey(Rule, null=True, blank=True, on_delete=models.SET_NULL, related_name="decisions")
+    # The rule, segment, pool and rep as the *published* rule set named them. No database
+    # constraint: the draft may delete or rename any of them while that rule set is live, and an
+    # append-only audit keeps the id it was made with (joins to a deleted row read as NULL).
+    rule = models.ForeignKey(Rule, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False,
+                             related_name="decisions")
     rule_history_id = models.PositiveBigIntegerField(null=True, blank=True)
-    segment = models.ForeignKey(Segment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    pool = models.ForeignKey("reps.Pool", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    segment = models.ForeignKey(Segment, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False,
+                                related_name="+")
+    pool = models.ForeignKey("reps.Pool", null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False,
+                             related_name="+")
     outcome = models.CharField(max_length=20)  # offer / holding
     step = models.CharField(max_length=20, blank=True)  # engine step that produced the outcome
-    chosen_rep = models.ForeignKey("reps.Rep", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    chosen_rep = models.ForeignKey("reps.Rep", null=True, blank=True, on_delete=models.DO_NOTHING,
+                                   db_constraint=False, related_name="+")
     summary = models.CharField(max_length=500)
     inputs = models.JSONField(default=dict)
     detail = models.JSONField(default=dict)  # engine steps, candidates, reasons, scores

@@ -20,9 +20,20 @@ from django.utils import timezone
 
 from reps.models import FairnessState, Rep, RepLoad
 from routing import engine
-from routing.engine.types import ConfigSnapshot
+from routing.batch import (
+    BatchItem,
+    BatchResult,
+    BatchState,
+    batch_scope,
+    decide_batch,
+    decision_pool_id,
+    error_text,
+    outcome_key,
+    reachable_reps,
+)
+from routing.engine import queue
+from routing.engine.types import ConfigSnapshot, LeadFacts, Outcome, StepKind
 from routing.engine.types import Decision as EngineDecision
-from routing.engine.types import Outcome, PoolSnapshot, StepKind
 from routing.models import Decision, Lead, Offer, RuleSet, Segment
 from routing.snapshots import (
     config_live,
@@ -36,6 +47,8 @@ from routing.snapshots import (
 )
 
 log = logging.getLogger(__name__)
+
+DEFAULT_SEGMENT_PRIORITY = 100  # a lead no segment claims queues like a default-priority segment
 
 # Listeners the inbox layer registers (notifications, webhooks). Each gets a whole batch of
 # (event, payload) pairs: either inside the transaction that made the change (for durable
@@ -52,20 +65,47 @@ def listen(callback: Callable[[list[Event]], None], *, in_transaction: bool = Fa
 
 
 def _emit(events: list[Event]) -> None:
-    """Tell listeners about changes made in the current transaction: one call per batch."""
+    """Tell listeners about changes made in the current transaction: one call per batch.
+
+    One bad listener or event never stops the others. In-transaction listeners (durable rows
+    written with the change) each run in a savepoint; if one fails on the batch, it is called
+    again event by event, each in its own savepoint, and only the events that still fail are
+    dropped (logged) while the change itself commits. After-commit listeners are isolated the
+    same way, without savepoints.
+    """
     if not events:
         return
     for callback in list(_transaction_listeners):
-        callback(events)  # failures roll the change back: these rows must not be lost
+        _call_isolated(callback, events, savepoint=True)
 
     def fire() -> None:
         for callback in list(_listeners):
-            try:
-                callback(events)
-            except Exception:  # a notifier must never break routing
-                log.exception("listener failed for %d event(s)", len(events))
+            _call_isolated(callback, events, savepoint=False)
 
     transaction.on_commit(fire)
+
+
+def _call_isolated(callback: Callable[[list[Event]], None], events: list[Event], *, savepoint: bool) -> None:
+    def call(batch: list[Event]) -> None:
+        if savepoint:
+            with transaction.atomic():
+                callback(batch)
+        else:
+            callback(batch)
+
+    try:
+        call(events)
+        return
+    except Exception:
+        if len(events) == 1:
+            log.exception("listener %s failed for event %s", getattr(callback, "__name__", callback), events[0][0])
+            return
+    for event in events:
+        try:
+            call([event])
+        except Exception:  # this event only; the rest were delivered
+            log.exception("listener %s failed for event %s %s", getattr(callback, "__name__", callback), event[0],
+                          event[1].get("lead_id"))  # fmt: skip
 
 
 def _emit_on_commit(event: str, payload: dict[str, Any]) -> None:
@@ -94,17 +134,22 @@ def _retry_on_deadlock(fn: Callable[[], Any], attempts: int = 5) -> Any:
 
 
 def lead_build(*, data: dict[str, Any], config: ConfigSnapshot, now: dt.datetime, segment_ids: set[int]) -> Lead:
-    """An unsaved pending Lead with its segment and high-value flag worked out by the engine,
-    so the queue can order it (high value first) before it is routed."""
+    """An unsaved pending Lead with its segment, high-value flag and queue place worked out by
+    the engine (``engine.classify``, the same function routing decides with), so the queue can
+    order it before it is routed. ``segment_ids``: segment rows that exist (the live rule set
+    may name a segment the draft has deleted; the lead then keeps no segment link)."""
     facts = lead_facts(data, received_at=now)
-    segment = engine.qualify(facts, config)
-    fields = {**facts.fields, "segment": segment.slug if segment else ""}
-    rule = engine.select_rule(fields, config)
+    classified = engine.classify(facts, config)
+    segment = classified.segment
+    priority = segment.priority if segment else DEFAULT_SEGMENT_PRIORITY
     return Lead(
         **data,
         received_at=now,
         segment_id=segment.id if segment and segment.id in segment_ids else None,
-        high_value=bool(rule and engine.is_high_value(fields, rule)),
+        high_value=classified.high_value,
+        segment_priority=priority,
+        queue_at=queue.queue_at(received_at=now, segment_priority=priority, high_value=classified.high_value,
+                                value=facts.fields.get("value")),
         status=Lead.Status.PENDING,
     )
 
@@ -135,26 +180,39 @@ def segment_ids_live() -> set[int]:
 
 # --- routing ----------------------------------------------------------------------------
 
+# Quarantined leads are never taken by a batch: they wait for a publish or an ops retry.
+ROUTABLE_STATUSES = (Lead.Status.PENDING, Lead.Status.HOLDING)
+# Batches of held leads one holding_release call works through at most (each batch backs its
+# leads off or offers them, so the loop ends; the cap bounds one call under a huge pool).
+HOLDING_RELEASE_MAX_BATCHES = 50
 
-# Pending leads: high value first, then oldest. The holding pool re-drains highest value first.
-QUEUE_ORDER = ("-high_value", "received_at")
-HOLDING_ORDER = ("-high_value", "-value", "received_at")
+
+def _select_waiting(limit: int, statuses: tuple[str, ...], now: dt.datetime) -> list[Lead]:
+    """Leads to route, locked, in queue order (routing.engine.queue): pending ones, or held ones
+    whose retry is due (``next_retry_at`` passed, or made due by ``holding_wake``)."""
+    return list(_select_waiting_qs(statuses, now)[:limit])
 
 
-def _select_waiting(limit: int, statuses: tuple[str, ...]) -> list[Lead]:
-    order = HOLDING_ORDER if tuple(statuses) == (Lead.Status.HOLDING,) else QUEUE_ORDER
-    qs = Lead.objects.filter(status__in=statuses).order_by(*order)
+def _select_waiting_qs(statuses: tuple[str, ...], now: dt.datetime) -> models.QuerySet[Lead]:
+    if tuple(statuses) == (Lead.Status.HOLDING,):
+        qs = Lead.objects.filter(
+            models.Q(next_retry_at__lte=now) | models.Q(next_retry_at__isnull=True), status=Lead.Status.HOLDING
+        )
+    else:
+        qs = Lead.objects.filter(status__in=statuses)
+    qs = qs.order_by("queue_at", "id")
     if connection.features.has_select_for_update_skip_locked:
         qs = qs.select_for_update(skip_locked=True, of=("self",))
-    return list(qs[:limit])
+    return qs
 
 
 def leads_route_pending(*, limit: int = 50, now: dt.datetime | None = None) -> int:
-    """Route up to ``limit`` pending leads (high value first, then oldest) in one transaction.
+    """Route up to ``limit`` pending leads, in queue order, in one transaction.
 
     Safe to call from any number of workers at once: leads are taken with
     SELECT ... FOR UPDATE SKIP LOCKED and capacity/fairness rows are locked in a fixed order.
-    Returns the number of leads routed.
+    A lead whose routing raises is quarantined; the others are routed. Returns the number of
+    leads taken (routed or quarantined).
     """
     return _retry_on_deadlock(lambda: _route_batch(limit=limit, now=now, statuses=(Lead.Status.PENDING,)))
 
@@ -166,24 +224,9 @@ def leads_route_all_pending(*, batch: int = 50, now: dt.datetime | None = None) 
     return total
 
 
-def _batch_scope(rules: Iterable[Any]) -> tuple[set[int], set[int]]:
-    """Pools and extra reps (backups) the engine can reach from these rules."""
-    pool_ids: set[int] = set()
-    extra_reps: set[int] = set()
-    for rule in rules:
-        pool_ids.add(rule.pool_id)
-        for step in rule.fallback:
-            if step.kind == StepKind.POOL and step.target_id:
-                pool_ids.add(step.target_id)
-            elif step.kind == StepKind.BACKUP and step.target_id:
-                extra_reps.add(step.target_id)
-    return pool_ids, extra_reps
-
-
-def _reachable_reps(pools: dict[int, PoolSnapshot], extra_reps: set[int]) -> set[int]:
-    """Every rep a decision over these pools can reach: members, named backups, pool managers."""
-    rep_ids = {rep_id for pool in pools.values() for rep_id, _ in pool.members} | extra_reps
-    return rep_ids | {pool.manager_id for pool in pools.values() if pool.manager_id}
+# Kept under their old names for callers outside routing (dry run, replay).
+_batch_scope = batch_scope
+_reachable_reps = reachable_reps
 
 
 def _locked_rows(model: type[models.Model], column: str, ids: set[int], *, order: tuple[str, ...]) -> list[Any]:
@@ -260,38 +303,49 @@ def _fairness_forget_departed(
     return changed
 
 
-@transaction.atomic
-def _route_batch(*, limit: int, now: dt.datetime | None, statuses: tuple[str, ...]) -> int:
-    """Fetch, decide, persist one batch. A fixed number of queries per batch:
+@dataclasses.dataclass
+class _Plan:
+    """One batch after fetch and decide, before persist."""
 
-    1. take the leads (SKIP LOCKED) and work out each one's rule with the pure engine, so only
-       the pools and reps those rules can reach are read and locked, not every rule's;
+    leads: list[Lead]
+    results: list[BatchResult]
+    state: BatchState
+    prior_offers: set[int]
+    failed: dict[int, str]  # lead id -> error text
+
+
+def _plan_batch(leads: list[Lead], *, config: ConfigSnapshot, now: dt.datetime) -> _Plan:
+    """Fetch and decide (no writes but the capacity/fairness rows created before locking):
+
+    1. work out each lead's rule with the pure engine (``engine.classify``), so only the pools
+       and reps those rules can reach are read and locked, not every rule's;
     2. lock capacity rows (rep id order), then fairness rows ((pool, rep) order), creating any
        missing ones; read pool and rep snapshots;
-    3. decide lead by lead, applying each outcome to the in-memory state so the next lead in
-       the batch sees it;
-    4. write decisions, offers, leads, capacity and fairness with one statement each.
+    3. decide lead by lead (``routing.batch.decide_batch``), each outcome applied to the
+       in-memory state so the next lead in the batch sees it.
+    A lead whose facts, classification or decision raises is left out, with its error.
     """
-    now = now or timezone.now()
-    leads = _select_waiting(limit, statuses)
-    if not leads:
-        return 0
-    config = config_live()
     index = rule_index(config)
-    facts = {lead.id: lead_facts(lead) for lead in leads}
-    configs: dict[int, ConfigSnapshot] = {}
+    failed: dict[int, str] = {}
+    staged: list[tuple[Lead, LeadFacts, ConfigSnapshot]] = []
     batch_rules = {}
     for lead in leads:
-        segment = engine.qualify(facts[lead.id], config)
-        fields = engine.routing_fields(facts[lead.id], segment)
-        configs[lead.id] = narrowed = index.narrow(fields)
-        rule = engine.select_rule(fields, narrowed)
+        try:
+            facts = lead_facts(lead)
+            # engine.classify's steps, with the rule picked from the narrowed candidates only.
+            fields = engine.routing_fields(facts, engine.qualify(facts, config))
+            narrowed = index.narrow(fields)
+            rule = engine.select_rule(fields, narrowed)
+        except Exception as exc:  # bad data on one lead: quarantine it, route the rest
+            failed[lead.id] = error_text(exc)
+            continue
+        staged.append((lead, facts, narrowed))
         if rule is not None:
             batch_rules[rule.id] = rule
-    pool_ids, extra_reps = _batch_scope(batch_rules.values())
+    pool_ids, extra_reps = batch_scope(batch_rules.values())
     directory = routing_directory()
     pools = directory.pools(pool_ids)
-    rep_ids = _reachable_reps(pools, extra_reps)
+    rep_ids = reachable_reps(pools, extra_reps)
     loads = _lock_loads(rep_ids)
     fairness_rows = _lock_fairness({pid: [r for r, _ in p.members] for pid, p in pools.items()})
     touched_fairness = _fairness_forget_departed(pools, fairness_rows)
@@ -301,94 +355,226 @@ def _route_batch(*, limit: int, now: dt.datetime | None, statuses: tuple[str, ..
         )
         for pid, p in pools.items()
     }
-    reps = directory.reps(rep_ids, now=now, loads=loads)
+    state = BatchState(pools=pools, reps=directory.reps(rep_ids, now=now, loads=loads), loads=loads,
+                       fairness_rows=fairness_rows, touched_fairness=touched_fairness)  # fmt: skip
     excluded: dict[int, set[int]] = {}
     prior_offers: set[int] = set()
-    for lead_id, rep_id, status in Offer.objects.filter(lead__in=leads).values_list("lead_id", "rep_id", "status"):
+    staged_ids = [lead.id for lead, _, _ in staged]
+    for lead_id, rep_id, status in Offer.objects.filter(lead_id__in=staged_ids).values_list("lead_id", "rep_id", "status"):
         prior_offers.add(lead_id)
         if status in (Offer.Status.DECLINED, Offer.Status.EXPIRED):
             excluded.setdefault(lead_id, set()).add(rep_id)
-    segments = {s.id for s in config.segments}
+    items = [
+        BatchItem(lead_id=lead.id, facts=facts, config=narrowed, now=now,
+                  excluded_rep_ids=frozenset(excluded.get(lead.id, ())), escalation=lead.id in prior_offers)
+        for lead, facts, narrowed in staged
+    ]  # fmt: skip
+    results = decide_batch(items, state, count_offer=_count_offer)
+    for result in results:
+        if result.decision is None:
+            failed[result.item.lead_id] = result.error
+    decided = {r.item.lead_id for r in results if r.decision is not None}
+    return _Plan(leads=[lead for lead in leads if lead.id in decided], results=[r for r in results if r.decision],
+                 state=state, prior_offers=prior_offers, failed=failed)  # fmt: skip
 
-    touched_loads: set[int] = set()
+
+def _decision_kind(lead: Lead, *, prior_offers: set[int]) -> str:
+    """Route (first try), escalation (its last offer was declined, expired, withdrawn or handed
+    back since the last decision), retry (anything else: a holding-pool or quarantine retry)."""
+    if lead.status == Lead.Status.HOLDING:
+        return Decision.Kind.RETRY
+    if (lead.id in prior_offers and lead.offered_at is not None and lead.routed_at is not None
+            and lead.offered_at >= lead.routed_at):  # fmt: skip
+        return Decision.Kind.ESCALATION
+    return Decision.Kind.RETRY if lead.route_attempts else Decision.Kind.ROUTE
+
+
+_LEAD_ROUTING_FIELDS = [
+    "segment", "high_value", "segment_priority", "queue_at", "route_attempts", "routed_at", "status", "owner",
+    "offered_at", "next_retry_at", "hold_attempts", "last_tried_at", "held_rule_id", "outcome_key",
+]  # fmt: skip
+
+
+def _persist_batch(plan: _Plan, *, now: dt.datetime) -> list[Event]:
+    """Write decisions, offers, leads, capacity and fairness with one statement each.
+
+    A held lead whose retry reached the same outcome as its last recorded decision gets no new
+    decision and no event: only its retry bookkeeping moves (attempts, last tried, next retry).
+    Returns the events to emit.
+    """
+    leads = {lead.id: lead for lead in plan.leads}
+    state = plan.state
+    segment_ids = {r.decision.segment.id for r in plan.results if r.decision.segment}
+    existing_segments = set(Segment.objects.filter(id__in=segment_ids).values_list("id", flat=True)) if segment_ids else set()
     records: list[Decision] = []
     offers: dict[int, Offer] = {}
-    escalations: set[int] = set()
-    for lead in leads:
-        started = time.perf_counter()
-        escalation = lead.id in prior_offers
-        decision = engine.route(
-            facts[lead.id], configs[lead.id], pools, reps, now,
-            excluded_rep_ids=frozenset(excluded.get(lead.id, ())), escalation=escalation,
-        )  # fmt: skip
-        duration_us = int((time.perf_counter() - started) * 1_000_000)
-        # Apply the decision to the in-memory state so the next lead in the batch sees it.
-        for pool_id, credits in decision.fairness_updates.items():
-            pools[pool_id] = dataclasses.replace(pools[pool_id], fairness={**pools[pool_id].fairness, **credits})
-            for rep_id, credit in credits.items():
-                row = fairness_rows.get((pool_id, rep_id))
-                if row is not None:
-                    row.credit = credit
-                    touched_fairness.add((pool_id, rep_id))
-        chosen = decision.chosen_rep_id if decision.outcome == Outcome.OFFER else None
-        if chosen is not None:
-            rep = reps[chosen]
-            load = loads[chosen]
-            day, week = local_day_and_week(now, rep.timezone)
-            _count_offer(load, day=day, week=week)
-            touched_loads.add(chosen)
-            reps[chosen] = dataclasses.replace(
-                rep, open_count=load.open_count, daily_count=load.daily_count, weekly_count=load.weekly_count
-            )
-            if decision.chosen_step and decision.fairness_updates:
-                for pool_id in decision.fairness_updates:
-                    row = fairness_rows.get((pool_id, chosen))
-                    if row is not None:
-                        row.assigned += 1
-        if escalation:
-            escalations.add(lead.id)
-        records.append(_decision_record(
-            lead=lead, facts=facts[lead.id], decision=decision, now=now, duration_us=duration_us,
-            kind=Decision.Kind.ESCALATION if escalation else (
-                Decision.Kind.RETRY if lead.route_attempts else Decision.Kind.ROUTE),
-        ))  # fmt: skip
+    events: list[tuple[int, str]] = []  # (lead id, event) in batch order
+    for result in plan.results:
+        lead, decision = leads[result.item.lead_id], result.decision
+        kind = _decision_kind(lead, prior_offers=plan.prior_offers)
+        chosen = result.chosen_rep_id
+        was_holding = lead.status == Lead.Status.HOLDING
+        key = outcome_key(decision) if chosen is None else ""
         segment = decision.segment
-        lead.segment_id = segment.id if segment and segment.id in segments else lead.segment_id
+        lead.segment_id = segment.id if segment and segment.id in existing_segments else None
         lead.high_value = decision.high_value
+        lead.segment_priority = segment.priority if segment else DEFAULT_SEGMENT_PRIORITY
+        lead.queue_at = queue.queue_at(received_at=lead.received_at, segment_priority=lead.segment_priority,
+                                       high_value=lead.high_value, value=lead.value)  # fmt: skip
         lead.route_attempts += 1
+        lead.last_tried_at = now
+        if chosen is None and was_holding and key == lead.outcome_key:
+            lead.hold_attempts += 1  # same outcome: nothing to record, back off
+            lead.next_retry_at = now + queue.retry_delay(lead.hold_attempts)
+            continue
+        record = _decision_record(lead=lead, facts=result.item.facts, decision=decision, now=now,
+                                  duration_us=result.duration_us, kind=kind)  # fmt: skip
+        records.append(record)
         lead.routed_at = now
         if chosen is not None:
             seg = decision.segment
             window = dt.timedelta(minutes=(seg.sla_minutes * seg.accept_fraction) if seg else 60)
+            load = state.loads[chosen]
             offers[lead.id] = Offer(
                 lead=lead, rep_id=chosen, offered_at=now, deadline=now + window,
-                step=len(excluded.get(lead.id, ())), via=decision.chosen_step or StepKind.PRIMARY,
-                counted_day=loads[chosen].day, counted_week=loads[chosen].week,
+                step=len(result.item.excluded_rep_ids), via=decision.chosen_step or StepKind.PRIMARY,
+                counted_day=load.day, counted_week=load.week,
             )  # fmt: skip
-            lead.status = Lead.Status.OFFERED
-            lead.owner_id = chosen
-            lead.offered_at = now
+            lead.status, lead.owner_id, lead.offered_at = Lead.Status.OFFERED, chosen, now
+            lead.next_retry_at, lead.hold_attempts, lead.held_rule_id, lead.outcome_key = None, 0, None, ""
+            events.append((lead.id, "offer.created"))
         else:
-            lead.status = Lead.Status.HOLDING
-            lead.owner_id = None
+            lead.status, lead.owner_id = Lead.Status.HOLDING, None
+            lead.hold_attempts = 1
+            lead.next_retry_at = now + queue.retry_delay(1)
+            lead.held_rule_id = decision.rule.id if decision.rule else None
+            lead.outcome_key = key
+            if not was_holding:
+                events.append((lead.id, "lead.holding"))
     Decision.objects.bulk_create(records)
-    for record in records:
-        if offer := offers.get(record.lead_id):
-            offer.decision = record
+    by_lead = {record.lead_id: record for record in records}
+    for lead_id, offer in offers.items():
+        offer.decision = by_lead[lead_id]
     Offer.objects.bulk_create(list(offers.values()))
-    _bulk_set(Lead, leads, ["segment", "high_value", "route_attempts", "routed_at", "status", "owner", "offered_at"])
-    _bulk_set(RepLoad, [loads[r] for r in sorted(touched_loads)], ["open_count", "day", "daily_count", "week", "weekly_count"])
-    _bulk_set(FairnessState, [fairness_rows[k] for k in sorted(touched_fairness)], ["credit", "assigned"])
-    events: list[Event] = []
-    for lead, record in zip(leads, records, strict=True):
-        escalation = lead.id in escalations
-        if offer := offers.get(lead.id):
-            events.append(("offer.created", {"lead_id": lead.id, "offer_id": offer.id, "rep_id": offer.rep_id,
-                                             "step": record.step or None, "escalation": escalation}))  # fmt: skip
+    _bulk_set(Lead, plan.leads, _LEAD_ROUTING_FIELDS)
+    _bulk_set(RepLoad, [state.loads[r] for r in sorted(state.touched_loads)],
+              ["open_count", "day", "daily_count", "week", "weekly_count"])  # fmt: skip
+    if state.fairness_rows is not None:
+        _bulk_set(FairnessState, [state.fairness_rows[k] for k in sorted(state.touched_fairness)], ["credit", "assigned"])
+    out: list[Event] = []
+    for lead_id, event in events:
+        escalation = by_lead[lead_id].kind == Decision.Kind.ESCALATION
+        if event == "offer.created":
+            offer = offers[lead_id]
+            out.append((event, {"lead_id": lead_id, "offer_id": offer.id, "rep_id": offer.rep_id,
+                                "step": by_lead[lead_id].step or None, "escalation": escalation}))  # fmt: skip
         else:
-            events.append(("lead.holding", {"lead_id": lead.id, "escalation": escalation}))
+            out.append((event, {"lead_id": lead_id, "escalation": escalation}))
+    return out
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Deadlocks, serialisation failures and lost connections are the batch's, not a lead's:
+    they propagate (the whole batch is retried) instead of quarantining anyone."""
+    return isinstance(exc, OperationalError)
+
+
+@transaction.atomic
+def _route_batch(*, limit: int, now: dt.datetime | None, statuses: tuple[str, ...]) -> int:
+    """Fetch, decide, persist one batch (see ``_plan_batch`` and ``_persist_batch``) with a fixed
+    number of queries, isolating poison:
+
+    1. leads whose facts or decision raise are set aside while deciding (no database cost);
+    2. the rest are decided and written together inside a savepoint;
+    3. if writing fails (an integrity or data error), the savepoint is rolled back and the
+       batch is redone lead by lead, each in its own savepoint, so only the faulty lead fails;
+    4. failed leads are quarantined with their error (``_quarantine``).
+    Returns the number of leads taken.
+    """
+    now = now or timezone.now()
+    unreadable: dict[int, str] = {}
+    try:
+        with transaction.atomic():
+            leads = _select_waiting(limit, statuses, now)
+    except Exception as exc:  # a row the driver cannot read (e.g. a date beyond year 9999)
+        if _is_transient(exc):
+            raise
+        leads, unreadable = _select_waiting_row_by_row(limit, statuses, now)
+    if not leads and not unreadable:
+        return 0
+    failed: dict[int, str] = {}
+    config = config_live()
+    events: list[Event] = []
+    try:
+        with transaction.atomic():
+            plan = _plan_batch(leads, config=config, now=now)
+            events = _persist_batch(plan, now=now)
+            _check_constraints_now()
+            failed = plan.failed
+    except Exception as exc:
+        if _is_transient(exc):
+            raise
+        log.warning("routing batch of %d lead(s) failed (%s); retrying lead by lead", len(leads), exc)
+        failed, events = {}, []
+        fresh = {lead.id: lead for lead in Lead.objects.filter(id__in=[lead.id for lead in leads])}
+        in_order = [fresh[taken.id] for taken in leads if taken.id in fresh]  # queue order kept
+        for lead in in_order:
+            try:
+                with transaction.atomic():
+                    plan = _plan_batch([lead], config=config, now=now)
+                    lead_events = _persist_batch(plan, now=now)
+                    _check_constraints_now()
+                    events += lead_events
+                    failed.update(plan.failed)
+            except Exception as lead_exc:
+                if _is_transient(lead_exc):
+                    raise
+                failed[lead.id] = error_text(lead_exc)
+        leads = in_order
+    failed.update(unreadable)
+    if failed:
+        _quarantine(lead_ids=failed, now=now)
     _emit(events)
-    return len(leads)
+    return len(leads) + len(unreadable)
+
+
+def _select_waiting_row_by_row(limit: int, statuses: tuple[str, ...], now: dt.datetime) -> tuple[list[Lead], dict[int, str]]:
+    """The batch's leads when reading them together failed: lock the ids (integers always read),
+    then load each lead on its own; the ones that cannot be read are returned as failed."""
+    qs = _select_waiting_qs(statuses, now)
+    ids = list(qs.values_list("id", flat=True)[:limit])
+    leads, failed = [], {}
+    for lead_id in ids:
+        try:
+            with transaction.atomic():
+                leads.append(Lead.objects.get(id=lead_id))
+        except Exception as exc:
+            if _is_transient(exc):
+                raise
+            failed[lead_id] = error_text(exc)
+    return leads, failed
+
+
+def _check_constraints_now() -> None:
+    """Foreign keys are checked at commit (Django makes them DEFERRABLE INITIALLY DEFERRED), which
+    would fail the whole batch after the fact: check them now, inside the savepoint, so a
+    violation is one lead's error. On PostgreSQL this is ``SET CONSTRAINTS ALL IMMEDIATE``
+    followed by ``DEFERRED`` (pending checks run at once)."""
+    tables = [Lead._meta.db_table, Offer._meta.db_table, Decision._meta.db_table]
+    connection.check_constraints(table_names=tables)
+
+
+def _quarantine(*, lead_ids: dict[int, str], now: dt.datetime) -> None:
+    """Set these leads aside with their error: status quarantined, error text, time, count.
+    They wait for the next publish (``rule_publish``) or an ops retry (``lead_quarantine_release``)."""
+    for lead_id, error in lead_ids.items():
+        log.error("lead %s quarantined: %s", lead_id, error)
+        Lead.objects.filter(id=lead_id).update(
+            status=Lead.Status.QUARANTINED, owner_id=None, quarantine_error=error, quarantined_at=now,
+            quarantine_count=models.F("quarantine_count") + 1, last_tried_at=now,
+        )  # fmt: skip
+    _emit([("lead.quarantined", {"lead_id": lead_id}) for lead_id in lead_ids])
+
 
 
 def _bulk_set(model: type[models.Model], objs: list[models.Model], fields: list[str]) -> None:
@@ -436,10 +622,7 @@ def _decision_record(*, lead: Lead, facts: Any, decision: EngineDecision, now: d
                      kind: str) -> Decision:  # fmt: skip
     """The unsaved audit row of one decision (saved in bulk with its batch)."""
     detail = engine.decision_to_dict(decision)
-    pool_id = decision.rule.pool_id if decision.rule else None
-    for step in decision.steps:
-        if step.chosen_rep_id is not None:
-            pool_id = step.pool_id or pool_id
+    pool_id = decision_pool_id(decision)
     return Decision(
         lead=lead, kind=kind, created_at=now, ruleset_version=decision.config_version if decision.config_version > 0 else None,
         rule_id=decision.rule.id if decision.rule else None,
@@ -525,7 +708,7 @@ def _give_up_offer(*, offer: Offer, status: str, now: dt.datetime, reason: str =
     Lead.objects.filter(id=offer.lead_id).update(status=Lead.Status.PENDING, owner_id=None)
     _wake_router()
     _emit_on_commit(f"offer.{status}", {"lead_id": offer.lead_id, "offer_id": offer.id, "rep_id": offer.rep_id})
-    _capacity_freed()
+    holding_wake(reason=f"offer {status}", rep_ids={offer.rep_id})
 
 
 def offer_decline(*, offer_id: int, rep: Rep, reason: str, note: str = "", now: dt.datetime | None = None) -> Offer:
@@ -591,7 +774,7 @@ def lead_close(*, lead_id: int, rep: Rep, outcome: str, now: dt.datetime | None 
         lead.save(update_fields=["status", "closed_at", "last_activity_at"])
         _release_capacity(rep_id=rep.id, offer=None, daily_too=False)
         _emit_on_commit(f"lead.{outcome}", {"lead_id": lead.id, "rep_id": rep.id})
-        _capacity_freed()
+        holding_wake(reason=f"lead {outcome}", rep_ids={rep.id})
     return lead
 
 
@@ -612,7 +795,7 @@ def lead_hand_back(*, lead_id: int, rep: Rep, note: str = "", now: dt.datetime |
         _release_capacity(rep_id=rep.id, offer=None, daily_too=False)
         _wake_router()
         _emit_on_commit("lead.handed_back", {"lead_id": lead.id, "rep_id": rep.id})
-        _capacity_freed()
+        holding_wake(reason="lead handed back", rep_ids={rep.id})
     return lead
 
 
@@ -621,6 +804,7 @@ def leads_age_out(*, days: int, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     cutoff = now - dt.timedelta(days=days)
     count = 0
+    freed: set[int] = set()
     with transaction.atomic():
         qs = Lead.objects.filter(status=Lead.Status.ACCEPTED, last_activity_at__lt=cutoff)
         if connection.features.has_select_for_update_skip_locked:
@@ -630,26 +814,178 @@ def leads_age_out(*, days: int, now: dt.datetime | None = None) -> int:
             lead.save(update_fields=["status", "closed_at"])
             _release_capacity(rep_id=lead.owner_id, offer=None, daily_too=False)
             _emit_on_commit("lead.aged_out", {"lead_id": lead.id, "rep_id": lead.owner_id})
+            freed.add(lead.owner_id)
             count += 1
-        if count:
-            _capacity_freed()
+        holding_wake(reason="leads aged out", rep_ids=freed)
     return count
 
 
-def _capacity_freed() -> None:
-    """Capacity changed: let the holding pool try again (highest value first), after commit."""
-    from routing.tasks import enqueue_retry_holding
+# --- holding pool -------------------------------------------------------------------------
 
-    transaction.on_commit(enqueue_retry_holding)
+
+def holding_wake(*, reason: str, rep_ids: set[int] | None = None) -> None:
+    """Something happened that could change a held lead's outcome: make those leads due now and
+    queue a holding-pool retry, after the current transaction commits.
+
+    ``rep_ids``: reps who became available or freed capacity (the held leads whose rule can
+    reach one of them are woken); None: anything could have changed (a publish, a licence,
+    territory, pool or membership change), every held lead is woken. ``reason`` is logged.
+    Runs after commit, in its own statement, so it never waits on a routing batch's lead locks
+    while holding capacity locks of its own (no deadlock), and sees the change that woke it.
+    Callers: offer give-up, close, hand-back, age-out, rep availability services (reps.services),
+    ``rule_publish`` and the sweep pass (directory changes, absences and away markers ending).
+    """
+    if rep_ids is not None and not rep_ids:
+        return
+    # One wake per atomic block: merge into a wake registered at the same savepoint level (an
+    # expiry sweep gives up hundreds of offers in one block). Such a wake commits or rolls back
+    # with this change.
+    if connection.in_atomic_block:
+        level = set(connection.savepoint_ids)
+        for savepoints, pending, _ in connection.run_on_commit:
+            if isinstance(pending, _HoldingWake) and savepoints == level:  # same block: same commit
+                pending.add(reason=reason, rep_ids=rep_ids)
+                return
+    wake = _HoldingWake()
+    wake.add(reason=reason, rep_ids=rep_ids)
+    transaction.on_commit(wake, robust=True)
+
+
+class _HoldingWake:
+    """The after-commit part of ``holding_wake``: reps freed (None: everyone) and why."""
+
+    def __init__(self) -> None:
+        self.rep_ids: set[int] | None = set()
+        self.reasons: list[str] = []
+
+    def add(self, *, reason: str, rep_ids: set[int] | None) -> None:
+        if reason not in self.reasons:
+            self.reasons.append(reason)
+        if rep_ids is None or self.rep_ids is None:
+            self.rep_ids = None
+        else:
+            self.rep_ids |= set(rep_ids)
+
+    def __call__(self) -> None:
+        from routing.tasks import enqueue_retry_holding
+
+        wanted = frozenset(self.rep_ids) if self.rep_ids is not None else None
+        marked = _holding_mark_due(rep_ids=wanted, now=timezone.now())
+        if marked:
+            log.info("holding pool: %d lead(s) due now (%s)", marked, "; ".join(self.reasons))
+            enqueue_retry_holding()
+
+
+def _holding_mark_due(*, rep_ids: frozenset[int] | None, now: dt.datetime) -> int:
+    qs = Lead.objects.filter(status=Lead.Status.HOLDING, next_retry_at__gt=now)
+    if rep_ids is not None:
+        rule_ids = _rules_reaching(rep_ids)
+        if not rule_ids:
+            return 0
+        qs = qs.filter(held_rule_id__in=rule_ids)
+    return qs.update(next_retry_at=now)
+
+
+def _rules_reaching(rep_ids: frozenset[int]) -> set[int]:
+    """Ids of live rules whose pools, fallback pools, backups or managers include one of ``rep_ids``."""
+    config = config_live()
+    pool_ids, _ = batch_scope(config.rules)
+    pools = routing_directory().pools(pool_ids)
+    found = set()
+    for rule in config.rules:
+        rule_pools, extra = batch_scope([rule])
+        if reachable_reps({pid: pools[pid] for pid in rule_pools if pid in pools}, extra) & rep_ids:
+            found.add(rule.id)
+    return found
+
+
+# What the last sweep pass of this process saw: (directory fingerprint, time of the pass).
+_LAST_SEEN: dict[str, Any] = {}
+
+
+def holding_wake_for_changes(*, now: dt.datetime | None = None) -> int:
+    """Wake held leads for changes that come without a service call (run by every sweep pass):
+
+    - the rep/pool directory changed (a licence, territory, skill, pool, membership or rep edit
+      from any path: console, config import, admin; all of them go through simple-history, so
+      the routing directory's fingerprint moves): every held lead is woken;
+    - an absence or an away marker ended since the last pass (time passing, no event): held
+      leads those reps can take are woken.
+    The first pass of a process only records what it saw. Returns the number of wake calls made.
+    """
+    from reps.models import Absence, Rep
+
+    now = now or timezone.now()
+    fingerprint = routing_directory().fingerprint
+    last_fingerprint, last_at = _LAST_SEEN.get("fingerprint"), _LAST_SEEN.get("at")
+    _LAST_SEEN.update(fingerprint=fingerprint, at=now)
+    if last_at is None:
+        return 0
+    wakes = 0
+    if fingerprint != last_fingerprint:
+        holding_wake(reason="reps, pools, licences or territories changed")
+        wakes += 1
+    if last_at < now:
+        back = set(Absence.objects.filter(ends_at__gt=last_at, ends_at__lte=now).values_list("rep_id", flat=True))
+        back |= set(Rep.objects.filter(away_until__gt=last_at, away_until__lte=now).values_list("id", flat=True))
+        if back:
+            holding_wake(reason="absence or away ended", rep_ids=back)
+            wakes += 1
+    return wakes
 
 
 def holding_release(*, limit: int = 100, now: dt.datetime | None = None) -> int:
-    """Route up to ``limit`` holding-pool leads again now, highest value first.
+    """Retry every held lead that is due (its backoff timer passed, or ``holding_wake`` made it
+    due), ``limit`` per batch, in queue order, until none is due.
 
-    Each retry is a decision record (kind ``retry``); a lead nobody can take stays in holding.
+    A retry with a new outcome writes a decision (kind ``retry``); one with the same outcome as
+    the lead's last decision writes none and backs the lead off (``engine.queue.retry_delay``),
+    so every due lead gets its turn and unroutable ones cannot starve routable ones.
     Returns the number of leads retried.
     """
-    return _retry_on_deadlock(lambda: _route_batch(limit=limit, now=now, statuses=(Lead.Status.HOLDING,)))
+    now = now or timezone.now()
+    total = 0
+    for _ in range(HOLDING_RELEASE_MAX_BATCHES):
+        taken = _retry_on_deadlock(lambda: _route_batch(limit=limit, now=now, statuses=(Lead.Status.HOLDING,)))
+        total += taken
+        if taken < limit:
+            break
+    return total
+
+
+# --- quarantine ---------------------------------------------------------------------------
+
+
+def leads_quarantine_release(*, lead_ids: Iterable[int] | None = None, reason: str) -> int:
+    """Quarantined leads (all, or ``lead_ids``) go back to pending and the router is woken.
+
+    The error text and count stay on the lead as a record; a lead that fails again is
+    quarantined again. Called by ``rule_publish`` (all) and by ops (``lead_quarantine_retry``).
+    Returns the number of leads released.
+    """
+    with transaction.atomic():
+        qs = Lead.objects.filter(status=Lead.Status.QUARANTINED)
+        if lead_ids is not None:
+            qs = qs.filter(id__in=list(lead_ids))
+        released = qs.update(status=Lead.Status.PENDING, owner_id=None)
+        if released:
+            log.info("%d quarantined lead(s) back to pending (%s)", released, reason)
+            _wake_router()
+    return released
+
+
+def lead_quarantine_retry(*, lead_id: int, by: Any = None) -> Lead:
+    """Ops asked to route a quarantined lead again now. Raises OfferError (safe to show) when
+    the lead is not quarantined. ``by``: the user asking (logged)."""
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update().filter(id=lead_id).first()
+        if lead is None:
+            raise OfferError("That lead does not exist.")
+        if lead.status != Lead.Status.QUARANTINED:
+            raise OfferError(f"This lead is {lead.get_status_display().lower()}, not quarantined.")
+        leads_quarantine_release(lead_ids=[lead.id], reason=f"retry asked by {getattr(by, 'username', by)}")
+        lead.refresh_from_db()
+    return lead
 
 
 def leads_recover_stale(*, older_than_seconds: int, now: dt.datetime | None = None) -> int:
@@ -671,11 +1007,17 @@ def rule_publish(*, user=None, note: str = "") -> RuleSet:  # noqa: ANN001
         # Lock the latest version row so two concurrent publishes cannot take the same number.
         latest = RuleSet.objects.select_for_update().order_by("-version").first()
         version = (latest.version + 1) if latest else 1
-        return RuleSet.objects.create(version=version, snapshot=snapshot, published_by=user, note=note[:200])
+        ruleset = RuleSet.objects.create(version=version, snapshot=snapshot, published_by=user, note=note[:200])
+        # A new rule set can route what the old one could not: held leads retry at once and
+        # quarantined ones get another go.
+        holding_wake(reason=f"rule set v{version} published")
+        leads_quarantine_release(reason=f"rule set v{version} published")
+        return ruleset
 
 
 __all__ = [
-    "OfferError", "holding_release", "lead_close", "lead_dry_run", "lead_hand_back", "lead_intake",
+    "OfferError", "holding_release", "holding_wake", "holding_wake_for_changes", "lead_close", "lead_quarantine_retry",
+    "leads_quarantine_release", "lead_dry_run", "lead_hand_back", "lead_intake",
     "leads_age_out", "leads_recover_stale", "leads_route_all_pending", "leads_route_pending", "listen",
     "offer_accept", "offer_decline", "offers_expire_due", "offers_withdraw_for_away",
     "rule_publish",

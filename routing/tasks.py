@@ -4,6 +4,7 @@ one twice is harmless, and losing one only delays a lead until the recovery swee
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 from django.conf import settings
 
@@ -40,26 +41,52 @@ def enqueue_retry_holding() -> None:
         log.exception("could not enqueue a holding-pool retry; the sweeper will retry it")
 
 
-def sweep(*, release_holding: bool = True) -> dict[str, int]:
-    """One pass of the safety net: expire due offers (escalation), recover stale pending leads,
-    age out idle accepted leads and (when asked) let holding leads retry, since a rep coming
-    back from an absence frees capacity without any event. `manage.py sweeper` runs this every
-    second; django-q2's schedule runs it every minute as a second line of defence."""
+def sweep(**_ignored: object) -> dict[str, int]:
+    """One pass of the safety net, the same function for `manage.py sweeper` (every second) and
+    django-q2's every-minute schedule (`manage.py setup_schedules`, the second line of defence):
+
+    1. withdraw open offers of reps whose absence or away time has begun (no event marks it);
+    2. expire due offers (escalation) and route their leads on;
+    3. route stale pending leads (lost wake-up, dead worker);
+    4. age out idle accepted leads;
+    5. wake held leads for changes that come without an event (directory edits, absences ending);
+    6. retry held leads that are due (backoff timer passed or woken);
+    7. deliver due webhooks.
+    Each step runs on its own: one that raises is logged and counted in ``failed`` and the
+    others still run. Returns counts per step.
+    """
+    from reps.notifications import webhooks_deliver_due
     from routing.services import (
         holding_release,
+        holding_wake_for_changes,
         leads_age_out,
         leads_recover_stale,
         leads_route_all_pending,
         offers_expire_due,
     )
 
-    expired = offers_expire_due()
-    routed = leads_route_all_pending(batch=settings.LEADOPS_ROUTE_BATCH) if expired else 0
-    recovered = leads_recover_stale(older_than_seconds=settings.LEADOPS_RECOVERY_AFTER_SECONDS)
-    aged = leads_age_out(days=settings.LEADOPS_AGE_OUT_DAYS)
-    released = holding_release(limit=100) if release_holding else 0
-    from reps.notifications import webhooks_deliver_due  # inbox layer (issue 4): signed CRM webhooks
+    def withdraw_for_absent() -> int:
+        from reps.services import offers_withdraw_for_absent
 
-    webhooks = webhooks_deliver_due()
-    return {"expired": expired, "routed": routed, "recovered": recovered, "aged_out": aged, "released": released,
-            "webhooks": webhooks}
+        return offers_withdraw_for_absent()
+
+    result: dict[str, int] = {"failed": 0}
+
+    def step(name: str, fn: Callable[[], int]) -> int:
+        try:
+            result[name] = fn()
+        except Exception:  # one failing step never stops the pass
+            log.exception("sweep step %s failed", name)
+            result[name] = 0
+            result["failed"] += 1
+        return result[name]
+
+    step("withdrawn", withdraw_for_absent)
+    expired = step("expired", offers_expire_due)
+    step("routed", lambda: leads_route_all_pending(batch=settings.LEADOPS_ROUTE_BATCH) if expired else 0)
+    step("recovered", lambda: leads_recover_stale(older_than_seconds=settings.LEADOPS_RECOVERY_AFTER_SECONDS))
+    step("aged_out", lambda: leads_age_out(days=settings.LEADOPS_AGE_OUT_DAYS))
+    step("woken", holding_wake_for_changes)
+    step("released", lambda: holding_release(limit=settings.LEADOPS_HOLDING_RETRY_BATCH))
+    step("webhooks", webhooks_deliver_due)
+    return result

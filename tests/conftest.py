@@ -29,11 +29,12 @@ def _fresh_routing_caches() -> None:
     """Routing caches parsed rule sets and the rep/pool directory per process. Test databases
     roll back between tests and SQLite then reuses ids, so a cache entry from one test could
     match the next test's different rows; production databases never rewind like that."""
-    from routing import snapshots
+    from routing import services, snapshots
 
     snapshots._CONFIG_CACHE.clear()
     snapshots._INDEX_CACHE.clear()
     snapshots._DIRECTORY = None
+    services._LAST_SEEN.clear()  # what this process's last sweep pass saw (holding wake-ups)
 
 
 @pytest.fixture(autouse=True)

@@ -123,6 +123,7 @@ def make_leads(config: Config, count: int, *, prefix: str, now: dt.datetime | No
             email=f"l{i}@bench.invalid", country="US", state=state, language="en", product_line=product,
             value=Decimal(rng.choice((500, 2000, 10000, 60000))), intent=rng.choice(INTENTS),
             status=status, received_at=now - dt.timedelta(milliseconds=count - i),
+            queue_at=now - dt.timedelta(milliseconds=count - i),
         ))  # fmt: skip
         if len(rows) == 5000:
             Lead.objects.bulk_create(rows)

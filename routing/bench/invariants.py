@@ -33,8 +33,11 @@ def check(*, expected_leads: int) -> list[str]:
     ).count()
     if mismatched:
         problems.append(f"{mismatched} offered leads without a matching open offer")
+    quarantined = Lead.objects.filter(status=Lead.Status.QUARANTINED).count()
+    if quarantined:
+        problems.append(f"{quarantined} leads quarantined (routing them raised; see their quarantine_error)")
     # A decision for every routed lead, and exactly one per routing.
-    routed = Lead.objects.exclude(status=Lead.Status.PENDING)
+    routed = Lead.objects.exclude(status__in=(Lead.Status.PENDING, Lead.Status.QUARANTINED))
     undecided = routed.filter(decisions__isnull=True).count()
     if undecided:
         problems.append(f"{undecided} routed leads without a decision")

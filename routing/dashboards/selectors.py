@@ -589,6 +589,17 @@ def _candidates(step: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda c: (not c["chosen"], not c.get("eligible"), c.get("name") or ""))
 
 
+def _same_wait(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return (a["outcome"] == b["outcome"] == "holding" and a["summary"] == b["summary"]
+            and a["rule_id"] == b["rule_id"] and a["ruleset_version"] == b["ruleset_version"])  # fmt: skip
+
+
+def quarantined_leads(*, limit: int = 50) -> tuple[int, list[Lead]]:
+    """Leads set aside because routing them raised, newest first, for the ops home page."""
+    qs = Lead.objects.filter(status=Lead.Status.QUARANTINED)
+    return qs.count(), list(qs.order_by("-quarantined_at", "-id")[:limit])
+
+
 def lead_timeline(*, lead_id: int) -> tuple[Lead, list[TimelineEvent]] | None:
     """A lead with every decision (full engine detail) and every offer, oldest first. Four queries."""
     lead = Lead.objects.select_related("segment", "owner").filter(id=lead_id).first()
@@ -598,7 +609,7 @@ def lead_timeline(*, lead_id: int) -> tuple[Lead, list[TimelineEvent]] | None:
         Decision.objects.filter(lead_id=lead_id)
         .order_by("created_at", "id")
         .values("id", "created_at", "kind", "rule_id", "rule__name", "rule_history_id", "ruleset_version",
-                "pool_id", "pool__name", "segment__name", "outcome", "step", "chosen_rep_id",
+                "pool_id", "pool__name", "segment_id", "segment__name", "outcome", "step", "chosen_rep_id",
                 "chosen_rep__display_name", "summary", "detail", "duration_us")
     )  # fmt: skip
     offers = list(Offer.objects.filter(lead_id=lead_id).select_related("rep").order_by("offered_at", "id"))
@@ -613,11 +624,23 @@ def lead_timeline(*, lead_id: int) -> tuple[Lead, list[TimelineEvent]] | None:
             for s in detail.get("steps") or ()
         ]  # fmt: skip
         d["high_value"] = detail.get("high_value")
+        d["repeats"], d["last_repeat_at"] = 0, None
+        previous = next((e for e in reversed(events) if e.kind == "decision"), None)
+        if previous is not None and _same_wait(previous.decision, d):
+            # Repeated identical waits (rows from before retries stopped recording them): one line.
+            previous.decision["repeats"] += 1
+            previous.decision["last_repeat_at"] = d["created_at"]
+            continue
         events.append(TimelineEvent(at=d["created_at"], kind="decision", decision=d))
     for offer in offers:
         events.append(TimelineEvent(at=offer.offered_at, kind="offer", offer=offer))
         if offer.decided_at:
             events.append(TimelineEvent(at=offer.decided_at, kind="offer_result", offer=offer))
+    last = next((e.decision for e in reversed(events) if e.kind == "decision"), None)
+    if last is not None and lead.status == Lead.Status.HOLDING and last["outcome"] == "holding" and lead.hold_attempts > 1:
+        # Retries with the same outcome write no decision; the lead row counts them.
+        last["repeats"] += lead.hold_attempts - 1
+        last["last_repeat_at"] = lead.last_tried_at
     order = {"received": 0, "decision": 1, "offer": 2, "offer_result": 3}
     events.sort(key=lambda e: (e.at, order[e.kind]))
     return lead, events

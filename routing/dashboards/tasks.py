@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 import logging
 from collections import Counter
-from typing import Any
+from typing import Any, Iterator
 
 log = logging.getLogger(__name__)
 
@@ -54,67 +54,64 @@ def _replay(job: Any) -> dict[str, Any]:
        (credits start at 0: the engine's own account, ``routing.engine.fairness``), and sum each
        rep's eligibility-adjusted expected count of the projected offers.
     3. Compare with the first decision each lead actually got."""
-    from reps.models import Rep
-    from routing import engine
+    from reps.models import Rep, RepLoad
+    from routing.batch import BatchItem, BatchState, batch_scope, decide_batch, decision_pool_id, reachable_reps
     from routing.dashboards.models import ReplayJob
     from routing.engine import fairness
     from routing.dashboards.services import replay_progress
-    from routing.engine.types import Outcome, StepKind
     from routing.models import Decision, Lead
-    from routing.snapshots import config_draft, lead_facts, local_day_and_week, pool_snapshots, rep_snapshots
+    from routing.services import _count_offer
+    from routing.snapshots import config_draft, lead_facts, pool_snapshots, rep_snapshots, rule_index
 
     start = dt.datetime.combine(job.start, dt.time.min, tzinfo=dt.UTC)
     end = dt.datetime.combine(job.end, dt.time.min, tzinfo=dt.UTC) + dt.timedelta(days=1)
     leads = list(Lead.objects.filter(received_at__gte=start, received_at__lt=end).order_by("received_at", "id")[:REPLAY_MAX_LEADS])
     replay_progress(job_id=job.id, done=0, total=len(leads), status=ReplayJob.Status.RUNNING)
 
+    # The same state and decide step as a routing batch (routing.batch), from the draft rules,
+    # with fairness and counts starting empty at the window start and nothing written.
     config = config_draft()
-    pool_ids = {r.pool_id for r in config.rules} | {
-        s.target_id for r in config.rules for s in r.fallback if s.kind == StepKind.POOL and s.target_id
-    }
-    pools = pool_snapshots(pool_ids)
-    pools = {pid: dataclasses.replace(p, fairness={}) for pid, p in pools.items()}
-    rep_ids = {rep_id for p in pools.values() for rep_id, _ in p.members}
-    rep_ids |= {s.target_id for r in config.rules for s in r.fallback if s.kind == StepKind.BACKUP and s.target_id}
-    rep_ids |= {p.manager_id for p in pools.values() if p.manager_id}
+    index = rule_index(config)
+    pool_ids, extra_reps = batch_scope(config.rules)
+    pools = {pid: dataclasses.replace(p, fairness={}) for pid, p in pool_snapshots(pool_ids).items()}
     reps = {
         rid: dataclasses.replace(r, open_count=0, daily_count=0, weekly_count=0)
-        for rid, r in rep_snapshots(rep_ids, now=start).items()
+        for rid, r in rep_snapshots(reachable_reps(pools, extra_reps), now=start).items()
     }
-    counted: dict[int, tuple[dt.date, str]] = {}
+    state = BatchState(pools=pools, reps=reps, loads={rid: RepLoad(rep_id=rid) for rid in reps}, count_open=False)
 
     projected: Counter[int] = Counter()
     expected: Counter[int] = Counter()  # eligibility-adjusted share of the replayed leads
     projected_holding: Counter[str] = Counter()
     per_segment: Counter[str] = Counter()
     by_lead: dict[int, int | None] = {}
-    for n, lead in enumerate(leads, start=1):
-        now = lead.received_at
-        decision = engine.route(lead_facts(lead), config, pools, reps, now)
-        for pool_id, credits in decision.fairness_updates.items():
-            pools[pool_id] = dataclasses.replace(pools[pool_id], fairness={**pools[pool_id].fairness, **credits})
+
+    def items() -> Iterator[Any]:
+        for n, lead in enumerate(leads, start=1):
+            facts = lead_facts(lead)
+            yield BatchItem(lead_id=lead.id, facts=facts, config=index.narrow(_routing_fields(facts, config)),
+                            now=lead.received_at)  # fmt: skip
+            if n % PROGRESS_EVERY == 0:
+                replay_progress(job_id=job.id, done=n)
+
+    # One batch in arrival order: each lead sees the fairness and caps of the ones before it.
+    for result in decide_batch(items(), state, count_offer=_count_offer):
+        decision = result.decision
+        if decision is None:  # the engine failed on this lead: routing would quarantine it
+            by_lead[result.item.lead_id] = None
+            projected_holding["(routing failed)"] += 1
+            per_segment["(routing failed)"] += 1
+            continue
         segment = decision.segment.name if decision.segment else "(none)"
         per_segment[segment] += 1
-        chosen = decision.chosen_rep_id if decision.outcome == Outcome.OFFER else None
-        by_lead[lead.id] = chosen
+        chosen = result.chosen_rep_id
+        by_lead[result.item.lead_id] = chosen
         if chosen is None:
             projected_holding[segment] += 1
-        elif job.pool_id is None or _decision_pool(decision) == job.pool_id:
+        elif job.pool_id is None or decision_pool_id(decision) == job.pool_id:
             projected[chosen] += 1
             for rep_id, share in fairness.decision_shares(decision).items():
                 expected[rep_id] += share
-        if chosen is not None and chosen in reps:
-            rep = reps[chosen]
-            day, week = local_day_and_week(now, rep.timezone)
-            last_day, last_week = counted.get(chosen, (None, ""))
-            reps[chosen] = dataclasses.replace(
-                rep,
-                daily_count=(rep.daily_count if last_day == day else 0) + 1,
-                weekly_count=(rep.weekly_count if last_week == week else 0) + 1,
-            )
-            counted[chosen] = (day, week)
-        if n % PROGRESS_EVERY == 0:
-            replay_progress(job_id=job.id, done=n)
 
     actual: Counter[int] = Counter()
     actual_holding = 0
@@ -156,12 +153,10 @@ def _replay(job: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _decision_pool(decision: Any) -> int | None:
-    pool_id = decision.rule.pool_id if decision.rule else None
-    for step in decision.steps:
-        if step.chosen_rep_id is not None:
-            pool_id = step.pool_id or pool_id
-    return pool_id
+def _routing_fields(facts: Any, config: Any) -> dict[str, Any]:
+    from routing import engine
+
+    return engine.routing_fields(facts, engine.qualify(facts, config))
 
 
 __all__ = ["enqueue_replay", "equity_rollup", "replay_run"]

@@ -9,11 +9,13 @@ from typing import Any, Iterable, Iterator
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.contrib import messages
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
-from reps.access import manager_required
+from reps.access import has_role, manager_required, ops_required
+from reps.models import Role
 from reps.models import Pool, Rep
 from routing.dashboards import charts, selectors, services
 from routing.dashboards.forms import DecisionFilterForm, EquityForm, ReplayForm, SlaForm
@@ -42,6 +44,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
         "min_leads": settings.LEADOPS_DRIFT_MIN_LEADS,
         "holding": selectors.holding_summary(),
         "sla": selectors.sla_summary(start=today, end=today + dt.timedelta(days=1)),
+        "quarantine": selectors.quarantined_leads(limit=20),
     }
     return render(request, "dashboards/home.html", context)
 
@@ -191,7 +194,23 @@ def lead_timeline(request: HtmxHttpRequest, lead_id: int) -> HttpResponse:
     if found is None:
         raise Http404("No such lead")
     lead, events = found
-    return render(request, "dashboards/lead.html", {"lead": lead, "events": events})
+    can_retry = has_role(request.user, Role.OPS)
+    return render(request, "dashboards/lead.html", {"lead": lead, "events": events, "can_retry": can_retry})
+
+
+@require_POST
+@ops_required
+def lead_quarantine_retry(request: HtmxHttpRequest, lead_id: int) -> HttpResponse:
+    """Ops: route a quarantined lead again now (``routing.services.lead_quarantine_retry``)."""
+    from routing.services import OfferError, lead_quarantine_retry
+
+    try:
+        lead_quarantine_retry(lead_id=lead_id, by=request.user)
+    except OfferError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "The lead is back in the queue and will be routed again now.")
+    return redirect("dashboards:lead", lead_id=lead_id)
 
 
 @require_http_methods(["GET", "POST"])

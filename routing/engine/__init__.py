@@ -14,17 +14,19 @@ from routing.engine.conditions import (
 )
 from routing.engine.eligibility import HARD_REASONS, check_rep
 from routing.engine.explain import CRITERION_LABELS, REASON_LABELS, decision_to_dict
-from routing.engine.qualify import is_high_value, qualify, routing_fields, select_rule
+from routing.engine.qualify import Classification, classify, is_high_value, qualify, routing_fields, select_rule
 from routing.engine.route import route
 from routing.engine.strategies import Pick, pick_rep
 
 __all__ = [
     "CRITERION_LABELS",
+    "Classification",
     "HARD_REASONS",
     "LEAD_FIELDS",
     "REASON_LABELS",
     "Pick",
     "check_rep",
+    "classify",
     "conditions_match",
     "decision_to_dict",
     "evaluate_condition",

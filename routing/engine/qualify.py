@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from routing.engine.conditions import conditions_match, to_decimal
@@ -43,3 +44,26 @@ def is_high_value(lead_fields: Mapping[str, Any], rule: RuleSpec) -> bool:
         return False
     value, threshold = to_decimal(lead_fields.get("value")), to_decimal(rule.value_threshold)
     return value is not None and threshold is not None and value >= threshold
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What qualification tells about a lead before any rep is considered."""
+
+    segment: SegmentSpec | None
+    fields: Mapping[str, Any]  # routing fields: the lead's fields plus ``segment`` (slug or None)
+    rule: RuleSpec | None  # the first matching rule, None => holding
+    high_value: bool
+
+
+def classify(lead: LeadFacts, config: ConfigSnapshot) -> Classification:
+    """Segment, routing fields, rule and high-value flag of ``lead`` under ``config``.
+
+    The one place these are worked out: intake (to order the queue) and routing (to decide) both
+    call it, so a ``not_equals`` condition on ``segment`` reads the same value in both.
+    """
+    segment = qualify(lead, config)
+    fields = routing_fields(lead, segment)
+    rule = select_rule(fields, config)
+    return Classification(segment=segment, fields=fields, rule=rule,
+                          high_value=bool(rule is not None and is_high_value(fields, rule)))

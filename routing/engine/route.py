@@ -25,7 +25,7 @@ from typing import Any
 
 from routing.engine.eligibility import ALL_CRITERIA, check_rep
 from routing.engine.explain import summarize
-from routing.engine.qualify import is_high_value, qualify, routing_fields, select_rule
+from routing.engine.qualify import classify
 from routing.engine.strategies import pick_rep
 from routing.engine.types import (
     CandidateResult,
@@ -209,9 +209,8 @@ def route(
     escalation: bool = False,
 ) -> Decision:
     """Decide who is offered ``lead`` (or that it waits in holding), with every step's reasons."""
-    segment = qualify(lead, config)
-    fields = routing_fields(lead, segment)
-    rule = select_rule(fields, config)
+    classified = classify(lead, config)
+    segment, fields, rule = classified.segment, classified.fields, classified.rule
     if rule is None:
         return Decision(
             lead_id=lead.id,
@@ -227,7 +226,7 @@ def route(
             summary=summarize(segment=segment, rule=None, steps=(), pools=pools, reps=reps),
         )
 
-    high_value = is_high_value(fields, rule)
+    high_value = classified.high_value
     ctx = _Context(
         lead=lead,
         fields=fields,

@@ -136,3 +136,49 @@ def test_capacity_query_count_does_not_grow_with_reps(manager_client: Client, dj
         AbsenceFactory(rep=RepFactory(max_open=3))
     with django_assert_num_queries(len(ctx.captured_queries)):
         manager_client.get("/dash/capacity/")
+
+
+def test_replay_decides_with_the_routing_batch_code_and_reports_a_lead_routing_would_quarantine(
+    routed_history, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+) -> None:
+    """Replay runs ``routing.batch.decide_batch``, the decide step of every routing batch: an
+    engine fault on one lead shows as "(routing failed)" there, as routing would quarantine it."""
+    from routing import engine
+    from routing.dashboards.tasks import replay_run
+
+    pool, ann, bob, rule = routed_history
+    bad = Lead.objects.order_by("id").first()
+    real = engine.route
+
+    def route(lead, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if lead.id == bad.id:
+            raise ZeroDivisionError("engine bug")
+        return real(lead, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "route", route)
+    day = noon(1).date()
+    job = ReplayJob.objects.create(start=day, end=day)
+    replay_run(job.id)
+    job.refresh_from_db()
+    assert job.status == ReplayJob.Status.DONE, job.error
+    segments = {s["segment"]: s for s in job.result["segments"]}
+    assert segments["(routing failed)"]["leads"] == 1
+    assert sum(r["projected"] for r in job.result["reps"]) == 3
+
+
+def test_replay_restarts_daily_caps_each_local_day(db) -> None:  # noqa: ANN001
+    from routing.dashboards.tasks import replay_run
+
+    pool = PoolFactory()
+    capped = RepFactory(display_name="Capped", max_daily=1)
+    PoolMemberFactory(pool=pool, rep=capped)
+    RuleFactory(pool=pool)
+    for day in (1, 2):
+        for hour in (0, 1):
+            LeadFactory(received_at=noon(day) + dt.timedelta(hours=hour))
+    job = ReplayJob.objects.create(start=noon(2).date(), end=noon(1).date())
+    replay_run(job.id)
+    job.refresh_from_db()
+    rows = {r["name"]: r for r in job.result["reps"]}
+    assert rows["Capped"]["projected"] == 2  # one per day: the cap, each day
+    assert job.result["holding"]["projected"] == 2

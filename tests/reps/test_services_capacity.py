@@ -83,8 +83,9 @@ def test_capacity_refreshes_at_once_and_holding_redrains_high_value_first(
     world = make_world(max_open=1, fallback=[{"kind": "holding"}], value_threshold="800")
     lead = route_new_lead(now=T0, value="300")
     assert _counters(world.primary) == (1, 1)
-    # The rep is at their open cap: the next two leads wait in the holding pool.
-    small = route_new_lead(now=T0, value="100", received_at=T0 - dt.timedelta(hours=2))
+    # The rep is at their open cap: the next two leads wait in the holding pool. The small one is
+    # a minute older, less than the high-value head start (routing.engine.queue).
+    small = route_new_lead(now=T0, value="100", received_at=T0 - dt.timedelta(minutes=1))
     big = route_new_lead(now=T0, value="900")
     assert (small.status, big.status, big.high_value) == (Lead.Status.HOLDING, Lead.Status.HOLDING, True)
 
@@ -106,7 +107,8 @@ def test_capacity_refreshes_at_once_and_holding_redrains_high_value_first(
 def test_holding_redrains_by_value_among_leads_of_the_same_class(django_capture_on_commit_callbacks) -> None:
     world = make_world(max_open=1, fallback=[{"kind": "holding"}])
     lead = route_new_lead(now=T0)
-    older_small = route_new_lead(now=T0, value="100", received_at=T0 - dt.timedelta(hours=2))
+    # Ten seconds older, less than the value head start of 900 over 100 (routing.engine.queue).
+    older_small = route_new_lead(now=T0, value="100", received_at=T0 - dt.timedelta(seconds=10))
     newer_big = route_new_lead(now=T0, value="900")
     with django_capture_on_commit_callbacks(execute=True):
         _convert(lead, world.primary)

@@ -18,8 +18,6 @@ from django.db import DatabaseError, close_old_connections, connection
 
 log = logging.getLogger("reps.sweeper")
 
-RELEASE_HOLDING_EVERY = 30  # passes: holding leads retry about every 30 s without any event
-
 
 class Command(BaseCommand):
     help = "Expire due offers (escalate), recover stale leads, age out, retry holding and deliver webhooks, in a loop."
@@ -43,7 +41,7 @@ class Command(BaseCommand):
         passes = 0
         while not stop:
             passes += 1
-            run_pass(release_holding=passes % RELEASE_HOLDING_EVERY == 1)
+            run_pass()
             if options["passes"] and passes >= options["passes"]:
                 break
             _sleep_unless_stopped(interval, stop)
@@ -58,24 +56,21 @@ def _sleep_unless_stopped(seconds: float, stop: list[int]) -> None:
         time.sleep(min(left, 0.05))
 
 
-def run_pass(*, release_holding: bool) -> dict[str, int] | None:
-    """One sweep; a database error is logged and the next pass starts on a fresh connection."""
-    from reps.notifications import webhooks_deliver_due
-    from reps.services import offers_withdraw_for_absent
+def run_pass(**_ignored: object) -> dict[str, int] | None:
+    """One sweep (``routing.tasks.sweep``, the pass the django-q2 schedule runs too); a database
+    error that escapes it is logged and the next pass starts on a fresh connection."""
     from routing.tasks import sweep
 
     if not connection.in_atomic_block:  # (only ever false under a test's transaction)
         close_old_connections()  # drop a broken or over-age connection before the pass
     try:
-        withdrawn = offers_withdraw_for_absent()
-        result = sweep(release_holding=release_holding)
-        result = {**result, "withdrawn": withdrawn}
-        if "webhooks" not in result:  # sweep delivers webhooks itself once that line is in
-            result["webhooks"] = webhooks_deliver_due()
+        result = sweep()
     except DatabaseError:
         log.exception("sweep pass failed; reconnecting and continuing")
         _reset_connections()
         return None
+    if result.get("failed"):
+        _reset_connections()  # a step failed: maybe the connection broke; start the next pass clean
     if any(result.values()):
         log.info("sweep %s", result)
     return result
