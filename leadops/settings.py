@@ -7,12 +7,29 @@ LEADOPS_PRODUCTION=1 turns on the deploy hardening (`manage.py check --deploy` i
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from leadops.env import database_from_url, envbool, envfloat, envint, envlist, envstr
+
+
+def _check_alert_channels(emails: list[str], url: str) -> None:
+    """Alert recipients and webhook are checked at startup, naming the variable at fault."""
+    from urllib.parse import urlparse
+
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    for address in emails:
+        try:
+            validate_email(address)
+        except ValidationError:
+            raise ImproperlyConfigured(f"LEADOPS_ALERT_EMAILS: {address!r} is not an email address") from None
+    if url and (urlparse(url).scheme not in {"http", "https"} or not urlparse(url).hostname):
+        raise ImproperlyConfigured(f"LEADOPS_ALERT_WEBHOOK_URL={url!r} must be an http(s) URL")
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("LEADOPS_VAR_DIR", str(BASE_DIR / "var")))
@@ -42,9 +59,11 @@ INSTALLED_APPS = [
     "simple_history",
     "reps",
     "routing",
+    "ops",
 ]
 
 MIDDLEWARE = [
+    "ops.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -85,6 +104,8 @@ if DATABASE_URL:
     default_db = database_from_url(DATABASE_URL)
     default_db["CONN_MAX_AGE"] = CONN_MAX_AGE
     default_db["CONN_HEALTH_CHECKS"] = True
+    # An unreachable database must fail readiness quickly, not hang it (libpq waits forever by default).
+    default_db["OPTIONS"].setdefault("connect_timeout", envint("LEADOPS_DB_CONNECT_TIMEOUT", 5, minimum=1))
     default_db["TEST"] = {"NAME": envstr("LEADOPS_TEST_DB_NAME", "") or None}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -154,16 +175,15 @@ STORAGES = {
 # --- Email and webhooks ---------------------------------------------------------------
 _email_backend = envstr(
     "DJANGO_EMAIL_BACKEND",
-    "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "django.core.mail.backends.console.EmailBackend",
+    # Development logs one line per email (recipients and subject), never the body.
+    "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "ops.mail.OneLineConsoleBackend",
 )
-MAILERS = {
-    "default": {
-        "BACKEND": _email_backend,
-        "OPTIONS": {"host": envstr("DJANGO_EMAIL_HOST", "localhost"), "port": envint("DJANGO_EMAIL_PORT", 25)}
-        if _email_backend.endswith("smtp.EmailBackend")
-        else {},
-    }
-}
+_email_options: dict = {}
+if _email_backend.endswith("smtp.EmailBackend"):
+    _email_options = {"host": envstr("DJANGO_EMAIL_HOST", "localhost"), "port": envint("DJANGO_EMAIL_PORT", 25)}
+elif _email_backend.endswith("filebased.EmailBackend"):  # one file per connection: handy on a staging box
+    _email_options = {"file_path": envstr("DJANGO_EMAIL_FILE_PATH", str(VAR_DIR / "mail"))}
+MAILERS = {"default": {"BACKEND": _email_backend, "OPTIONS": _email_options}}
 DEFAULT_FROM_EMAIL = envstr("DJANGO_DEFAULT_FROM_EMAIL", "leadops@localhost")
 LEADOPS_SITE_URL = envstr("LEADOPS_SITE_URL", "http://127.0.0.1:8000").rstrip("/")  # links in emails
 LEADOPS_WEBHOOK_URL = envstr("LEADOPS_WEBHOOK_URL")
@@ -207,11 +227,48 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+# --- Operations: heartbeats, alerts, metrics, logs (docs/operations.md) ------------------
+LEADOPS_HEARTBEAT_EVERY_SECONDS = envfloat("LEADOPS_HEARTBEAT_EVERY_SECONDS", 2.0)
+LEADOPS_HEARTBEAT_MARGIN_SECONDS = envfloat("LEADOPS_HEARTBEAT_MARGIN_SECONDS", 10.0)
+LEADOPS_ALERT_EVERY_SECONDS = envfloat("LEADOPS_ALERT_EVERY_SECONDS", 10.0)
+LEADOPS_ALERT_EMAILS = envlist("LEADOPS_ALERT_EMAILS", [])
+LEADOPS_ALERT_WEBHOOK_URL = envstr("LEADOPS_ALERT_WEBHOOK_URL")
+_check_alert_channels(LEADOPS_ALERT_EMAILS, LEADOPS_ALERT_WEBHOOK_URL)
+LEADOPS_ALERT_WEBHOOK_SECRET = envstr("LEADOPS_ALERT_WEBHOOK_SECRET")
+LEADOPS_ALERT_PENDING_AGE_SECONDS = envint("LEADOPS_ALERT_PENDING_AGE_SECONDS", 300, minimum=1)
+LEADOPS_ALERT_SLA_WINDOW_MINUTES = envint("LEADOPS_ALERT_SLA_WINDOW_MINUTES", 15, minimum=1)
+LEADOPS_ALERT_SLA_MISSES = envint("LEADOPS_ALERT_SLA_MISSES", 10, minimum=1)
+LEADOPS_ALERT_SLA_MISS_RATIO = envfloat("LEADOPS_ALERT_SLA_MISS_RATIO", 0.5)
+if not 0 < LEADOPS_ALERT_SLA_MISS_RATIO <= 1:
+    raise ImproperlyConfigured(f"LEADOPS_ALERT_SLA_MISS_RATIO={LEADOPS_ALERT_SLA_MISS_RATIO} must be in (0, 1]")
+for _name in ("LEADOPS_HEARTBEAT_EVERY_SECONDS", "LEADOPS_HEARTBEAT_MARGIN_SECONDS", "LEADOPS_ALERT_EVERY_SECONDS"):
+    if globals()[_name] <= 0:
+        raise ImproperlyConfigured(f"{_name}={globals()[_name]} must be more than 0")
+LEADOPS_METRICS_TOKEN = envstr("LEADOPS_METRICS_TOKEN")
+try:
+    LEADOPS_METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(n, strict=False)
+        # Production: token only unless networks are named (behind a local reverse proxy every
+        # visitor would come from 127.0.0.1). Development: this machine.
+        for n in envlist("LEADOPS_METRICS_ALLOWED_NETWORKS", [] if PRODUCTION else ["127.0.0.1/32", "::1/128"])
+    ]
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"LEADOPS_METRICS_ALLOWED_NETWORKS: {_exc}") from None
+
+LEADOPS_LOG_FORMAT = envstr("LEADOPS_LOG_FORMAT", "json" if PRODUCTION else "plain")
+if LEADOPS_LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"LEADOPS_LOG_FORMAT={LEADOPS_LOG_FORMAT!r} must be 'json' or 'plain'")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"()": "ops.logs.PlainFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "ops.logs.json_formatter"},
+    },
+    "filters": {"expected_403": {"()": "ops.logs.ExpectedForbiddenFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LEADOPS_LOG_FORMAT, "filters": ["expected_403"]},
+    },
     "root": {"handlers": ["console"], "level": envstr("LEADOPS_LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

@@ -10,6 +10,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api.urlpatterns)),
+    path("", include("ops.urls")),
     path("", include("routing.urls")),
     path("", include("reps.urls")),
 ]

@@ -165,10 +165,14 @@ def webhook_deliver(*, delivery_id: int, now: dt.datetime | None = None) -> str:
         error = str(exc)[:300]
         if attempts >= max_attempts():
             status, next_at = WebhookDelivery.Status.FAILED, now
-            log.error("webhook %s gave up after %s attempts: %s", delivery.id, attempts, error)
+            log.error("webhook %s gave up after %s attempts: %s", delivery.id, attempts, error,
+                      extra={"event": "webhook.failed", "delivery_id": delivery.id, "webhook_event": delivery.event,
+                             "attempts": attempts, "gave_up": True})  # fmt: skip
         else:
             status, next_at = WebhookDelivery.Status.PENDING, now + backoff(attempts)
-            log.warning("webhook %s attempt %s failed (%s); next at %s", delivery.id, attempts, error, next_at)
+            log.warning("webhook %s attempt %s failed (%s); next at %s", delivery.id, attempts, error, next_at,
+                        extra={"event": "webhook.failed", "delivery_id": delivery.id, "webhook_event": delivery.event,
+                               "attempts": attempts, "gave_up": False})  # fmt: skip
         WebhookDelivery.objects.filter(id=delivery.id).update(
             attempts=attempts, status=status, next_attempt_at=next_at, last_error=error
         )

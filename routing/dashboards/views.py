@@ -14,9 +14,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
+from ops.selectors import components_down
 from reps.access import has_role, manager_required, ops_required
-from reps.models import Role
-from reps.models import Pool, Rep
+from reps.models import Pool, Rep, Role
 from routing.dashboards import charts, selectors, services
 from routing.dashboards.forms import DecisionFilterForm, EquityForm, ReplayForm, SlaForm
 from routing.dashboards.models import ReplayJob
@@ -45,6 +45,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
         "holding": selectors.holding_summary(),
         "sla": selectors.sla_summary(start=today, end=today + dt.timedelta(days=1)),
         "quarantine": selectors.quarantined_leads(limit=20),
+        "components_down": components_down(),
     }
     return render(request, "dashboards/home.html", context)
 

@@ -15,7 +15,10 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
+from ops.models import Component
+from ops.services import heartbeat_record
 from reps.models import Role
 from routing import services
 from routing.dashboards.models import ReplayJob
@@ -40,6 +43,10 @@ EXPECTED: list[tuple[str, frozenset[str]]] = [
     ("/admin/login/", PUBLIC),
     ("/admin/logout/", PUBLIC),
     ("=/ops/", PUBLIC),  # a bare redirect to /ops/rules/, which is ops only
+    ("/health/", PUBLIC),  # load-balancer probes: status only, no data
+    # Guarded by a bearer token or the allowed networks, not by role: the test client's 127.0.0.1
+    # is allowed (tests/ops/test_metrics.py covers the refusals).
+    ("=/metrics", PUBLIC),
     ("/api/", TOKEN),
     ("/admin/", frozenset({"superuser"})),
     ("/ops/", frozenset({"ops"})),
@@ -97,6 +104,8 @@ def world(settings):  # noqa: ANN001, ANN201
         "rep": rep_a.user, "manager": user_with_role(Role.MANAGER), "ops": user_with_role(Role.OPS),
         "superuser": User.objects.create_superuser("root", "root@example.com", "pw-for-tests-123"),
     }  # fmt: skip
+    # A sweeper heartbeat fresh for the whole (slow) walk, so /health/ready answers 200, not 503.
+    heartbeat_record(component=Component.SWEEPER, force=True, now=timezone.now() + dt.timedelta(hours=1))
     job = ReplayJob.objects.create(start=dt.date.today(), end=dt.date.today(), pool=pool)
     own_offer = Offer.objects.get(lead=leads[rep_a.id])
     absence = AbsenceFactory(rep=rep_b)  # in progress: ops end it, then the superuser is told it is over

@@ -9,6 +9,8 @@ from django.core.management.base import BaseCommand
 SCHEDULES = [
     {"name": "leadops-sweep", "func": "routing.tasks.sweep", "minutes": 1},
     {"name": "leadops-equity-rollup", "func": "routing.dashboards.tasks.equity_rollup", "minutes": 1},
+    # Its enqueue is the scheduler's heartbeat, its run a worker's; it also evaluates alerts (ops).
+    {"name": "leadops-heartbeat", "func": "ops.tasks.cluster_heartbeat", "minutes": 1},
 ]
 
 

@@ -16,6 +16,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections, connection
 
+from ops.models import Component
+from ops.services import heartbeat_stopped, sweeper_tick
+
 log = logging.getLogger("reps.sweeper")
 
 
@@ -42,12 +45,21 @@ class Command(BaseCommand):
         while not stop:
             passes += 1
             run_pass()
+            sweeper_tick(passes=passes)  # heartbeat, worker ping, alerts (ops); never raises
             if options["passes"] and passes >= options["passes"]:
                 break
             _sleep_unless_stopped(interval, stop)
         if stop:
             log.info("sweeper got signal %s; stopping", stop[0])
+        _mark_stopped()
         log.info("sweeper stopped after %s passes", passes)
+
+
+def _mark_stopped() -> None:
+    try:
+        heartbeat_stopped(component=Component.SWEEPER)
+    except DatabaseError:
+        log.warning("could not mark the sweeper's heartbeat as stopped")
 
 
 def _sleep_unless_stopped(seconds: float, stop: list[int]) -> None:

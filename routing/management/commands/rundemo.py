@@ -23,6 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, bind: str, rate: float, no_stream: bool, **options) -> None:  # noqa: ANN002, ANN003
         call_command("seed_demo")
+        call_command("setup_schedules")  # the backup sweep, rollups and the scheduler's heartbeat
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         procs = {
