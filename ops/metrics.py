@@ -22,11 +22,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, Q, Sum
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
 from prometheus_client.registry import Collector
 
 # Intake-to-offer buckets, seconds: routing is sub-second when the worker is up; the recovery
@@ -69,7 +73,7 @@ class DatabaseCollector(Collector):
         from django_q.models import Failure
 
         from ops.models import Incident
-        from ops.selectors import component_statuses
+        from ops.selectors import component_statuses, oldest_waiting_seconds
         from routing.models import Decision, Lead, Offer, Segment, WebhookDelivery
 
         now = self.now or timezone.now()
@@ -96,9 +100,6 @@ class DatabaseCollector(Collector):
             leads.add_metric([status], counts.get(status, 0))
         yield leads
 
-        waiting = [
-            s for s in (Lead.Status.PENDING, Lead.Status.HOLDING, getattr(Lead.Status, "QUARANTINED", None)) if s
-        ]
         depth = GaugeMetricFamily(
             "leadops_queue_depth",
             "Leads waiting, by queue (pending routing, holding pool, quarantined)",
@@ -106,20 +107,13 @@ class DatabaseCollector(Collector):
         )
         oldest = GaugeMetricFamily(
             "leadops_queue_oldest_age_seconds",
-            "Age of the oldest waiting lead since it was received (0 when none)",
+            "How long the oldest lead of each queue has waited in it: pending since received or put back, "
+            "holding since received, quarantined since quarantined (0 when empty)",
             labels=["queue"],
         )
-        ages = {
-            r["status"]: r["oldest"]
-            for r in Lead.objects.filter(status__in=waiting)
-            .values("status")
-            .annotate(oldest=Min("received_at"))
-            .order_by()
-        }
-        for status in waiting:
-            depth.add_metric([status], counts.get(status, 0))
-            first = ages.get(status)
-            oldest.add_metric([status], max((now - first).total_seconds(), 0.0) if first else 0.0)
+        for queue, seconds in oldest_waiting_seconds(now=now).items():
+            depth.add_metric([queue], counts.get(queue, 0))
+            oldest.add_metric([queue], seconds)
         yield depth
         yield oldest
 

@@ -96,8 +96,32 @@ class Condition:
     detail: dict[str, Any]
 
 
-def _quarantined_status() -> str | None:
-    return getattr(Lead.Status, "QUARANTINED", None)
+WAITING_QUEUES = (Lead.Status.PENDING, Lead.Status.HOLDING, Lead.Status.QUARANTINED)
+
+
+def oldest_waiting_seconds(*, now: dt.datetime) -> dict[str, float]:
+    """Seconds the oldest lead of each waiting queue has been in it (0.0 when empty), three queries:
+
+    - pending: since it became pending: received, or put back when its last offer was declined,
+      expired or withdrawn (a lead escalating after an hour is not an hour-old pending lead);
+    - holding: since it was received (holding leads wait for capacity; their age is what counts);
+    - quarantined: since it was quarantined.
+    """
+    from django.db.models import OuterRef, Subquery
+    from django.db.models.functions import Coalesce, Greatest
+
+    last_decided = Subquery(
+        Offer.objects.filter(lead=OuterRef("pk"), decided_at__isnull=False).order_by("-decided_at").values("decided_at")[:1]
+    )
+    since = {
+        Lead.Status.PENDING: Lead.objects.filter(status=Lead.Status.PENDING)
+        .annotate(since=Greatest("received_at", Coalesce(last_decided, "received_at")))
+        .aggregate(first=Min("since"))["first"],
+        Lead.Status.HOLDING: Lead.objects.filter(status=Lead.Status.HOLDING).aggregate(first=Min("received_at"))["first"],
+        Lead.Status.QUARANTINED: Lead.objects.filter(status=Lead.Status.QUARANTINED)
+        .aggregate(first=Min(Coalesce("quarantined_at", "received_at")))["first"],
+    }
+    return {status.value: max((now - first).total_seconds(), 0.0) if first else 0.0 for status, first in since.items()}
 
 
 def alert_conditions(*, now: dt.datetime | None = None) -> list[Condition]:
@@ -109,7 +133,7 @@ def alert_conditions(*, now: dt.datetime | None = None) -> list[Condition]:
     - sla_misses: in the last LEADOPS_ALERT_SLA_WINDOW_MINUTES, at least LEADOPS_ALERT_SLA_MISSES
       offers expired unanswered and they are at least LEADOPS_ALERT_SLA_MISS_RATIO of the offers
       decided in that window (same meaning of met/missed as the SLA dashboard);
-    - quarantine: leads are quarantined (only once that lead status exists).
+    - quarantine: at least one lead is quarantined (routing raised on it).
     """
     now = now or timezone.now()
     conditions = []
@@ -122,8 +146,7 @@ def alert_conditions(*, now: dt.datetime | None = None) -> list[Condition]:
             detail={"component": status.component, "last_beat_at": status.last_beat_at.isoformat() if status.last_beat_at else None,
                     "down_after_seconds": status.spec.down_after_seconds},
         ))  # fmt: skip
-    oldest = Lead.objects.filter(status=Lead.Status.PENDING).aggregate(oldest=Min("received_at"))["oldest"]
-    age = (now - oldest).total_seconds() if oldest else 0.0
+    age = oldest_waiting_seconds(now=now)[Lead.Status.PENDING]
     limit = settings.LEADOPS_ALERT_PENDING_AGE_SECONDS
     conditions.append(Condition(
         key="queue_age", kind=Incident.Kind.QUEUE_AGE, firing=age > limit,
@@ -149,15 +172,14 @@ def alert_conditions(*, now: dt.datetime | None = None) -> list[Condition]:
         detail={"missed": missed, "decided": decided, "ratio": round(ratio, 3),
                 "window_minutes": settings.LEADOPS_ALERT_SLA_WINDOW_MINUTES},
     ))  # fmt: skip
-    quarantined = _quarantined_status()
-    if quarantined is not None:
-        count = Lead.objects.filter(status=quarantined).count()
-        conditions.append(Condition(
-            key="quarantine", kind=Incident.Kind.QUARANTINE, firing=count > 0,
-            summary=f"{count} lead{'s' if count != 1 else ''} quarantined: routing failed on them and they wait for a person.",
-            action="Open the quarantined leads, fix the cause and release them (docs/operations.md, 'Leads quarantined').",
-            detail={"quarantined": count},
-        ))  # fmt: skip
+    count = Lead.objects.filter(status=Lead.Status.QUARANTINED).count()
+    conditions.append(Condition(
+        key="quarantine", kind=Incident.Kind.QUARANTINE, firing=count > 0,
+        summary=f"{count} lead{'s' if count != 1 else ''} quarantined: routing failed on them and they wait for a person.",
+        action="Dashboards home lists them with their error: fix the cause (rules, bad data) and route them again "
+        "(docs/operations.md, 'Alerts').",
+        detail={"quarantined": count},
+    ))  # fmt: skip
     return conditions
 
 

@@ -234,3 +234,43 @@ def test_the_sweeper_asks_a_routing_worker_to_beat(monkeypatch: pytest.MonkeyPat
     assert [q.func() for q in OrmQ.objects.all()] == ["ops.tasks.worker_ping"]
     services.sweeper_tick(passes=2)  # at most once a minute
     assert OrmQ.objects.count() == 1
+
+
+@pytest.mark.django_db
+@override_settings(LEADOPS_ALERT_PENDING_AGE_SECONDS=300)
+def test_a_lead_put_back_to_pending_waits_from_then_not_from_its_receipt() -> None:
+    from ops.selectors import oldest_waiting_seconds
+
+    now = timezone.now()
+    all_up(at=now)
+    rep = RepFactory()
+    lead = LeadFactory(received_at=now - dt.timedelta(hours=2), status=Lead.Status.PENDING)
+    Offer.objects.create(lead=lead, rep=rep, status=Offer.Status.EXPIRED, offered_at=now - dt.timedelta(minutes=10),
+                         deadline=now - dt.timedelta(seconds=20), decided_at=now - dt.timedelta(seconds=20))  # fmt: skip
+    assert oldest_waiting_seconds(now=now)[Lead.Status.PENDING] == 20.0
+    alerts_evaluate(now=now)
+    assert not Incident.objects.filter(kind=Incident.Kind.QUEUE_AGE).exists()
+    all_up(at=now + dt.timedelta(seconds=290))
+    assert alerts_evaluate(now=now + dt.timedelta(seconds=290))["opened"] == 1  # 310 s back in the queue
+    assert Incident.objects.get().kind == Incident.Kind.QUEUE_AGE
+
+
+@pytest.mark.django_db
+def test_quarantined_leads_open_one_incident_until_none_is_left() -> None:
+    now = timezone.now()
+    all_up(at=now)
+    lead = LeadFactory(received_at=now, status=Lead.Status.QUARANTINED, quarantined_at=now, quarantine_error="boom")
+    LeadFactory(received_at=now, status=Lead.Status.QUARANTINED, quarantined_at=now - dt.timedelta(minutes=3))
+    alerts_evaluate(now=now)
+    alerts_evaluate(now=now)
+    incident = Incident.objects.get()
+    assert incident.kind == Incident.Kind.QUARANTINE and incident.detail == {"quarantined": 2}
+    from ops.selectors import oldest_waiting_seconds
+
+    assert oldest_waiting_seconds(now=now)[Lead.Status.QUARANTINED] == 180.0
+    Lead.objects.filter(status=Lead.Status.QUARANTINED).exclude(id=lead.id).update(status=Lead.Status.PENDING)
+    alerts_evaluate(now=now)
+    assert Incident.objects.get().resolved_at is None
+    Lead.objects.filter(id=lead.id).update(status=Lead.Status.PENDING)
+    alerts_evaluate(now=now)
+    assert Incident.objects.get().resolved_at == now

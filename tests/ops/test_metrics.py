@@ -160,3 +160,12 @@ def test_the_cached_sums_start_over_when_the_database_was_restored_or_rewound() 
     leads_route_all_pending()
     metrics._frozen.update(watermark=10**12, totals=metrics.DecisionTotals(by_outcome_kind={("offer", "route"): 999}))
     assert metrics.decision_totals(now=timezone.now()).by_outcome_kind == {("offer", "route"): 1}
+
+
+def test_quarantined_leads_are_a_queue_in_the_metrics() -> None:
+    now = timezone.now()
+    LeadFactory(received_at=now - dt.timedelta(hours=1), status=Lead.Status.QUARANTINED, quarantined_at=now - dt.timedelta(minutes=2))
+    samples = _scrape()
+    assert _value(samples, "leadops_queue_depth", queue="quarantined") == 1
+    assert 120 <= _value(samples, "leadops_queue_oldest_age_seconds", queue="quarantined") < 180
+    assert _value(samples, "leadops_leads", status="quarantined") == 1
