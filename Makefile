@@ -1,5 +1,6 @@
 # LeadOps: two commands for a newcomer.
 #   make run   set up, migrate, seed demo data, start web + worker + sweeper + a demo lead stream
+#              (development: debug pages on, served on 127.0.0.1 only)
 #   make test  run the whole test suite (PostgreSQL when DATABASE_URL is set, SQLite otherwise)
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.12 || (PYENV_VERSION=3.12.1 pyenv which python 2>/dev/null) || command -v python3)
@@ -21,7 +22,7 @@ migrate: venv
 	$(PY) manage.py migrate --noinput
 
 run: migrate
-	$(PY) manage.py rundemo
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py rundemo
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)

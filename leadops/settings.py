@@ -7,6 +7,7 @@ LEADOPS_PRODUCTION=1 turns on the deploy hardening (`manage.py check --deploy` i
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 from pathlib import Path
 
@@ -35,7 +36,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("LEADOPS_VAR_DIR", str(BASE_DIR / "var")))
 
 PRODUCTION = envbool("LEADOPS_PRODUCTION", False)
-DEBUG = envbool("DJANGO_DEBUG", not PRODUCTION)
+# DEBUG pages print settings (DATABASE_URL with its password) to anyone who triggers a 500, so it
+# is on only when asked for by name: DJANGO_DEBUG=1 (`make run` asks; nothing else does).
+DEBUG = envbool("DJANGO_DEBUG", False)
+if DEBUG and PRODUCTION:
+    raise ImproperlyConfigured("DJANGO_DEBUG=1 and LEADOPS_PRODUCTION=1 cannot be combined")
 
 SECRET_KEY = envstr("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
@@ -57,6 +62,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_q",
     "simple_history",
+    "axes",
     "reps",
     "routing",
     "ops",
@@ -75,6 +81,8 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: it turns a lockout raised during authentication into the response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "leadops.urls"
@@ -147,10 +155,32 @@ else:
 # --- Auth -----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    # 12 characters: OWASP ASVS 4.0.3 V2.1.1.
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes (https://django-axes.readthedocs.io): failed logins are counted per account and,
+# separately, per client address; either reaching the limit locks further attempts out before
+# the password is hashed (so a flood costs no hashing CPU). Ops unlock from /ops/security/ or
+# `manage.py axes_reset_username NAME`; the lock also lifts by itself after the cool-off.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = envbool("LEADOPS_LOGIN_THROTTLE", True)
+AXES_FAILURE_LIMIT = envint("LEADOPS_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_COOLOFF_TIME = dt.timedelta(minutes=envint("LEADOPS_LOGIN_COOLOFF_MINUTES", 30, minimum=1))
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+# Behind a reverse proxy, set LEADOPS_PROXY_COUNT to the number of proxies so the client address
+# is read from X-Forwarded-For (django-ipware); without it REMOTE_ADDR is used and headers ignored.
+AXES_CLIENT_IP_CALLABLE = "leadops.security.client_ip"
+LEADOPS_PROXY_COUNT = envint("LEADOPS_PROXY_COUNT", 0, minimum=0)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -218,6 +248,10 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True  # the token travels in the page (hx-headers on <body>), never read from the cookie
+# A signed-in session lasts a working day at most, then asks for the password again
+# (OWASP ASVS 4.0.3 V3.3.2, level 2: re-authentication at least every 12 hours).
+SESSION_COOKIE_AGE = envint("LEADOPS_SESSION_HOURS", 12, minimum=1) * 3600
 if PRODUCTION:
     SECURE_SSL_REDIRECT = envbool("DJANGO_SECURE_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -277,4 +311,4 @@ LOGGING = {
 }
 
 # In development whitenoise serves straight from the finders, so no collectstatic is needed.
-WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_USE_FINDERS = not PRODUCTION

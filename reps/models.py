@@ -267,3 +267,39 @@ class FairnessState(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["pool", "rep"], name="fairness_unique")]
+
+
+class OutboundEmail(models.Model):
+    """One email to one person, kept until sent or given up, so a failure is retried and seen.
+
+    Written by ``reps.notifications``; the sweeper retries due rows with exponential backoff, and
+    ops see pending and failed ones (and can resend) at /ops/security/outbox/.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to send"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed (gave up)"
+
+    kind = models.CharField(max_length=40)
+    offer = models.ForeignKey("routing.Offer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    to = models.EmailField()
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="email_due_idx")]
+        constraints = [
+            # One email per offer and kind: a task that runs twice does not email twice.
+            models.UniqueConstraint(fields=["offer", "kind"], condition=Q(offer__isnull=False), name="email_once_per_offer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.to}"

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from reps.access import user_roles
 from reps.models import Absence, Rep, RepLoad, Role
+from reps.scope import visibility_for
 from routing.models import Lead, Offer
 
 # "Away now" means away until the rep switches back. Rep.away_until has no indefinite value, so
@@ -64,14 +65,12 @@ def lead_list_accepted_for_rep(*, rep: Rep) -> list[Lead]:
 
 
 def rep_list_for_manager(*, user, now: dt.datetime | None = None) -> QuerySet[Rep]:  # noqa: ANN001
-    """Reps a manager may manage: their direct reports, or every rep for Sales Ops."""
+    """Active reps a manager may manage: their team (reps.scope), themselves excluded; every
+    active rep for Sales Ops."""
     now = now or timezone.now()
-    qs = Rep.objects.filter(active=True)
+    qs = visibility_for(user).reps(Rep.objects.filter(active=True))
     if Role.OPS.value not in user_roles(user):
-        manager = Rep.objects.filter(user=user).first()
-        if manager is None:
-            return Rep.objects.none()
-        qs = qs.filter(manager=manager)
+        qs = qs.exclude(user=user)
     upcoming = Absence.objects.filter(ends_at__gt=now).order_by("starts_at")
     return qs.select_related("load").prefetch_related(Prefetch("absences", queryset=upcoming, to_attr="upcoming_absences"))
 

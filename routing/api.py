@@ -1,6 +1,7 @@
 """JSON API: intake, lead status, dry run and the OpenAPI description.
 
-Bearer tokens (``manage.py createapitoken``) are stored as SHA-256 digests and revocable.
+Bearer tokens (``manage.py createapitoken --scope ...`` or /ops/security/tokens/) are stored as
+SHA-256 digests, revocable and scoped (``TokenScope``): intake, read, dry-run, admin.
 Every client error is a 4xx with errors keyed by field; no input causes a 500.
 """
 
@@ -18,9 +19,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from routing import engine
-from routing.models import ApiToken, Decision, Lead, Offer
+from routing.models import ApiToken, Decision, Lead, Offer, TokenScope
 from routing.openapi import openapi_document
 from routing.services import lead_dry_run, lead_intake
+from routing.services_tokens import apitoken_authenticate
 from routing.validation import LeadInputError, clean_lead
 
 
@@ -28,20 +30,36 @@ def _error(status: int, errors: dict[str, list[str]]) -> JsonResponse:
     return JsonResponse({"errors": errors}, status=status)
 
 
-def token_required(view: Callable) -> Callable:
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs) -> JsonResponse:  # noqa: ANN002, ANN003
-        header = request.headers.get("Authorization", "")
-        scheme, _, raw = header.partition(" ")
-        if scheme.lower() != "bearer" or not raw.strip():
-            return _error(401, {"authorization": ["Send 'Authorization: Bearer <token>'."]})
-        token = ApiToken.objects.filter(digest=ApiToken.hash(raw.strip()), revoked_at__isnull=True).first()
-        if token is None:
-            return _error(401, {"authorization": ["Unknown or revoked token."]})
-        request.api_token = token
-        return view(request, *args, **kwargs)
+def token_required(scope: str | Callable[[HttpRequest], str]) -> Callable:
+    """Bearer-token check for an API view: 401 without a valid active token, 403 when the token
+    lacks ``scope`` (a ``TokenScope`` value, or a function of the request returning one; ``admin``
+    holds every scope). The one place the API checks tokens and scopes."""
 
-    return wrapped
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args, **kwargs) -> JsonResponse:  # noqa: ANN002, ANN003
+            token, denied = _token_for(request, scope(request) if callable(scope) else scope)
+            if denied is not None:
+                return denied
+            request.api_token = token
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def _token_for(request: HttpRequest, scope: str) -> tuple[ApiToken | None, JsonResponse | None]:
+    header = request.headers.get("Authorization", "")
+    scheme, _, raw = header.partition(" ")
+    if scheme.lower() != "bearer" or not raw.strip():
+        return None, _error(401, {"authorization": ["Send 'Authorization: Bearer <token>'."]})
+    token = apitoken_authenticate(raw=raw.strip())
+    if token is None:
+        return None, _error(401, {"authorization": ["Unknown or revoked token."]})
+    if not token.allows(scope):
+        return None, _error(403, {"authorization": [f"This token lacks the '{scope}' scope."]})
+    return token, None
 
 
 def _json_body(request: HttpRequest) -> Any:
@@ -108,7 +126,7 @@ def decision_payload(decision: Decision) -> dict[str, Any]:
 
 @csrf_exempt
 @require_http_methods(["POST"])
-@token_required
+@token_required(TokenScope.INTAKE)
 def leads_create(request: HttpRequest) -> JsonResponse:
     try:
         data = clean_lead(_json_body(request))
@@ -119,7 +137,7 @@ def leads_create(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
-@token_required
+@token_required(TokenScope.READ)
 def leads_detail(request: HttpRequest, lead_id: int) -> JsonResponse:
     lead = Lead.objects.select_related("segment", "owner").filter(id=lead_id).first()
     if lead is None:
@@ -127,10 +145,20 @@ def leads_detail(request: HttpRequest, lead_id: int) -> JsonResponse:
     return JsonResponse(lead_payload(lead))
 
 
+def _is_draft(request: HttpRequest) -> bool:
+    return request.GET.get("draft") == "1"
+
+
+def _dry_run_scope(request: HttpRequest) -> str:
+    """Unpublished rules are ops' business: a dry run against the draft needs ``admin``."""
+    return TokenScope.ADMIN if _is_draft(request) else TokenScope.DRY_RUN
+
+
 @csrf_exempt
 @require_http_methods(["POST"])
-@token_required
+@token_required(_dry_run_scope)
 def route_dry_run(request: HttpRequest) -> JsonResponse:
+    draft = _is_draft(request)
     try:
         payload = _json_body(request)
         if isinstance(payload, dict) and not payload.get("external_id"):
@@ -140,7 +168,7 @@ def route_dry_run(request: HttpRequest) -> JsonResponse:
         data = clean_lead(payload)
     except LeadInputError as exc:
         return _error(400, exc.errors)
-    decision = lead_dry_run(data=data, draft=request.GET.get("draft") == "1", now=timezone.now())
+    decision = lead_dry_run(data=data, draft=draft, now=timezone.now())
     return JsonResponse(engine.decision_to_dict(decision))
 
 

@@ -289,13 +289,35 @@ class Decision(models.Model):
         raise ValidationError("Decision records are append-only")
 
 
+class TokenScope(models.TextChoices):
+    """What an API token may do. A token holds a list of these; ``admin`` implies every other."""
+
+    INTAKE = "intake", "Send leads (POST /api/v1/leads)"
+    READ = "read", "Read leads (GET /api/v1/leads/<id>)"
+    DRY_RUN = "dry-run", "Dry-run routing (POST /api/v1/route/dry-run)"
+    ADMIN = "admin", "Everything, including dry runs against the unpublished draft"
+
+
+def default_token_scopes() -> list[str]:
+    return [TokenScope.INTAKE.value]
+
+
 class ApiToken(models.Model):
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=12, db_index=True)
     digest = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(default=default_token_scopes, help_text="List of TokenScope values")
     created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
     revoked_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, help_text="Recorded at most once a minute")
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes or TokenScope.ADMIN.value in self.scopes
+
+    def scope_labels(self) -> list[str]:
+        return [TokenScope(s).label if s in TokenScope.values else s for s in self.scopes]
 
     class Meta:
         ordering = ["name"]
@@ -312,7 +334,7 @@ class WebhookDelivery(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         DELIVERED = "delivered", "Delivered"
-        FAILED = "failed", "Failed (gave up)"
+        FAILED = "failed", "Failed (gave up)"  # the dead-letter state: ops can redeliver
 
     event = models.CharField(max_length=50)
     payload = models.JSONField()
@@ -321,9 +343,15 @@ class WebhookDelivery(models.Model):
     next_attempt_at = models.DateTimeField()
     last_error = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="webhook_due_idx")]
+
+    @property
+    def message_id(self) -> str:
+        """The Standard Webhooks ``webhook-id``: the same on every retry, so receivers can de-duplicate."""
+        return f"msg_leadops_{self.id}"
 
 
 # Area-specific models live beside their code; importing registers them with the routing app.

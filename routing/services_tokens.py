@@ -1,19 +1,72 @@
-"""API token lifecycle. The raw token is shown once; only its SHA-256 digest is stored."""
+"""API token lifecycle. The raw token is shown once; only its SHA-256 digest is stored.
+
+Scopes (``routing.models.TokenScope``): intake, read, dry-run, admin. A new token gets ``intake``
+only unless more are asked for, so a token pasted into a web form can send leads and nothing else.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
+from typing import Iterable
 
+from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.utils import timezone
 
-from routing.models import ApiToken
+from routing.models import ApiToken, TokenScope
+
+# Last use is written at most this often per token, so a busy intake client does not turn every
+# request into a row update.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 
 
-def apitoken_create(*, name: str) -> tuple[ApiToken, str]:
+def apitoken_clean_scopes(scopes: Iterable[str] | None) -> list[str]:
+    """Validate scope names; None or empty means the default (intake only).
+
+    Raises ValidationError naming the unknown scope(s).
+    """
+    chosen = [s.strip() for s in (scopes or ()) if s and s.strip()]
+    unknown = sorted({s for s in chosen if s not in TokenScope.values})
+    if unknown:
+        raise ValidationError(
+            {"scopes": f"Unknown scope(s): {', '.join(unknown)}. Use {', '.join(TokenScope.values)}."}
+        )
+    ordered = [s for s in TokenScope.values if s in chosen]
+    return ordered or [TokenScope.INTAKE.value]
+
+
+def apitoken_create(*, name: str, scopes: Iterable[str] | None = None, created_by=None) -> tuple[ApiToken, str]:  # noqa: ANN001
+    """Create a token; returns (row, raw secret). ``scopes`` as in apitoken_clean_scopes."""
+    clean = apitoken_clean_scopes(scopes)
+    name = name.strip()[:100]
+    if not name:
+        raise ValidationError({"name": "Give the token a name (who or what uses it)."})
     raw = "lo_" + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(name=name[:100], prefix=raw[:10], digest=ApiToken.hash(raw))
+    token = ApiToken.objects.create(
+        name=name, prefix=raw[:10], digest=ApiToken.hash(raw), scopes=clean, created_by=created_by
+    )
     return token, raw
 
 
 def apitoken_revoke(*, name: str) -> int:
+    """Revoke every active token with this name; returns how many."""
     return ApiToken.objects.filter(name=name, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def apitoken_revoke_one(*, token_id: int) -> bool:
+    """Revoke one token by id; False when it was already revoked or does not exist."""
+    return bool(ApiToken.objects.filter(id=token_id, revoked_at__isnull=True).update(revoked_at=timezone.now()))
+
+
+def apitoken_authenticate(*, raw: str, now: dt.datetime | None = None) -> ApiToken | None:
+    """The active token with this secret, or None. Records the use (at most once a minute)."""
+    token = ApiToken.objects.filter(digest=ApiToken.hash(raw), revoked_at__isnull=True).first()
+    if token is None:
+        return None
+    now = now or timezone.now()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        stale = Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_RESOLUTION)
+        ApiToken.objects.filter(stale, id=token.id).update(last_used_at=now)
+        token.last_used_at = now
+    return token

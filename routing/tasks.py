@@ -51,11 +51,12 @@ def sweep(**_ignored: object) -> dict[str, int]:
     4. age out idle accepted leads;
     5. wake held leads for changes that come without an event (directory edits, absences ending);
     6. retry held leads that are due (backoff timer passed or woken);
-    7. deliver due webhooks.
+    7. deliver due webhooks;
+    8. send due emails (first tries and retries of failed ones).
     Each step runs on its own: one that raises is logged and counted in ``failed`` and the
     others still run. Returns counts per step.
     """
-    from reps.notifications import webhooks_deliver_due
+    from reps.notifications import emails_send_due, webhooks_deliver_due
     from routing.services import (
         holding_release,
         holding_wake_for_changes,
@@ -89,4 +90,5 @@ def sweep(**_ignored: object) -> dict[str, int]:
     step("woken", holding_wake_for_changes)
     step("released", lambda: holding_release(limit=settings.LEADOPS_HOLDING_RETRY_BATCH))
     step("webhooks", webhooks_deliver_due)
+    step("emails", emails_send_due)
     return result

@@ -169,11 +169,11 @@ class LeadFactory(factory.django.DjangoModelFactory):
     received_at = factory.LazyFunction(timezone.now)
 
 
-def make_token(name: str = "test") -> str:
-    """Create an API token and return the raw secret."""
+def make_token(name: str = "test", *, scopes: tuple[str, ...] | None = None) -> str:
+    """Create an API token and return the raw secret (scopes as TokenScope values; default intake)."""
     from routing.services_tokens import apitoken_create
 
-    return apitoken_create(name=name)[1]
+    return apitoken_create(name=name, scopes=scopes)[1]
 
 
 __all__ = [

@@ -73,7 +73,7 @@ def test_a_posted_lead_is_routed_by_the_worker_process(worker, monkeypatch) -> N
     # process can route the lead (no sweeper runs in this test).
     monkeypatch.setattr(Conf, "SYNC", False)
     rep_id = _routing_setup()
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {make_token()}"}
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {make_token(scopes=('intake', 'read'))}"}
     client = Client()
     body = {"source": "web", "external_id": "e2e-1", "value": 1200, "country": "US"}
     created = client.post("/api/v1/leads", data=json.dumps(body), content_type="application/json", **headers)

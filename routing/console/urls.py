@@ -1,7 +1,7 @@
 from django.urls import path, re_path
 from django.views.generic import RedirectView
 
-from routing.console import views
+from routing.console import security_views, views
 
 app_name = "console"
 KINDS = "|".join(views.ENTITIES)
@@ -20,6 +20,14 @@ urlpatterns = [
     path("test/", views.test_lead, name="test"),
     path("config/", views.config_page, name="config"),
     path("config/export.json", views.config_download, name="config_export"),
+    path("security/tokens/", security_views.tokens, name="security_tokens"),
+    path("security/tokens/<int:token_id>/revoke/", security_views.token_revoke, name="security_token_revoke"),
+    path("security/logins/", security_views.logins, name="security_logins"),
+    path("security/logins/unlock/", security_views.login_unlock, name="security_login_unlock"),
+    path("security/outbox/", security_views.outbox, name="security_outbox"),
+    path("security/outbox/emails/<int:email_id>/resend/", security_views.email_resend_view, name="security_email_resend"),
+    path("security/outbox/webhooks/<int:delivery_id>/redeliver/", security_views.webhook_redeliver_view,
+         name="security_webhook_redeliver"),
     # Only the known entities, so other /ops/ pages can be added beside these.
     re_path(rf"^(?P<kind>{KINDS})/$", views.object_list, name="objects"),
     re_path(rf"^(?P<kind>{KINDS})/new/$", views.object_edit, name="object_new"),

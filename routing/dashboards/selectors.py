@@ -17,6 +17,7 @@ from django.db.models import Aggregate, Case, Count, DurationField, F, Min, Q, S
 from django.utils import timezone
 
 from reps.models import Absence, FairnessState, Pool, Rep, RepLoad
+from reps.scope import EVERYTHING, Visibility
 from reps.selectors import away_is_until_back
 from routing.dashboards.models import EquityDaily
 from routing.engine import REASON_LABELS
@@ -170,7 +171,8 @@ def _shares(rows: list[EquityRow], tolerance: float, *, judged: bool = True, min
 
 
 def equity_table(
-    *, pool_id: int, start: dt.date, end: dt.date, tolerance: float | None = None, min_leads: int | None = None
+    *, pool_id: int, start: dt.date, end: dt.date, tolerance: float | None = None, min_leads: int | None = None,
+    visible: Visibility = EVERYTHING,
 ) -> EquityTable:
     """Per rep of a pool over [start, end] (UTC days): assigned, target, expected, deviation,
     and what the engine counts the rep as owed now (``owed``, in leads).
@@ -180,6 +182,8 @@ def equity_table(
     assigned`` is ``owed``. Reads the EquityDaily rollup (callers run ``equity_rollup`` first for
     the tail), the pool's effective members, the live credits and the reps' names: a fixed
     number of queries whatever the volume. Rows are sorted by the size of the share gap.
+    Shares are computed over the whole pool; ``visible`` (reps.scope) then keeps only the rows
+    of reps the viewer may see, so a manager sees their team's shares of the real pool.
     """
     tolerance = settings.LEADOPS_EQUITY_TOLERANCE if tolerance is None else tolerance
     min_leads = settings.LEADOPS_DRIFT_MIN_LEADS if min_leads is None else min_leads
@@ -208,7 +212,8 @@ def equity_table(
     table = EquityTable(pool_id=pool_id, start=start, end=end, tolerance=tolerance,
                         strategies=pool_strategies().get(pool_id, frozenset()), min_leads=min_leads)  # fmt: skip
     table.total, table.total_value = _shares(rows, tolerance, judged=table.judged, min_leads=min_leads)
-    table.rows = sorted(rows, key=lambda r: (-abs(r.actual_share - r.expected_share), r.name))
+    table.rows = sorted((r for r in rows if visible.sees_rep(r.rep_id)),
+                        key=lambda r: (-abs(r.actual_share - r.expected_share), r.name))  # fmt: skip
     return table
 
 
@@ -246,7 +251,8 @@ class PoolNote:
 
 
 def drift_alerts(
-    *, start: dt.date, end: dt.date, tolerance: float | None = None, min_leads: int | None = None
+    *, start: dt.date, end: dt.date, tolerance: float | None = None, min_leads: int | None = None,
+    visible: Visibility = EVERYTHING,
 ) -> list[DriftAlert]:
     """Reps of weighted-fair pools whose share of offers drifts from the eligibility-adjusted
     share (see ``_shares``: judged only once the pool has ``LEADOPS_DRIFT_MIN_LEADS`` leads in
@@ -261,7 +267,7 @@ def drift_alerts(
     alerts = []
     for pool_id, (name, rows) in _window_rows(start=start, end=end).items():
         _shares(rows, tolerance, judged=judged_by_share(strategies.get(pool_id, frozenset())), min_leads=min_leads)
-        alerts += [DriftAlert(pool_id, name, r) for r in rows if r.drift or r.value_drift]
+        alerts += [DriftAlert(pool_id, name, r) for r in rows if (r.drift or r.value_drift) and visible.sees_rep(r.rep_id)]
     return sorted(alerts, key=lambda a: -abs(a.row.share_gap))
 
 
@@ -320,11 +326,13 @@ def strategy_notes(*, start: dt.date, end: dt.date) -> list[PoolNote]:
 # --- holding, capacity, SLA ---------------------------------------------------------------------
 
 
-def holding_summary() -> dict[str, Any]:
-    agg = Lead.objects.filter(status=Lead.Status.HOLDING).aggregate(size=Count("id"), oldest=Min("received_at"))
+def holding_summary(*, visible: Visibility = EVERYTHING) -> dict[str, Any]:
+    """Leads in the holding pool (for a manager: those once offered to their team)."""
+    holding = visible.leads(Lead.objects.filter(status=Lead.Status.HOLDING))
+    agg = holding.aggregate(size=Count("id"), oldest=Min("received_at"))
     oldest = None
     if agg["oldest"] is not None:
-        oldest = Lead.objects.filter(status=Lead.Status.HOLDING, received_at=agg["oldest"]).values("id", "received_at").first()
+        oldest = holding.filter(received_at=agg["oldest"]).values("id", "received_at").first()
     return {"size": agg["size"], "oldest": oldest}
 
 
@@ -353,10 +361,11 @@ class CapacityRow:
         )
 
 
-def capacity_now(*, now: dt.datetime | None = None, pool_id: int | None = None) -> list[CapacityRow]:
+def capacity_now(*, now: dt.datetime | None = None, pool_id: int | None = None,
+                 visible: Visibility = EVERYTHING) -> list[CapacityRow]:
     """Every rep's live load against caps, today's count and away status. Two queries."""
     now = now or timezone.now()
-    reps = Rep.objects.select_related("load").order_by("display_name")
+    reps = visible.reps(Rep.objects.select_related("load").order_by("display_name"))
     if pool_id:
         reps = reps.filter(pool_memberships__pool_id=pool_id)
     absent: dict[int, dt.datetime] = {}
@@ -426,7 +435,8 @@ def _seconds(value: Any) -> float | None:
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
-def sla_outcomes(*, start: dt.datetime, end: dt.datetime, by: str = "segment") -> list[SlaRow]:
+def sla_outcomes(*, start: dt.datetime, end: dt.datetime, by: str = "segment",
+                 visible: Visibility = EVERYTHING) -> list[SlaRow]:
     """Offers made in [start, end) grouped by segment, pool or rep: one grouped query on
     PostgreSQL (percentiles in SQL); SQLite adds one query for the accept times.
 
@@ -434,7 +444,7 @@ def sla_outcomes(*, start: dt.datetime, end: dt.datetime, by: str = "segment") -
     Accepted in time: accepted no later than its deadline. Times to accept are in seconds.
     """
     key, label = SLA_GROUPS.get(by, SLA_GROUPS["segment"])
-    offers = Offer.objects.filter(offered_at__gte=start, offered_at__lt=end)
+    offers = visible.offers(Offer.objects.filter(offered_at__gte=start, offered_at__lt=end))
     accepted = Q(status=Offer.Status.ACCEPTED)
     annotations: dict[str, Any] = {
         "offered": Count("id"),
@@ -466,9 +476,9 @@ def sla_outcomes(*, start: dt.datetime, end: dt.datetime, by: str = "segment") -
     return sorted(rows.values(), key=lambda r: r.label)
 
 
-def sla_summary(*, start: dt.datetime, end: dt.datetime) -> dict[str, int]:
+def sla_summary(*, start: dt.datetime, end: dt.datetime, visible: Visibility = EVERYTHING) -> dict[str, int]:
     """Totals for the home page, one aggregate query."""
-    return Offer.objects.filter(offered_at__gte=start, offered_at__lt=end).aggregate(
+    return visible.offers(Offer.objects.filter(offered_at__gte=start, offered_at__lt=end)).aggregate(
         offered=Count("id"),
         accepted_in_time=Count("id", filter=Q(status=Offer.Status.ACCEPTED, decided_at__lte=F("deadline"))),
         expired=Count("id", filter=Q(status=Offer.Status.EXPIRED)),
@@ -491,6 +501,7 @@ class DecisionFilters:
     outcome: str = ""
     segment_id: int | None = None
     lead_id: int | None = None
+    visible: Visibility = EVERYTHING  # a manager's explorer holds only leads offered to their team
 
 
 EXPLORER_FIELDS = (
@@ -501,7 +512,7 @@ EXPLORER_FIELDS = (
 
 
 def decisions_filtered(filters: DecisionFilters):  # noqa: ANN201
-    qs = Decision.objects.all()
+    qs = filters.visible.leads(Decision.objects.all(), "lead_id")
     if filters.start:
         qs = qs.filter(created_at__gte=filters.start)
     if filters.end:
@@ -554,13 +565,25 @@ def decisions_page(filters: DecisionFilters, *, cursor: str = "", limit: int = 5
         qs = qs.filter(created_at__lte=stamp).exclude(created_at=stamp, id__gte=ident)
     rows = list(qs.values(*EXPLORER_FIELDS)[: limit + 1])
     more = len(rows) > limit
-    rows = rows[:limit]
+    rows = [_explorer_row(row, filters.visible) for row in rows[:limit]]
     return DecisionPage(rows=rows, next_cursor=encode_cursor(rows[-1]) if more and rows else None)
 
 
 def decisions_export(filters: DecisionFilters) -> Iterator[tuple]:
     """Rows for the CSV export, streamed from a server-side cursor."""
-    return decisions_filtered(filters).values_list(*EXPLORER_FIELDS).iterator(chunk_size=2000)
+    rows = decisions_filtered(filters).values(*EXPLORER_FIELDS).iterator(chunk_size=2000)
+    return (tuple(_explorer_row(row, filters.visible)[f] for f in EXPLORER_FIELDS) for row in rows)
+
+
+OTHER_TEAM = "A rep outside your team"
+
+
+def _explorer_row(row: dict[str, Any], visible: Visibility) -> dict[str, Any]:
+    """A lead offered to the viewer's team may later have gone to another team's rep: that rep's
+    name (also written into the summary) is not the viewer's to see."""
+    if visible.sees_rep(row["chosen_rep_id"]) or row["chosen_rep_id"] is None:
+        return row
+    return {**row, "chosen_rep__display_name": OTHER_TEAM, "summary": f"Offered to {OTHER_TEAM.lower()}."}
 
 
 # --- lead timeline ------------------------------------------------------------------------------
@@ -600,9 +623,18 @@ def quarantined_leads(*, limit: int = 50) -> tuple[int, list[Lead]]:
     return qs.count(), list(qs.order_by("-quarantined_at", "-id")[:limit])
 
 
-def lead_timeline(*, lead_id: int) -> tuple[Lead, list[TimelineEvent]] | None:
-    """A lead with every decision (full engine detail) and every offer, oldest first. Four queries."""
-    lead = Lead.objects.select_related("segment", "owner").filter(id=lead_id).first()
+def _redacted(candidate: dict[str, Any]) -> dict[str, Any]:
+    return {"rep_id": None, "name": OTHER_TEAM, "eligible": candidate.get("eligible"), "chosen": candidate.get("chosen"),
+            "reasons": [], "reason_text": [], "weight": None, "score": None}
+
+
+def lead_timeline(*, lead_id: int, visible: Visibility = EVERYTHING) -> tuple[Lead, list[TimelineEvent]] | None:
+    """A lead with every decision (full engine detail) and every offer, oldest first. Four queries.
+
+    None when the lead does not exist or is not visible (reps.scope). For a manager, reps outside
+    their team keep their place in the story but not their name, skip reasons or decline notes.
+    """
+    lead = visible.leads(Lead.objects.select_related("segment", "owner")).filter(id=lead_id).first()
     if lead is None:
         return None
     decisions = list(
@@ -620,9 +652,10 @@ def lead_timeline(*, lead_id: int) -> tuple[Lead, list[TimelineEvent]] | None:
         detail = d["detail"] or {}
         d["steps"] = [
             {**s, "pool_name": pool_names.get(s.get("pool_id"), ""),
-             "candidates": _candidates(s)}
+             "candidates": [c if visible.sees_rep(c.get("rep_id")) else _redacted(c) for c in _candidates(s)]}
             for s in detail.get("steps") or ()
         ]  # fmt: skip
+        d.update(_explorer_row(d, visible))
         d["high_value"] = detail.get("high_value")
         d["repeats"], d["last_repeat_at"] = 0, None
         previous = next((e for e in reversed(events) if e.kind == "decision"), None)
@@ -633,6 +666,8 @@ def lead_timeline(*, lead_id: int) -> tuple[Lead, list[TimelineEvent]] | None:
             continue
         events.append(TimelineEvent(at=d["created_at"], kind="decision", decision=d))
     for offer in offers:
+        if not visible.sees_rep(offer.rep_id):
+            offer.rep.display_name, offer.decline_note = OTHER_TEAM, ""
         events.append(TimelineEvent(at=offer.offered_at, kind="offer", offer=offer))
         if offer.decided_at:
             events.append(TimelineEvent(at=offer.decided_at, kind="offer_result", offer=offer))
@@ -641,6 +676,8 @@ def lead_timeline(*, lead_id: int) -> tuple[Lead, list[TimelineEvent]] | None:
         # Retries with the same outcome write no decision; the lead row counts them.
         last["repeats"] += lead.hold_attempts - 1
         last["last_repeat_at"] = lead.last_tried_at
+    if lead.owner is not None and not visible.sees_rep(lead.owner_id):
+        lead.owner.display_name = OTHER_TEAM
     order = {"received": 0, "decision": 1, "offer": 2, "offer_result": 3}
     events.sort(key=lambda e: (e.at, order[e.kind]))
     return lead, events

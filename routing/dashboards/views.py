@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.contrib import messages
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
+from leadops.exports import csv_response
 from ops.selectors import components_down
 from reps.access import has_role, manager_required, ops_required
 from reps.models import Pool, Rep, Role
+from reps.scope import visibility_for
 from routing.dashboards import charts, selectors, services
 from routing.dashboards.forms import DecisionFilterForm, EquityForm, ReplayForm, SlaForm
 from routing.dashboards.models import ReplayJob
@@ -37,14 +38,20 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     services.equity_rollup()
     start, end = selectors.window_dates(window="7d")
     today = _day_start(end)
+    visible = visibility_for(request.user)
+    notes = selectors.strategy_notes(start=start, end=end)
+    if not visible.everything:  # the busiest rep of a pool may be on another team
+        for note in notes:
+            note.busiest = ""
     context = {
-        "alerts": selectors.drift_alerts(start=start, end=end)[:20],
-        "notes": selectors.strategy_notes(start=start, end=end),
+        "alerts": selectors.drift_alerts(start=start, end=end, visible=visible)[:20],
+        "notes": notes,
         "tolerance_pct": 100 * settings.LEADOPS_EQUITY_TOLERANCE,
         "min_leads": settings.LEADOPS_DRIFT_MIN_LEADS,
-        "holding": selectors.holding_summary(),
-        "sla": selectors.sla_summary(start=today, end=today + dt.timedelta(days=1)),
-        "quarantine": selectors.quarantined_leads(limit=20),
+        "holding": selectors.holding_summary(visible=visible),
+        "sla": selectors.sla_summary(start=today, end=today + dt.timedelta(days=1), visible=visible),
+        # Quarantined leads are ops' to retry, and were never offered to anyone's team.
+        "quarantine": selectors.quarantined_leads(limit=20) if visible.everything else (0, []),
         "components_down": components_down(),
     }
     return render(request, "dashboards/home.html", context)
@@ -61,7 +68,7 @@ def _equity_context(request: HttpRequest) -> tuple[EquityForm, dict[str, Any]]:
         return form, context
     start, end = selectors.window_dates(window=data["window"], start=data.get("start"), end=data.get("end"))
     context.update(pool_id=pool_id, window=data["window"], start=start, end=end)
-    context["table"] = selectors.equity_table(pool_id=pool_id, start=start, end=end)
+    context["table"] = selectors.equity_table(pool_id=pool_id, start=start, end=end, visible=visibility_for(request.user))
     return form, context
 
 
@@ -83,23 +90,6 @@ def equity(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-def _csv_stream(header: Iterable[str], rows: Iterable[Iterable[Any]], filename: str) -> StreamingHttpResponse:
-    class Echo:
-        def write(self, value: str) -> str:
-            return value
-
-    writer = csv.writer(Echo())
-
-    def lines() -> Iterator[str]:
-        yield writer.writerow(header)
-        for row in rows:
-            yield writer.writerow(row)
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
 @require_GET
 @manager_required
 def equity_export(request: HtmxHttpRequest) -> HttpResponse:
@@ -119,7 +109,7 @@ def equity_export(request: HtmxHttpRequest) -> HttpResponse:
         for r in (table.rows if table else ())
     )  # fmt: skip
     name = f"equity-pool{table.pool_id}-{table.start}-{table.end}.csv" if table else "equity.csv"
-    return _csv_stream(header, rows, name)
+    return csv_response(header, rows, name)
 
 
 @require_GET
@@ -132,20 +122,23 @@ def sla(request: HtmxHttpRequest) -> HttpResponse:
         start, end = selectors.window_dates(window=data["window"], start=data.get("start"), end=data.get("end"))
         by = data.get("by") or "segment"
         context.update(by=by, start=start, end=end)
-        context["rows"] = selectors.sla_outcomes(start=_day_start(start), end=_day_start(end) + dt.timedelta(days=1), by=by)
+        context["rows"] = selectors.sla_outcomes(start=_day_start(start), end=_day_start(end) + dt.timedelta(days=1), by=by,
+                                                 visible=visibility_for(request.user))  # fmt: skip
     return render(request, "dashboards/sla.html", context)
 
 
 @require_GET
 @manager_required
 def capacity(request: HtmxHttpRequest) -> HttpResponse:
-    context = {"rows": selectors.capacity_now(), "holding": selectors.holding_summary()}
+    visible = visibility_for(request.user)
+    context = {"rows": selectors.capacity_now(visible=visible), "holding": selectors.holding_summary(visible=visible)}
     return render(request, "dashboards/capacity.html", context)
 
 
-def _decision_filters(form: DecisionFilterForm) -> selectors.DecisionFilters:
+def _decision_filters(form: DecisionFilterForm, request: HttpRequest) -> selectors.DecisionFilters:
     d = form.cleaned_data
     return selectors.DecisionFilters(
+        visible=visibility_for(request.user),
         start=_day_start(d["start"]) if d.get("start") else None,
         end=_day_start(d["end"]) + dt.timedelta(days=1) if d.get("end") else None,
         pool_id=d.get("pool"), rule_id=d.get("rule"), rep_id=d.get("rep"), outcome=d.get("outcome") or "",
@@ -160,7 +153,7 @@ def decisions(request: HtmxHttpRequest) -> HttpResponse:
     form = DecisionFilterForm(request.GET)
     context: dict[str, Any] = {"form": form, "page": None}
     if form.is_valid():
-        context["page"] = selectors.decisions_page(_decision_filters(form), cursor=form.cleaned_data.get("cursor") or "")
+        context["page"] = selectors.decisions_page(_decision_filters(form, request), cursor=form.cleaned_data.get("cursor") or "")
         params = request.GET.copy()
         params.pop("cursor", None)
         context["query"] = params.urlencode()
@@ -169,7 +162,7 @@ def decisions(request: HtmxHttpRequest) -> HttpResponse:
     sources = {
         "pool": Pool.objects.values_list("id", "name"),
         "rule": Rule.objects.values_list("id", "name"),
-        "rep": Rep.objects.values_list("id", "display_name"),
+        "rep": visibility_for(request.user).reps(Rep.objects.all()).values_list("id", "display_name"),
         "segment": Segment.objects.values_list("id", "name"),
     }
     context["options"] = [
@@ -184,14 +177,14 @@ def decisions_export(request: HtmxHttpRequest) -> HttpResponse:
     form = DecisionFilterForm(request.GET)
     if not form.is_valid():
         return HttpResponse(f"Invalid filter: {form.errors.as_text()}", status=400, content_type="text/plain")
-    rows = selectors.decisions_export(_decision_filters(form))
-    return _csv_stream(selectors.EXPLORER_FIELDS, rows, "decisions.csv")
+    rows = selectors.decisions_export(_decision_filters(form, request))
+    return csv_response(selectors.EXPLORER_FIELDS, rows, "decisions.csv")
 
 
 @require_GET
 @manager_required
 def lead_timeline(request: HtmxHttpRequest, lead_id: int) -> HttpResponse:
-    found = selectors.lead_timeline(lead_id=lead_id)
+    found = selectors.lead_timeline(lead_id=lead_id, visible=visibility_for(request.user))
     if found is None:
         raise Http404("No such lead")
     lead, events = found
@@ -231,7 +224,10 @@ def replay(request: HtmxHttpRequest) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def replay_detail(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(ReplayJob.objects.select_related("pool"), id=job_id)
-    result = job.result or {}
+    result = dict(job.result or {})
+    visible = visibility_for(request.user)
+    if result.get("reps"):  # the pool's whole projection, but only the viewer's team by name
+        result["reps"] = [r for r in result["reps"] if visible.sees_rep(r.get("rep_id"))]
     context = {"job": job, "result": result, "running": job.status in (ReplayJob.Status.QUEUED, ReplayJob.Status.RUNNING)}
     if job.status == ReplayJob.Status.DONE:
         context["chart"] = charts.projected_bars(

@@ -16,7 +16,7 @@ GOOD = {"source": "web", "external_id": "A-1", "email": "ada@example.com", "coun
 
 @pytest.fixture
 def api() -> tuple[Client, dict[str, str]]:
-    return Client(), {"HTTP_AUTHORIZATION": f"Bearer {make_token()}"}
+    return Client(), {"HTTP_AUTHORIZATION": f"Bearer {make_token(scopes=('intake', 'read', 'dry-run'))}"}
 
 
 def post(client: Client, headers: dict, body: object, **extra) -> object:  # noqa: ANN003

@@ -8,9 +8,11 @@ from tests.factories import PoolFactory, PoolMemberFactory, RepFactory, user_wit
 
 
 @pytest.fixture
-def manager_client(db) -> Client:  # noqa: ANN001
+def ops_client(db) -> Client:  # noqa: ANN001
+    """Sales Ops, who see every team: these tests check the dashboards' content. What a manager
+    sees (their team only) is tested in tests/proof/test_team_scope.py."""
     client = Client()
-    client.force_login(user_with_role(Role.MANAGER))
+    client.force_login(user_with_role(Role.OPS))
     return client
 
 

@@ -18,6 +18,7 @@ from tests.factories import (
     RepSkillFactory,
     RuleFactory,
     SkillFactory,
+    TeamFactory,
     user_with_role,
 )
 
@@ -25,9 +26,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_manager_spots_drift_after_widening_the_window_and_reads_a_leads_why(live_server, page) -> None:  # noqa: ANN001
-    user_with_role(Role.MANAGER, username="maria")
+    team = TeamFactory(name="Auto")
+    RepFactory(display_name="Maria", user=user_with_role(Role.MANAGER, username="maria"), team=team)  # manages the team
     pool = PoolFactory(name="Auto inbound")
-    ann, bob, cat = (RepFactory(display_name=n) for n in ("Ann Able", "Bob Brisk", "Cat Nope"))
+    ann, bob, cat = (RepFactory(display_name=n, team=team) for n in ("Ann Able", "Bob Brisk", "Cat Nope"))
     skill = SkillFactory(code="auto")
     for rep in (ann, bob):
         RepSkillFactory(rep=rep, skill=skill)

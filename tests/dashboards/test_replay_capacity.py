@@ -40,7 +40,7 @@ def routed_history(db):  # noqa: ANN001, ANN201
 
 
 def test_replay_projects_the_draft_rules_without_touching_leads(
-    manager_client: Client, routed_history, django_capture_on_commit_callbacks  # noqa: ANN001
+    ops_client: Client, routed_history, django_capture_on_commit_callbacks  # noqa: ANN001
 ) -> None:
     pool, ann, bob, rule = routed_history
     # Draft edit (not published): only reps with product:auto, i.e. Ann.
@@ -48,7 +48,7 @@ def test_replay_projects_the_draft_rules_without_touching_leads(
     before = (Decision.objects.count(), Offer.objects.count(), list(Lead.objects.values_list("id", "status", "owner_id")))
     day = noon(1).date().isoformat()
     with django_capture_on_commit_callbacks(execute=True):
-        response = manager_client.post("/dash/replay/", {"start": day, "end": day, "pool": pool.id})
+        response = ops_client.post("/dash/replay/", {"start": day, "end": day, "pool": pool.id})
     job = ReplayJob.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/dash/replay/{job.id}/"
     assert job.status == ReplayJob.Status.DONE, job.error
@@ -61,35 +61,35 @@ def test_replay_projects_the_draft_rules_without_touching_leads(
     after = (Decision.objects.count(), Offer.objects.count(), list(Lead.objects.values_list("id", "status", "owner_id")))
     assert after == before
 
-    html = manager_client.get(f"/dash/replay/{job.id}/").content.decode()
+    html = ops_client.get(f"/dash/replay/{job.id}/").content.decode()
     assert "<svg" in html and 'id="replay-table"' in html and "every 1s" not in html
 
 
 def test_replay_reports_sla_risk_when_draft_rules_leave_leads_unassigned(
-    manager_client: Client, routed_history, django_capture_on_commit_callbacks  # noqa: ANN001
+    ops_client: Client, routed_history, django_capture_on_commit_callbacks  # noqa: ANN001
 ) -> None:
     _, ann, bob, rule = routed_history
     Rule.objects.filter(id=rule.id).update(requirements={"skills": [{"skill": "product:boats"}]})
     day = noon(1).date().isoformat()
     with django_capture_on_commit_callbacks(execute=True):
-        manager_client.post("/dash/replay/", {"start": day, "end": day})
+        ops_client.post("/dash/replay/", {"start": day, "end": day})
     job = ReplayJob.objects.get()
     assert job.result["holding"] == {"actual": 0, "projected": 4}
     assert job.result["segments"][0]["risk"] == 1.0
 
 
-def test_running_replay_fragment_keeps_polling_and_stops_when_done(manager_client: Client) -> None:
+def test_running_replay_fragment_keeps_polling_and_stops_when_done(ops_client: Client) -> None:
     job = ReplayJob.objects.create(start=noon(1).date(), end=noon(1).date(), status=ReplayJob.Status.RUNNING, total=10, done=4)
-    html = manager_client.get(f"/dash/replay/{job.id}/", headers={"HX-Request": "true"}).content.decode()
+    html = ops_client.get(f"/dash/replay/{job.id}/", headers={"HX-Request": "true"}).content.decode()
     assert "<html" not in html and html.strip().startswith('<div id="replay-progress"')
     assert 'hx-trigger="every 1s"' in html and 'value="40"' in html
     ReplayJob.objects.filter(id=job.id).update(status=ReplayJob.Status.DONE, done=10)
-    html = manager_client.get(f"/dash/replay/{job.id}/", headers={"HX-Request": "true"}).content.decode()
+    html = ops_client.get(f"/dash/replay/{job.id}/", headers={"HX-Request": "true"}).content.decode()
     assert "every 1s" not in html and 'value="100"' in html
 
 
-def test_replay_form_rejects_an_inverted_window(manager_client: Client) -> None:
-    response = manager_client.post("/dash/replay/", {"start": "2026-02-02", "end": "2026-02-01"})
+def test_replay_form_rejects_an_inverted_window(ops_client: Client) -> None:
+    response = ops_client.post("/dash/replay/", {"start": "2026-02-02", "end": "2026-02-01"})
     assert response.status_code == 200 and "must not be after" in response.content.decode()
     assert not ReplayJob.objects.exists()
 
@@ -107,7 +107,7 @@ def test_running_a_replay_task_twice_is_harmless(routed_history) -> None:  # noq
 
 
 @pytest.mark.django_db
-def test_capacity_shows_load_against_caps_and_who_is_away(manager_client: Client) -> None:
+def test_capacity_shows_load_against_caps_and_who_is_away(ops_client: Client) -> None:
     now = dt.datetime.now(dt.UTC)
     busy = RepFactory(display_name="Busy Bee", max_open=2, max_daily=5)
     RepLoad.objects.create(rep=busy, open_count=2, day=now.date(), daily_count=3)
@@ -116,7 +116,7 @@ def test_capacity_shows_load_against_caps_and_who_is_away(manager_client: Client
     RepFactory(display_name="Free Fred")
     RepFactory(display_name="Gone Gus", away_until=AWAY_UNTIL_BACK)  # "away now", until he comes back
     LeadFactory(status=Lead.Status.HOLDING, received_at=now - dt.timedelta(hours=3))
-    html = manager_client.get("/dash/capacity/").content.decode()
+    html = ops_client.get("/dash/capacity/").content.decode()
     assert "2 / 2" in html and "3 / 5" in html and "at cap" in html
     assert "away until" in html and "available" in html
     assert "away until they come back" in html and "9000" not in html
@@ -124,18 +124,18 @@ def test_capacity_shows_load_against_caps_and_who_is_away(manager_client: Client
 
 
 @pytest.mark.django_db
-def test_capacity_query_count_does_not_grow_with_reps(manager_client: Client, django_assert_num_queries) -> None:
+def test_capacity_query_count_does_not_grow_with_reps(ops_client: Client, django_assert_num_queries) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     for _ in range(3):
         AbsenceFactory(rep=RepFactory())
     with CaptureQueriesContext(connection) as ctx:
-        manager_client.get("/dash/capacity/")
+        ops_client.get("/dash/capacity/")
     for _ in range(20):
         AbsenceFactory(rep=RepFactory(max_open=3))
     with django_assert_num_queries(len(ctx.captured_queries)):
-        manager_client.get("/dash/capacity/")
+        ops_client.get("/dash/capacity/")
 
 
 def test_replay_decides_with_the_routing_batch_code_and_reports_a_lead_routing_would_quarantine(

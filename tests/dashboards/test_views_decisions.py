@@ -27,17 +27,17 @@ def _fill(pool, reps, n: int, days_ago: int = 0) -> None:  # noqa: ANN001
         make_decision(pool=pool, chosen=reps[i % 2], at=noon(days_ago), candidates=[cand(r) for r in reps])
 
 
-def test_explorer_filters_by_rep_and_links_each_lead(manager_client: Client, pool_of_three) -> None:  # noqa: ANN001
+def test_explorer_filters_by_rep_and_links_each_lead(ops_client: Client, pool_of_three) -> None:  # noqa: ANN001
     pool, reps = pool_of_three
     _fill(pool, reps, 6)
-    html = manager_client.get(f"/dash/decisions/?rep={reps[1].id}").content.decode()
+    html = ops_client.get(f"/dash/decisions/?rep={reps[1].id}").content.decode()
     leads = {d.lead_id for d in Decision.objects.filter(chosen_rep=reps[1])}
     other = Decision.objects.filter(chosen_rep=reps[0]).first().lead_id
     assert all(f"/dash/leads/{lead}/" in html for lead in leads)
     assert f"/dash/leads/{other}/" not in html
 
 
-def test_explorer_pages_by_keyset_without_repeating_rows(manager_client: Client, pool_of_three) -> None:  # noqa: ANN001
+def test_explorer_pages_by_keyset_without_repeating_rows(ops_client: Client, pool_of_three) -> None:  # noqa: ANN001
     pool, reps = pool_of_three
     _fill(pool, reps, 60)
     from routing.dashboards.selectors import DecisionFilters, decisions_page
@@ -47,25 +47,25 @@ def test_explorer_pages_by_keyset_without_repeating_rows(manager_client: Client,
     ids = [r["id"] for r in first.rows] + [r["id"] for r in second.rows]
     assert len(first.rows) == 50 and len(second.rows) == 10 and second.next_cursor is None
     assert len(set(ids)) == 60
-    html = manager_client.get(f"/dash/decisions/?pool={pool.id}&cursor={first.next_cursor}", headers={"HX-Request": "true"}).content.decode()
+    html = ops_client.get(f"/dash/decisions/?pool={pool.id}&cursor={first.next_cursor}", headers={"HX-Request": "true"}).content.decode()
     assert html.count("/dash/leads/") == 10
 
 
-def test_explorer_htmx_request_gets_only_the_table(manager_client: Client, pool_of_three) -> None:  # noqa: ANN001
+def test_explorer_htmx_request_gets_only_the_table(ops_client: Client, pool_of_three) -> None:  # noqa: ANN001
     pool, reps = pool_of_three
     _fill(pool, reps, 3)
-    html = manager_client.get("/dash/decisions/?outcome=offer", headers={"HX-Request": "true"}).content.decode()
+    html = ops_client.get("/dash/decisions/?outcome=offer", headers={"HX-Request": "true"}).content.decode()
     assert "<html" not in html and html.strip().startswith('<div id="decision-table">')
 
 
-def test_explorer_rejects_a_bad_filter_in_the_fragment(manager_client: Client) -> None:
-    html = manager_client.get("/dash/decisions/?pool=abc", headers={"HX-Request": "true"}).content.decode()
+def test_explorer_rejects_a_bad_filter_in_the_fragment(ops_client: Client) -> None:
+    html = ops_client.get("/dash/decisions/?pool=abc", headers={"HX-Request": "true"}).content.decode()
     assert 'id="decision-table"' in html and "Enter a whole number" in html
 
 
 @pytest.mark.parametrize("url", ["/dash/decisions/", "/dash/decisions/?outcome=offer&start=2020-01-01", "/dash/decisions/export.csv"])
 def test_explorer_query_count_does_not_grow_with_rows(
-    manager_client: Client, pool_of_three, django_assert_num_queries, url: str  # noqa: ANN001
+    ops_client: Client, pool_of_three, django_assert_num_queries, url: str  # noqa: ANN001
 ) -> None:
     pool, reps = pool_of_three
     _fill(pool, reps, 10)
@@ -73,25 +73,25 @@ def test_explorer_query_count_does_not_grow_with_rows(
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as ctx:
-        b"".join(manager_client.get(url).streaming_content) if "csv" in url else manager_client.get(url)
+        b"".join(ops_client.get(url).streaming_content) if "csv" in url else ops_client.get(url)
     _fill(pool, reps, 190, days_ago=1)
     with django_assert_num_queries(len(ctx.captured_queries)):
-        response = manager_client.get(url)
+        response = ops_client.get(url)
         if response.streaming:
             b"".join(response.streaming_content)
 
 
-def test_decision_csv_streams_the_filtered_rows(manager_client: Client, pool_of_three) -> None:  # noqa: ANN001
+def test_decision_csv_streams_the_filtered_rows(ops_client: Client, pool_of_three) -> None:  # noqa: ANN001
     pool, reps = pool_of_three
     _fill(pool, reps, 5)
-    response = manager_client.get(f"/dash/decisions/export.csv?rep={reps[0].id}")
+    response = ops_client.get(f"/dash/decisions/export.csv?rep={reps[0].id}")
     assert response.streaming and response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert len(rows) == 3 and {r["chosen_rep_id"] for r in rows} == {str(reps[0].id)}
 
 
 @pytest.mark.django_db
-def test_lead_page_explains_why_not_each_rep_and_shows_escalation(manager_client: Client) -> None:
+def test_lead_page_explains_why_not_each_rep_and_shows_escalation(ops_client: Client) -> None:
     pool = PoolFactory(name="Auto")
     ann, bob, cat = (RepFactory(display_name=n) for n in ("Ann Able", "Bob Busy", "Cat Cannot"))
     skill = SkillFactory(code="auto")
@@ -108,7 +108,7 @@ def test_lead_page_explains_why_not_each_rep_and_shows_escalation(manager_client
     second = Offer.objects.get(lead=lead, status=Offer.Status.OPEN)
     assert second.rep != first.rep
 
-    html = manager_client.get(f"/dash/leads/{lead.id}/").content.decode()
+    html = ops_client.get(f"/dash/leads/{lead.id}/").content.decode()
     decision = Decision.objects.filter(lead=lead).first()
     assert f"/ops/rules/{rule.id}/history/?version={decision.rule_history_id}" in html
     assert "Cat Cannot" in html and "missing a required skill" in html
@@ -119,7 +119,7 @@ def test_lead_page_explains_why_not_each_rep_and_shows_escalation(manager_client
 
 
 @pytest.mark.django_db
-def test_lead_page_query_count_does_not_grow_with_history(manager_client: Client, django_assert_num_queries) -> None:
+def test_lead_page_query_count_does_not_grow_with_history(ops_client: Client, django_assert_num_queries) -> None:
     pool = PoolFactory()
     reps = [RepFactory() for _ in range(3)]
     for rep in reps:
@@ -130,15 +130,15 @@ def test_lead_page_query_count_does_not_grow_with_history(manager_client: Client
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as ctx:
-        manager_client.get(f"/dash/leads/{lead.id}/")
+        ops_client.get(f"/dash/leads/{lead.id}/")
     for _ in range(8):
         make_decision(pool=pool, chosen=reps[1], at=noon(0), lead=lead, candidates=[cand(r) for r in reps])
     with django_assert_num_queries(len(ctx.captured_queries)):
-        manager_client.get(f"/dash/leads/{lead.id}/")
+        ops_client.get(f"/dash/leads/{lead.id}/")
 
 
 @pytest.mark.django_db
-def test_expired_offers_count_as_escalated_on_the_sla_page(manager_client: Client) -> None:
+def test_expired_offers_count_as_escalated_on_the_sla_page(ops_client: Client) -> None:
     import datetime as dt
 
     pool = PoolFactory()
@@ -166,7 +166,7 @@ def test_expired_offers_count_as_escalated_on_the_sla_page(manager_client: Clien
     assert sum(r.escalated for r in rows.values()) == 2  # the expired offer and the step-1 re-offer
     accepted = rows[offers[0].rep.display_name]
     assert accepted.accepted_in_time == 1 and accepted.median_seconds == 120
-    html = manager_client.get("/dash/sla/?by=rep&window=7d").content.decode()
+    html = ops_client.get("/dash/sla/?by=rep&window=7d").content.decode()
     assert 'id="sla-table"' in html and "2 min 00 s" in html
 
 
@@ -191,7 +191,7 @@ def test_sla_median_and_p90_interpolate_like_percentile_cont() -> None:
 
 
 @pytest.mark.django_db
-def test_lead_page_and_explorer_show_steps_outcomes_and_relaxed_criteria_in_words(manager_client: Client) -> None:
+def test_lead_page_and_explorer_show_steps_outcomes_and_relaxed_criteria_in_words(ops_client: Client) -> None:
     pool = PoolFactory(name="Auto")
     PoolMemberFactory(pool=pool, rep=RepFactory(display_name="Nora Noskill"))
     RuleFactory(
@@ -202,7 +202,7 @@ def test_lead_page_and_explorer_show_steps_outcomes_and_relaxed_criteria_in_word
     leads_route_all_pending(now=noon(0))
     assert Lead.objects.get(id=lead.id).status == Lead.Status.HOLDING
 
-    html = manager_client.get(f"/dash/leads/{lead.id}/").content.decode()
+    html = ops_client.get(f"/dash/leads/{lead.id}/").content.decode()
     assert 'title="holding">held in the holding pool</strong>' in html
     assert "holding (holding)" not in html and "via holding pool" not in html  # the step repeats the outcome
     assert '<span title="primary">Rule&#x27;s pool</span>' in html
@@ -210,19 +210,19 @@ def test_lead_page_and_explorer_show_steps_outcomes_and_relaxed_criteria_in_word
     assert 'title="missing_skill">missing a required skill' in html
     assert '<span title="route">Routing</span> decision' in html
 
-    table = manager_client.get("/dash/decisions/?outcome=holding", headers={"HX-Request": "true"}).content.decode()
+    table = ops_client.get("/dash/decisions/?outcome=holding", headers={"HX-Request": "true"}).content.decode()
     assert "Held in the holding pool</td>" in table and 'title="outcome holding, step holding"' in table
     assert '<td title="route">Routing</td>' in table
 
 
 @pytest.mark.django_db
-def test_explorer_names_the_fallback_step_that_made_an_offer(manager_client: Client) -> None:
+def test_explorer_names_the_fallback_step_that_made_an_offer(ops_client: Client) -> None:
     pool = PoolFactory(name="Empty")
     backup = RepFactory(display_name="Bea Backup")
     RuleFactory(pool=pool, fallback=[{"kind": "backup", "target_id": backup.id}, {"kind": "holding"}])
     lead = LeadFactory(received_at=noon(0))
     leads_route_all_pending(now=noon(0))
-    table = manager_client.get(f"/dash/decisions/?lead={lead.id}", headers={"HX-Request": "true"}).content.decode()
+    table = ops_client.get(f"/dash/decisions/?lead={lead.id}", headers={"HX-Request": "true"}).content.decode()
     assert 'title="outcome offer, step backup">Offered <span class="muted">via backup rep</span>' in table
-    page = manager_client.get(f"/dash/leads/{lead.id}/").content.decode()
+    page = ops_client.get(f"/dash/leads/{lead.id}/").content.decode()
     assert 'via <span title="backup">backup rep</span>' in page  # the offer event

@@ -21,10 +21,10 @@ def _skewed(pool, reps, n: int, days_ago: int = 0) -> None:  # noqa: ANN001
         make_decision(pool=pool, chosen=ann, at=noon(days_ago), candidates=[cand(ann), cand(bob), cand(cat, 2)])
 
 
-def test_equity_page_shows_shares_chart_and_highlights_drift(manager_client: Client, pool_of_three) -> None:  # noqa: ANN001
+def test_equity_page_shows_shares_chart_and_highlights_drift(ops_client: Client, pool_of_three) -> None:  # noqa: ANN001
     pool, reps = pool_of_three
     _skewed(pool, reps, 24)  # past the minimum number of leads a pool needs to be judged
-    response = manager_client.get(f"/dash/equity/?pool={pool.id}&window=today")
+    response = ops_client.get(f"/dash/equity/?pool={pool.id}&window=today")
     html = response.content.decode()
     assert response.status_code == 200
     assert "<svg" in html and "share-chart" in html and "deviation-chart" in html
@@ -33,26 +33,26 @@ def test_equity_page_shows_shares_chart_and_highlights_drift(manager_client: Cli
     assert "drifting" in html
 
 
-def test_equity_window_excludes_older_days(manager_client: Client, pool_of_three) -> None:  # noqa: ANN001
+def test_equity_window_excludes_older_days(ops_client: Client, pool_of_three) -> None:  # noqa: ANN001
     pool, reps = pool_of_three
     _skewed(pool, reps, 3, days_ago=10)
-    today = manager_client.get(f"/dash/equity/?pool={pool.id}&window=today").content.decode()
-    month = manager_client.get(f"/dash/equity/?pool={pool.id}&window=30d").content.decode()
+    today = ops_client.get(f"/dash/equity/?pool={pool.id}&window=today").content.decode()
+    month = ops_client.get(f"/dash/equity/?pool={pool.id}&window=30d").content.decode()
     assert "0 leads offered" in today
     assert "3 leads offered" in month
 
 
-def test_custom_window_needs_both_dates(manager_client: Client, pool_of_three) -> None:  # noqa: ANN001
+def test_custom_window_needs_both_dates(ops_client: Client, pool_of_three) -> None:  # noqa: ANN001
     pool, _ = pool_of_three
-    response = manager_client.get(f"/dash/equity/?pool={pool.id}&window=custom&start=2026-01-01", headers={"HX-Request": "true"})
+    response = ops_client.get(f"/dash/equity/?pool={pool.id}&window=custom&start=2026-01-01", headers={"HX-Request": "true"})
     assert response.status_code == 200
     assert "needs a start and an end" in response.content.decode()
 
 
-def test_equity_htmx_request_gets_only_the_panel(manager_client: Client, pool_of_three) -> None:  # noqa: ANN001
+def test_equity_htmx_request_gets_only_the_panel(ops_client: Client, pool_of_three) -> None:  # noqa: ANN001
     pool, reps = pool_of_three
     _skewed(pool, reps, 2)
-    response = manager_client.get(f"/dash/equity/?pool={pool.id}&window=7d", headers={"HX-Request": "true"})
+    response = ops_client.get(f"/dash/equity/?pool={pool.id}&window=7d", headers={"HX-Request": "true"})
     html = response.content.decode()
     assert "<html" not in html
     assert html.strip().startswith('<div id="equity-panel">')
@@ -60,10 +60,10 @@ def test_equity_htmx_request_gets_only_the_panel(manager_client: Client, pool_of
     assert "HX-Request" in response["Vary"]
 
 
-def test_equity_csv_has_every_rep_with_its_expectation(manager_client: Client, pool_of_three) -> None:  # noqa: ANN001
+def test_equity_csv_has_every_rep_with_its_expectation(ops_client: Client, pool_of_three) -> None:  # noqa: ANN001
     pool, reps = pool_of_three
     _skewed(pool, reps, 24)
-    response = manager_client.get(f"/dash/equity/export.csv?pool={pool.id}&window=today")
+    response = ops_client.get(f"/dash/equity/export.csv?pool={pool.id}&window=today")
     assert response.streaming
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     by_name = {r["rep"]: r for r in rows}
@@ -73,25 +73,25 @@ def test_equity_csv_has_every_rep_with_its_expectation(manager_client: Client, p
     assert by_name["Ann"]["drift"] == "1" and by_name["Cat"]["target_share"] == "0.5000"
 
 
-def test_home_lists_drifting_reps(manager_client: Client, pool_of_three) -> None:  # noqa: ANN001
+def test_home_lists_drifting_reps(ops_client: Client, pool_of_three) -> None:  # noqa: ANN001
     pool, reps = pool_of_three
     _skewed(pool, reps, 24)
-    html = manager_client.get("/dash/").content.decode()
+    html = ops_client.get("/dash/").content.decode()
     assert 'id="drift-alerts"' in html and "Ann" in html and "Inbound" in html
 
 
-def test_home_waits_for_the_minimum_number_of_leads(manager_client: Client, pool_of_three) -> None:  # noqa: ANN001
+def test_home_waits_for_the_minimum_number_of_leads(ops_client: Client, pool_of_three) -> None:  # noqa: ANN001
     pool, reps = pool_of_three
     _skewed(pool, reps, 4)  # 4 of 4 to Ann: too few leads to judge the pool
-    assert "No rep drifts" in manager_client.get("/dash/").content.decode()
+    assert "No rep drifts" in ops_client.get("/dash/").content.decode()
 
 
-def test_home_has_no_alert_when_distribution_follows_eligibility(manager_client: Client, pool_of_three) -> None:  # noqa: ANN001
+def test_home_has_no_alert_when_distribution_follows_eligibility(ops_client: Client, pool_of_three) -> None:  # noqa: ANN001
     pool, (ann, bob, cat) = pool_of_three
     # Cat was absent, Ann and Bob shared evenly: fair.
     for chosen in (ann, bob):
         make_decision(pool=pool, chosen=chosen, at=noon(0), candidates=[cand(ann), cand(bob), cand(cat, 2, Reason.ABSENT)])
-    assert "No rep drifts" in manager_client.get("/dash/").content.decode()
+    assert "No rep drifts" in ops_client.get("/dash/").content.decode()
 
 
 def _count(client: Client, url: str, **kwargs) -> int:  # noqa: ANN003
@@ -102,17 +102,17 @@ def _count(client: Client, url: str, **kwargs) -> int:  # noqa: ANN003
 
 @pytest.mark.parametrize("url", ["/dash/equity/?pool={pool}&window=30d", "/dash/", "/dash/equity/export.csv?pool={pool}"])
 def test_equity_query_count_does_not_grow_with_decisions(
-    manager_client: Client, pool_of_three, django_assert_num_queries, url: str  # noqa: ANN001
+    ops_client: Client, pool_of_three, django_assert_num_queries, url: str  # noqa: ANN001
 ) -> None:
     pool, reps = pool_of_three
     url = url.format(pool=pool.id)
     _skewed(pool, reps, 3)
-    manager_client.get(url)  # create the watermark row, fold the first decisions
+    ops_client.get(url)  # create the watermark row, fold the first decisions
     _skewed(pool, reps, 10)
-    small = _count(manager_client, url)  # folds a tail of 10
+    small = _count(ops_client, url)  # folds a tail of 10
     for days_ago in range(10):
         _skewed(pool, reps, 20, days_ago=days_ago)
     with django_assert_num_queries(small):  # folds a tail of 200 over 10 days
-        response = manager_client.get(url)
+        response = ops_client.get(url)
         if response.streaming:
             b"".join(response.streaming_content)

@@ -19,7 +19,7 @@ LEAD = {"source": "web", "external_id": "42", "country": "US", "state": "CA", "v
 
 @pytest.fixture
 def api() -> Client:
-    return Client(headers={"Authorization": f"Bearer {make_token()}"}, raise_request_exception=False)
+    return Client(headers={"Authorization": f"Bearer {make_token(scopes=('intake', 'read', 'dry-run'))}"}, raise_request_exception=False)
 
 
 @pytest.mark.parametrize(("body", "field"), [

@@ -54,11 +54,13 @@ def test_an_invalid_decision_filter_names_the_field(manager_client: Client, rout
     assert "start" in body and "pool" in body
 
 
-def test_dashboard_path_ids_unknown_or_huge_are_404(manager_client: Client, routed: Routed) -> None:
+def test_dashboard_path_ids_unknown_or_huge_are_404(manager_client: Client, ops_client: Client, routed: Routed) -> None:
     for url in (f"/dash/leads/{HUGE}/", "/dash/leads/0/", "/dash/leads/424242/",
                 f"/dash/replay/{HUGE}/", "/dash/replay/424242/"):  # fmt: skip
         assert manager_client.get(url).status_code == 404, url
-    assert manager_client.get(f"/dash/leads/{routed.lead.id}/").status_code == 200
+    assert ops_client.get(f"/dash/leads/{routed.lead.id}/").status_code == 200
+    # "boss" manages no team, so the routed lead (offered to another team) is not theirs either.
+    assert manager_client.get(f"/dash/leads/{routed.lead.id}/").status_code == 404
 
 
 def test_console_pages_survive_junk(ops_client: Client, routed: Routed) -> None:
@@ -107,7 +109,7 @@ def test_inbox_posts_to_unknown_or_huge_ids_change_nothing(rep_client: Client, r
 def test_api_detail_with_huge_id_is_404(routed: Routed) -> None:
     from tests.factories import make_token
 
-    client = Client(headers={"Authorization": f"Bearer {make_token()}"})
+    client = Client(headers={"Authorization": f"Bearer {make_token(scopes=('intake', 'read', 'dry-run'))}"})
     assert client.get(f"/api/v1/leads/{HUGE}").status_code == 404
     assert client.post("/api/v1/route/dry-run?draft=%00", data="{}", content_type="application/json").status_code == 200
 

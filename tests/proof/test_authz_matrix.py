@@ -1,4 +1,6 @@
-"""Authorization matrix: every URL in the URLconf, as anonymous, rep, manager, ops and superuser.
+"""Authorization matrix: every URL in the URLconf, as anonymous, rep, manager, ops and superuser;
+every API endpoint with every token scope; and two managers with separate teams on every page
+that takes a lead or an absence id.
 
 The URLconf is walked, so a new page is covered the day it lands, and the expectation table is
 strict: a URL that no row classifies fails the test until someone decides who may see it.
@@ -19,8 +21,10 @@ from django.utils import timezone
 
 from ops.models import Component
 from ops.services import heartbeat_record
-from reps.models import Role
+from reps.models import OutboundEmail, Role, Team
 from routing import services
+from routing.models import WebhookDelivery
+from routing.services_tokens import apitoken_create
 from routing.dashboards.models import ReplayJob
 from routing.models import Lead, Offer, Rule, RuleSet
 from tests.factories import AbsenceFactory, PoolFactory, PoolMemberFactory, RepFactory, RuleFactory, make_token, user_with_role
@@ -32,6 +36,10 @@ PUBLIC = frozenset(ROLES)
 SIGNED_IN = frozenset(ROLES) - {"anonymous"}
 TOKEN = frozenset()  # session users are refused; see test_the_api_serves_a_bearer_token
 
+# Pages a manager may open for their own team's ids only (test_two_managers_each_open_only_...).
+TEAM_LEAD_PAGE = r"~^/dash/leads/\d+/$"
+TEAM_ABSENCE_END = r"~^/team/absences/\d+/end/$"
+
 # First matching row wins. "=" marks an exact path, "~" a regular expression, else a prefix.
 EXPECTED: list[tuple[str, frozenset[str]]] = [
     # Read-only rule history is open to managers too (console decision; the rest of /ops/ is not).
@@ -39,6 +47,7 @@ EXPECTED: list[tuple[str, frozenset[str]]] = [
     ("=/", SIGNED_IN),
     ("/login/", PUBLIC),
     ("/logout/", PUBLIC),
+    ("/password/", SIGNED_IN),
     ("/api/v1/openapi.json", PUBLIC),
     ("/admin/login/", PUBLIC),
     ("/admin/logout/", PUBLIC),
@@ -53,11 +62,14 @@ EXPECTED: list[tuple[str, frozenset[str]]] = [
     ("/leads/import/", frozenset({"ops"})),
     # Retrying a quarantined lead changes routing: ops only (managers see the lead page).
     (r"~^/dash/leads/\d+/retry/$", frozenset({"ops"})),
+    # A manager opens only leads offered to their team (test_two_managers_each_open_only_...);
+    # the matrix's manager has no team, so only ops (every lead) are served here.
+    (TEAM_LEAD_PAGE, frozenset({"ops"})),
     ("/dash/", frozenset({"manager", "ops"})),
     ("/inbox/", frozenset({"rep"})),
     # A manager may end only their own reports' absences (tests/reps/test_views_team.py); the
     # matrix's manager has no reports, so only ops (every rep) are served here.
-    (r"~^/team/absences/\d+/end/$", frozenset({"ops"})),
+    (TEAM_ABSENCE_END, frozenset({"ops"})),
     ("/team/", frozenset({"manager", "ops"})),
 ]
 
@@ -109,7 +121,13 @@ def world(settings):  # noqa: ANN001, ANN201
     job = ReplayJob.objects.create(start=dt.date.today(), end=dt.date.today(), pool=pool)
     own_offer = Offer.objects.get(lead=leads[rep_a.id])
     absence = AbsenceFactory(rep=rep_b)  # in progress: ops end it, then the superuser is told it is over
+    token, _ = apitoken_create(name="matrix")
+    now = timezone.now()
+    email = OutboundEmail.objects.create(kind="test", to="x@example.com", subject="s", body="b", next_attempt_at=now,
+                                         status=OutboundEmail.Status.FAILED)  # fmt: skip
+    delivery = WebhookDelivery.objects.create(event="test", payload={}, next_attempt_at=now, status=WebhookDelivery.Status.FAILED)
     ids = {
+        "token_id": token.id, "email_id": email.id, "delivery_id": delivery.id,
         "absence_id": absence.id, "lead_id": leads[rep_a.id].id, "offer_id": own_offer.id, "job_id": job.id, "pk": rule.id,
         "history_id": Rule.history.filter(id=rule.id).values_list("history_id", flat=True).first(),
         "version": RuleSet.objects.values_list("version", flat=True).first(), "direction": "up", "kind": "pools",
@@ -171,8 +189,74 @@ def test_every_url_allows_exactly_the_declared_roles(world) -> None:  # noqa: AN
     assert not wrong, "\n".join(wrong)
 
 
+# What each token scope may call: (method, path template, needed scope); admin holds every scope.
+API_CALLS = [
+    ("POST", "/api/v1/leads", "intake"),
+    ("GET", "/api/v1/leads/{lead_id}", "read"),
+    ("GET", "/api/v1/leads/999999", "read"),  # a missing id answers 403 too, not 404: no oracle
+    ("POST", "/api/v1/route/dry-run", "dry-run"),
+    ("POST", "/api/v1/route/dry-run?draft=1", "admin"),
+]
+SCOPES = ("intake", "read", "dry-run", "admin")
+
+
+def test_every_api_endpoint_allows_exactly_its_token_scope(world) -> None:  # noqa: ANN001
+    tokens = {scope: make_token(scope, scopes=(scope,)) for scope in SCOPES}
+    api_paths = {p for p in _paths(world["ids"], world["ids_by_url"]) if p.startswith("/api/") and p != "/api/v1/openapi.json"}
+    covered = {template.split("?")[0].format(lead_id=world["ids"]["lead_id"]) for _, template, _ in API_CALLS}
+    assert api_paths <= covered, f"API URLs without a scope row: {api_paths - covered}"
+    wrong = []
+    for method, template, needed in API_CALLS:
+        path = template.format(lead_id=world["ids"]["lead_id"])
+        for scope, raw in tokens.items():
+            client = Client(headers={"Authorization": f"Bearer {raw}"})
+            body = '{"source": "authz", "external_id": "scope-%s-%s"}' % (scope, method)
+            response = client.get(path) if method == "GET" else client.post(path, body, content_type="application/json")
+            allowed = scope in (needed, "admin")
+            if (response.status_code == 403) == allowed or response.status_code in (401, 500):
+                wrong.append(f"{scope:8} {method} {path}: {response.status_code}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_two_managers_each_open_only_their_own_teams_leads_and_absences(world) -> None:  # noqa: ANN001
+    """Every URL taking a lead or absence id that managers may open, with team A's and team B's ids."""
+    team_a, team_b = Team.objects.create(name="A"), Team.objects.create(name="B")
+    managers = {}
+    for team, rep in ((team_a, world["rep_a"]), (team_b, world["rep_b"])):
+        rep.team = team
+        rep.save()
+        manager = RepFactory(team=team, user=user_with_role(Role.MANAGER))
+        managers[team.name] = manager.user
+    absences = {"A": AbsenceFactory(rep=world["rep_a"]), "B": AbsenceFactory(rep=world["rep_b"])}
+    by_team = {
+        name: {**world["ids"], "lead_id": world["leads"][rep.id].id, "absence_id": absences[name].id}
+        for name, rep in (("A", world["rep_a"]), ("B", world["rep_b"]))
+    }  # fmt: skip
+    checked, wrong = 0, []
+    for url_name, params, _ in _walk(get_resolver().url_patterns):
+        if not {"lead_id", "absence_id"} & set(params):
+            continue
+        for owner in ("A", "B"):
+            path = reverse(url_name, kwargs={p: by_team[owner][p] for p in params})
+            allowed = expected_for(path) or frozenset()
+            team_scoped = any(re.match(r[1:], path) for r in (TEAM_LEAD_PAGE, TEAM_ABSENCE_END))
+            if not team_scoped and "manager" not in allowed and "ops" not in allowed:
+                continue
+            for viewer in ("A", "B"):
+                client = Client()
+                client.force_login(managers[viewer])
+                got = _outcome(client, path)
+                checked += 1
+                # Team pages: the owner's manager only; ops-only pages (a retry): neither manager.
+                want = "allow" if viewer == owner and (team_scoped or "manager" in allowed) else "deny"
+                if got != want:
+                    wrong.append(f"manager {viewer} on team {owner}'s {path}: {got}")
+    assert checked >= 8  # lead timeline and absence end, both teams, both managers
+    assert not wrong, "\n".join(wrong)
+
+
 def test_the_api_serves_a_bearer_token_and_refuses_without(world) -> None:  # noqa: ANN001
-    token = {"HTTP_AUTHORIZATION": f"Bearer {make_token()}"}
+    token = {"HTTP_AUTHORIZATION": f"Bearer {make_token(scopes=('read',))}"}
     lead_id = world["ids"]["lead_id"]
     assert Client().get(f"/api/v1/leads/{lead_id}", **token).status_code == 200
     assert Client().get(f"/api/v1/leads/{lead_id}").status_code == 401

@@ -50,7 +50,7 @@ def api():  # noqa: ANN201
     pool = PoolFactory()
     PoolMemberFactory(pool=pool, rep=RepFactory())
     RuleFactory(pool=pool)
-    return Client(), {"HTTP_AUTHORIZATION": f"Bearer {make_token()}"}
+    return Client(), {"HTTP_AUTHORIZATION": f"Bearer {make_token(scopes=('intake', 'read', 'dry-run'))}"}
 
 
 def _check(response, payload: object) -> None:  # noqa: ANN001

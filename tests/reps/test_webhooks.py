@@ -1,13 +1,14 @@
-"""Outbound webhooks: HMAC-signed, retried with exponential backoff, given up after N attempts.
+"""Outbound webhooks: signed per Standard Webhooks, retried with exponential backoff, given up
+(dead-lettered) after N attempts, never following a redirect; ops can redeliver.
 
-A real HTTP server runs in a thread; nothing in our database or queue is mocked.
+A real HTTP server runs in a thread; nothing in our database or queue is mocked. Signatures are
+checked with the ``standardwebhooks`` library, as a receiver would.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
-import hashlib
-import hmac
 import json
 import threading
 from collections.abc import Iterator
@@ -18,18 +19,21 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from reps.notifications import webhook_queue, webhooks_deliver_due
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from reps.notifications import webhook_queue, webhook_redeliver, webhooks_deliver_due
 from routing.models import WebhookDelivery
 from tests.reps.helpers import make_world, route_new_lead
 
 pytestmark = pytest.mark.django_db
 
-SECRET = "whsec-test-123"
+SECRET = "whsec_" + base64.b64encode(b"a receiver's shared secret, 32b!").decode()
 
 
 class Receiver:
     def __init__(self) -> None:
         self.statuses: list[int] = []  # responses to give, in order; then 200
+        self.location = ""  # sent with a 3xx status
         self.requests: list[tuple[Message, bytes]] = []
         receiver = self
 
@@ -39,6 +43,14 @@ class Receiver:
                 receiver.requests.append((self.headers, body))  # case-insensitive
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
+                if 300 <= status < 400 and receiver.location:
+                    self.send_header("Location", receiver.location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_GET(self) -> None:  # noqa: N802 (a followed redirect would arrive as a GET)
+                receiver.requests.append((self.headers, b""))
+                self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -49,23 +61,34 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
 
 
+def _serve(rec: Receiver) -> None:
+    threading.Thread(target=rec.server.serve_forever, daemon=True).start()
+
+
+def _stop(rec: Receiver) -> None:
+    rec.server.shutdown()
+    rec.server.server_close()
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     rec = Receiver()
-    thread = threading.Thread(target=rec.server.serve_forever, daemon=True)
-    thread.start()
+    _serve(rec)
     with override_settings(
         LEADOPS_WEBHOOK_URL=rec.url, LEADOPS_WEBHOOK_SECRET=SECRET,
         LEADOPS_WEBHOOK_MAX_ATTEMPTS=3, LEADOPS_WEBHOOK_BACKOFF_SECONDS=5,
     ):  # fmt: skip
         yield rec
-    rec.server.shutdown()
-    rec.server.server_close()
+    _stop(rec)
 
 
 def _valid(headers: Message, body: bytes) -> bool:
-    expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(headers["X-LeadOps-Signature"], expected)
+    """What a receiver does with the Standard Webhooks library: verify id, timestamp and signature."""
+    try:
+        Webhook(SECRET).verify(body, dict(headers.items()))
+    except WebhookVerificationError:
+        return False
+    return True
 
 
 def test_an_assignment_is_posted_at_once_with_a_valid_signature(receiver: Receiver, django_capture_on_commit_callbacks) -> None:
@@ -160,3 +183,61 @@ def test_one_batch_makes_one_email_task_for_all_its_offers(django_capture_on_com
     assert len(callbacks) <= 2  # the batch's listeners fire once, not once per offer
     assert sorted(len(m.to) for m in mail.outbox) == [1, 1, 1]
     assert world.primary.user.email in {m.to[0] for m in mail.outbox}
+
+
+def test_a_delivery_verifies_with_the_standard_webhooks_library_and_names_its_parts(receiver: Receiver) -> None:
+    t0 = timezone.now()
+    delivery = webhook_queue(event="offer.accepted", payload={"lead_id": 7}, now=t0)
+    assert webhooks_deliver_due(now=t0) == 1
+    headers, body = receiver.requests[0]
+    assert headers["webhook-id"] == f"msg_leadops_{delivery.id}"
+    assert headers["webhook-timestamp"] == str(int(t0.timestamp()))
+    assert headers["webhook-signature"].startswith("v1,")
+    assert Webhook(SECRET).verify(body, dict(headers.items()))["data"]["lead_id"] == 7
+    tampered = {**dict(headers.items()), "webhook-id": "msg_other"}
+    with pytest.raises(WebhookVerificationError):
+        Webhook(SECRET).verify(body, tampered)  # the id is signed: a receiver's de-duplication key cannot be swapped
+
+
+def test_a_replayed_delivery_is_refused_by_the_receiver(receiver: Receiver) -> None:
+    """The timestamp is signed; Standard Webhooks receivers refuse one more than 5 minutes old."""
+    t0 = timezone.now() - dt.timedelta(minutes=10)  # as if captured ten minutes ago and replayed now
+    webhook_queue(event="offer.accepted", payload={"lead_id": 8}, now=t0)
+    webhooks_deliver_due(now=t0)
+    headers, body = receiver.requests[0]
+    with pytest.raises(WebhookVerificationError, match="too old"):
+        Webhook(SECRET).verify(body, dict(headers.items()))
+
+
+def test_a_redirect_is_not_followed_and_counts_as_a_failure(receiver: Receiver) -> None:
+    elsewhere = Receiver()
+    _serve(elsewhere)
+    try:
+        t0 = timezone.now()
+        receiver.statuses, receiver.location = [302], elsewhere.url
+        delivery = webhook_queue(event="offer.accepted", payload={"lead_id": 9}, now=t0)
+        assert webhooks_deliver_due(now=t0) == 0
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.attempts) == (WebhookDelivery.Status.PENDING, 1)
+        assert "302" in delivery.last_error and delivery.delivered_at is None
+        assert elsewhere.requests == []  # nothing reached the other host, as GET or POST
+    finally:
+        _stop(elsewhere)
+
+
+def test_redirects_until_the_last_attempt_dead_letter_it_and_ops_can_redeliver(receiver: Receiver) -> None:
+    t0 = timezone.now() - dt.timedelta(minutes=1)
+    receiver.statuses, receiver.location = [301, 307, 308], "http://evil.example/"
+    delivery = webhook_queue(event="lead.converted", payload={"lead_id": 10}, now=t0)
+    for seconds in (0, 5, 15):
+        webhooks_deliver_due(now=t0 + dt.timedelta(seconds=seconds))
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (WebhookDelivery.Status.FAILED, 3)
+    assert webhooks_deliver_due(now=t0 + dt.timedelta(hours=2)) == 0  # dead-lettered: no more tries
+
+    assert webhook_redeliver(delivery_id=delivery.id) is True
+    assert webhook_redeliver(delivery_id=delivery.id) is False  # only a failed delivery can be redelivered
+    assert webhooks_deliver_due() == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (WebhookDelivery.Status.DELIVERED, 1)
+    assert _valid(*receiver.requests[-1])

@@ -41,7 +41,8 @@ def test_every_header_link_opens_for_the_role_that_sees_it(role: str) -> None:
 def test_the_header_offers_each_role_its_sections_only() -> None:
     world = make_role_world()
     rep, manager, ops = (_header_links(_client(world.users[r]).get("/", follow=True).content.decode()) for r in ("rep", "manager", "ops"))
-    assert rep == {"/inbox/"}
+    assert all("/password/" in links for links in (rep, manager, ops))  # everyone may change their password
+    assert rep == {"/inbox/", "/password/"}
     assert {"/inbox/", "/team/", "/dash/"} <= manager and not any(p.startswith(("/ops/", "/leads/")) for p in manager)
     assert {"/ops/rules/", "/leads/import/", "/team/", "/dash/"} <= ops and "/inbox/" not in ops  # ops has no rep profile
 

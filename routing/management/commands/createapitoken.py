@@ -1,23 +1,35 @@
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from routing.models import TokenScope
 from routing.services_tokens import apitoken_create, apitoken_revoke
 
 
 class Command(BaseCommand):
-    help = "Create an API token for POST /api/v1/leads (printed once, as the last word), or --revoke NAME."
+    help = (
+        "Create an API token (printed once, as the last word), or --revoke NAME. "
+        "Scopes: --scope intake (default), read, dry-run, admin; repeat --scope for several."
+    )
 
     def add_arguments(self, parser) -> None:  # noqa: ANN001
         parser.add_argument("name")
         parser.add_argument("--revoke", action="store_true", help="Revoke every active token with this name")
+        parser.add_argument(
+            "--scope", action="append", dest="scopes", choices=TokenScope.values, default=None,
+            help="What the token may do (repeatable). Default: intake only.",
+        )  # fmt: skip
 
-    def handle(self, *args, name: str, revoke: bool, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, name: str, revoke: bool, scopes: list[str] | None, **options) -> None:  # noqa: ANN002, ANN003
         if not name.strip():
             raise CommandError("NAME must not be empty")
         if revoke:
             count = apitoken_revoke(name=name)
             self.stdout.write(f"Revoked {count} token(s) named {name!r}")
             return
-        _, raw = apitoken_create(name=name)
-        self.stdout.write(f"Created token {name!r}; it is shown only once. Token: {raw}")
+        try:
+            token, raw = apitoken_create(name=name, scopes=scopes)
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from None
+        self.stdout.write(f"Created token {name!r} with scopes {', '.join(token.scopes)}; it is shown only once. Token: {raw}")

@@ -13,6 +13,11 @@ from django.core.management.base import BaseCommand
 from routing.demo.data import DEMO_LOGINS
 
 
+def _is_loopback(bind: str) -> bool:
+    host = bind.rsplit(":", 1)[0].strip("[]") if ":" in bind else bind
+    return host in {"127.0.0.1", "localhost", "::1"} or host.startswith("127.")
+
+
 class Command(BaseCommand):
     help = "Seed demo data if empty, then run web (gunicorn), worker (qcluster), sweeper and a demo lead stream."
 
@@ -26,6 +31,10 @@ class Command(BaseCommand):
         call_command("setup_schedules")  # the backup sweep, rollups and the scheduler's heartbeat
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if settings.DEBUG and not _is_loopback(bind):
+            # Debug pages print settings (with DATABASE_URL) to whoever triggers an error.
+            self.stderr.write(f"Debug pages stay off: {bind} is reachable from other machines.")
+            env["DJANGO_DEBUG"] = "0"
         procs = {
             "web": [sys.executable, "-m", "gunicorn", "leadops.wsgi", "--bind", bind, "--workers", "2",
                     "--threads", "4", "--access-logfile", "-", "--log-level", "warning"],
@@ -41,7 +50,7 @@ class Command(BaseCommand):
         self.stdout.write(f"LeadOps is running at {host}/  (Ctrl-C stops everything)")
         for username, (role, password) in DEMO_LOGINS.items():
             self.stdout.write(f"  {role:<10} login: {username:<8} password: {password}")
-        self.stdout.write("  API: python manage.py createapitoken NAME, then POST /api/v1/leads")
+        self.stdout.write("  API: python manage.py createapitoken NAME [--scope read ...], then POST /api/v1/leads")
         self.stdout.write("=" * 64 + "\n")
 
         def stop(*_: object) -> None:

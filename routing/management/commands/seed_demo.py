@@ -3,7 +3,8 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth.models import Group, User
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -21,6 +22,9 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true", help="Import even if rules already exist")
 
     def handle(self, *args, force: bool, **options) -> None:  # noqa: ANN002, ANN003
+        if settings.PRODUCTION:  # demo accounts have published passwords (README): never in production
+            raise CommandError("seed_demo refuses to run with production settings (LEADOPS_PRODUCTION=1): "
+                               "its demo logins have well-known passwords.")
         for role in Role:
             Group.objects.get_or_create(name=role.value)
         if Rule.objects.exists() and not force:
