@@ -241,12 +241,12 @@ def _notice(incident: Incident, *, recovered: bool) -> tuple[str, str, dict[str,
 
 
 def _post_alert(payload: dict[str, Any]) -> None:
-    from reps.notifications import SIGNATURE_HEADER, webhook_signature
+    from reps.notifications import SIGNATURE_HEADER, http_open_no_redirects, webhook_signature
 
     body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "LeadOps-Alert/1", "X-LeadOps-Event": payload["event"],
                SIGNATURE_HEADER: webhook_signature(body, settings.LEADOPS_ALERT_WEBHOOK_SECRET or "")}  # fmt: skip
     request = urllib.request.Request(settings.LEADOPS_ALERT_WEBHOOK_URL, data=body, headers=headers, method="POST")
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (operator-configured URL)
+    with http_open_no_redirects(request, timeout=5) as response:  # a 3xx is a failure, never followed
         if not 200 <= response.status < 300:
             raise OSError(f"alert webhook answered {response.status}")

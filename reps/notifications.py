@@ -19,6 +19,8 @@ Redirects are never followed: a 3xx is a failed attempt.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import json
 import logging
 import re
@@ -215,6 +217,16 @@ def webhook_body(delivery: WebhookDelivery) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
+# The ops alert webhook (ops/services.py) keeps its plain HMAC header: alert receivers (chat
+# incoming-webhook bridges) check that, not Standard Webhooks. CRM webhooks use webhook_headers.
+SIGNATURE_HEADER = "X-LeadOps-Signature"
+
+
+def webhook_signature(body: bytes, secret: str) -> str:
+    """``sha256=<hex HMAC-SHA256 of body>``, the alert webhook's signature."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
 def webhook_signer(secret: str) -> Webhook:
     """A Standard Webhooks signer for LEADOPS_WEBHOOK_SECRET. A ``whsec_<base64>`` secret (the
     specification's format, what its libraries expect) is decoded; any other string is used as
@@ -249,6 +261,11 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
 
 _OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+def http_open_no_redirects(request: urllib.request.Request, *, timeout: float):  # noqa: ANN201
+    """urlopen for outbound webhooks (CRM and alerts): a 3xx raises HTTPError instead of being followed."""
+    return _OPENER.open(request, timeout=timeout)  # noqa: S310 (configured URL)
 
 
 def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> None:
