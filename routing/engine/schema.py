@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Final
@@ -37,6 +36,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_serializer,
     field_validator,
     model_validator,
@@ -197,9 +197,9 @@ class Condition(_Model):
 
     @model_validator(mode="before")
     @classmethod
-    def _semantics(cls, data: Any) -> Any:
-        if not isinstance(data, Mapping):
-            return data
+    def _semantics(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, Mapping) or (info.context or {}).get("stored"):
+            return data  # a published rule set is read as it was published (see read_stored)
         value = data.get("value")
         problems = validate_condition(data.get("field"), data.get("op"), value)
         if not problems:
@@ -695,6 +695,16 @@ def validate(model: type[_Model], data: Any, path: str = "$") -> tuple[Any, list
     if isinstance(obj, _RuleBody):
         problems = rule_problems(obj, path)
     return (None if problems else obj), problems
+
+
+def read_stored(model: type[_Model], data: Any) -> Any:
+    """A stored object (a published rule set's rule or segment) read for routing.
+
+    Types are checked, but not the editing rules that may have tightened since it was published
+    (a condition the editor now refuses still evaluates, as a non-match): routing must keep
+    reading every published version. Raises ``pydantic.ValidationError`` on a wrong type.
+    """
+    return model.model_validate(data, context={"stored": True})
 
 
 def json_schema() -> dict[str, Any]:

@@ -22,6 +22,9 @@ ALLOWED_IMPORTS = {
     "functools",
     "json",
     "math",
+    # Validation only (the configuration schema): no I/O, no settings, no clock.
+    "pydantic",
+    "pydantic_core",
     "typing",
     "zoneinfo",
 }
