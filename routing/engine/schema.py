@@ -249,16 +249,6 @@ class Requirements(_Model):
     working_hours: bool = Field(False, title="Only reps inside working hours", description="only reps inside their working hours",
                                 json_schema_extra={"words": "within working hours"})  # fmt: skip
 
-    @field_validator("skills")
-    @classmethod
-    def _unique_skills(cls, skills: list[SkillRequirement]) -> list[SkillRequirement]:
-        seen: set[str] = set()
-        for skill in skills:
-            if skill.skill in seen:
-                raise PydanticCustomError("duplicate", "skill {skill} is listed twice", {"skill": repr(skill.skill)})
-            seen.add(skill.skill)
-        return skills
-
     def dump(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
@@ -329,8 +319,10 @@ class FallbackStored(_Model):
 
     @model_validator(mode="after")
     def _target(self) -> FallbackStored:
-        if self.kind in (StepKind.POOL, StepKind.BACKUP) and self.target_id is None:
-            raise PydanticCustomError("missing_target", "a {kind} step needs its target", {"kind": self.kind.value})
+        if self.kind is StepKind.POOL and self.target_id is None:
+            raise PydanticCustomError("missing_target", "Choose the pool to fall back to.")
+        if self.kind is StepKind.BACKUP and self.target_id is None:
+            raise PydanticCustomError("missing_target", "Choose the backup rep.")
         return self
 
     @property
@@ -383,14 +375,6 @@ class _RuleBody(_Model):
         description="order in which relax steps drop soft criteria: " + ", ".join(f"`{c.value}`" for c in Criterion),
     )  # fmt: skip
     reroute_on_escalation: bool = Field(True, description="on decline or expiry, try the rule's pool again before the fallback chain")
-
-    @field_validator("relaxation")
-    @classmethod
-    def _unique_criteria(cls, relaxation: list[Criterion]) -> list[Criterion]:
-        if len(set(relaxation)) != len(relaxation):
-            twice = next(c for c in relaxation if relaxation.count(c) > 1)
-            raise PydanticCustomError("duplicate", "{criterion} is listed twice", {"criterion": repr(twice.value)})
-        return relaxation
 
     @field_serializer("value_threshold")
     def _amount_text(self, value: Decimal | None) -> str | None:
@@ -449,17 +433,28 @@ class RuleStored(_RuleBody):
         )  # fmt: skip
 
 
-def rule_problems(rule: _RuleBody, path: str = "$") -> list[Problem]:
+def rule_problems(rule: Mapping[str, Any], path: str = "$") -> list[Problem]:
     """Checks across a rule's fields, the same for a file, the editor and a restore.
 
-    Holding parks the lead, so nothing after it would run; a relax step with no relaxation order
-    would relax nothing.
+    A skill or criterion listed twice is a typo; holding parks the lead, so nothing after it
+    would run; a relax step with no relaxation order would relax nothing. Reads the raw mapping
+    (file or stored form), so these show up together with any type error of the same rule.
     """
+    def items(value: Any) -> list[Any]:
+        return value if isinstance(value, list) else []
+
     problems: list[Problem] = []
-    kinds = [step.kind for step in rule.fallback]  # type: ignore[attr-defined]
+    requirements = rule.get("requirements") if isinstance(rule.get("requirements"), Mapping) else {}
+    skills = [s.get("skill") if isinstance(s, Mapping) else None for s in items(requirements.get("skills"))]
+    problems += [(join_path(path, "requirements", "skills", i), f"skill {key!r} is listed twice")
+                 for i, key in enumerate(skills) if key is not None and key in skills[:i]]  # fmt: skip
+    relaxation = [c if isinstance(c, str) else None for c in items(rule.get("relaxation"))]
+    problems += [(join_path(path, "relaxation", i), f"{c!r} is listed twice")
+                 for i, c in enumerate(relaxation) if c is not None and c in relaxation[:i]]  # fmt: skip
+    kinds = [step.get("kind") if isinstance(step, Mapping) else None for step in items(rule.get("fallback"))]
     if StepKind.HOLDING in kinds and kinds.index(StepKind.HOLDING) != len(kinds) - 1:
         problems.append((join_path(path, "fallback", kinds.index(StepKind.HOLDING)), HOLDING_NOT_LAST))
-    if StepKind.RELAX in kinds and not rule.relaxation:
+    if StepKind.RELAX in kinds and not relaxation:
         problems.append((join_path(path, "fallback", kinds.index(StepKind.RELAX)), RELAX_WITHOUT_ORDER))
     return problems
 
@@ -670,7 +665,7 @@ def _message(error: Mapping[str, Any]) -> str:
     if kind == "string_pattern_mismatch":
         return "use only letters, digits, '-' and '_'"
     if kind in ("enum", "literal_error"):
-        return f"unknown value {_shown(given)}; use one of {ctx.get('expected', '')}".replace("'", "")
+        return f"unknown value {_shown(given)}; use one of {str(ctx.get('expected', '')).replace(chr(39), '')}"
     return str(error["msg"])
 
 
@@ -688,12 +683,12 @@ def validate(model: type[_Model], data: Any, path: str = "$") -> tuple[Any, list
     problems = storable_problems(data, path)
     if problems:
         return None, problems
+    if issubclass(model, _RuleBody) and isinstance(data, Mapping):
+        problems = rule_problems(data, path)
     try:
         obj = model.model_validate(data)
     except ValidationError as exc:
-        return None, problems_from(exc, path)
-    if isinstance(obj, _RuleBody):
-        problems = rule_problems(obj, path)
+        return None, problems_from(exc, path) + problems
     return (None if problems else obj), problems
 
 

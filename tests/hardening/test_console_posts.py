@@ -66,10 +66,15 @@ def rejected(client: Client, url: str, data: dict, *, errors_on: str) -> str:
     ({"fb_kind": ["pool"], "fb_pool": ["²"]}, "Choose the pool to fall back to"),
     ({"fb_kind": ["backup"], "fb_rep": ["99999999999999999999"]}, "Choose the backup rep"),
     ({"fb_kind": ["holding", "manager"], "fb_pool": ["", ""], "fb_rep": ["", ""]}, "Holding ends the chain"),
-    ({"fb_kind": ["\x00"]}, "Choose a fallback step"),
-    ({"req_skill": ["nope:nope"], "req_level": ["3"]}, "Choose a skill"),
-    ({"relax": ["language", "language"]}, "Listed twice"),
-    ({"relax": ["\x00"]}, "Unknown criterion"),
+    ({"fb_kind": ["\x00"]}, "NUL"),
+    ({"fb_kind": ["elsewhere"]}, "unknown fallback"),
+    ({"req_skill": ["nope:nope"], "req_level": ["3"]}, "no skill &#x27;nope:nope&#x27;"),
+    ({"req_skill": [""], "req_level": ["3"]}, "skill: is required"),
+    ({"req_skill": ["product:auto"], "req_level": ["9"]}, "must be at most 5"),
+    ({"relax": ["language", "language"]}, "listed twice"),
+    ({"relax": ["\x00"]}, "NUL"),
+    ({"relax": ["mood"]}, "unknown value"),
+    ({"fb_kind": ["relax", "holding"], "fb_pool": ["", ""], "fb_rep": ["", ""]}, "A relax step needs a relaxation order"),
 ])  # fmt: skip
 def test_rule_editor_refuses_junk_with_a_named_error(ops_client: Client, extra: dict, named: str) -> None:
     pool = PoolFactory()
