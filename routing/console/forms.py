@@ -55,13 +55,14 @@ def parse_json_text(text: str, *, max_bytes: int = MAX_JSON_BYTES) -> Any:
     if len(text) > max_bytes:
         raise forms.ValidationError(f"At most {max_bytes // 1024} KB of JSON.")
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
-    except RecursionError:
-        raise forms.ValidationError("Not valid JSON: nested too deeply.") from None
+        value = schema.load_json(text)
+    except ValueError as exc:
+        raise forms.ValidationError(str(exc)) from None
     if has_nul(value):
         raise forms.ValidationError(NUL_ERROR)
+    problems = schema.storable_problems(value)
+    if problems:
+        raise forms.ValidationError([f"{path}: {message}" for path, message in problems[:10]])
     return value
 
 
@@ -403,9 +404,21 @@ class PoolForm(forms.ModelForm):
 
 
 class SegmentForm(forms.ModelForm):
+    """A segment; its values (conditions are checked row by row) pass ``schema.SegmentStored``."""
+
     class Meta:
         model = Segment
         fields = ["slug", "name", "sla_minutes", "accept_fraction", "priority", "order", "is_default"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        _segment, problems = schema.validate(schema.SegmentStored, {name: data.get(name) for name in self.Meta.fields})
+        for path, message in problems:
+            name = path.split(".")[0]
+            self.add_error(name if name in self.fields else None, message)
+        return data
 
 
 class RepForm(forms.ModelForm):
@@ -437,9 +450,29 @@ class RepForm(forms.ModelForm):
             raise forms.ValidationError("A new rep needs a username.")
         User = get_user_model()
         existing = User.objects.filter(username=username).first()
-        if existing is not None and Rep.objects.filter(user=existing).exists():
-            raise forms.ValidationError("This username already belongs to a rep.")
+        if existing is not None:
+            problem = schema.rep_login_problem(
+                roles=existing.groups.values_list("name", flat=True), is_superuser=existing.is_superuser,
+                is_staff=existing.is_staff, has_rep=Rep.objects.filter(user=existing).exists(),
+            )  # fmt: skip
+            if problem:
+                raise forms.ValidationError(f"{problem[0].upper()}{problem[1:]}.")
         return username
+
+    def clean_manager(self) -> Rep | None:
+        """The same cycle check as the importer's (``schema.manager_cycle``)."""
+        manager = self.cleaned_data.get("manager")
+        if manager is None:
+            return manager
+        me = self.instance.pk or "new rep"
+        managers = dict(Rep.objects.values_list("id", "manager_id"))
+        managers[me] = manager.pk
+        cycle = schema.manager_cycle(managers)
+        if cycle is not None and me in cycle:
+            names = dict(Rep.objects.filter(id__in=[c for c in cycle if c != me]).values_list("id", "display_name"))
+            chain = " → ".join(names.get(c, self.cleaned_data.get("display_name") or "this rep") for c in cycle)
+            raise forms.ValidationError(f"Managers would form a cycle: {chain}.")
+        return manager
 
     def clean_working_hours(self) -> dict[str, Any]:
         # An empty list or null skips the model validator (empty values are not validated) but breaks routing.
@@ -515,13 +548,11 @@ class ConfigUploadForm(forms.Form):
         if upload.size > MAX_CONFIG_BYTES:
             raise forms.ValidationError("The file is larger than 5 MB.")
         try:
-            data = json.loads(upload.read().decode("utf-8"))
+            data = schema.load_json(upload.read().decode("utf-8"))
         except UnicodeDecodeError:
             raise forms.ValidationError("The file is not UTF-8 text.") from None
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
-        except RecursionError:
-            raise forms.ValidationError("Not valid JSON: nested too deeply.") from None
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
         if not isinstance(data, dict):
             raise forms.ValidationError("The file must hold one JSON object (an export of this console).")
         if has_nul(data):

@@ -272,7 +272,7 @@ def _segment_post(**extra: object) -> dict:
 @pytest.mark.parametrize(("extra", "named"), [
     ({"slug": "taken"}, "Segment with this Slug already exists"), ({"slug": "not a slug"}, "slug"),
     ({"sla_minutes": "-5"}, "greater than or equal to"), ({"accept_fraction": "inf"}, "Enter a number"),
-    ({"accept_fraction": "2"}, "less than or equal to 1.0"), ({"cond_value": ["hi\x00"]}, "NUL"),
+    ({"accept_fraction": "2"}, "must be at most 1"), ({"cond_value": ["hi\x00"]}, "NUL"),
     ({"cond_op": ["gte"], "cond_value": ["x"]}, "number"), ({"order": "-1"}, "greater than or equal to 0"),
     ({"is_default": "on", "slug": "second"}, "default"),
 ])  # fmt: skip
