@@ -22,6 +22,32 @@ def rule_list() -> QuerySet[Rule]:
     return Rule.objects.filter(archived=False).select_related("pool").order_by("priority", "id")
 
 
+def rule_list_checked() -> list[Rule]:
+    """The draft rules, each with ``never_matches``: why it can never route a lead ("" when it can).
+
+    Rules are read through the engine schema and checked by ``engine.lint.never_matching``
+    (shadowed by a rule above, e.g. a catch-all, or contradictory conditions).
+    """
+    from pydantic import ValidationError
+
+    from routing.engine import lint, schema
+
+    rules = list(rule_list())
+    specs = []
+    for rule in rules:
+        try:
+            specs.append(schema.read_stored(schema.RuleStored, {
+                "id": rule.id, "name": rule.name, "priority": rule.priority, "enabled": rule.enabled,
+                "conditions": rule.conditions or [], "pool_id": rule.pool_id,
+            }).to_spec())  # fmt: skip
+        except ValidationError:
+            continue  # a rule that no longer reads is the editor's to explain, not the lint's
+    found = lint.never_matching(specs)
+    for rule in rules:
+        rule.never_matches = found.get(rule.id, "")
+    return rules
+
+
 def ruleset_list() -> QuerySet[RuleSet]:
     return RuleSet.objects.select_related("published_by").order_by("-version")
 

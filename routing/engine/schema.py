@@ -713,3 +713,24 @@ DOCUMENTED: Final[dict[str, type[_Model]]] = {
     "rules[].requirements.skills[]": SkillRequirement, "rules[].fallback[]": FallbackFile,
     "segments[]": SegmentFile, "pools[]": PoolFile, "pools[].members[]": PoolMemberFile,
 }  # fmt: skip
+
+
+def reference_markdown() -> str:
+    """The field reference of docs/config-format.md, generated from the models' field descriptions.
+
+    ``manage.py configdoc`` writes it between the ``schema:begin``/``schema:end`` markers; a test
+    fails when the committed document differs, so the documentation cannot drift from the schema.
+    """
+    lines = ["| Field | Default | Meaning |", "|---|---|---|"]
+    for prefix, model in DOCUMENTED.items():
+        for name, info in model.model_fields.items():
+            if info.is_required():
+                default = "required"
+            elif info.default_factory is not None:
+                default = "`[]`" if info.default_factory is list else "see below"
+            else:
+                value = info.default.value if hasattr(info.default, "value") else info.default
+                default = f"`{json.dumps(value)}`"
+            meaning = (info.description or "").replace("|", "\\|")
+            lines.append(f"| `{prefix}.{name}` | {default} | {meaning} |")
+    return "\n".join(lines) + "\n"
