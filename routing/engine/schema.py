@@ -353,7 +353,7 @@ def _threshold(value: Any) -> Any:
         raise PydanticCustomError("amount", "expected an amount such as \"50000\", got {value}", {"value": _shown(value)}) from None
     if not number.is_finite() or number < 0:
         raise PydanticCustomError("amount", "expected a non-negative amount, got {value}", {"value": _shown(value)})
-    if number != number.quantize(Decimal("0.01"), rounding="ROUND_DOWN") or number >= Decimal("1e12"):
+    if number >= Decimal("1e12") or number != number.quantize(Decimal("0.01"), rounding="ROUND_DOWN"):
         raise PydanticCustomError("amount", "at most 12 digits before the point and 2 after, got {value}", {"value": str(value)})
     return number
 
