@@ -395,12 +395,50 @@ class TerritoryForm(forms.ModelForm):
 
 
 class PoolForm(forms.ModelForm):
+    """A pool; its values pass ``schema.PoolFile`` (the importer's model), references as names."""
+
     class Meta:
         model = Pool
         fields = ["name", "description", "active", "manager", "dynamic_skill", "dynamic_min_level", "dynamic_team",
                   "dynamic_weight"]  # fmt: skip
         labels = {"dynamic_skill": "Dynamic: every active rep with skill", "dynamic_min_level": "… at level at least",
                   "dynamic_team": "Dynamic: every active rep in team", "dynamic_weight": "Weight of dynamic members"}  # fmt: skip
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        manager, skill, team = data.get("manager"), data.get("dynamic_skill"), data.get("dynamic_team")
+        values = {
+            "name": data.get("name"), "description": data.get("description"), "active": data.get("active"),
+            "manager": manager.user.get_username() if manager else None, "dynamic_skill": skill.key if skill else None,
+            "dynamic_min_level": data.get("dynamic_min_level"), "dynamic_team": team.name if team else None,
+            "dynamic_weight": data.get("dynamic_weight"),
+        }  # fmt: skip
+        _pool, problems = schema.validate(schema.PoolFile, values)
+        for path, message in problems:
+            name = path.split(".")[0]
+            self.add_error(name if name in self.fields else None, message)
+        return data
+
+
+class PoolMemberForm(forms.ModelForm):
+    """A member row; its weight passes ``schema.PoolMemberFile`` as in an imported file."""
+
+    class Meta:
+        model = PoolMember
+        fields = ["rep", "weight"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        rep = data.get("rep")
+        if self.errors or rep is None or data.get("DELETE"):
+            return data
+        _member, problems = schema.validate(schema.PoolMemberFile, {"rep": rep.user.get_username(), "weight": data.get("weight")})
+        for path, message in problems:
+            name = path.split(".")[0]
+            self.add_error(name if name in self.fields else None, message)
+        return data
 
 
 class SegmentForm(forms.ModelForm):
@@ -494,7 +532,8 @@ AbsenceFormSet = forms.inlineformset_factory(
     widgets={"starts_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
              "ends_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")},
 )  # fmt: skip
-PoolMemberFormSet = forms.inlineformset_factory(Pool, PoolMember, fields=["rep", "weight"], extra=1, can_delete=True)
+PoolMemberFormSet = forms.inlineformset_factory(Pool, PoolMember, form=PoolMemberForm, fields=["rep", "weight"], extra=1,
+                                                can_delete=True)  # fmt: skip
 
 
 # --- test a lead, import --------------------------------------------------------------------

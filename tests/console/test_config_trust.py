@@ -174,14 +174,14 @@ def test_the_importer_and_the_rule_editor_give_the_same_verdict(
 def test_restoring_a_version_the_editor_would_refuse_is_refused_and_named() -> None:
     from django.core.exceptions import ValidationError
 
-    rule = RuleFactory(fallback=[{"kind": "holding"}])
-    Rule.objects.filter(pk=rule.pk).update(fallback=[{"kind": "holding"}, {"kind": "manager"}])  # an old, bad row
-    rule.refresh_from_db()
-    rule.name = "renamed"
-    rule.save()  # history now holds the bad version
+    rule = RuleFactory(fallback=[{"kind": "holding"}, {"kind": "manager"}])  # saved before the check existed
     bad = rule.history.order_by("-history_id").first()
+    rule.fallback = [{"kind": "holding"}]
+    rule.save()
     with pytest.raises(ValidationError, match="Holding ends the chain"):
         services.rule_restore_version(rule=rule, history_id=bad.history_id)
+    rule.refresh_from_db()
+    assert rule.fallback == [{"kind": "holding"}]
 
 
 # --- rules that can never match; a new rule lands above the catch-all ----------------------------
