@@ -243,7 +243,7 @@ def test_pool_form_refuses_negative_huge_and_duplicate_weights(ops_client: Clien
     rep = RepFactory()
     member = {"poolmember-TOTAL_FORMS": "1", "poolmember-0-rep": str(rep.id)}
     rejected(ops_client, "/ops/pools/new/", _pool_post(name="Taken"), errors_on="Pool with this Name already exists")
-    rejected(ops_client, "/ops/pools/new/", _pool_post(**member, **{"poolmember-0-weight": "-3"}), errors_on="must be at least 1")
+    rejected(ops_client, "/ops/pools/new/", _pool_post(**member, **{"poolmember-0-weight": "-3"}), errors_on="greater than or equal to")
     rejected(ops_client, "/ops/pools/new/", _pool_post(**member, **{"poolmember-0-weight": "5000"}), errors_on="must be at most 1000")
     rejected(ops_client, "/ops/pools/new/", _pool_post(dynamic_weight="0"), errors_on="must be at least 1")
     rejected(ops_client, "/ops/pools/new/", _pool_post(dynamic_min_level="9"), errors_on="must be at most 5")
