@@ -21,6 +21,7 @@ from reps.models import Absence, Licence, Pool, PoolMember, Rep, RepSkill, Skill
 from routing.engine import LEAD_FIELDS, schema
 from routing.engine.conditions import LIST_OPS, NUMERIC_OPS, PRESENCE_OPS
 from routing.engine.types import Criterion, Op, StepKind
+from routing.console import selectors
 from routing.models import FALLBACK_KINDS, Rule, Segment
 from routing.validation import contains_nul as has_nul
 
@@ -222,17 +223,7 @@ class RuleForm(forms.ModelForm):
                 self.initial[f"req_{flag}"] = bool(req.get(flag))
             self.initial["req_min_tier"] = req.get("min_tier")
         elif not self.is_bound:
-            self.initial["priority"] = new_rule_priority()
-
-
-def new_rule_priority() -> int:
-    """A new rule's priority: just above the first catch-all (an enabled rule with no conditions),
-    which no rule below it can ever reach; after the last rule when there is none."""
-    rules = list(Rule.objects.filter(archived=False).order_by("priority", "id").values_list("priority", "enabled", "conditions"))
-    catch_all = next((priority for priority, enabled, conditions in rules if enabled and not conditions), None)
-    if catch_all is not None:
-        return max(catch_all - 1, 0)
-    return (rules[-1][0] + 10) if rules else 100
+            self.initial["priority"] = selectors.rule_priority_for_new()
 
 
 class RuleEditor:

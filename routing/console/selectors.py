@@ -6,10 +6,11 @@ import json
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from pydantic import ValidationError
 
 from reps.models import Pool, Rep, Skill, Territory
 from routing import labels
-from routing.engine import REASON_LABELS
+from routing.engine import REASON_LABELS, lint, schema
 from routing.engine.types import Decision as EngineDecision
 from routing.engine.types import Reason
 from routing.models import Lead, Rule, RuleSet, Segment
@@ -22,16 +23,22 @@ def rule_list() -> QuerySet[Rule]:
     return Rule.objects.filter(archived=False).select_related("pool").order_by("priority", "id")
 
 
+def rule_priority_for_new() -> int:
+    """A new rule's priority: just above the first catch-all (an enabled rule with no conditions),
+    which no rule below it can ever reach; 10 after the last rule when there is none (100 for the first)."""
+    rules = list(Rule.objects.filter(archived=False).order_by("priority", "id").values_list("priority", "enabled", "conditions"))
+    catch_all = next((priority for priority, enabled, conditions in rules if enabled and not conditions), None)
+    if catch_all is not None:
+        return max(catch_all - 1, 0)
+    return (rules[-1][0] + 10) if rules else 100
+
+
 def rule_list_checked() -> list[Rule]:
     """The draft rules, each with ``never_matches``: why it can never route a lead ("" when it can).
 
     Rules are read through the engine schema and checked by ``engine.lint.never_matching``
     (shadowed by a rule above, e.g. a catch-all, or contradictory conditions).
     """
-    from pydantic import ValidationError
-
-    from routing.engine import lint, schema
-
     rules = list(rule_list())
     specs = []
     for rule in rules:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Final
@@ -75,14 +76,23 @@ class SchemaError(Exception):
 # --- JSON the database can store ---------------------------------------------------------------
 
 
+_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 def join_path(base: str, *parts: str | int) -> str:
-    """``join_path("rules", 2, "pool")`` -> ``"rules[2].pool"``; ``"$"`` is the document itself."""
+    """``join_path("rules", 2, "pool")`` -> ``"rules[2].pool"``; ``"$"`` is the document itself.
+
+    A key that is not a plain name (empty, with dots, spaces or other scripts) is written
+    ``["key"]`` in JSON's escaping, so every path reads back unambiguously.
+    """
     path = "" if base == "$" else base
     for part in parts:
         if isinstance(part, int):
-            path += f"[{part}]"
+            path = f"{path or '$'}[{part}]"
+        elif _NAME.match(part):
+            path = f"{path}.{part}" if path else part
         else:
-            path = f"{path}.{part}" if path else str(part)
+            path = f"{path or '$'}[{json.dumps(part)}]"
     return path or "$"
 
 
@@ -272,8 +282,11 @@ def requirement_words() -> dict[str, str]:
 # --- fallback steps -----------------------------------------------------------------------------
 
 
+_FALLBACK_VALUES: Final = frozenset(k.value for k in FALLBACK_KINDS)
+
+
 def _fallback_kind(value: Any) -> Any:
-    if value not in {k.value for k in FALLBACK_KINDS}:
+    if not isinstance(value, str) or value not in _FALLBACK_VALUES:
         raise PydanticCustomError(
             "fallback_kind", "unknown fallback {kind}; use one of {kinds}",
             {"kind": _shown(value), "kinds": ", ".join(k.value for k in FALLBACK_KINDS)},

@@ -95,14 +95,28 @@ reps = st.fixed_dictionaries(
 )  # fmt: skip
 
 
+territories = st.fixed_dictionaries(
+    {"name": tricky_text, "country": st.one_of(st.just("US"), tricky_text)},
+    optional={"region": st.one_of(st.just("ßßßßßßßßß"), tricky_text), "parent": scalars, "postal_prefix": scalars,
+              "active": scalars},
+)  # fmt: skip
+licences = st.fixed_dictionaries(
+    {"jurisdiction": st.one_of(st.just("US-ßßßßßßßßß"), tricky_text), "product_line": tricky_text},
+    optional={"valid_from": st.one_of(st.just("2025-01-01"), tricky_text), "valid_until": scalars},
+)  # fmt: skip
+
+
 @st.composite
 def documents(draw: st.DrawFn) -> object:
     """A valid document with a few sections or rows replaced or added by wild ones, or wild JSON."""
     if draw(st.integers(0, 9)) == 0:
         return draw(json_values)
     doc = demo_config()
-    for section, strategy in (("rules", rules), ("segments", segments), ("pools", pools), ("reps", reps)):
-        if draw(st.booleans()):
+    if draw(st.integers(0, 3)) == 0:
+        doc["reps"][0]["licences"] = draw(st.lists(licences, max_size=2))
+    for section, strategy in (("rules", rules), ("segments", segments), ("pools", pools), ("reps", reps),
+                              ("territories", territories)):  # fmt: skip
+        if draw(st.integers(0, 3)) == 0:
             rows = draw(st.lists(strategy, max_size=2))
             doc[section] = (doc[section] + rows) if draw(st.booleans()) else rows
     if draw(st.integers(0, 5)) == 0:
@@ -110,7 +124,7 @@ def documents(draw: st.DrawFn) -> object:
     return doc
 
 
-PATH = re.compile(r"^(\$|format|format_version|[a-z_]+)(\[\d+\]|\.[^:\[]+|\[\d+\])*: \S")
+PATH = re.compile(r'^(\$|format|format_version|[a-z_]+)(\[\d+\]|\["(?:[^"\\]|\\.)*"\]|\.[A-Za-z_][A-Za-z0-9_]*)*: \S')
 
 
 @pytest.fixture
