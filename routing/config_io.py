@@ -435,7 +435,7 @@ def _parse_doc(data: Any) -> tuple[dict[str, Any], list[str]]:  # noqa: C901 - o
         return objects
 
     pools = named(schema.PoolFile, "pools")
-    c.errors.extend(_problems(schema._duplicates([o.name if o else None for _, o in pools], "pools", "pool")))
+    c.errors.extend(_problems(schema.duplicate_problems([o.name if o else None for _, o in pools], "pools", "pool")))
     for i, pool in pools:
         if pool is None:
             continue
@@ -453,7 +453,7 @@ def _parse_doc(data: Any) -> tuple[dict[str, Any], list[str]]:  # noqa: C901 - o
     out["segments"] = [segment.dump() for _, segment in segments if segment is not None]
 
     rules = named(schema.RuleFile, "rules")
-    c.errors.extend(_problems(schema._duplicates([r.name if r else None for _, r in rules], "rules", "rule name")))
+    c.errors.extend(_problems(schema.duplicate_problems([r.name if r else None for _, r in rules], "rules", "rule name")))
     for i, rule in rules:
         if rule is not None:
             c.errors.extend(_problems(schema.rule_reference_problems(

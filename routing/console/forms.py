@@ -67,6 +67,55 @@ def parse_json_text(text: str, *, max_bytes: int = MAX_JSON_BYTES) -> Any:
     return value
 
 
+class StorableJSONFormField(forms.JSONField):
+    """Django's JSON form field, refusing what PostgreSQL cannot store (NaN, infinity, lone
+    surrogates, NUL; by path) and re-rendering with ASCII escapes, so a lone surrogate in the
+    posted text cannot break the page that shows the error."""
+
+    def prepare_value(self, value: Any) -> str:
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+        return json.dumps(value, ensure_ascii=True, cls=self.encoder)
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            return super().to_python(value)
+        except ValueError:  # an integer literal of more than 4,300 digits
+            raise forms.ValidationError("Not valid JSON: a number is too long.") from None
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        problems = schema.storable_problems(value)
+        if problems:
+            raise forms.ValidationError([f"{path}: {message}" for path, message in problems[:10]])
+
+
+def manager_cycle_error(*, rep_id: int | None, manager: Rep | None, name: str = "this rep") -> str | None:
+    """"Managers would form a cycle: …" when ``manager`` (directly or up the chain) reports to the
+    rep; the same check as the importer's (``schema.manager_cycle``)."""
+    if manager is None:
+        return None
+    me = rep_id or "new rep"
+    managers: dict[Any, Any] = dict(Rep.objects.values_list("id", "manager_id"))
+    managers[me] = manager.pk
+    cycle = schema.manager_cycle(managers)
+    if cycle is None or me not in cycle:
+        return None
+    names = dict(Rep.objects.filter(id__in=[c for c in cycle if c != me]).values_list("id", "display_name"))
+    return f"Managers would form a cycle: {' → '.join(names.get(c, name) for c in cycle)}."
+
+
+def rep_login_error(account: Any, *, rep_id: int | None = None) -> str | None:
+    """Why ``account`` cannot be a rep's login (``schema.rep_login_problem``), as a sentence, or None."""
+    if account is None:
+        return None
+    problem = schema.rep_login_problem(
+        roles=account.groups.values_list("name", flat=True), is_superuser=account.is_superuser,
+        is_staff=account.is_staff, has_rep=Rep.objects.filter(user=account).exclude(pk=rep_id).exists(),
+    )  # fmt: skip
+    return f"{problem[0].upper()}{problem[1:]}." if problem else None
+
+
 def digits_to_id(text: str) -> int | None:
     """An id typed as ASCII digits (``"²".isdigit()`` is true, ``int("²")`` fails), else None."""
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
@@ -297,14 +346,9 @@ class RuleEditor:
             "requirements": {"skills": skills, "min_tier": data.get("req_min_tier"),
                              **{flag: data.get(f"req_{flag}", False) for flag, _ in schema.requirement_flags()}},
         }  # fmt: skip
-        rule, problems = schema.validate(schema.RuleStored, stored)
-        if rule is not None:
-            problems = schema.rule_reference_problems(
-                rule, pools=Pool.objects.values_list("id", flat=True), reps=Rep.objects.values_list("id", flat=True),
-                skills=[s.key for s in Skill.objects.all()],
-            )  # fmt: skip
-            if pool is None:  # the form already says what is wrong with the pool
-                problems = [(p, m) for p, m in problems if p != "pool_id"]
+        rule, problems = selectors.rule_check(stored)
+        if pool is None:  # the form already says what is wrong with the pool
+            problems = [(p, m) for p, m in problems if p != "pool_id"]
         self._place(problems)
         if self.form.errors or self.conditions.errors or any(self.row_errors.values()) or rule is None:
             return False
@@ -478,29 +522,17 @@ class RepForm(forms.ModelForm):
         if not username:
             raise forms.ValidationError("A new rep needs a username.")
         User = get_user_model()
-        existing = User.objects.filter(username=username).first()
-        if existing is not None:
-            problem = schema.rep_login_problem(
-                roles=existing.groups.values_list("name", flat=True), is_superuser=existing.is_superuser,
-                is_staff=existing.is_staff, has_rep=Rep.objects.filter(user=existing).exists(),
-            )  # fmt: skip
-            if problem:
-                raise forms.ValidationError(f"{problem[0].upper()}{problem[1:]}.")
+        error = rep_login_error(User.objects.filter(username=username).first())
+        if error:
+            raise forms.ValidationError(error)
         return username
 
     def clean_manager(self) -> Rep | None:
-        """The same cycle check as the importer's (``schema.manager_cycle``)."""
         manager = self.cleaned_data.get("manager")
-        if manager is None:
-            return manager
-        me = self.instance.pk or "new rep"
-        managers = dict(Rep.objects.values_list("id", "manager_id"))
-        managers[me] = manager.pk
-        cycle = schema.manager_cycle(managers)
-        if cycle is not None and me in cycle:
-            names = dict(Rep.objects.filter(id__in=[c for c in cycle if c != me]).values_list("id", "display_name"))
-            chain = " → ".join(names.get(c, self.cleaned_data.get("display_name") or "this rep") for c in cycle)
-            raise forms.ValidationError(f"Managers would form a cycle: {chain}.")
+        error = manager_cycle_error(rep_id=self.instance.pk, manager=manager,
+                                    name=self.cleaned_data.get("display_name") or "this rep")  # fmt: skip
+        if error:
+            raise forms.ValidationError(error)
         return manager
 
     def clean_working_hours(self) -> dict[str, Any]:

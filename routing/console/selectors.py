@@ -23,6 +23,23 @@ def rule_list() -> QuerySet[Rule]:
     return Rule.objects.filter(archived=False).select_related("pool").order_by("priority", "id")
 
 
+def rule_check(data: dict[str, Any]) -> tuple[schema.RuleStored | None, list[tuple[str, str]]]:
+    """A rule in stored form (``pool_id``, ``target_id``) read through ``schema.RuleStored``, then its
+    references checked against the pools, reps and skills that exist: ``(rule or None, problems)``.
+
+    The one check behind the rule editor, the admin, and rule and version restore; the importer
+    runs the same schema with references by name (``routing.config_io``).
+    """
+    rule, problems = schema.validate(schema.RuleStored, data)
+    if rule is None:
+        return None, problems
+    problems = schema.rule_reference_problems(
+        rule, pools=Pool.objects.values_list("id", flat=True), reps=Rep.objects.values_list("id", flat=True),
+        skills=[s.key for s in Skill.objects.all()],
+    )  # fmt: skip
+    return (None if problems else rule), problems
+
+
 def rule_priority_for_new() -> int:
     """A new rule's priority: just above the first catch-all (an enabled rule with no conditions),
     which no rule below it can ever reach; 10 after the last rule when there is none (100 for the first)."""

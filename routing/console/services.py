@@ -12,8 +12,9 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
-from reps.models import Pool, Rep, Role, Skill
+from reps.models import Rep, Role
 from routing import services as routing_services
+from routing.console import selectors
 from routing.engine import schema
 from routing.models import Rule, RuleSet, Segment
 
@@ -70,12 +71,7 @@ def _checked_rule_values(data: dict[str, Any], *, what: str) -> dict[str, Any]:
     threshold = data.get("value_threshold")
     data = {**data, "value_threshold": str(threshold) if isinstance(threshold, Decimal) else threshold}
     data = {k: v for k, v in data.items() if k not in ("id", "history_id")}
-    rule, problems = schema.validate(schema.RuleStored, data)
-    if rule is not None:
-        problems = schema.rule_reference_problems(
-            rule, pools=Pool.objects.values_list("id", flat=True), reps=Rep.objects.values_list("id", flat=True),
-            skills=[s.key for s in Skill.objects.all()],
-        )  # fmt: skip
+    rule, problems = selectors.rule_check(data)
     if problems:
         raise ValidationError([f"{what}: {path}: {message}" for path, message in problems])
     return {**rule.values(), "archived": False}

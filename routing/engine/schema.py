@@ -540,7 +540,7 @@ class SegmentStored(_SegmentBody):
 
 def segments_problems(segments: Sequence[_SegmentBody], path: str = "segments") -> list[Problem]:
     """Across segments: slugs are unique and at most one is the default."""
-    problems = _duplicates([s.slug for s in segments], path, "slug")
+    problems = duplicate_problems([s.slug for s in segments], path, "slug")
     if sum(1 for s in segments if s.is_default) > 1:
         problems.append((path, "only one segment can be the default"))
     return problems
@@ -586,7 +586,8 @@ class PoolFile(_Model):
 # --- across objects -----------------------------------------------------------------------------
 
 
-def _duplicates(keys: Sequence[Any], path: str, label: str) -> list[Problem]:
+def duplicate_problems(keys: Sequence[Any], path: str, label: str) -> list[Problem]:
+    """``(path[i], "duplicate ...")`` for each key seen before in ``keys`` (blank keys are skipped)."""
     seen: dict[Any, int] = {}
     problems: list[Problem] = []
     for i, key in enumerate(keys):
@@ -627,17 +628,20 @@ ROLE_REP: Final = "Rep"
 def rep_login_problem(*, roles: Iterable[str], is_superuser: bool, is_staff: bool, has_rep: bool) -> str | None:
     """Why an existing login cannot become a rep's login, or None.
 
-    A rep profile may take over a login that is no one else's: not another rep's, and without a
-    Sales Ops or Manager role or admin rights (the rep would inherit them, and the manager's or
-    ops user's work would be routed leads).
+    A rep profile may take a login that has the Rep role (a manager who also works leads has
+    both) or a plain login with no role and no admin rights (it then gets the Rep role). It may
+    not take another rep's login, nor a Sales Ops, Manager or admin login without the Rep role:
+    that person would start receiving leads, and the rep would inherit their rights.
     """
     if has_rep:
         return "this login already belongs to a rep"
-    other = sorted(set(roles) - {ROLE_REP})
+    roles = set(roles)
+    if ROLE_REP in roles:
+        return None
     if is_superuser or is_staff:
         return "this login is an administrator, not a rep"
-    if other:
-        return f"this login has the role {', '.join(other)}, not a rep"
+    if roles:
+        return f"this login has the role {', '.join(sorted(roles))}, not a rep"
     return None
 
 

@@ -222,3 +222,43 @@ def test_a_rep_form_refuses_a_manager_cycle_and_an_ops_login(ops_client: Client)
     response = ops_client.post("/ops/reps/new/", {**a_post, "manager": "", "username": "olga", **formsets})
     assert response.status_code == 200 and "not a rep" in response.content.decode()
     assert not Rep.objects.filter(user=ops).exists()
+
+
+# --- the admin's raw JSON boxes go through the same check ------------------------------------------
+
+
+@pytest.mark.parametrize(("field", "text", "named"), [
+    ("conditions", '[{"field": "value", "op": "gte", "value": NaN}]', "NaN and infinity are refused"),
+    ("conditions", '[{"field": "value", "op": "gte", "value": 1e999}]', "NaN and infinity are refused"),
+    ("conditions", '[{"field": "state", "op": "equals", "value": "\\ud800"}]', "lone surrogate"),
+    ("fallback", '[{"kind": "holding"}, {"kind": "manager"}]', "Holding ends the chain"),
+    ("fallback", '[{"kind": "relax"}]', "A relax step needs a relaxation order"),
+    ("fallback", '[{"kind": "pool", "target_id": 999999}]', "Choose the pool to fall back to"),
+    ("requirements", '{"licence": "yes"}', "expected true or false"),
+])  # fmt: skip
+def test_the_admin_rule_form_refuses_what_the_editor_refuses(client: Client, field: str, text: str, named: str) -> None:
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw-for-tests-123"))
+    pool = PoolFactory()
+    data = {"name": "Admin rule", "priority": "5", "enabled": "on", "pool": str(pool.id), "strategy": "weighted_fair",
+            "conditions": "[]", "requirements": "{}", "fallback": "[]", "relaxation": "[]", "value_threshold": "",
+            "high_value_min_tier": "", "reroute_on_escalation": "on", field: text}  # fmt: skip
+    response = client.post("/admin/routing/rule/add/", data)
+    assert response.status_code == 200 and named in response.content.decode()
+    assert not Rule.objects.exists()
+    assert client.post("/admin/routing/rule/add/", {**data, field: "[]" if field != "requirements" else "{}"}).status_code == 302
+    assert Rule.objects.count() == 1
+
+
+def test_the_admin_rep_form_refuses_a_manager_cycle_and_a_surrogate_in_working_hours(client: Client) -> None:
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw-for-tests-123"))
+    a = RepFactory(display_name="Ana")
+    b = RepFactory(display_name="Bob", manager=a)
+    data = {"user": str(a.user_id), "display_name": "Ana", "tier": "2", "timezone": "UTC", "working_hours": "{}",
+            "active": "on", "manager": str(b.id), "repskill_set-TOTAL_FORMS": "0", "repskill_set-INITIAL_FORMS": "0",
+            "skills-TOTAL_FORMS": "0", "skills-INITIAL_FORMS": "0", "licences-TOTAL_FORMS": "0", "licences-INITIAL_FORMS": "0"}  # fmt: skip
+    response = client.post(f"/admin/reps/rep/{a.id}/change/", data)
+    assert response.status_code == 200 and "Managers would form a cycle" in response.content.decode()
+    response = client.post(f"/admin/reps/rep/{a.id}/change/", {**data, "manager": "", "working_hours": '{"\\ud800": []}'})
+    assert response.status_code == 200 and "lone surrogate" in response.content.decode()
+    a.refresh_from_db()
+    assert a.manager_id is None and a.working_hours == {}

@@ -117,9 +117,9 @@ def test_manager_cycles(managers: dict, cycle: list | None) -> None:
 
 
 @pytest.mark.parametrize(("roles", "superuser", "staff", "has_rep", "refused"), [
-    ([], False, False, False, False), (["Rep"], False, False, False, False),
-    (["Sales Ops"], False, False, False, True), (["Manager", "Rep"], False, False, False, True),
-    ([], True, False, False, True), ([], False, True, False, True), ([], False, False, True, True),
+    ([], False, False, False, False), (["Rep"], False, False, False, False), (["Manager", "Rep"], False, False, False, False),
+    (["Sales Ops"], False, False, False, True), (["Manager"], False, False, False, True),
+    ([], True, False, False, True), ([], False, True, False, True), (["Rep"], False, False, True, True),
 ])  # fmt: skip
 def test_which_logins_may_become_a_reps(roles: list, superuser: bool, staff: bool, has_rep: bool, refused: bool) -> None:
     problem = schema.rep_login_problem(roles=roles, is_superuser=superuser, is_staff=staff, has_rep=has_rep)
