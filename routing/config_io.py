@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable
 
+import pydantic
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
@@ -178,8 +179,10 @@ def config_export(*, include_absences: bool = True) -> dict[str, Any]:
 
 def _requirements_export(raw: dict[str, Any]) -> dict[str, Any]:
     """Stored requirements in the schema's canonical form (as stored when they no longer fit it)."""
-    requirements, problems = schema.validate(schema.Requirements, raw or {})
-    return requirements.dump() if requirements is not None else raw
+    try:
+        return schema.read_stored(schema.Requirements, raw or {}).dump()
+    except pydantic.ValidationError:
+        return raw
 
 
 # --- validation (phase 1) -------------------------------------------------------------------

@@ -24,6 +24,7 @@ path in the format's own terms (``rules[2].fallback[1].pool``).
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
@@ -191,7 +192,8 @@ class _Model(BaseModel):
     )  # fmt: skip
 
 
-def _enum(enum: type, default: Any, description: str) -> Any:
+def _choice(default: Any, description: str) -> Any:
+    """A field whose value is one of an enum's codes, given as text (strict mode would want the enum)."""
     return Field(default, strict=False, description=description)
 
 
@@ -202,7 +204,7 @@ class Condition(_Model):
     """One test on a lead field; a rule or segment matches when all of its conditions hold."""
 
     field: str = Field(description="a lead field (`country`, `state`, `value`, `intent`, ...) or `attributes.<key>`")
-    op: Op = _enum(Op, ..., "`" + "`, `".join(o.value for o in Op) + "`")
+    op: Op = _choice(..., "`" + "`, `".join(o.value for o in Op) + "`")
     value: Any = Field(None, description="a list for `in`/`not_in`, `[low, high]` for `between`, none for `is_empty`/`is_set`")
 
     @model_validator(mode="before")
@@ -379,7 +381,7 @@ class _RuleBody(_Model):
     priority: int = Field(100, ge=0, le=MAX_INT, description="lower is evaluated first; the first matching rule routes the lead")
     enabled: bool = Field(True, description="a disabled rule is skipped")
     conditions: list[Condition] = Field(default_factory=list, description="all must hold; none = every lead (a catch-all)")
-    strategy: Strategy = _enum(Strategy, Strategy.WEIGHTED_FAIR, "`" + "`, `".join(s.value for s in Strategy) + "`")
+    strategy: Strategy = _choice(Strategy.WEIGHTED_FAIR, "`" + "`, `".join(s.value for s in Strategy) + "`")
     requirements: Requirements = Field(default_factory=Requirements, description="what a rep needs (see `requirements.*`)")
     value_threshold: Amount = Field(None, description="an amount (text, e.g. `\"50000\"`): a lead worth at least this is high value; null = none")
     high_value_min_tier: int | None = Field(None, ge=1, le=4, description="tier floor for high-value leads, 1 to 4; null = none")
@@ -714,8 +716,22 @@ def read_stored(model: type[_Model], data: Any) -> Any:
 
     Types are checked, but not the editing rules that may have tightened since it was published
     (a condition the editor now refuses still evaluates, as a non-match): routing must keep
-    reading every published version. Raises ``pydantic.ValidationError`` on a wrong type.
+    reading every published version, and keys it does not know are left out. Raises
+    ``pydantic.ValidationError`` on a wrong type.
     """
+    data = copy.deepcopy(data)
+    for _attempt in range(20):
+        try:
+            return model.model_validate(data, context={"stored": True})
+        except ValidationError as exc:
+            extras = [e["loc"] for e in exc.errors() if e["type"] == "extra_forbidden"]
+            if not extras or len(extras) != exc.error_count():
+                raise
+            for loc in extras:  # a key an older or newer release wrote: not ours to refuse here
+                holder = data
+                for part in loc[:-1]:
+                    holder = holder[part]
+                holder.pop(loc[-1], None)
     return model.model_validate(data, context={"stored": True})
 
 

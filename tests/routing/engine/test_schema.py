@@ -98,6 +98,16 @@ def test_a_published_rule_set_is_read_even_if_todays_editor_would_refuse_its_con
     assert schema.validate(schema.RuleStored, stored)[1]  # ... while the editor and restore refuse it
 
 
+def test_a_published_rule_with_keys_this_release_does_not_know_still_reads() -> None:
+    stored = {"name": "Old", "pool_id": 1, "color": "red", "requirements": {"licence": True, "future_flag": True},
+              "conditions": [{"field": "country", "op": "equals", "value": "US", "note": "x"}]}  # fmt: skip
+    spec = schema.read_stored(schema.RuleStored, stored).to_spec()
+    assert spec.requirements.licence and spec.conditions[0].value == "US"
+    assert stored["requirements"]["future_flag"]  # the caller's data is left alone
+    with pytest.raises(Exception, match="priority"):
+        schema.read_stored(schema.RuleStored, {**stored, "priority": "5"})
+
+
 def test_every_requirement_of_the_schema_is_a_field_the_eligibility_check_reads() -> None:
     # A new requirement is a schema field plus its eligibility check; the two must stay in step.
     assert set(schema.Requirements.model_fields) == {f.name for f in dataclasses.fields(types.Requirements)}
