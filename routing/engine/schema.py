@@ -77,7 +77,7 @@ class SchemaError(Exception):
 # --- JSON the database can store ---------------------------------------------------------------
 
 
-_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME: Final = r"[A-Za-z_][A-Za-z0-9_]*"
 
 
 def join_path(base: str, *parts: str | int) -> str:
@@ -90,7 +90,7 @@ def join_path(base: str, *parts: str | int) -> str:
     for part in parts:
         if isinstance(part, int):
             path = f"{path or '$'}[{part}]"
-        elif _NAME.match(part):
+        elif re.fullmatch(_NAME, part):
             path = f"{path}.{part}" if path else part
         else:
             path = f"{path or '$'}[{json.dumps(part)}]"

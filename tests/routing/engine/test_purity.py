@@ -15,6 +15,7 @@ ALLOWED_IMPORTS = {
     "__future__",
     "collections",
     "collections.abc",
+    "copy",
     "dataclasses",
     "datetime",
     "decimal",
@@ -25,6 +26,7 @@ ALLOWED_IMPORTS = {
     # Validation only (the configuration schema): no I/O, no settings, no clock.
     "pydantic",
     "pydantic_core",
+    "re",
     "typing",
     "zoneinfo",
 }
