@@ -18,12 +18,16 @@ import re
 from urllib.parse import urlencode
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import QueryDict
 from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reps.models import Role
-from routing.config_io import SECTIONS
+from routing.config_io import SECTIONS, ConfigImportError, config_import
+from routing.console import services as console_services
+from routing.console.forms import RuleEditor
 from routing.engine.conditions import LEAD_FIELDS
 from routing.engine.types import Criterion, Op, Strategy
 from routing.models import Rule
@@ -134,40 +138,60 @@ def ops_client(db) -> Client:  # noqa: ANN001
     return client
 
 
-@pytest.fixture
-def uploads(ops_client: Client) -> dict:
-    return {"client": ops_client, "statuses": {}, "refused": 0, "accepted": 0}
+def _progress(surface: str, counts: dict) -> None:
+    """Long runs: the running counts in LEADOPS_FUZZ_PROGRESS (a file), every 250 examples."""
+    path = os.environ.get("LEADOPS_FUZZ_PROGRESS")
+    if path and sum(counts.values()) % 250 == 0:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"{surface} {json.dumps(counts)}\n")
 
 
-def test_config_upload_never_errors_and_every_refusal_names_a_path(uploads: dict) -> None:
-    client = uploads["client"]
+def _check_config_errors(errors: list[str]) -> None:
+    assert errors
+    for error in errors:
+        section = error.split(":", 1)[0].split("[", 1)[0].split(".", 1)[0]
+        assert section in {*SECTIONS, "$", "format", "format_version"} and PATH.match(error), error
+
+
+@pytest.mark.parametrize("via", ["http", "direct"])
+def test_config_upload_never_errors_and_every_refusal_names_a_path(ops_client: Client, via: str) -> None:
+    """``http``: the console's upload page (JSON text, as a browser sends it); ``direct``: the
+    decoded value straight into ``config_import`` (NaN floats and lone surrogates arrive as such)."""
+    counts = {"accepted": 0, "refused": 0}
 
     @FUZZ
     @given(doc=documents())
     def run(doc: object) -> None:
+        if via == "direct":
+            try:
+                config_import(doc, dry_run=True)  # type: ignore[arg-type]
+                counts["accepted"] += 1
+            except ConfigImportError as exc:
+                counts["refused"] += 1
+                _check_config_errors(exc.errors)
+            _progress(f"config-{via}", counts)
+            assert not Rule.objects.exists()
+            return
         body = json.dumps(doc).encode()  # NaN/Infinity written as Python does; surrogates as \\u escapes
-        from django.core.files.uploadedfile import SimpleUploadedFile
-
-        response = client.post("/ops/config/", {"file": SimpleUploadedFile("c.json", body, "application/json")})
+        response = ops_client.post("/ops/config/", {"file": SimpleUploadedFile("c.json", body, "application/json")})
         assert response.status_code == 200, (doc, response.status_code)
         errors = response.context.get("errors")
         form = response.context["form"]
         if errors:
-            uploads["refused"] += 1
-            for error in errors:
-                section = error.split(":", 1)[0].split("[", 1)[0].split(".", 1)[0]
-                assert section in {*SECTIONS, "$", "format", "format_version"} and PATH.match(error), error
+            counts["refused"] += 1
+            _check_config_errors(errors)
         elif form.errors:
-            uploads["refused"] += 1
+            counts["refused"] += 1
             assert set(form.errors) == {"file"}, form.errors
         else:
-            uploads["accepted"] += 1
+            counts["accepted"] += 1
             assert response.context.get("changes") is not None
+        _progress(f"config-{via}", counts)
         assert not Rule.objects.exists()  # an upload only previews
 
     run()
-    print(f"config upload: {uploads['accepted']} accepted, {uploads['refused']} refused, 0 server errors")
-    assert uploads["refused"] and uploads["accepted"], uploads
+    print(f"config {via}: {counts['accepted']} accepted, {counts['refused']} refused, 0 server errors")
+    assert counts["refused"] and counts["accepted"], counts
 
 
 # --- the rule editor -------------------------------------------------------------------------
@@ -207,40 +231,60 @@ def rule_posts(draw: st.DrawFn) -> dict:
     }  # fmt: skip
 
 
-def test_rule_editor_never_errors_and_every_refusal_is_shown_where_it_belongs(ops_client: Client) -> None:
+@pytest.mark.parametrize("via", ["http", "direct"])
+def test_rule_editor_never_errors_and_every_refusal_is_shown_where_it_belongs(ops_client: Client, via: str) -> None:
+    """``http``: POST to the editor (lone surrogates sent as their bytes, which Django decodes to
+    U+FFFD); ``direct``: the same fields straight into ``RuleEditor`` (surrogates arrive as such)."""
     pool, rep = PoolFactory(name="Fuzz pool"), RepFactory()
     SkillFactory(kind="product", code="auto")
     counts = {"saved": 0, "refused": 0}
+
+    def check_refusal(form: object, rows: list[str], data: dict) -> None:
+        assert form.errors or rows, data  # type: ignore[attr-defined]
+        for name, messages in form.errors.items():  # type: ignore[attr-defined]
+            assert name in form.fields or all(re.match(r"^\S+: ", m) for m in messages), (name, messages)  # type: ignore[attr-defined]
 
     @FUZZ
     @given(post=rule_posts())
     def run(post: dict) -> None:
         data = {k: ([str(pool.id) if x == "POOL" else str(rep.id) if x == "REP" else x for x in v] if isinstance(v, list)
                     else str(pool.id) if v == "POOL" else v) for k, v in post.items()}  # fmt: skip
+        before = Rule.objects.count()
+        if via == "direct":
+            query = QueryDict(mutable=True)
+            for key, value in data.items():
+                query.setlist(key, value if isinstance(value, list) else [value])
+            editor = RuleEditor(rule=None, data=query)
+            if editor.is_valid():
+                console_services.rule_save(rule=None, values=editor.values)
+                counts["saved"] += 1
+                assert Rule.objects.count() == before + 1
+            else:
+                counts["refused"] += 1
+                context = editor.context()
+                rows = [e for key in ("condition_rows", "skill_rows", "fallback_rows", "relax_rows")
+                        for row in context[key] for e in row["errors"]]  # fmt: skip
+                check_refusal(editor.form, rows, data)
+                assert Rule.objects.count() == before
+            _progress(f"editor-{via}", counts)
+            return
         # Lone surrogates cannot be UTF-8; a browser would send their bytes anyway: send them too.
         body = urlencode(data, doseq=True, encoding="utf-8", errors="surrogatepass")
-        before = Rule.objects.count()
         response = ops_client.post("/ops/rules/new/", body, content_type="application/x-www-form-urlencoded",
                                    HTTP_HX_REQUEST="true")  # the fragment: the same validation, less to render
         assert response.status_code in (200, 302), (data, response.status_code)
-        if response.status_code == 200 and response.headers.get("HX-Redirect"):
+        if response.status_code == 302 or response.headers.get("HX-Redirect"):
             counts["saved"] += 1
             assert Rule.objects.count() == before + 1
-            return
-        if response.status_code == 302:
-            counts["saved"] += 1
-            assert Rule.objects.count() == before + 1
-            return
-        counts["refused"] += 1
-        assert Rule.objects.count() == before
-        context = response.context
-        form = context["form"]
-        row_errors = [e for key in ("condition_rows", "skill_rows", "fallback_rows", "relax_rows")
-                      for row in context[key] for e in row["errors"]]  # fmt: skip
-        assert form.errors or row_errors, data
-        for name, messages in form.errors.items():
-            assert name in form.fields or all(re.match(r"^\S+: ", m) for m in messages), (name, messages)
+        else:
+            counts["refused"] += 1
+            context = response.context
+            rows = [e for key in ("condition_rows", "skill_rows", "fallback_rows", "relax_rows")
+                    for row in context[key] for e in row["errors"]]  # fmt: skip
+            check_refusal(context["form"], rows, data)
+            assert Rule.objects.count() == before
+        _progress(f"editor-{via}", counts)
 
     run()
-    print(f"rule editor: {counts['saved']} saved, {counts['refused']} refused, 0 server errors")
+    print(f"rule editor {via}: {counts['saved']} saved, {counts['refused']} refused, 0 server errors")
     assert counts["saved"] and counts["refused"], counts
