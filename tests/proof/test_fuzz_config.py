@@ -36,7 +36,7 @@ from tests.factories import PoolFactory, RepFactory, SkillFactory, user_with_rol
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES = int(os.environ.get("LEADOPS_FUZZ_CONFIG_EXAMPLES", "120"))
+EXAMPLES = int(os.environ.get("LEADOPS_FUZZ_CONFIG_EXAMPLES", "80"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                        HealthCheck.data_too_large])  # fmt: skip
