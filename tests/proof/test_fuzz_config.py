@@ -21,7 +21,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import QueryDict
 from django.test import Client
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from reps.models import Role
@@ -161,6 +161,8 @@ def test_config_upload_never_errors_and_every_refusal_names_a_path(ops_client: C
 
     @FUZZ
     @given(doc=documents())
+    @example(doc=demo_config())  # both sides are always exercised, whatever the draw
+    @example(doc={**demo_config(), "rules": [{"name": "R", "pool": "Auto West", "fallback": [{"kind": "holding"}, {"kind": "relax"}]}]})
     def run(doc: object) -> None:
         if via == "direct":
             try:
@@ -195,6 +197,15 @@ def test_config_upload_never_errors_and_every_refusal_names_a_path(ops_client: C
 
 
 # --- the rule editor -------------------------------------------------------------------------
+
+
+VALID_POST = {
+    "name": "Fuzz rule", "priority": "5", "enabled": "on", "pool": "POOL", "strategy": "weighted_fair",
+    "value_threshold": "", "high_value_min_tier": "", "req_min_tier": "", "req_licence": "",
+    "cond_field": ["country"], "cond_op": ["equals"], "cond_value": ["Zu\u0308rich"],
+    "fb_kind": ["backup", "holding"], "fb_pool": ["", ""], "fb_rep": ["REP", ""],
+    "req_skill": ["product:auto"], "req_level": ["2"], "relax": [], "action": "save",
+}  # fmt: skip
 
 
 def mostly(valid: st.SearchStrategy, wild: st.SearchStrategy) -> st.SearchStrategy:
@@ -246,6 +257,8 @@ def test_rule_editor_never_errors_and_every_refusal_is_shown_where_it_belongs(op
 
     @FUZZ
     @given(post=rule_posts())
+    @example(post=VALID_POST)  # both sides are always exercised, whatever the draw
+    @example(post={**VALID_POST, "fb_kind": ["holding", "manager"], "fb_pool": ["", ""], "fb_rep": ["", ""]})
     def run(post: dict) -> None:
         data = {k: ([str(pool.id) if x == "POOL" else str(rep.id) if x == "REP" else x for x in v] if isinstance(v, list)
                     else str(pool.id) if v == "POOL" else v) for k, v in post.items()}  # fmt: skip
