@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.db import models
 from simple_history.admin import SimpleHistoryAdmin
 
 from reps.models import Absence, Licence, Pool, PoolMember, Rep, RepLoad, RepSkill, Skill, Team, Territory
@@ -24,8 +28,35 @@ class PoolMemberInline(admin.TabularInline):
     raw_id_fields = ["rep"]
 
 
+class RepAdminForm(forms.ModelForm):
+    """The console's checks on a rep's login and manager (no cycles, no ops login), in the admin too."""
+
+    class Meta:
+        model = Rep
+        fields = "__all__"
+
+    def clean(self) -> dict[str, Any]:
+        from routing.console.forms import manager_cycle_error, rep_login_error
+
+        data = super().clean()
+        changed = "user" in self.changed_data and "user" not in self.errors
+        if changed and (error := rep_login_error(data.get("user"), rep_id=self.instance.pk)):
+            self.add_error("user", error)
+        if "manager" not in self.errors and (error := manager_cycle_error(rep_id=self.instance.pk, manager=data.get("manager"))):
+            self.add_error("manager", error)
+        return data
+
+
+def _json_boxes() -> dict:
+    from routing.console.forms import StorableJSONFormField
+
+    return {models.JSONField: {"form_class": StorableJSONFormField}}
+
+
 @admin.register(Rep)
 class RepAdmin(SimpleHistoryAdmin):
+    form = RepAdminForm
+    formfield_overrides = _json_boxes()
     list_display = ["display_name", "tier", "team", "active", "max_open", "max_daily", "timezone"]
     list_filter = ["active", "tier", "team"]
     search_fields = ["display_name", "user__username", "user__email"]

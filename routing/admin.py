@@ -3,20 +3,79 @@ through routing services, so the audit trail stays whole."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.db import models
 from simple_history.admin import SimpleHistoryAdmin
 
 from reps.admin import ReadOnlyAdmin
+from routing.console import selectors
+from routing.console import services as console_services
+from routing.console.forms import StorableJSONFormField
+from routing.engine import schema
 from routing.models import ApiToken, Decision, Lead, Offer, Rule, RuleSet, Segment
+
+
+def _place(form: forms.ModelForm, problems: list[tuple[str, str]], aliases: dict[str, str]) -> None:
+    for path, message in problems:
+        head = path.split(".")[0].split("[")[0]
+        name = aliases.get(head, head)
+        form.add_error(name if name in form.fields else None, f"{path}: {message}")
+
+
+class SegmentAdminForm(forms.ModelForm):
+    """The admin's segment form checks the engine schema, like the console and the importer."""
+
+    class Meta:
+        model = Segment
+        fields = "__all__"
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not self.errors:
+            names = ("slug", "name", "sla_minutes", "accept_fraction", "priority", "order", "conditions", "is_default")
+            _segment, problems = schema.validate(schema.SegmentStored, {n: data.get(n) for n in names if n in data})
+            _place(self, problems, {})
+        return data
+
+
+class RuleAdminForm(forms.ModelForm):
+    """The admin's rule form (raw JSON boxes) runs the rule editor's check (``selectors.rule_check``)."""
+
+    class Meta:
+        model = Rule
+        fields = "__all__"
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not self.errors:
+            threshold = data.get("value_threshold")
+            stored = {name: data.get(name) for name in console_services.RULE_FIELDS if name != "pool_id"}
+            stored.update(pool_id=data["pool"].pk, value_threshold=str(threshold) if threshold is not None else None)
+            for name in ("conditions", "fallback", "relaxation"):
+                stored[name] = stored[name] if stored[name] is not None else []
+            stored["requirements"] = stored["requirements"] if stored["requirements"] is not None else {}
+            _rule, problems = selectors.rule_check(stored)
+            _place(self, problems, {"pool_id": "pool"})
+        return data
+
+
+JSON_BOXES = {models.JSONField: {"form_class": StorableJSONFormField}}
 
 
 @admin.register(Segment)
 class SegmentAdmin(SimpleHistoryAdmin):
+    form = SegmentAdminForm
+    formfield_overrides = JSON_BOXES
     list_display = ["name", "slug", "sla_minutes", "accept_fraction", "order", "is_default"]
 
 
 @admin.register(Rule)
 class RuleAdmin(SimpleHistoryAdmin):
+    form = RuleAdminForm
+    formfield_overrides = JSON_BOXES
     list_display = ["name", "priority", "enabled", "pool", "strategy", "archived"]
     list_filter = ["enabled", "strategy", "archived"]
 

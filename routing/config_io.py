@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Callable
 
+import pydantic
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
@@ -32,15 +33,13 @@ from django.db import models, transaction
 from django.utils.dateparse import parse_date, parse_datetime
 
 from reps.models import Absence, Licence, Pool, PoolMember, Rep, RepSkill, Role, Skill, Team, Territory
-from routing.engine import validate_condition
-from routing.engine.types import Criterion, StepKind, Strategy
-from routing.models import FALLBACK_KINDS, Rule, Segment
-from routing.validation import contains_nul
+from routing.engine import schema
+from routing.engine.types import StepKind
+from routing.models import Rule, Segment
 
 FORMAT = "leadops-config"
 FORMAT_VERSION = 1
 SECTIONS = ("skills", "teams", "territories", "reps", "pools", "segments", "rules")
-REQUIREMENT_FLAGS = ("licence", "territory", "language", "working_hours")
 
 
 class ConfigImportError(Exception):
@@ -179,11 +178,11 @@ def config_export(*, include_absences: bool = True) -> dict[str, Any]:
 
 
 def _requirements_export(raw: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "skills": [{"skill": s["skill"], "min_level": int(s.get("min_level", 1))} for s in raw.get("skills", [])],
-        **{flag: bool(raw.get(flag, False)) for flag in REQUIREMENT_FLAGS},
-        "min_tier": raw.get("min_tier"),
-    }
+    """Stored requirements in the schema's canonical form (as stored when they no longer fit it)."""
+    try:
+        return schema.read_stored(schema.Requirements, raw or {}).dump()
+    except pydantic.ValidationError:
+        return raw
 
 
 # --- validation (phase 1) -------------------------------------------------------------------
@@ -257,19 +256,37 @@ class _Checker:
                 self.err(f"{section}[{i}]", f"duplicate {label} {k!r} (also {section}[{seen[k]}])")
             seen.setdefault(k, i)
 
-    def conditions(self, value: Any, path: str) -> list[dict[str, Any]]:
-        out = []
-        for i, raw in enumerate(self.items(value, path)):
-            cond = self.obj(raw, f"{path}[{i}]")
-            if not cond:
-                continue
-            for problem in validate_condition(cond.get("field"), cond.get("op"), cond.get("value")):
-                self.err(f"{path}[{i}]", problem)
-            item = {"field": cond.get("field"), "op": cond.get("op")}
-            if "value" in cond:
-                item["value"] = cond["value"]
-            out.append(item)
-        return out
+
+def _check_managers(c: _Checker, reps: list[dict[str, Any]]) -> None:
+    """Managers form no cycle, counting the reps the file leaves as they are in the database."""
+    managers = dict(Rep.objects.values_list("user__username", "manager__user__username"))
+    managers.update({r["username"]: r["manager"] for r in reps if r["username"]})
+    cycle = schema.manager_cycle(managers)
+    if cycle is None:
+        return
+    index = next((i for i, r in enumerate(reps) if r["username"] in cycle), None)
+    where = f"reps[{index}].manager" if index is not None else "reps"
+    message = "a rep cannot be their own manager" if len(cycle) == 2 else "managers form a cycle: " + " -> ".join(cycle)
+    c.err(where, message)
+
+
+def _check_rep_logins(c: _Checker, reps: list[dict[str, Any]]) -> None:
+    """A rep in the file that is new takes over an existing login only when that login is no one else's."""
+    usernames = [r["username"] for r in reps if r["username"]]
+    accounts = {
+        u.get_username(): u
+        for u in get_user_model().objects.filter(username__in=usernames, rep__isnull=True).prefetch_related("groups")
+    }
+    for i, row in enumerate(reps):
+        account = accounts.get(row["username"])
+        if account is None:
+            continue
+        problem = schema.rep_login_problem(
+            roles=[g.name for g in account.groups.all()], is_superuser=account.is_superuser,
+            is_staff=account.is_staff, has_rep=False,
+        )  # fmt: skip
+        if problem:
+            c.err(f"reps[{i}].username", f"{problem} (login {row['username']!r})")
 
 
 def _check_user_field(c: _Checker, name: str, value: str, path: str) -> None:
@@ -361,8 +378,6 @@ def _parse_doc(data: Any) -> tuple[dict[str, Any], list[str]]:  # noqa: C901 - o
             "max_daily": c.integer(d, "max_daily", p, low=0, nullable=True),
             "max_weekly": c.integer(d, "max_weekly", p, low=0, nullable=True),
         }  # fmt: skip
-        if rep["manager"] and rep["manager"] == rep["username"]:
-            c.err(f"{p}.manager", "a rep cannot be their own manager")
         for key in ("username", "email"):  # the account is saved without full_clean: check its fields here
             if rep[key]:
                 _check_user_field(c, key, rep[key], f"{p}.{key}")
@@ -409,149 +424,61 @@ def _parse_doc(data: Any) -> tuple[dict[str, Any], list[str]]:  # noqa: C901 - o
                 rep["absences"].append(row)
         reps.append(rep)
     c.unique(reps, lambda r: r["username"], "reps", "username")
+    _check_managers(c, reps)
+    _check_rep_logins(c, reps)
     out["reps"] = reps
 
-    pools = []
-    for i, raw in enumerate(c.items(doc.get("pools"), "pools")):
-        p, d = f"pools[{i}]", c.obj(raw, f"pools[{i}]")
-        pool = {
-            "name": c.text(d, "name", p, required=True), "description": c.text(d, "description", p),
-            "active": c.boolean(d, "active", p, True),
-            "manager": ref(d.get("manager"), f"{p}.manager", usernames, "rep with username"),
-            "dynamic_skill": ref(d.get("dynamic_skill"), f"{p}.dynamic_skill", skill_keys, "skill"),
-            "dynamic_min_level": c.integer(d, "dynamic_min_level", p, default=1, low=1, high=5),
-            "dynamic_team": ref(d.get("dynamic_team"), f"{p}.dynamic_team", team_names, "team"),
-            "dynamic_weight": c.integer(d, "dynamic_weight", p, default=1, low=1),
-            "members": [],
-        }  # fmt: skip
-        for j, m in enumerate(c.items(d.get("members"), f"{p}.members")):
-            mp, md = f"{p}.members[{j}]", c.obj(m, f"{p}.members[{j}]")
-            pool["members"].append({"rep": ref(md.get("rep"), f"{mp}.rep", usernames, "rep with username"),
-                                    "weight": c.integer(md, "weight", mp, default=1, low=1, high=1000)})  # fmt: skip
-        c.unique(pool["members"], lambda m: m["rep"], f"{p}.members", "member")
-        pool["members"].sort(key=lambda m: m["rep"] or "")
-        pools.append(pool)
-    c.unique(pools, lambda x: x["name"], "pools", "pool")
-    out["pools"] = pools
-    pool_names = db_pools | {x["name"] for x in pools}
+    def named(model: type, section: str) -> list[Any]:
+        """Each row of ``section`` read through the engine schema; invalid rows are reported and left out."""
+        objects = []
+        for i, raw in enumerate(c.items(doc.get(section), section)):
+            obj, problems = schema.validate(model, raw, f"{section}[{i}]")
+            c.errors.extend(f"{path}: {message}" for path, message in problems)
+            objects.append((i, obj))
+        return objects
 
-    segments = []
-    for i, raw in enumerate(c.items(doc.get("segments"), "segments")):
-        p, d = f"segments[{i}]", c.obj(raw, f"segments[{i}]")
-        fraction = d.get("accept_fraction", 0.6)
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.05 <= fraction <= 1:
-            c.err(f"{p}.accept_fraction", f"must be a number from 0.05 to 1, got {fraction!r}")
-            fraction = 0.6
-        segments.append({
-            "slug": c.text(d, "slug", p, required=True), "name": c.text(d, "name", p, required=True),
-            "sla_minutes": c.integer(d, "sla_minutes", p, low=1), "accept_fraction": float(fraction),
-            "priority": c.integer(d, "priority", p, default=100, low=0),
-            "order": c.integer(d, "order", p, default=100, low=0),
-            "conditions": c.conditions(d.get("conditions"), f"{p}.conditions"),
-            "is_default": c.boolean(d, "is_default", p, False),
-        })  # fmt: skip
-    c.unique(segments, lambda s: s["slug"], "segments", "slug")
-    if sum(1 for s in segments if s["is_default"]) > 1:
-        c.err("segments", "only one segment can be the default")
-    out["segments"] = segments
+    pools = named(schema.PoolFile, "pools")
+    c.errors.extend(_problems(schema.duplicate_problems([o.name if o else None for _, o in pools], "pools", "pool")))
+    for i, pool in pools:
+        if pool is None:
+            continue
+        p = f"pools[{i}]"
+        ref(pool.manager, f"{p}.manager", usernames, "rep with username")
+        ref(pool.dynamic_skill, f"{p}.dynamic_skill", skill_keys, "skill")
+        ref(pool.dynamic_team, f"{p}.dynamic_team", team_names, "team")
+        for j, member in enumerate(pool.members):
+            ref(member.rep, f"{p}.members[{j}].rep", usernames, "rep with username")
+    out["pools"] = [pool.dump() for _, pool in pools if pool is not None]
+    pool_names = db_pools | {pool.name for _, pool in pools if pool is not None}
 
-    rules = []
-    for i, raw in enumerate(c.items(doc.get("rules"), "rules")):
-        p, d = f"rules[{i}]", c.obj(raw, f"rules[{i}]")
-        strategy = d.get("strategy") or Strategy.WEIGHTED_FAIR.value
-        if strategy not in {s.value for s in Strategy}:
-            c.err(f"{p}.strategy", f"unknown strategy {strategy!r}; use one of {', '.join(s.value for s in Strategy)}")
-        pool = d.get("pool")
-        if pool in (None, ""):
-            c.err(f"{p}.pool", "is required")
-        else:
-            pool = ref(pool, f"{p}.pool", pool_names, "pool")
-        threshold = d.get("value_threshold")
-        if threshold not in (None, ""):
-            try:
-                number = Decimal(str(threshold))
-                if not number.is_finite() or number < 0:
-                    raise InvalidOperation
-                threshold = format(number.normalize(), "f")
-            except (InvalidOperation, ValueError):
-                c.err(f"{p}.value_threshold", f"expected a non-negative amount, got {threshold!r}")
-                threshold = None
-        else:
-            threshold = None
-        rules.append({
-            "name": c.text(d, "name", p, required=True), "priority": c.integer(d, "priority", p, default=100, low=0),
-            "enabled": c.boolean(d, "enabled", p, True), "conditions": c.conditions(d.get("conditions"), f"{p}.conditions"),
-            "pool": pool, "strategy": strategy,
-            "requirements": _check_requirements(c, d.get("requirements"), f"{p}.requirements", skill_keys),
-            "value_threshold": threshold,
-            "high_value_min_tier": c.integer(d, "high_value_min_tier", p, low=1, high=4, nullable=True),
-            "fallback": _check_fallback(c, d.get("fallback"), f"{p}.fallback", pool_names, usernames, ref),
-            "relaxation": _check_relaxation(c, d.get("relaxation"), f"{p}.relaxation"),
-            "reroute_on_escalation": c.boolean(d, "reroute_on_escalation", p, True),
-        })  # fmt: skip
-    c.unique(rules, lambda r: r["name"], "rules", "rule name")
-    out["rules"] = rules
+    segments = named(schema.SegmentFile, "segments")
+    c.errors.extend(_problems(schema.segments_problems([s for _, s in segments if s is not None])))
+    out["segments"] = [segment.dump() for _, segment in segments if segment is not None]
+
+    rules = named(schema.RuleFile, "rules")
+    c.errors.extend(_problems(schema.duplicate_problems([r.name if r else None for _, r in rules], "rules", "rule name")))
+    for i, rule in rules:
+        if rule is not None:
+            c.errors.extend(_problems(schema.rule_reference_problems(
+                rule, f"rules[{i}]", pools=pool_names, reps=usernames, skills=skill_keys)))  # fmt: skip
+    out["rules"] = [rule.dump() for _, rule in rules if rule is not None]
     return out, c.errors
 
 
-def _check_requirements(c: _Checker, value: Any, path: str, skill_keys: set[str]) -> dict[str, Any]:
-    d = c.obj(value, path) if value is not None else {}
-    known = {"skills", "min_tier", *REQUIREMENT_FLAGS}
-    for key in sorted(set(d) - known):
-        c.err(f"{path}.{key}", f"unknown requirement; use {', '.join(sorted(known))}")
-    skills = []
-    for j, s in enumerate(c.items(d.get("skills"), f"{path}.skills")):
-        sp, sd = f"{path}.skills[{j}]", c.obj(s, f"{path}.skills[{j}]")
-        key = sd.get("skill")
-        if key not in skill_keys:
-            c.err(f"{sp}.skill", f"no skill {key!r} (use kind:code, e.g. product:auto)")
-        skills.append({"skill": key, "min_level": c.integer(sd, "min_level", sp, default=1, low=1, high=5)})
-    return {
-        "skills": skills,
-        **{flag: c.boolean(d, flag, path, False) for flag in REQUIREMENT_FLAGS},
-        "min_tier": c.integer(d, "min_tier", path, low=1, high=4, nullable=True),
-    }
-
-
-def _check_fallback(c: _Checker, value: Any, path: str, pools: set[str], usernames: set[str], ref: Callable) -> list[dict]:
-    steps = []
-    kinds = [k.value for k in FALLBACK_KINDS]
-    for j, raw in enumerate(c.items(value, path)):
-        sp, sd = f"{path}[{j}]", c.obj(raw, f"{path}[{j}]")
-        kind = sd.get("kind")
-        if kind not in kinds:
-            c.err(f"{sp}.kind", f"unknown fallback {kind!r}; use one of {', '.join(kinds)}")
-            continue
-        if kind == StepKind.POOL:
-            if not sd.get("pool"):
-                c.err(f"{sp}.pool", "is required for a pool fallback")
-            steps.append({"kind": kind, "pool": ref(sd.get("pool"), f"{sp}.pool", pools, "pool")})
-        elif kind == StepKind.BACKUP:
-            if not sd.get("rep"):
-                c.err(f"{sp}.rep", "is required for a backup fallback")
-            steps.append({"kind": kind, "rep": ref(sd.get("rep"), f"{sp}.rep", usernames, "rep with username")})
-        else:
-            steps.append({"kind": kind})
-    return steps
-
-
-def _check_relaxation(c: _Checker, value: Any, path: str) -> list[str]:
-    known = [x.value for x in Criterion]
-    out = []
-    for j, item in enumerate(c.items(value, path)):
-        if item not in known:
-            c.err(f"{path}[{j}]", f"unknown criterion {item!r}; use one of {', '.join(known)}")
-        elif item in out:
-            c.err(f"{path}[{j}]", f"{item!r} is listed twice")
-        else:
-            out.append(item)
-    return out
+def _problems(problems: list[tuple[str, str]]) -> list[str]:
+    return [f"{path}: {message}" for path, message in problems]
 
 
 def config_validate(data: Any) -> tuple[dict[str, Any], list[str]]:
-    """The document in canonical form and every problem found (empty when valid)."""
-    if contains_nul(data):
-        return {}, ["$: contains a NUL character, which cannot be stored"]
+    """The document in canonical form and every problem found (empty when valid).
+
+    Values PostgreSQL cannot store (NaN, infinity, lone surrogates, NUL) are refused first, each
+    named by its JSON path; then every section is read (pools, segments and rules through
+    ``routing.engine.schema``, the same models the console forms use).
+    """
+    problems = schema.storable_problems(data, "$")
+    if problems:
+        return {}, _problems(problems)
     return _parse_doc(data)
 
 

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from reps.models import Tier
 from routing.engine.explain import CRITERION_LABELS, REASON_LABELS
+from routing.engine.schema import requirement_words
 from routing.engine.types import Outcome, StepKind, Strategy
 
 STEP_LABELS: Final[dict[str, str]] = {
@@ -95,8 +96,9 @@ def tier_label(value: Any) -> str:
 def requirements_text(requirements: Mapping[str, Any] | None) -> str:
     """A rule's requirements JSON in words, e.g. "Skills: product:auto ≥ 2; licence required; language".
 
-    The order follows the rule editor. Anything unrecognised is shown as key=value so a history
-    diff never hides a change.
+    Words and order come from the engine schema (``schema.Requirements``: each field's ``words``),
+    so a new requirement reads right without touching this function. Anything the schema does
+    not know is shown as key=value so a history diff never hides a change.
     """
     if not requirements:
         return "none"
@@ -113,16 +115,11 @@ def requirements_text(requirements: Mapping[str, Any] | None) -> str:
             else:
                 items.append(str(skill))
         parts.append("Skills: " + ", ".join(items))
-    if requirements.get("licence"):
-        parts.append("licence required")
-    if requirements.get("language"):
-        parts.append("language")
-    if requirements.get("territory"):
-        parts.append("territory")
-    if requirements.get("min_tier"):
-        parts.append(f"tier ≥ {tier_label(requirements['min_tier'])}")
-    if requirements.get("working_hours"):
-        parts.append("within working hours")
-    known = {"skills", "licence", "language", "territory", "min_tier", "working_hours"}
+    words = requirement_words()
+    for name, phrase in words.items():
+        value = requirements.get(name)
+        if value:
+            parts.append(phrase.format(label=tier_label(value)) if "{label}" in phrase else phrase)
+    known = {"skills", *words}
     parts += [f"{key}={value}" for key, value in sorted(requirements.items()) if key not in known and value]
     return "; ".join(parts) or "none"

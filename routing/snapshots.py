@@ -13,23 +13,16 @@ from typing import Any, Iterable
 from django.db.models import Q
 
 from reps.models import WEEKDAYS, Absence, FairnessState, Licence, Pool, PoolMember, Rep, RepLoad, RepSkill
+from routing.engine import schema
 from routing.engine.types import (
     ConfigSnapshot,
-    Condition,
-    Criterion,
-    FallbackStep,
     Interval,
     LeadFacts,
     LicenceFact,
     Op,
     PoolSnapshot,
     RepSnapshot,
-    Requirements,
     RuleSpec,
-    SegmentSpec,
-    SkillRequirement,
-    StepKind,
-    Strategy,
     TerritoryFact,
 )
 from routing.models import Lead, Rule, RuleSet, Segment
@@ -74,49 +67,11 @@ def config_to_json() -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _conditions(raw: Iterable[dict]) -> tuple[Condition, ...]:
-    return tuple(Condition(field=c["field"], op=Op(c["op"]), value=c.get("value")) for c in raw or ())
-
-
-def _requirements(raw: dict) -> Requirements:
-    raw = raw or {}
-    return Requirements(
-        skills=tuple(
-            SkillRequirement(skill=s["skill"], min_level=int(s.get("min_level", 1))) for s in raw.get("skills", ())
-        ),
-        licence=bool(raw.get("licence", False)),
-        territory=bool(raw.get("territory", False)),
-        language=bool(raw.get("language", False)),
-        min_tier=raw.get("min_tier"),
-        working_hours=bool(raw.get("working_hours", False)),
-    )
-
-
 def config_from_json(data: dict[str, Any], *, version: int) -> ConfigSnapshot:
-    segments = tuple(
-        SegmentSpec(
-            id=s["id"], slug=s["slug"], name=s["name"], sla_minutes=s["sla_minutes"],
-            accept_fraction=s["accept_fraction"], priority=s["priority"], order=s["order"],
-            conditions=_conditions(s.get("conditions")), is_default=s.get("is_default", False),
-        )
-        for s in data.get("segments", ())
-    )  # fmt: skip
-    rules = tuple(
-        RuleSpec(
-            id=r["id"], history_id=r.get("history_id"), name=r["name"], priority=r["priority"],
-            enabled=r["enabled"], conditions=_conditions(r.get("conditions")), pool_id=r["pool_id"],
-            strategy=Strategy(r.get("strategy") or Strategy.WEIGHTED_FAIR),
-            requirements=_requirements(r.get("requirements")),
-            value_threshold=Decimal(r["value_threshold"]) if r.get("value_threshold") not in (None, "") else None,
-            high_value_min_tier=r.get("high_value_min_tier"),
-            fallback=tuple(
-                FallbackStep(kind=StepKind(f["kind"]), target_id=f.get("target_id")) for f in r.get("fallback") or ()
-            ) or (FallbackStep(StepKind.HOLDING),),
-            relaxation=tuple(Criterion(c) for c in r.get("relaxation") or ()),
-            reroute_on_escalation=r.get("reroute_on_escalation", True),
-        )
-        for r in data.get("rules", ())
-    )  # fmt: skip
+    """A rule set's JSON (``config_to_json`` or a published snapshot) as engine dataclasses, read
+    through the engine schema (``routing.engine.schema``)."""
+    segments = tuple(schema.read_stored(schema.SegmentStored, s).to_spec() for s in data.get("segments", ()))
+    rules = tuple(schema.read_stored(schema.RuleStored, r).to_spec() for r in data.get("rules", ()))
     return ConfigSnapshot(version=version, segments=segments, rules=rules)
 
 

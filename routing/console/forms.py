@@ -9,16 +9,19 @@ without htmx and needs no hand-written JavaScript (CSP allows none inline).
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
+from django.db.models import Q
 from django.http import QueryDict
 
 from reps.models import Absence, Licence, Pool, PoolMember, Rep, RepSkill, Skill, Team, Territory, Tier
-from routing.engine import LEAD_FIELDS, validate_condition
+from routing.engine import LEAD_FIELDS, schema
 from routing.engine.conditions import LIST_OPS, NUMERIC_OPS, PRESENCE_OPS
 from routing.engine.types import Criterion, Op, StepKind
+from routing.console import selectors
 from routing.models import FALLBACK_KINDS, Rule, Segment
 from routing.validation import contains_nul as has_nul
 
@@ -53,14 +56,64 @@ def parse_json_text(text: str, *, max_bytes: int = MAX_JSON_BYTES) -> Any:
     if len(text) > max_bytes:
         raise forms.ValidationError(f"At most {max_bytes // 1024} KB of JSON.")
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
-    except RecursionError:
-        raise forms.ValidationError("Not valid JSON: nested too deeply.") from None
+        value = schema.load_json(text)
+    except ValueError as exc:
+        raise forms.ValidationError(str(exc)) from None
     if has_nul(value):
         raise forms.ValidationError(NUL_ERROR)
+    problems = schema.storable_problems(value)
+    if problems:
+        raise forms.ValidationError([f"{path}: {message}" for path, message in problems[:10]])
     return value
+
+
+class StorableJSONFormField(forms.JSONField):
+    """Django's JSON form field, refusing what PostgreSQL cannot store (NaN, infinity, lone
+    surrogates, NUL; by path) and re-rendering with ASCII escapes, so a lone surrogate in the
+    posted text cannot break the page that shows the error."""
+
+    def prepare_value(self, value: Any) -> str:
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+        return json.dumps(value, ensure_ascii=True, cls=self.encoder)
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            return super().to_python(value)
+        except ValueError:  # an integer literal of more than 4,300 digits
+            raise forms.ValidationError("Not valid JSON: a number is too long.") from None
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        problems = schema.storable_problems(value)
+        if problems:
+            raise forms.ValidationError([f"{path}: {message}" for path, message in problems[:10]])
+
+
+def manager_cycle_error(*, rep_id: int | None, manager: Rep | None, name: str = "this rep") -> str | None:
+    """"Managers would form a cycle: …" when ``manager`` (directly or up the chain) reports to the
+    rep; the same check as the importer's (``schema.manager_cycle``)."""
+    if manager is None:
+        return None
+    me = rep_id or "new rep"
+    managers: dict[Any, Any] = dict(Rep.objects.values_list("id", "manager_id"))
+    managers[me] = manager.pk
+    cycle = schema.manager_cycle(managers)
+    if cycle is None or me not in cycle:
+        return None
+    names = dict(Rep.objects.filter(id__in=[c for c in cycle if c != me]).values_list("id", "display_name"))
+    return f"Managers would form a cycle: {' → '.join(names.get(c, name) for c in cycle)}."
+
+
+def rep_login_error(account: Any, *, rep_id: int | None = None) -> str | None:
+    """Why ``account`` cannot be a rep's login (``schema.rep_login_problem``), as a sentence, or None."""
+    if account is None:
+        return None
+    problem = schema.rep_login_problem(
+        roles=account.groups.values_list("name", flat=True), is_superuser=account.is_superuser,
+        is_staff=account.is_staff, has_rep=Rep.objects.filter(user=account).exclude(pk=rep_id).exists(),
+    )  # fmt: skip
+    return f"{problem[0].upper()}{problem[1:]}." if problem else None
 
 
 def digits_to_id(text: str) -> int | None:
@@ -149,25 +202,27 @@ class ConditionRows:
             _pop(self.rows, action)
 
     def clean(self) -> list[dict[str, Any]]:
+        """The rows as stored conditions; each row's problems (from ``schema.Condition``) in ``errors``."""
         out = []
         for i, row in enumerate(self.rows):
             value = text_to_value(row["field"], row["op"], row["text"])
-            problems = validate_condition(row["field"], row["op"], value)
-            if has_nul(row["field"]) or has_nul(row["op"]) or has_nul(value):
-                problems = [NUL_ERROR]
-            if not problems and _op(row["op"]) not in PRESENCE_OPS and value in ("", None, []):
-                problems = ["Enter a value, or use 'is empty' / 'is set'."]
-            if problems:
-                self.errors[i] = problems
             item = {"field": row["field"], "op": row["op"]}
             if _op(row["op"]) not in PRESENCE_OPS:
                 item["value"] = value
-            out.append(item)
+            condition, problems = schema.validate(schema.Condition, item)
+            if problems:
+                self.errors[i] = [_row_message(path, message) for path, message in problems]
+            out.append(condition.dump() if condition is not None else item)
         return out
 
     def render(self) -> list[dict[str, Any]]:
         return [{**row, "input": value_input(row["field"], row["op"]), "errors": self.errors.get(i, [])}
                 for i, row in enumerate(self.rows)]  # fmt: skip
+
+
+def _row_message(path: str, message: str) -> str:
+    """A schema problem shown on its row: the path inside the row, if any, then the message."""
+    return message if path == "$" else f"{path.split('.')[-1]}: {message}"
 
 
 def _pop(rows: list, action: str) -> None:
@@ -194,10 +249,6 @@ def _move(rows: list, action: str) -> None:
 
 
 class RuleForm(forms.ModelForm):
-    req_licence = forms.BooleanField(required=False, label="Valid licence for the lead's jurisdiction")
-    req_territory = forms.BooleanField(required=False, label="Rep covers the lead's territory")
-    req_language = forms.BooleanField(required=False, label="Rep speaks the lead's language")
-    req_working_hours = forms.BooleanField(required=False, label="Only reps inside working hours")
     req_min_tier = forms.TypedChoiceField(choices=TIER_CHOICES, required=False, coerce=int, empty_value=None,
                                           label="Minimum seniority tier")  # fmt: skip
     high_value_min_tier = forms.TypedChoiceField(choices=TIER_CHOICES, required=False, coerce=int, empty_value=None,
@@ -210,12 +261,18 @@ class RuleForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["pool"].queryset = Pool.objects.filter(active=True)
+        # One checkbox per yes/no requirement of the schema, labelled by the schema.
+        for flag, label in schema.requirement_flags():
+            self.fields[f"req_{flag}"] = forms.BooleanField(required=False, label=label)
+        current = Q(pk=self.instance.pool_id) if self.instance.pool_id else Q(pk__in=[])
+        self.fields["pool"].queryset = Pool.objects.filter(Q(active=True) | current)  # a switched-off pool stays
         if not self.is_bound and self.instance.pk:
             req = self.instance.requirements or {}
-            for flag in ("licence", "territory", "language", "working_hours"):
+            for flag, _label in schema.requirement_flags():
                 self.initial[f"req_{flag}"] = bool(req.get(flag))
             self.initial["req_min_tier"] = req.get("min_tier")
+        elif not self.is_bound:
+            self.initial["priority"] = selectors.rule_priority_for_new()
 
 
 class RuleEditor:
@@ -266,68 +323,57 @@ class RuleEditor:
             _move(self.relaxation, action)
 
     def is_valid(self) -> bool:
-        ok = self.form.is_valid()
+        """Validate through ``schema.RuleStored`` (the importer's schema): the same verdict, with each
+        problem shown on its field or row. ``values`` then holds the model fields to save."""
+        self.form.is_valid()
         self.values = {}
-        conditions = self.conditions.clean()
-        skills, fallback = [], []
-        skill_keys = {s.key for s in Skill.objects.filter(active=True)}
-        for i, row in enumerate(self.skills):
-            try:
-                level = int(row["min_level"])
-            except (TypeError, ValueError):
-                level = 0
-            if row["skill"] not in skill_keys:
-                self.row_errors["skills"][i] = ["Choose a skill."]
-            elif not 1 <= level <= 5:
-                self.row_errors["skills"][i] = ["Minimum level is 1 to 5."]
-            elif any(s["skill"] == row["skill"] for s in skills):
-                self.row_errors["skills"][i] = ["This skill is already required."]
-            skills.append({"skill": row["skill"], "min_level": level})
-        pool_ids = set(Pool.objects.filter(active=True).values_list("id", flat=True))
-        rep_ids = set(Rep.objects.filter(active=True).values_list("id", flat=True))
-        for i, row in enumerate(self.fallback):
-            kind = row["kind"]
-            if kind not in {k for k, _ in FALLBACK_CHOICES}:
-                self.row_errors["fallback"][i] = ["Choose a fallback step."]
-                continue
-            step: dict[str, Any] = {"kind": kind}
-            if kind == StepKind.POOL:
-                target = digits_to_id(row["pool"])
-                if target not in pool_ids:
-                    self.row_errors["fallback"][i] = ["Choose the pool to fall back to."]
-                step["target_id"] = target
-            elif kind == StepKind.BACKUP:
-                target = digits_to_id(row["rep"])
-                if target not in rep_ids:
-                    self.row_errors["fallback"][i] = ["Choose the backup rep."]
-                step["target_id"] = target
-            fallback.append(step)
-        kinds = [s["kind"] for s in fallback]
-        if StepKind.HOLDING in kinds and kinds.index(StepKind.HOLDING) != len(kinds) - 1:
-            self.row_errors["fallback"][kinds.index(StepKind.HOLDING)] = ["Holding ends the chain: put it last."]
-        if StepKind.RELAX in kinds and not self.relaxation:
-            self.row_errors["fallback"][kinds.index(StepKind.RELAX)] = ["A relax step needs a relaxation order below."]
-        valid_criteria = {c for c, _ in CRITERION_CHOICES}
-        for i, criterion in enumerate(self.relaxation):
-            if criterion not in valid_criteria:
-                self.row_errors["relaxation"][i] = ["Unknown criterion."]
-            elif self.relaxation.index(criterion) != i:
-                self.row_errors["relaxation"][i] = ["Listed twice."]
-        if not ok or self.conditions.errors or any(self.row_errors.values()):
-            return False
         data = self.form.cleaned_data
-        self.values = {
-            "name": data["name"], "priority": data["priority"], "enabled": data["enabled"], "pool": data["pool"],
-            "strategy": data["strategy"], "value_threshold": data["value_threshold"],
-            "high_value_min_tier": data["high_value_min_tier"], "reroute_on_escalation": data["reroute_on_escalation"],
-            "conditions": conditions, "fallback": fallback, "relaxation": list(self.relaxation),
-            "requirements": {
-                "skills": skills, "licence": data["req_licence"], "territory": data["req_territory"],
-                "language": data["req_language"], "working_hours": data["req_working_hours"],
-                "min_tier": data["req_min_tier"],
-            },
+        conditions = self.conditions.clean()
+        skills = [{"skill": row["skill"], "min_level": _whole(row["min_level"])} for row in self.skills]
+        fallback = []
+        for row in self.fallback:
+            step: dict[str, Any] = {"kind": row["kind"]}
+            if row["kind"] in (StepKind.POOL, StepKind.BACKUP):
+                step["target_id"] = digits_to_id(row["pool"] if row["kind"] == StepKind.POOL else row["rep"])
+            fallback.append(step)
+        pool = data.get("pool")
+        stored = {
+            "name": data.get("name") or "-", "priority": data.get("priority", 0), "enabled": data.get("enabled", True),
+            "pool_id": pool.pk if pool is not None else 1, "strategy": data.get("strategy") or "weighted_fair",
+            "value_threshold": data.get("value_threshold"), "high_value_min_tier": data.get("high_value_min_tier"),
+            "reroute_on_escalation": data.get("reroute_on_escalation", True), "conditions": conditions,
+            "fallback": fallback, "relaxation": list(self.relaxation),
+            "requirements": {"skills": skills, "min_tier": data.get("req_min_tier"),
+                             **{flag: data.get(f"req_{flag}", False) for flag, _ in schema.requirement_flags()}},
         }  # fmt: skip
+        rule, problems = selectors.rule_check(stored)
+        if pool is None:  # the form already says what is wrong with the pool
+            problems = [(p, m) for p, m in problems if p != "pool_id"]
+        self._place(problems)
+        if self.form.errors or self.conditions.errors or any(self.row_errors.values()) or rule is None:
+            return False
+        self.values = {**rule.values(), "pool": pool}
+        del self.values["pool_id"]
         return True
+
+    def _place(self, problems: list[tuple[str, str]]) -> None:
+        """Each schema problem next to what the user edits: a row of a list, else a form field."""
+        rows = {"conditions": self.conditions.errors, "requirements.skills": self.row_errors["skills"],
+                "fallback": self.row_errors["fallback"], "relaxation": self.row_errors["relaxation"]}  # fmt: skip
+        fields = {"pool_id": "pool", "requirements.min_tier": "req_min_tier"}
+        for path, message in problems:
+            match = re.match(r"^(conditions|requirements\.skills|fallback|relaxation)\[(\d+)\](?:\.(.+))?$", path)
+            if match:
+                errors = rows[match.group(1)].setdefault(int(match.group(2)), [])
+                if match.group(1) != "conditions" or not errors:  # a condition row already said it
+                    errors.append(f"{match.group(3)}: {message}" if match.group(3) else message)
+                continue
+            name = fields.get(path, path.split(".")[0] if path.split(".")[0] in self.form.fields else None)
+            if name is None and path.startswith("requirements."):
+                name = f"req_{path.split('.')[1]}" if f"req_{path.split('.')[1]}" in self.form.fields else None
+            if name is not None and name in self.form.errors:
+                continue  # the form's own message already stands there
+            self.form.add_error(name, message if name else f"{path}: {message}")
 
     def context(self) -> dict[str, Any]:
         return {
@@ -337,6 +383,12 @@ class RuleEditor:
             "relax_rows": [{"value": r, "errors": self.row_errors["relaxation"].get(i, [])} for i, r in enumerate(self.relaxation)],
             **builder_choices(),
         }  # fmt: skip
+
+
+def _whole(text: Any) -> Any:
+    """A level typed into a box: a whole number, or the text as typed so the schema can name it."""
+    text = str(text or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else text
 
 
 def builder_choices() -> dict[str, Any]:
@@ -378,6 +430,8 @@ class TerritoryForm(forms.ModelForm):
 
 
 class PoolForm(forms.ModelForm):
+    """A pool; its values pass ``schema.PoolFile`` (the importer's model), references as names."""
+
     class Meta:
         model = Pool
         fields = ["name", "description", "active", "manager", "dynamic_skill", "dynamic_min_level", "dynamic_team",
@@ -385,11 +439,59 @@ class PoolForm(forms.ModelForm):
         labels = {"dynamic_skill": "Dynamic: every active rep with skill", "dynamic_min_level": "… at level at least",
                   "dynamic_team": "Dynamic: every active rep in team", "dynamic_weight": "Weight of dynamic members"}  # fmt: skip
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        manager, skill, team = data.get("manager"), data.get("dynamic_skill"), data.get("dynamic_team")
+        values = {
+            "name": data.get("name"), "description": data.get("description"), "active": data.get("active"),
+            "manager": manager.user.get_username() if manager else None, "dynamic_skill": skill.key if skill else None,
+            "dynamic_min_level": data.get("dynamic_min_level"), "dynamic_team": team.name if team else None,
+            "dynamic_weight": data.get("dynamic_weight"),
+        }  # fmt: skip
+        _pool, problems = schema.validate(schema.PoolFile, values)
+        for path, message in problems:
+            name = path.split(".")[0]
+            self.add_error(name if name in self.fields else None, message)
+        return data
+
+
+class PoolMemberForm(forms.ModelForm):
+    """A member row; its weight passes ``schema.PoolMemberFile`` as in an imported file."""
+
+    class Meta:
+        model = PoolMember
+        fields = ["rep", "weight"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        rep = data.get("rep")
+        if self.errors or rep is None or data.get("DELETE"):
+            return data
+        _member, problems = schema.validate(schema.PoolMemberFile, {"rep": rep.user.get_username(), "weight": data.get("weight")})
+        for path, message in problems:
+            name = path.split(".")[0]
+            self.add_error(name if name in self.fields else None, message)
+        return data
+
 
 class SegmentForm(forms.ModelForm):
+    """A segment; its values (conditions are checked row by row) pass ``schema.SegmentStored``."""
+
     class Meta:
         model = Segment
         fields = ["slug", "name", "sla_minutes", "accept_fraction", "priority", "order", "is_default"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        _segment, problems = schema.validate(schema.SegmentStored, {name: data.get(name) for name in self.Meta.fields})
+        for path, message in problems:
+            name = path.split(".")[0]
+            self.add_error(name if name in self.fields else None, message)
+        return data
 
 
 class RepForm(forms.ModelForm):
@@ -420,10 +522,18 @@ class RepForm(forms.ModelForm):
         if not username:
             raise forms.ValidationError("A new rep needs a username.")
         User = get_user_model()
-        existing = User.objects.filter(username=username).first()
-        if existing is not None and Rep.objects.filter(user=existing).exists():
-            raise forms.ValidationError("This username already belongs to a rep.")
+        error = rep_login_error(User.objects.filter(username=username).first())
+        if error:
+            raise forms.ValidationError(error)
         return username
+
+    def clean_manager(self) -> Rep | None:
+        manager = self.cleaned_data.get("manager")
+        error = manager_cycle_error(rep_id=self.instance.pk, manager=manager,
+                                    name=self.cleaned_data.get("display_name") or "this rep")  # fmt: skip
+        if error:
+            raise forms.ValidationError(error)
+        return manager
 
     def clean_working_hours(self) -> dict[str, Any]:
         # An empty list or null skips the model validator (empty values are not validated) but breaks routing.
@@ -445,7 +555,8 @@ AbsenceFormSet = forms.inlineformset_factory(
     widgets={"starts_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
              "ends_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")},
 )  # fmt: skip
-PoolMemberFormSet = forms.inlineformset_factory(Pool, PoolMember, fields=["rep", "weight"], extra=1, can_delete=True)
+PoolMemberFormSet = forms.inlineformset_factory(Pool, PoolMember, form=PoolMemberForm, fields=["rep", "weight"], extra=1,
+                                                can_delete=True)  # fmt: skip
 
 
 # --- test a lead, import --------------------------------------------------------------------
@@ -499,13 +610,11 @@ class ConfigUploadForm(forms.Form):
         if upload.size > MAX_CONFIG_BYTES:
             raise forms.ValidationError("The file is larger than 5 MB.")
         try:
-            data = json.loads(upload.read().decode("utf-8"))
+            data = schema.load_json(upload.read().decode("utf-8"))
         except UnicodeDecodeError:
             raise forms.ValidationError("The file is not UTF-8 text.") from None
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
-        except RecursionError:
-            raise forms.ValidationError("Not valid JSON: nested too deeply.") from None
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
         if not isinstance(data, dict):
             raise forms.ValidationError("The file must hold one JSON object (an export of this console).")
         if has_nul(data):

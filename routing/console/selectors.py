@@ -6,10 +6,11 @@ import json
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from pydantic import ValidationError
 
 from reps.models import Pool, Rep, Skill, Territory
 from routing import labels
-from routing.engine import REASON_LABELS
+from routing.engine import REASON_LABELS, lint, schema
 from routing.engine.types import Decision as EngineDecision
 from routing.engine.types import Reason
 from routing.models import Lead, Rule, RuleSet, Segment
@@ -20,6 +21,55 @@ HISTORY_TYPES = {"+": "created", "~": "changed", "-": "deleted"}
 
 def rule_list() -> QuerySet[Rule]:
     return Rule.objects.filter(archived=False).select_related("pool").order_by("priority", "id")
+
+
+def rule_check(data: dict[str, Any]) -> tuple[schema.RuleStored | None, list[tuple[str, str]]]:
+    """A rule in stored form (``pool_id``, ``target_id``) read through ``schema.RuleStored``, then its
+    references checked against the pools, reps and skills that exist: ``(rule or None, problems)``.
+
+    The one check behind the rule editor, the admin, and rule and version restore; the importer
+    runs the same schema with references by name (``routing.config_io``).
+    """
+    rule, problems = schema.validate(schema.RuleStored, data)
+    if rule is None:
+        return None, problems
+    problems = schema.rule_reference_problems(
+        rule, pools=Pool.objects.values_list("id", flat=True), reps=Rep.objects.values_list("id", flat=True),
+        skills=[s.key for s in Skill.objects.all()],
+    )  # fmt: skip
+    return (None if problems else rule), problems
+
+
+def rule_priority_for_new() -> int:
+    """A new rule's priority: just above the first catch-all (an enabled rule with no conditions),
+    which no rule below it can ever reach; 10 after the last rule when there is none (100 for the first)."""
+    rules = list(Rule.objects.filter(archived=False).order_by("priority", "id").values_list("priority", "enabled", "conditions"))
+    catch_all = next((priority for priority, enabled, conditions in rules if enabled and not conditions), None)
+    if catch_all is not None:
+        return max(catch_all - 1, 0)
+    return (rules[-1][0] + 10) if rules else 100
+
+
+def rule_list_checked() -> list[Rule]:
+    """The draft rules, each with ``never_matches``: why it can never route a lead ("" when it can).
+
+    Rules are read through the engine schema and checked by ``engine.lint.never_matching``
+    (shadowed by a rule above, e.g. a catch-all, or contradictory conditions).
+    """
+    rules = list(rule_list())
+    specs = []
+    for rule in rules:
+        try:
+            specs.append(schema.read_stored(schema.RuleStored, {
+                "id": rule.id, "name": rule.name, "priority": rule.priority, "enabled": rule.enabled,
+                "conditions": rule.conditions or [], "pool_id": rule.pool_id,
+            }).to_spec())  # fmt: skip
+        except ValidationError:
+            continue  # a rule that no longer reads is the editor's to explain, not the lint's
+    found = lint.never_matching(specs)
+    for rule in rules:
+        rule.never_matches = found.get(rule.id, "")
+    return rules
 
 
 def ruleset_list() -> QuerySet[RuleSet]:

@@ -9,10 +9,13 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
 from reps.models import Rep, Role
 from routing import services as routing_services
+from routing.console import selectors
+from routing.engine import schema
 from routing.models import Rule, RuleSet, Segment
 
 RULE_FIELDS = ("name", "priority", "enabled", "conditions", "pool_id", "strategy", "requirements",
@@ -62,26 +65,33 @@ def rule_move(*, rule: Rule, direction: str, user: Any = None) -> None:
             _save(item, user=user)
 
 
+def _checked_rule_values(data: dict[str, Any], *, what: str) -> dict[str, Any]:
+    """A stored rule's values read through ``schema.RuleStored`` with the editor's checks and
+    references; ``ValidationError`` naming each problem when an old version no longer fits."""
+    threshold = data.get("value_threshold")
+    data = {**data, "value_threshold": str(threshold) if isinstance(threshold, Decimal) else threshold}
+    data = {k: v for k, v in data.items() if k not in ("id", "history_id")}
+    rule, problems = selectors.rule_check(data)
+    if problems:
+        raise ValidationError([f"{what}: {path}: {message}" for path, message in problems])
+    return {**rule.values(), "archived": False}
+
+
 def rule_restore_version(*, rule: Rule, history_id: int, user: Any = None) -> Rule:
-    """Save the values of an earlier version as the newest draft version."""
+    """Save the values of an earlier version as the newest draft version.
+
+    Raises ``ValidationError`` when that version does not pass today's rule checks (the same as
+    the editor's and the importer's), so a restore never brings back what the editor refuses.
+    """
     old = rule.history.get(history_id=history_id)
-    for name in RULE_FIELDS:
-        setattr(rule, name, getattr(old, name))
-    rule.archived = False
+    data = {name: getattr(old, name) for name in RULE_FIELDS}
+    for name, value in _checked_rule_values(data, what=f"version {history_id}").items():
+        setattr(rule, name, value)
     return _save(rule, user=user)
 
 
 def _snapshot_rule_values(data: dict[str, Any]) -> dict[str, Any]:
-    threshold = data.get("value_threshold")
-    return {
-        "name": data["name"], "priority": data["priority"], "enabled": data["enabled"],
-        "conditions": data.get("conditions") or [], "pool_id": data["pool_id"],
-        "strategy": data.get("strategy") or "weighted_fair", "requirements": data.get("requirements") or {},
-        "value_threshold": Decimal(threshold) if threshold not in (None, "") else None,
-        "high_value_min_tier": data.get("high_value_min_tier"), "fallback": data.get("fallback") or [],
-        "relaxation": data.get("relaxation") or [], "reroute_on_escalation": data.get("reroute_on_escalation", True),
-        "archived": False,
-    }  # fmt: skip
+    return _checked_rule_values(data, what=f"rule {data.get('name')!r}")
 
 
 @transaction.atomic
@@ -109,9 +119,13 @@ def ruleset_restore(*, ruleset: RuleSet, user: Any = None, note: str = "") -> Ru
         seg.is_default = False
         _save(seg, user=user)
     for data in segments:
-        seg = Segment.objects.filter(slug=data["slug"]).first() or Segment(slug=data["slug"])
+        checked, problems = schema.validate(schema.SegmentStored, data)
+        if problems:
+            raise ValidationError([f"segment {data.get('slug')!r}: {path}: {message}" for path, message in problems])
+        values = checked.dump()
+        seg = Segment.objects.filter(slug=values["slug"]).first() or Segment(slug=values["slug"])
         for name in ("name", "sla_minutes", "accept_fraction", "priority", "order", "conditions", "is_default"):
-            setattr(seg, name, data.get(name, getattr(seg, name)))
+            setattr(seg, name, values[name])
         _save(seg, user=user)
     return routing_services.rule_publish(user=user, note=note or f"Restored version {ruleset.version}")
 

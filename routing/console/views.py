@@ -33,7 +33,7 @@ class HtmxHttpRequest(HttpRequest):  # typing only: django-htmx adds ``htmx`` to
 
 
 def _rule_table(request: HtmxHttpRequest) -> HttpResponse:
-    return render(request, "console/rules.html#rule-table", {"rules": selectors.rule_list()})
+    return render(request, "console/rules.html#rule-table", {"rules": selectors.rule_list_checked()})
 
 
 @ops_required
@@ -41,7 +41,7 @@ def _rule_table(request: HtmxHttpRequest) -> HttpResponse:
 def rule_list(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx:
         return _rule_table(request)
-    context = {"rules": selectors.rule_list(), "draft_changed": selectors.draft_differs_from_live(),
+    context = {"rules": selectors.rule_list_checked(), "draft_changed": selectors.draft_differs_from_live(),
                "live": RuleSet.objects.order_by("-version").first()}  # fmt: skip
     return render(request, "console/rules.html", context)
 

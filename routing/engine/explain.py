@@ -282,6 +282,9 @@ def _segment(segment: Any) -> Any:
     }  # fmt: skip
 
 
+_REQUIREMENT_FLAGS: Final = tuple(f.name for f in dataclasses.fields(Requirements) if f.name != "skills")
+
+
 def _rule(rule: Any) -> Any:
     if type(rule) is not RuleSpec:
         return to_jsonable(rule)
@@ -293,8 +296,8 @@ def _rule(rule: Any) -> Any:
                 else to_jsonable(s)
                 for s in req.skills
             ],
-            "licence": _plain(req.licence), "territory": _plain(req.territory), "language": _plain(req.language),
-            "min_tier": _plain(req.min_tier), "working_hours": _plain(req.working_hours),
+            # every other requirement as it is: a new one needs no line here
+            **{name: _plain(getattr(req, name)) for name in _REQUIREMENT_FLAGS},
         }  # fmt: skip
     else:
         requirements = to_jsonable(req)

@@ -81,7 +81,7 @@ def test_segment_conditions_use_the_condition_builder(ops_client: Client, htmx_c
     assert Segment.objects.get().conditions == [{"field": "intent", "op": "in", "value": ["high", "very high"]}]
     bad = htmx_client.post("/ops/segments/new/", {**data, "slug": "x", "sla_minutes": "0", "cond_op": ["gte"]})
     html = bad.content.decode()
-    assert "needs a number" in html and "greater than or equal to 1" in html and 'id="object-form"' in html
+    assert "needs a number" in html and "must be at least 1" in html and 'id="object-form"' in html
 
 
 def test_territory_and_skill_create(ops_client: Client) -> None:

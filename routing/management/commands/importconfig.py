@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from routing.config_io import ConfigImportError, config_import, format_changes
+from routing.engine import schema
 
 
 class Command(BaseCommand):
@@ -20,11 +20,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             with open(options["file"], encoding="utf-8") as fh:
-                data = json.load(fh)
+                data = schema.load_json(fh.read())
         except OSError as exc:
             raise CommandError(f"Cannot read {options['file']}: {exc}") from None
-        except json.JSONDecodeError as exc:
-            raise CommandError(f"{options['file']} is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        except UnicodeDecodeError:
+            raise CommandError(f"{options['file']} is not UTF-8 text.") from None
+        except ValueError as exc:
+            raise CommandError(f"{options['file']}: {exc}") from None
         try:
             result = config_import(data, dry_run=options["dry_run"])
         except ConfigImportError as exc:

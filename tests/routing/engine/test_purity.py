@@ -15,6 +15,7 @@ ALLOWED_IMPORTS = {
     "__future__",
     "collections",
     "collections.abc",
+    "copy",
     "dataclasses",
     "datetime",
     "decimal",
@@ -22,6 +23,10 @@ ALLOWED_IMPORTS = {
     "functools",
     "json",
     "math",
+    # Validation only (the configuration schema): no I/O, no settings, no clock.
+    "pydantic",
+    "pydantic_core",
+    "re",
     "typing",
     "zoneinfo",
 }
