@@ -13,6 +13,7 @@ from typing import Any, Iterable
 from django.db.models import Q
 
 from reps.models import WEEKDAYS, Absence, FairnessState, Licence, Pool, PoolMember, Rep, RepLoad, RepSkill
+from routing.engine.conditions import fold_text
 from routing.engine.types import (
     ConfigSnapshot,
     Condition,
@@ -188,10 +189,10 @@ class RuleIndex:
             if LEAD_FIELDS.get(cond.field) != "str":
                 continue
             if cond.op == Op.EQUALS and isinstance(cond.value, str):
-                return cond.field, (cond.value.strip().casefold(),)
+                return cond.field, (fold_text(cond.value),)
             if (cond.op == Op.IN and isinstance(cond.value, (list, tuple)) and cond.value
                     and all(isinstance(v, str) for v in cond.value)):  # fmt: skip
-                return cond.field, tuple(dict.fromkeys(v.strip().casefold() for v in cond.value))
+                return cond.field, tuple(dict.fromkeys(fold_text(v) for v in cond.value))
         return None
 
     def narrow(self, fields: dict[str, Any]) -> ConfigSnapshot:
@@ -200,7 +201,7 @@ class RuleIndex:
         for field in self._fields:
             value = fields.get(field)
             if isinstance(value, str):
-                key.append(value.strip().casefold())
+                key.append(fold_text(value))
             elif value is None:
                 key.append(None)  # a missing field fails equals/in: none of its keyed rules match
             else:

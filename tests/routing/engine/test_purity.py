@@ -23,6 +23,7 @@ ALLOWED_IMPORTS = {
     "json",
     "math",
     "typing",
+    "unicodedata",
     "zoneinfo",
 }
 FORBIDDEN_CALLS = {
