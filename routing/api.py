@@ -7,6 +7,7 @@ Every client error is a 4xx with errors keyed by field; no input causes a 500.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from functools import wraps
 from typing import Any, Callable
 
@@ -21,6 +22,7 @@ from routing import engine
 from routing.models import ApiToken, Decision, Lead, Offer
 from routing.openapi import openapi_document
 from routing.services import lead_dry_run, lead_intake
+from routing.reference import vocabulary_load
 from routing.validation import LeadInputError, clean_lead
 
 
@@ -55,7 +57,8 @@ def _json_body(request: HttpRequest) -> Any:
     if len(body) > settings.LEADOPS_MAX_BODY_BYTES:
         raise LeadInputError({"__all__": [f"Body larger than {settings.LEADOPS_MAX_BODY_BYTES} bytes."]})
     try:
-        return json.loads(body.decode("utf-8"), parse_float=str, parse_constant=_reject_constant)
+        # Decimal keeps 0.1 exact for ``value``; the normaliser refuses 1e999 (infinite) by field.
+        return json.loads(body.decode("utf-8"), parse_float=Decimal, parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise LeadInputError({"__all__": [f"Malformed JSON: {str(exc)[:120]}"]}) from None
 
@@ -103,6 +106,7 @@ def decision_payload(decision: Decision) -> dict[str, Any]:
         "summary": decision.summary,
         "duration_us": decision.duration_us,
         "reasons": decision.detail,
+        "warnings": (decision.detail or {}).get("warnings", []) if isinstance(decision.detail, dict) else [],
     }
 
 
@@ -111,7 +115,7 @@ def decision_payload(decision: Decision) -> dict[str, Any]:
 @token_required
 def leads_create(request: HttpRequest) -> JsonResponse:
     try:
-        data = clean_lead(_json_body(request))
+        data = clean_lead(_json_body(request), vocabulary=vocabulary_load())
     except LeadInputError as exc:
         return _error(400, exc.errors)
     lead, created = lead_intake(data=data)
@@ -137,11 +141,11 @@ def route_dry_run(request: HttpRequest) -> JsonResponse:
             payload = {**payload, "external_id": "dry-run"}
         if isinstance(payload, dict) and not payload.get("source"):
             payload = {**payload, "source": "dry-run"}
-        data = clean_lead(payload)
+        data = clean_lead(payload, vocabulary=vocabulary_load())
     except LeadInputError as exc:
         return _error(400, exc.errors)
     decision = lead_dry_run(data=data, draft=request.GET.get("draft") == "1", now=timezone.now())
-    return JsonResponse(engine.decision_to_dict(decision))
+    return JsonResponse(engine.decision_to_dict(decision))  # includes "warnings"
 
 
 @require_GET

@@ -10,6 +10,7 @@ from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable
 
+from django.conf import settings
 from django.db.models import Q
 
 from reps.models import WEEKDAYS, Absence, FairnessState, Licence, Pool, PoolMember, Rep, RepLoad, RepSkill
@@ -17,6 +18,7 @@ from routing.engine.conditions import fold_text
 from routing.engine.types import (
     ConfigSnapshot,
     Condition,
+    DecisionWarning,
     Criterion,
     FallbackStep,
     Interval,
@@ -254,13 +256,32 @@ def to_decimal(value: Any) -> Decimal:
 
 
 def lead_facts(lead: Lead | dict[str, Any], *, received_at: dt.datetime | None = None) -> LeadFacts:
+    """The lead as the engine sees it. ``value`` is the value in the base currency
+    (``Lead.value_base``, converted at intake; see routing.reference for the policy): None when
+    the lead's currency had no exchange rate, and then the facts carry a ``no_exchange_rate``
+    warning. ``lead`` is a Lead row or the output of ``validation.clean_lead``."""
     if isinstance(lead, Lead):
         fields = {name: getattr(lead, name) for name in LEAD_FACT_FIELDS}
-        return LeadFacts(id=lead.id, received_at=lead.received_at, fields=fields)
-    fields = {name: lead.get(name, "") for name in LEAD_FACT_FIELDS}
-    fields["value"] = to_decimal(lead.get("value") or 0)
-    fields["attributes"] = lead.get("attributes") or {}
-    return LeadFacts(id=None, received_at=received_at or dt.datetime.now(dt.UTC), fields=fields)
+        amount, value_base, currency = lead.value, lead.value_base, lead.currency
+        lead_id, received = lead.id, lead.received_at
+    else:
+        fields = {name: lead.get(name, "") for name in LEAD_FACT_FIELDS}
+        fields["attributes"] = lead.get("attributes") or {}
+        amount, value_base = to_decimal(lead.get("value") or 0), lead.get("value_base")
+        currency = lead.get("currency") or settings.LEADOPS_BASE_CURRENCY
+        lead_id, received = None, received_at or dt.datetime.now(dt.UTC)
+    base = settings.LEADOPS_BASE_CURRENCY
+    warnings: tuple[DecisionWarning, ...] = ()
+    if value_base is None and (currency == base or not amount):
+        value_base = amount  # the base currency needs no rate; zero is zero in any currency
+    if value_base is None:
+        warnings = (DecisionWarning(
+            kind="no_exchange_rate", field="value",
+            message=(f"No exchange rate from {currency} to {base} when the lead arrived: its value ({amount} {currency}) "
+                     f"was not converted, so value conditions and the high-value threshold do not apply to it."),
+        ),)  # fmt: skip
+    fields["value"] = value_base
+    return LeadFacts(id=lead_id, received_at=received, fields=fields, warnings=warnings)
 
 
 # --- reps and pools ---------------------------------------------------------------------
