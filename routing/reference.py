@@ -5,7 +5,7 @@ ISO 3166-2 subdivisions, ISO 639 languages, ISO 4217 currencies). Ops add spelli
 should accept (``LeadSynonym``: intent "hot" means "high") and maintain exchange rates
 (``ExchangeRate``); nothing is fetched from the network.
 
-Currency policy (documented in docs/config-format.md, "Lead values and currencies"): a lead's
+Currency policy (docs/lead-intake.md, "Lead values and currencies"): a lead's
 value is converted to settings.LEADOPS_BASE_CURRENCY at intake with the newest rate whose
 ``as_of`` is on or before the day the lead is received. A lead in a currency without a rate is
 accepted, keeps its own value and currency, and has no base value: conditions over ``value``
