@@ -166,3 +166,83 @@ def vocabulary_load() -> Vocabulary:
         synonyms=synonyms,
         rates={currency: tuple(items) for currency, items in rates.items()},
     )
+
+
+# --- services: ops edit rates and synonyms (the exchange rates & synonyms page) ------------------------------
+
+
+class ReferenceDataError(ValueError):
+    """A refused rate or synonym; ``errors`` maps field -> message, safe to show."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+def synonym_target_problem(field_name: str, value: str) -> str | None:
+    """Why ``value`` cannot be what a synonym of ``field_name`` stands for, or None."""
+    if field_name == "intent" and value not in INTENTS:
+        return f"Intent synonyms stand for one of {', '.join(INTENTS)}."
+    if field_name == "country" and (len(value) != 2 or country_code(value) != value):
+        return "Country synonyms stand for an ISO 3166-1 alpha-2 code, e.g. GB."
+    if field_name == "language" and (len(value) != 2 or language_code(value) != value):
+        return "Language synonyms stand for an ISO 639-1 code, e.g. es."
+    if field_name == "currency" and currency_code(value) != value:
+        return "Currency synonyms stand for an ISO 4217 code, e.g. EUR."
+    if field_name == "state" and pycountry.subdivisions.get(code=value) is None:
+        return "State synonyms stand for a full ISO 3166-2 code, e.g. US-CA."
+    return None
+
+
+def lead_synonym_create(*, field_name: str, alias: str, value: str) -> object:
+    """Add a synonym: senders' ``alias`` (matched ignoring case and accents) means ``value``.
+
+    Codes are upper-cased (country, currency, state) or lower-cased (language, intent, free
+    fields) before the check. Raises ReferenceDataError naming the field."""
+    from routing.models import LeadSynonym
+
+    alias = unicodedata.normalize("NFC", alias.strip())
+    value = value.strip()
+    value = value.upper() if field_name in ("country", "currency", "state") else value.casefold()
+    if field_name not in LeadSynonym.Field.values:
+        raise ReferenceDataError({"field": "Choose a field."})
+    if not lookup_key(alias):
+        raise ReferenceDataError({"alias": "Enter what senders write."})
+    problem = synonym_target_problem(field_name, value)
+    if problem:
+        raise ReferenceDataError({"value": problem})
+    if LeadSynonym.objects.filter(field=field_name, alias__iexact=alias).exists():
+        raise ReferenceDataError({"alias": f"{alias!r} is already a synonym for this field."})
+    synonym = LeadSynonym(field=field_name, alias=alias, value=value)
+    synonym.full_clean()
+    synonym.save()
+    return synonym
+
+
+def exchange_rate_create(*, currency: str, rate: Decimal, as_of: dt.date, note: str = "") -> object:
+    """Record that one ``currency`` unit is worth ``rate`` base units from ``as_of`` on.
+
+    Raises ReferenceDataError naming the field (unknown currency, the base currency, a rate that is
+    not positive, a second rate for the same day)."""
+    from django.conf import settings
+
+    from routing.models import ExchangeRate
+
+    code = currency_code(currency)
+    if code is None:
+        raise ReferenceDataError({"currency": "Use an ISO 4217 code such as JPY."})
+    if code == settings.LEADOPS_BASE_CURRENCY:
+        raise ReferenceDataError({"currency": f"{code} is the base currency: its rate is always 1."})
+    if not rate.is_finite() or rate <= 0:
+        raise ReferenceDataError({"rate": "The rate must be a positive number."})
+    if ExchangeRate.objects.filter(currency=code, as_of=as_of).exists():
+        raise ReferenceDataError({"as_of": f"{code} already has a rate for {as_of}; add one for another day."})
+    row = ExchangeRate(currency=code, rate=rate, as_of=as_of, note=note.strip())
+    row.full_clean()
+    row.save()
+    return row
+
+
+def lead_synonym_delete(*, synonym: object) -> None:
+    """Remove a synonym; leads already stored keep the value it gave them."""
+    synonym.delete()  # type: ignore[attr-defined]
