@@ -20,6 +20,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from routing.services import _wake_router, lead_build, segment_ids_live
 from routing.snapshots import config_live
 from routing.validation import ALL_FIELDS, REQUIRED, LeadInputError, clean_lead
 
+log = logging.getLogger(__name__)
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 MAX_ERRORS_KEPT = 1000
 csv.field_size_limit(128 * 1024)
@@ -103,9 +105,7 @@ def _scan(path: Path, encoding: str, delimiter: str | None) -> CsvLayout:
             for record in reader:
                 line_no = reader.line_num
                 if not header:
-                    header = [cell.strip() for cell in record]
-                    if encoding == "utf-16" or encoding.startswith("utf-16"):
-                        header = [cell.lstrip("\ufeff") for cell in header]
+                    header = [cell.strip().lstrip("\ufeff") for cell in record]  # a BOM the codec kept
                     continue
                 if record:
                     rows += 1
@@ -183,7 +183,10 @@ def lead_import_enqueue(*, import_id: int) -> None:
     """Queue the background task that (re)starts or continues an import; safe to call twice."""
     from django_q.tasks import async_task
 
-    async_task("routing.tasks.lead_import_continue", import_id, group="lead-import", q_options={"ack_failure": True})
+    try:
+        async_task("routing.tasks.lead_import_continue", import_id, group="lead-import", q_options={"ack_failure": True})
+    except Exception:  # the broker being down must not lose the import: the sweep resumes it
+        log.exception("could not enqueue lead import %s; the sweep will resume it", import_id)
 
 
 def _claim(import_id: int, token: str) -> LeadImport | None:
@@ -217,6 +220,7 @@ def lead_import_process(*, import_id: int, slice_seconds: float | None = None) -
             message = str(exc) if isinstance(exc, CsvRefused) else "The uploaded file is no longer readable."
             LeadImport.objects.filter(id=job.id, run_token=token).update(
                 status=LeadImport.Status.REFUSED, refusal=message, run_token="", finished_at=timezone.now())
+            _discard_upload(path)
             job.refresh_from_db()
             return job
         job.encoding, job.delimiter, job.rows_total = layout.encoding, layout.delimiter, layout.rows_total
@@ -226,11 +230,18 @@ def lead_import_process(*, import_id: int, slice_seconds: float | None = None) -
     if finished:
         LeadImport.objects.filter(id=job.id, run_token=token).update(
             status=LeadImport.Status.DONE, run_token="", finished_at=timezone.now())
+        _discard_upload(path)
     else:
         LeadImport.objects.filter(id=job.id, run_token=token).update(run_token="", heartbeat_at=timezone.now())
         lead_import_enqueue(import_id=job.id)
     job.refresh_from_db()
     return job
+
+
+def _discard_upload(path: Path) -> None:
+    """Delete a finished upload stored by the page; files named on the command line are the user's."""
+    if path.parent.resolve() == Path(settings.LEADOPS_IMPORT_DIR).resolve():
+        path.unlink(missing_ok=True)
 
 
 def _records(job: LeadImport) -> Iterator[tuple[int, int, dict[str | None, Any]]]:

@@ -293,8 +293,6 @@ class LeadIn(BaseModel):
         return code
 
 
-TEXT_FIELDS: Final = tuple(name for name, info in LeadIn.model_fields.items() if info.annotation is not None
-                           and name not in ("value", "fit_score", "attributes"))  # fmt: skip
 ALL_FIELDS: Final = frozenset(LeadIn.model_fields)
 REQUIRED: Final = tuple(name for name, info in LeadIn.model_fields.items() if info.is_required())
 

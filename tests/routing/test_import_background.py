@@ -66,6 +66,7 @@ def test_an_upload_is_imported_in_the_background_with_progress_and_a_final_repor
     page = ops_client.get(response["Location"]).content.decode()
     assert "<strong>300</strong> leads imported" in page and "Read as cp1252, comma-separated" in page
     assert 'hx-trigger="every 1s"' not in page  # finished: no more polling
+    assert not list(tmp_path.iterdir())  # the stored upload is deleted once imported
     fragment = ops_client.get(response["Location"], headers={"HX-Request": "true"}).content.decode()
     assert "<html" not in fragment and 'id="import-progress"' in fragment
     lead = Lead.objects.get(external_id="b-1")
