@@ -155,7 +155,7 @@ def config_draft() -> ConfigSnapshot:
 class RuleIndex:
     """The rules a lead could match, found without evaluating every rule (built once per version).
 
-    A rule with an ``equals``/``in`` condition on a text field and text values can only match a
+    A rule whose first condition is ``equals``/``in`` on a text field with text values can only match a
     lead whose field, stripped and case-folded, is one of those values (the engine's string
     equality); every other rule is always a candidate. ``narrow`` returns the configuration
     with only the candidates, in the original order, so ``engine.select_rule`` picks exactly
@@ -187,14 +187,17 @@ class RuleIndex:
     def _key_condition(rule: RuleSpec) -> tuple[str, tuple[str, ...]] | None:
         from routing.engine.conditions import LEAD_FIELDS
 
-        for cond in rule.conditions:
-            if LEAD_FIELDS.get(cond.field) != "str":
-                continue
-            if cond.op == Op.EQUALS and isinstance(cond.value, str):
-                return cond.field, (fold_text(cond.value),)
-            if (cond.op == Op.IN and isinstance(cond.value, (list, tuple)) and cond.value
-                    and all(isinstance(v, str) for v in cond.value)):  # fmt: skip
-                return cond.field, tuple(dict.fromkeys(fold_text(v) for v in cond.value))
+        # Only the first condition: a rule left out is then one whose first condition is merely
+        # false, so the engine's warnings (named after the first failing condition) are the same
+        # with and without the index (tests/routing/test_rule_index.py).
+        cond = rule.conditions[0] if rule.conditions else None
+        if cond is None or LEAD_FIELDS.get(cond.field) != "str":
+            return None
+        if cond.op == Op.EQUALS and isinstance(cond.value, str):
+            return cond.field, (fold_text(cond.value),)
+        if (cond.op == Op.IN and isinstance(cond.value, (list, tuple)) and cond.value
+                and all(isinstance(v, str) for v in cond.value)):  # fmt: skip
+            return cond.field, tuple(dict.fromkeys(fold_text(v) for v in cond.value))
         return None
 
     def narrow(self, fields: dict[str, Any]) -> ConfigSnapshot:
@@ -202,10 +205,12 @@ class RuleIndex:
         key = []
         for field in self._fields:
             value = fields.get(field)
-            if isinstance(value, str):
+            if value is None or (isinstance(value, str) and not value.strip()):
+                # A missing field fails equals/in, but the engine names it in a warning for every
+                # rule it tries: keep them all so live decisions warn exactly as the dry run does.
+                key.append(_MISSING_KEY)
+            elif isinstance(value, str):
                 key.append(fold_text(value))
-            elif value is None:
-                key.append(None)  # a missing field fails equals/in: none of its keyed rules match
             else:
                 key = None  # a number may equal a numeric string: fall back to every keyed rule
                 break
@@ -214,9 +219,9 @@ class RuleIndex:
             return self._memo[memo_key]
         candidates = list(self._always)
         for index, field in enumerate(self._fields):
-            if memo_key is None:
+            if memo_key is None or memo_key[index] is _MISSING_KEY:
                 candidates.extend(self._all_keyed[field])
-            elif memo_key[index] is not None:
+            else:
                 candidates.extend(self._by_field[field].get(memo_key[index], ()))
         unique = {id(rule): rule for rule in candidates}
         narrowed = ConfigSnapshot(
@@ -230,6 +235,7 @@ class RuleIndex:
         return narrowed
 
 
+_MISSING_KEY: Any = object()
 _INDEX_CACHE: dict[int, RuleIndex] = {}
 
 
