@@ -75,6 +75,8 @@ def lead_payload(lead: Lead) -> dict[str, Any]:
         "high_value": lead.high_value,
         "value": str(lead.value),
         "currency": lead.currency,
+        "value_base": str(lead.value_base) if lead.value_base is not None else None,  # in LEADOPS_BASE_CURRENCY
+        "base_currency": settings.LEADOPS_BASE_CURRENCY,
         "segment": lead.segment.slug if lead.segment_id else None,
         "owner": {"id": lead.owner_id, "name": lead.owner.display_name} if lead.owner_id else None,
         "received_at": lead.received_at.isoformat(),

@@ -155,9 +155,9 @@ def config_draft() -> ConfigSnapshot:
 class RuleIndex:
     """The rules a lead could match, found without evaluating every rule (built once per version).
 
-    A rule whose first condition is ``equals``/``in`` on a text field with text values can only match a
-    lead whose field, stripped and case-folded, is one of those values (the engine's string
-    equality); every other rule is always a candidate. ``narrow`` returns the configuration
+    A rule whose first condition is ``equals``/``in`` on a text field with text values can only
+    match a lead whose field, folded by ``engine.conditions.fold_text``, is one of those values
+    (the engine's string equality); every other rule is always a candidate. ``narrow`` returns the configuration
     with only the candidates, in the original order, so ``engine.select_rule`` picks exactly
     the rule it would pick from the full list, in time that does not grow with the rule count.
     """

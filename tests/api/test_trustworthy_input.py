@@ -177,6 +177,7 @@ def test_a_lead_in_a_currency_without_a_rate_is_flagged_in_its_decision(api, hig
     warnings = body["decision"]["warnings"]
     assert [(w["kind"], w["field"]) for w in warnings] == [("no_exchange_rate", "value")]
     assert "BRL" in warnings[0]["message"] and body["decision"]["reasons"]["high_value"] is False
+    assert (body["value"], body["currency"], body["value_base"], body["base_currency"]) == ("900000.00", "BRL", None, "USD")
 
 
 # --- input 3 end to end, and deliver 3: warnings on every surface ------------------------------------
