@@ -354,6 +354,14 @@ class ExchangeRate(models.Model):
     def __str__(self) -> str:
         return f"1 {self.currency} = {self.rate} (as of {self.as_of})"
 
+    def clean(self) -> None:
+        from routing.reference import currency_code
+
+        if currency_code(self.currency or "") != self.currency:
+            raise ValidationError({"currency": "Use an upper-case ISO 4217 code such as JPY."})
+        if self.currency == settings.LEADOPS_BASE_CURRENCY:
+            raise ValidationError({"currency": f"{self.currency} is the base currency: its rate is always 1."})
+
 
 class LeadSynonym(models.Model):
     """A spelling of an enumerated lead field that ops accept, e.g. intent "hot" means "high"."""
@@ -378,6 +386,13 @@ class LeadSynonym(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_field_display()}: {self.alias} → {self.value}"
+
+    def clean(self) -> None:
+        from routing.reference import synonym_target_problem
+
+        problem = synonym_target_problem(self.field, self.value or "")
+        if problem:
+            raise ValidationError({"value": problem})
 
 
 class LeadImport(models.Model):

@@ -81,3 +81,14 @@ def test_reps_cannot_reach_the_page(client) -> None:  # noqa: ANN001
     assert client.get("/leads/reference/").status_code == 403
     assert client.post("/leads/reference/", {"kind": "synonym", "syn-field": "intent", "syn-alias": "x", "syn-value": "high"}).status_code == 403
     assert not LeadSynonym.objects.filter(alias="x").exists()
+
+
+def test_the_admin_applies_the_same_checks(client) -> None:  # noqa: ANN001
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw-for-tests-123"))
+    response = client.post("/admin/routing/exchangerate/add/", {"currency": "ZZZ", "rate": "1", "as_of": "2026-01-01"})
+    assert response.status_code == 200 and "ISO 4217" in response.content.decode()
+    response = client.post("/admin/routing/leadsynonym/add/", {"field": "intent", "alias": "x", "value": "urgent"})
+    assert response.status_code == 200 and "Intent synonyms stand for" in response.content.decode()
+    assert not ExchangeRate.objects.exists() and not LeadSynonym.objects.filter(alias="x").exists()
