@@ -116,7 +116,7 @@ def world(settings):  # noqa: ANN001, ANN201
         "version": RuleSet.objects.values_list("version", flat=True).first(), "direction": "up", "kind": "pools",
         "object_id": "1", "id": "1", "app_label": "routing", "content_type_id": "1", "url": "x",
         "import_id": LeadImport.objects.create(file_name="x.csv", path="/nonexistent.csv", created_at=timezone.now()).id,
-        "synonym_id": LeadSynonym.objects.first().id,  # seeded by the migration
+        "synonym_id": LeadSynonym.objects.get_or_create(field="intent", alias="hot", defaults={"value": "high"})[0].id,
     }  # fmt: skip
     # URLs whose ``pk`` is not a rule's: the console's object pages (kind "pools" above).
     ids_by_url = {"console:object_edit": {"pk": pool.id}, "console:object_deactivate": {"pk": pool.id}}
