@@ -28,7 +28,7 @@ def forwards(apps, schema_editor):  # noqa: ANN001, ANN201
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('routing', '0003_explorer_and_sla_indexes'),
+        ('routing', '0004_lead_queue_holding_quarantine'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
