@@ -312,3 +312,16 @@ LOGGING = {
 
 # In development whitenoise serves straight from the finders, so no collectstatic is needed.
 WHITENOISE_USE_FINDERS = not PRODUCTION
+
+# --- Lead intake (issue 11) -------------------------------------------------------------
+# Amounts are compared in this currency; rates come from the ExchangeRate table ops maintain.
+LEADOPS_BASE_CURRENCY = envstr("LEADOPS_BASE_CURRENCY", "USD").upper()
+# CSV uploads: the page refuses larger files; accepted ones are imported by a background task.
+LEADOPS_IMPORT_MAX_BYTES = envint("LEADOPS_IMPORT_MAX_BYTES", 200 * 1024 * 1024, minimum=1024)
+LEADOPS_IMPORT_DIR = Path(envstr("LEADOPS_IMPORT_DIR", str(VAR_DIR / "imports")))
+# A background import commits this many rows per transaction (with its checkpoint) and hands
+# over to a fresh task after LEADOPS_IMPORT_SLICE_SECONDS, below django-q2's task timeout.
+LEADOPS_IMPORT_CHUNK = envint("LEADOPS_IMPORT_CHUNK", 1000, minimum=1)
+LEADOPS_IMPORT_SLICE_SECONDS = envfloat("LEADOPS_IMPORT_SLICE_SECONDS", 60.0)
+# An import whose worker has not reported for this long is resumed by the sweep.
+LEADOPS_IMPORT_STALE_SECONDS = envint("LEADOPS_IMPORT_STALE_SECONDS", 300, minimum=1)

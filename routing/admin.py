@@ -15,7 +15,7 @@ from routing.console import selectors
 from routing.console import services as console_services
 from routing.console.forms import StorableJSONFormField
 from routing.engine import schema
-from routing.models import ApiToken, Decision, Lead, Offer, Rule, RuleSet, Segment
+from routing.models import ApiToken, Decision, ExchangeRate, Lead, LeadImport, LeadSynonym, Offer, Rule, RuleSet, Segment
 
 
 def _place(form: forms.ModelForm, problems: list[tuple[str, str]], aliases: dict[str, str]) -> None:
@@ -111,3 +111,22 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:  # noqa: ANN001
         return False  # tokens are created with `manage.py createapitoken` so the secret is shown once
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(SimpleHistoryAdmin):
+    list_display = ["currency", "rate", "as_of", "note"]
+    list_filter = ["currency"]
+
+
+@admin.register(LeadSynonym)
+class LeadSynonymAdmin(SimpleHistoryAdmin):
+    list_display = ["field", "alias", "value"]
+    list_filter = ["field"]
+    search_fields = ["alias", "value"]
+
+
+@admin.register(LeadImport)
+class LeadImportAdmin(ReadOnlyAdmin):
+    list_display = ["id", "file_name", "status", "rows_total", "rows_done", "created", "already_present", "rejected", "created_at"]
+    list_filter = ["status"]

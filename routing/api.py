@@ -8,6 +8,7 @@ Every client error is a 4xx with errors keyed by field; no input causes a 500.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from functools import wraps
 from typing import Any, Callable
 
@@ -23,6 +24,7 @@ from routing.models import ApiToken, Decision, Lead, Offer, TokenScope
 from routing.openapi import openapi_document
 from routing.services import lead_dry_run, lead_intake
 from routing.services_tokens import apitoken_authenticate
+from routing.reference import vocabulary_load
 from routing.validation import LeadInputError, clean_lead
 
 
@@ -73,13 +75,11 @@ def _json_body(request: HttpRequest) -> Any:
     if len(body) > settings.LEADOPS_MAX_BODY_BYTES:
         raise LeadInputError({"__all__": [f"Body larger than {settings.LEADOPS_MAX_BODY_BYTES} bytes."]})
     try:
-        return json.loads(body.decode("utf-8"), parse_float=str, parse_constant=_reject_constant)
+        # Decimal keeps 0.1 exact for ``value``; the normaliser refuses 1e999 (infinite) by field.
+        # NaN and Infinity become floats so the normaliser refuses them by field name.
+        return json.loads(body.decode("utf-8"), parse_float=Decimal, parse_constant=float)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise LeadInputError({"__all__": [f"Malformed JSON: {str(exc)[:120]}"]}) from None
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not allowed")
 
 
 def lead_payload(lead: Lead) -> dict[str, Any]:
@@ -93,6 +93,8 @@ def lead_payload(lead: Lead) -> dict[str, Any]:
         "high_value": lead.high_value,
         "value": str(lead.value),
         "currency": lead.currency,
+        "value_base": str(lead.value_base) if lead.value_base is not None else None,  # in LEADOPS_BASE_CURRENCY
+        "base_currency": settings.LEADOPS_BASE_CURRENCY,
         "segment": lead.segment.slug if lead.segment_id else None,
         "owner": {"id": lead.owner_id, "name": lead.owner.display_name} if lead.owner_id else None,
         "received_at": lead.received_at.isoformat(),
@@ -121,6 +123,7 @@ def decision_payload(decision: Decision) -> dict[str, Any]:
         "summary": decision.summary,
         "duration_us": decision.duration_us,
         "reasons": decision.detail,
+        "warnings": (decision.detail or {}).get("warnings", []) if isinstance(decision.detail, dict) else [],
     }
 
 
@@ -129,7 +132,7 @@ def decision_payload(decision: Decision) -> dict[str, Any]:
 @token_required(TokenScope.INTAKE)
 def leads_create(request: HttpRequest) -> JsonResponse:
     try:
-        data = clean_lead(_json_body(request))
+        data = clean_lead(_json_body(request), vocabulary=vocabulary_load())
     except LeadInputError as exc:
         return _error(400, exc.errors)
     lead, created = lead_intake(data=data)
@@ -165,11 +168,11 @@ def route_dry_run(request: HttpRequest) -> JsonResponse:
             payload = {**payload, "external_id": "dry-run"}
         if isinstance(payload, dict) and not payload.get("source"):
             payload = {**payload, "source": "dry-run"}
-        data = clean_lead(payload)
+        data = clean_lead(payload, vocabulary=vocabulary_load())
     except LeadInputError as exc:
         return _error(400, exc.errors)
     decision = lead_dry_run(data=data, draft=draft, now=timezone.now())
-    return JsonResponse(engine.decision_to_dict(decision))
+    return JsonResponse(engine.decision_to_dict(decision))  # includes "warnings"
 
 
 @require_GET

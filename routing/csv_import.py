@@ -1,120 +1,354 @@
-"""CSV import of leads: every row validated, row errors reported by row number and field,
-good rows kept. Rows are inserted in chunks; the routing worker is woken once at the end."""
+"""CSV import of leads: the whole file is decoded or refused, every row is accounted for, and a
+large file is imported in the background from a checkpoint.
+
+1. ``csv_inspect`` reads the whole file once: it picks the encoding (a BOM says UTF-8 or UTF-16;
+   otherwise UTF-8 if every byte decodes as UTF-8, else Windows-1252, which is what Excel's
+   "CSV (Comma delimited)" writes on Windows), the separator (comma, semicolon, tab or pipe,
+   from the header line) and counts the rows. A file that does not decode, or whose header is
+   wrong, is refused as a whole, naming the line; nothing is imported.
+2. ``lead_import_process`` imports rows in chunks. Each chunk's leads, the checkpoint
+   (``LeadImport.rows_done``), the counters and the row errors are committed in one
+   transaction, so a killed worker resumes after the last committed row and no row is imported
+   twice; (source, external_id) is unique as a second guard.
+3. Every row ends in exactly one bucket: imported, already present (same source and external id,
+   from an earlier import, the API, or earlier in this file) or rejected with its line and field.
+   ``created + already_present + rejected == rows_total`` when the import is done.
+"""
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
-from dataclasses import dataclass, field
-from typing import IO, Any, Iterable
+import datetime as dt
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Iterator
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from routing.models import Lead
+from routing.models import Lead, LeadImport
+from routing.reference import Vocabulary, vocabulary_load
 from routing.services import _wake_router, lead_build, segment_ids_live
 from routing.snapshots import config_live
-from routing.validation import ALL_FIELDS, LeadInputError, clean_lead
+from routing.validation import ALL_FIELDS, REQUIRED, LeadInputError, clean_lead
 
-CHUNK = 1000
-
-
-@dataclass
-class RowError:
-    row: int  # 1-based line number in the file, header = 1
-    field: str
-    message: str
+log = logging.getLogger(__name__)
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+MAX_ERRORS_KEPT = 1000
+csv.field_size_limit(128 * 1024)
 
 
-@dataclass
-class CsvImportReport:
-    created: int = 0
-    duplicates: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    header_error: str = ""
-
-    @property
-    def rows_with_errors(self) -> int:
-        return len({e.row for e in self.errors})
+class CsvRefused(Exception):
+    """The whole file is refused; the message names the line and what to do."""
 
 
-def _rows(stream: IO[str]) -> Iterable[tuple[int, dict[str, Any]]]:
-    reader = csv.DictReader(stream)
-    for row in reader:
-        yield reader.line_num, row
+@dataclass(frozen=True)
+class CsvLayout:
+    encoding: str
+    delimiter: str
+    header: tuple[str, ...]
+    rows_total: int
 
 
-def leads_import_csv(*, stream: IO[str] | IO[bytes], max_errors: int = 1000) -> CsvImportReport:
-    """Import leads from CSV text. Columns are lead field names; ``attr.<key>`` columns fill
-    custom attributes. Unknown columns are a header error (nothing imported)."""
-    report = CsvImportReport()
-    if isinstance(stream.read(0), bytes):
-        stream = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")  # type: ignore[arg-type]
+def encoding_name(name: str) -> str:
+    """The codec name for ``name`` ("UTF8", "windows-1252", "latin1"); raises CsvRefused if unknown."""
     try:
-        reader = csv.DictReader(stream)
-        header = reader.fieldnames or []
-    except (UnicodeDecodeError, csv.Error) as exc:
-        report.header_error = f"Could not read the CSV header: {exc}"
-        return report
-    unknown = [h for h in header if h not in ALL_FIELDS and not (h or "").startswith("attr.")]
-    if not header or unknown:
-        report.header_error = (
-            f"Unknown column(s): {', '.join(map(str, unknown))}" if unknown else "The file is empty or has no header row."
-        )
-        return report
-    if "source" not in header or "external_id" not in header:
-        report.header_error = "The header must include source and external_id."
-        return report
-    config, segment_ids, now = config_live(), segment_ids_live(), timezone.now()
-    seen: set[tuple[str, str]] = set()
-    batch: list[Lead] = []
-    try:
-        for raw in reader:
-            line = reader.line_num
-            data: dict[str, Any] = {k: v for k, v in raw.items() if k and not k.startswith("attr.") and v not in (None, "")}
-            attrs = {k[5:]: v for k, v in raw.items() if k and k.startswith("attr.") and v not in (None, "")}
-            if attrs:
-                data["attributes"] = attrs
-            if None in raw:
-                _error(report, line, "__all__", "More cells than header columns.", max_errors)
-                continue
+        return codecs.lookup(name.strip()).name
+    except (LookupError, ValueError):
+        raise CsvRefused(f"Unknown encoding {name!r}: use utf-8, utf-16 or cp1252 (Windows Excel).") from None
+
+
+def _candidate_encodings(path: Path) -> list[str]:
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    if head.startswith(codecs.BOM_UTF8):
+        return ["utf-8-sig"]
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return ["utf-16"]
+    sample = head[: len(head) - len(head) % 2]
+    if len(sample) >= 4:
+        odd_nuls, even_nuls = sample[1::2].count(0), sample[0::2].count(0)
+        if odd_nuls > len(sample) // 4 and even_nuls == 0:
+            return ["utf-16-le"]
+        if even_nuls > len(sample) // 4 and odd_nuls == 0:
+            return ["utf-16-be"]
+    return ["utf-8", "cp1252"]
+
+
+def _open_text(path: Path, encoding: str) -> IO[str]:
+    return path.open("r", encoding=encoding, errors="strict", newline="")
+
+
+def _detect_delimiter(first_line: str) -> str:
+    counts = {d: first_line.count(d) for d in DELIMITERS}
+    best = max(counts, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] else ","
+
+
+def _scan(path: Path, encoding: str, delimiter: str | None) -> CsvLayout:
+    """One pass over the file: raises UnicodeDecodeError (with the line in ``args``) or CsvRefused."""
+    line_no = 0
+    with _open_text(path, encoding) as handle:
+        try:
+            first = handle.readline()
+            line_no = 1
+            chosen = delimiter or _detect_delimiter(first)
+            handle.seek(0)
+            reader = csv.reader(handle, delimiter=chosen)
+            header: list[str] = []
+            rows = 0
+            for record in reader:
+                line_no = reader.line_num
+                if not header:
+                    header = [cell.strip().lstrip("\ufeff") for cell in record]  # a BOM the codec kept
+                    continue
+                if record:
+                    rows += 1
+        except csv.Error as exc:
+            raise CsvRefused(f"Unreadable CSV at line {line_no + 1}: {exc}. Nothing was imported.") from None
+    _check_header(header, chosen, guessed=delimiter is None)
+    return CsvLayout(encoding=encoding, delimiter=chosen, header=tuple(header), rows_total=rows)
+
+
+def _check_header(header: list[str], delimiter: str, *, guessed: bool) -> None:
+    read_as = f"read as {DELIMITERS.get(delimiter, repr(delimiter))}-separated"
+    hint = f" ({read_as}; choose the separator if that is wrong)" if guessed else f" ({read_as})"
+    if not header or header == [""]:
+        raise CsvRefused("The file is empty or has no header row.")
+    unknown = [h for h in header if h not in ALL_FIELDS and not h.startswith("attr.")]
+    if unknown:
+        shown = ", ".join(repr(h[:40]) if not h.isprintable() else h[:40] for h in unknown[:10])
+        raise CsvRefused(f"Unknown column(s): {shown}{hint}. Use lead field names, or attr.<key> for custom attributes.")
+    missing = [name for name in REQUIRED if name not in header]
+    if missing:
+        raise CsvRefused(f"The header must include source and external_id (missing: {', '.join(missing)}){hint}.")
+
+
+def _undecodable_line(path: Path, encoding: str) -> int | str:
+    """The 1-based line holding the first byte that ``encoding`` cannot decode (text readers
+    decode ahead in blocks, so their position is not the line)."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    lines = 0
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 16):
             try:
-                cleaned = clean_lead(data, strict_types=False)
-            except LeadInputError as exc:
-                for name, messages in exc.errors.items():
-                    for message in messages:
-                        _error(report, line, name, message, max_errors)
+                lines += decoder.decode(block).count("\n")
+            except UnicodeDecodeError as exc:
+                good = block[: exc.start]
+                return lines + good.decode(encoding, errors="replace").count("\n") + 1
+    return "?"
+
+
+def csv_inspect(path: Path, *, encoding: str | None = None, delimiter: str | None = None) -> CsvLayout:
+    """Decode the whole file and read its layout, or raise CsvRefused naming the line.
+
+    ``encoding``/``delimiter``: what the user chose; None detects them (see the module docstring).
+    """
+    candidates = [encoding_name(encoding)] if encoding else _candidate_encodings(path)
+    if delimiter is not None and delimiter not in DELIMITERS:
+        raise CsvRefused("Choose comma, semicolon, tab or pipe as the separator.")
+    for index, candidate in enumerate(candidates):
+        try:
+            return _scan(path, candidate, delimiter)
+        except UnicodeDecodeError as exc:
+            if index + 1 < len(candidates):
                 continue
-            key = (cleaned["source"], cleaned["external_id"])
-            if key in seen:
-                report.duplicates += 1
-                continue
-            seen.add(key)
-            batch.append(lead_build(data=cleaned, config=config, now=now, segment_ids=segment_ids))
-            if len(batch) >= CHUNK:
-                _flush(batch, report)
-                batch = []
-    except (UnicodeDecodeError, csv.Error) as exc:
-        _error(report, reader.line_num, "__all__", f"Unreadable CSV: {exc}", max_errors)
-    _flush(batch, report)
-    return report
+            line = _undecodable_line(path, candidate)
+            raise CsvRefused(
+                f"Could not read line {line} as {candidate} text ({exc.reason}). Nothing was imported. "
+                "Save the file as CSV UTF-8, or choose its encoding."
+            ) from None
+    raise CsvRefused("Could not read the file.")  # pragma: no cover - candidates is never empty
 
 
-def _error(report: CsvImportReport, line: int, name: str, message: str, max_errors: int) -> None:
-    if len(report.errors) < max_errors:
-        report.errors.append(RowError(row=line, field=name, message=message))
+# --- import ----------------------------------------------------------------------------------
 
 
-def _flush(batch: list[Lead], report: CsvImportReport) -> None:
-    if not batch:
-        return
+def lead_import_create(*, path: Path, file_name: str, encoding: str = "", delimiter: str = "",
+                       user: Any = None) -> LeadImport:  # fmt: skip
+    """Record an import of the CSV at ``path`` (already stored), waiting to start."""
+    return LeadImport.objects.create(
+        file_name=file_name[:255], path=str(path), size_bytes=path.stat().st_size if path.exists() else 0,
+        encoding=encoding, delimiter=delimiter, created_by=user if getattr(user, "is_authenticated", False) else None,
+        created_at=timezone.now(),
+    )  # fmt: skip
+
+
+def lead_import_enqueue(*, import_id: int) -> None:
+    """Queue the background task that (re)starts or continues an import; safe to call twice."""
+    from django_q.tasks import async_task
+
+    try:
+        async_task("routing.tasks.lead_import_continue", import_id, group="lead-import", q_options={"ack_failure": True})
+    except Exception:  # the broker being down must not lose the import: the sweep resumes it
+        log.exception("could not enqueue lead import %s; the sweep will resume it", import_id)
+
+
+def _claim(import_id: int, token: str) -> LeadImport | None:
+    stale = timezone.now() - dt.timedelta(seconds=settings.LEADOPS_IMPORT_STALE_SECONDS)
     with transaction.atomic():
-        before = Lead.objects.filter(source__in={lead.source for lead in batch},
-                                     external_id__in=[lead.external_id for lead in batch]).count()  # fmt: skip
-        Lead.objects.bulk_create(batch, ignore_conflicts=True)
-        after = Lead.objects.filter(source__in={lead.source for lead in batch},
-                                    external_id__in=[lead.external_id for lead in batch]).count()  # fmt: skip
-        created = after - before
-        report.created += created
-        report.duplicates += len(batch) - created
-        _wake_router()
+        job = LeadImport.objects.select_for_update().filter(id=import_id).first()
+        if job is None or job.status in (LeadImport.Status.DONE, LeadImport.Status.REFUSED):
+            return None
+        if job.run_token and job.heartbeat_at and job.heartbeat_at > stale:
+            return None  # another worker holds it and is alive
+        job.run_token, job.status, job.heartbeat_at = token, LeadImport.Status.RUNNING, timezone.now()
+        job.save(update_fields=["run_token", "status", "heartbeat_at"])
+        return job
+
+
+def lead_import_process(*, import_id: int, slice_seconds: float | None = None) -> LeadImport | None:
+    """Import rows of ``import_id`` from its checkpoint for about ``slice_seconds`` (None: to the end).
+
+    Returns the import, or None when another live worker holds it or it is finished. When the
+    slice ends before the file does, the import is released and a continuation is queued.
+    """
+    token = uuid.uuid4().hex
+    job = _claim(import_id, token)
+    if job is None:
+        return None
+    path = Path(job.path)
+    if job.rows_total is None:
+        try:
+            layout = csv_inspect(path, encoding=job.encoding or None, delimiter=job.delimiter or None)
+        except (CsvRefused, OSError) as exc:
+            message = str(exc) if isinstance(exc, CsvRefused) else "The uploaded file is no longer readable."
+            LeadImport.objects.filter(id=job.id, run_token=token).update(
+                status=LeadImport.Status.REFUSED, refusal=message, run_token="", finished_at=timezone.now())
+            _discard_upload(path)
+            job.refresh_from_db()
+            return job
+        job.encoding, job.delimiter, job.rows_total = layout.encoding, layout.delimiter, layout.rows_total
+        LeadImport.objects.filter(id=job.id, run_token=token).update(
+            encoding=job.encoding, delimiter=job.delimiter, rows_total=job.rows_total, heartbeat_at=timezone.now())
+    finished = _import_rows(job, token, deadline=None if slice_seconds is None else time.monotonic() + slice_seconds)
+    if finished:
+        LeadImport.objects.filter(id=job.id, run_token=token).update(
+            status=LeadImport.Status.DONE, run_token="", finished_at=timezone.now())
+        _discard_upload(path)
+    else:
+        LeadImport.objects.filter(id=job.id, run_token=token).update(run_token="", heartbeat_at=timezone.now())
+        lead_import_enqueue(import_id=job.id)
+    job.refresh_from_db()
+    return job
+
+
+def _discard_upload(path: Path) -> None:
+    """Delete a finished upload stored by the page; files named on the command line are the user's."""
+    if path.parent.resolve() == Path(settings.LEADOPS_IMPORT_DIR).resolve():
+        path.unlink(missing_ok=True)
+
+
+def _records(job: LeadImport) -> Iterator[tuple[int, int, dict[str | None, Any]]]:
+    """(row number, line number, cells) of every non-blank data row; row numbers start at 1."""
+    with _open_text(Path(job.path), job.encoding) as handle:
+        reader = csv.reader(handle, delimiter=job.delimiter)
+        header: list[str] | None = None
+        row = 0
+        for record in reader:
+            if header is None:
+                header = [cell.strip().lstrip("\ufeff") for cell in record]
+                continue
+            if not record:
+                continue
+            row += 1
+            cells: dict[str | None, Any] = dict(zip(header, record))
+            if len(record) > len(header):
+                cells[None] = record[len(header):]
+            yield row, reader.line_num, cells
+
+
+def _row_data(cells: dict[str | None, Any]) -> dict[str, Any]:
+    data: dict[str, Any] = {k: v for k, v in cells.items() if k and not k.startswith("attr.") and v not in (None, "")}
+    attrs = {k[5:]: v for k, v in cells.items() if k and k.startswith("attr.") and v not in (None, "")}
+    if attrs:
+        data["attributes"] = attrs
+    return data
+
+
+@dataclass
+class _Chunk:
+    leads: list[Lead]
+    rejected: int
+    errors: list[dict[str, Any]]
+    last_row: int
+
+
+def _import_rows(job: LeadImport, token: str, *, deadline: float | None) -> bool:
+    vocabulary: Vocabulary = vocabulary_load()
+    config, segment_ids, now = config_live(), segment_ids_live(), timezone.now()
+    chunk = _Chunk(leads=[], rejected=0, errors=[], last_row=job.rows_done)
+    size = settings.LEADOPS_IMPORT_CHUNK
+    pending = 0
+    for row, line, cells in _records(job):
+        if row <= job.rows_done:
+            continue  # committed by an earlier run: the checkpoint
+        chunk.last_row, pending = row, pending + 1
+        if None in cells:
+            chunk.rejected += 1
+            chunk.errors.append({"line": line, "field": "__all__", "message": "More cells than header columns."})
+        else:
+            try:
+                cleaned = clean_lead(_row_data(cells), vocabulary=vocabulary, today=now.date())
+            except LeadInputError as exc:
+                chunk.rejected += 1
+                for name, messages in exc.errors.items():
+                    chunk.errors.extend({"line": line, "field": name, "message": m} for m in messages)
+            else:
+                chunk.leads.append(lead_build(data=cleaned, config=config, now=now, segment_ids=segment_ids))
+        if pending >= size:
+            if not _commit(job, token, chunk):
+                return False
+            chunk, pending = _Chunk(leads=[], rejected=0, errors=[], last_row=chunk.last_row), 0
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+    if pending and not _commit(job, token, chunk):
+        return False
+    return True
+
+
+def _commit(job: LeadImport, token: str, chunk: _Chunk) -> bool:
+    """Write one chunk's leads with the checkpoint, atomically; False if the import was taken over."""
+    with transaction.atomic():
+        current = LeadImport.objects.select_for_update().filter(id=job.id).first()
+        if current is None or current.run_token != token:
+            return False
+        created = 0
+        if chunk.leads:
+            keys = {"source__in": {lead.source for lead in chunk.leads},
+                    "external_id__in": {lead.external_id for lead in chunk.leads}}  # fmt: skip
+            before = Lead.objects.filter(**keys).count()
+            Lead.objects.bulk_create(chunk.leads, ignore_conflicts=True)
+            created = Lead.objects.filter(**keys).count() - before
+            if created:
+                _wake_router()
+        current.rows_done = chunk.last_row
+        current.created += created
+        current.already_present += len(chunk.leads) - created
+        current.rejected += chunk.rejected
+        room = MAX_ERRORS_KEPT - len(current.errors)
+        if room > 0 and chunk.errors:
+            current.errors = current.errors + chunk.errors[:room]
+        current.heartbeat_at = timezone.now()
+        current.save(update_fields=["rows_done", "created", "already_present", "rejected", "errors", "heartbeat_at"])
+    job.rows_done, job.created, job.already_present, job.rejected = (
+        current.rows_done, current.created, current.already_present, current.rejected)
+    return True
+
+
+def lead_imports_resume_stale() -> int:
+    """Queue a continuation for every unfinished import whose worker stopped reporting (killed,
+    or its task lost); the claim lets exactly one worker take it over. Returns how many."""
+    stale = timezone.now() - dt.timedelta(seconds=settings.LEADOPS_IMPORT_STALE_SECONDS)
+    ids = list(
+        LeadImport.objects.filter(status__in=(LeadImport.Status.QUEUED, LeadImport.Status.RUNNING))
+        .exclude(heartbeat_at__gt=stale).filter(created_at__lt=stale).values_list("id", flat=True)
+    )  # fmt: skip
+    for import_id in ids:
+        lead_import_enqueue(import_id=import_id)
+    return len(ids)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -128,6 +129,10 @@ class Lead(models.Model):
     account_tier = models.CharField(max_length=30, blank=True)
     intent = models.CharField(max_length=30, blank=True)
     attributes = models.JSONField(default=dict, blank=True)
+    # ``value`` converted to settings.LEADOPS_BASE_CURRENCY at intake with the ops-maintained
+    # ExchangeRate; null when the currency had no rate (rules then see no value: see
+    # routing.reference). Rules and the high-value threshold compare this, never ``value``.
+    value_base = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
 
     segment = models.ForeignKey(Segment, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
     owner = models.ForeignKey("reps.Rep", null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
@@ -352,6 +357,117 @@ class WebhookDelivery(models.Model):
     def message_id(self) -> str:
         """The Standard Webhooks ``webhook-id``: the same on every retry, so receivers can de-duplicate."""
         return f"msg_leadops_{self.id}"
+
+
+class ExchangeRate(models.Model):
+    """What one unit of ``currency`` is worth in the base currency (settings.LEADOPS_BASE_CURRENCY)
+    from ``as_of`` on. Maintained by ops; LeadOps never fetches rates from the network."""
+
+    currency = models.CharField(max_length=3, help_text="ISO 4217 code, e.g. JPY")
+    rate = models.DecimalField(
+        max_digits=20, decimal_places=10, validators=[MinValueValidator(Decimal("0.0000000001"))],
+        help_text="Base-currency units for one unit of this currency, e.g. 0.0067 for JPY in USD",
+    )  # fmt: skip
+    as_of = models.DateField(help_text="The rate applies to leads received on or after this date")
+    note = models.CharField(max_length=200, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["currency", "-as_of"]
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "as_of"], name="exchange_rate_currency_as_of_unique"),
+            models.CheckConstraint(condition=Q(rate__gt=0), name="exchange_rate_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"1 {self.currency} = {self.rate} (as of {self.as_of})"
+
+    def clean(self) -> None:
+        from routing.reference import currency_code
+
+        if currency_code(self.currency or "") != self.currency:
+            raise ValidationError({"currency": "Use an upper-case ISO 4217 code such as JPY."})
+        if self.currency == settings.LEADOPS_BASE_CURRENCY:
+            raise ValidationError({"currency": f"{self.currency} is the base currency: its rate is always 1."})
+
+
+class LeadSynonym(models.Model):
+    """A spelling of an enumerated lead field that ops accept, e.g. intent "hot" means "high"."""
+
+    class Field(models.TextChoices):
+        COUNTRY = "country", "Country"
+        STATE = "state", "State / region"
+        LANGUAGE = "language", "Language"
+        CURRENCY = "currency", "Currency"
+        INTENT = "intent", "Intent"
+        ACCOUNT_TIER = "account_tier", "Account tier"
+        PRODUCT_LINE = "product_line", "Product line"
+
+    field = models.CharField(max_length=20, choices=Field.choices)
+    alias = models.CharField(max_length=100, help_text="What senders write, e.g. hot (case and accents ignored)")
+    value = models.CharField(max_length=50, help_text="What LeadOps stores, e.g. high, or an ISO code")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["field", "alias"]
+        constraints = [models.UniqueConstraint(fields=["field", "alias"], name="lead_synonym_field_alias_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.get_field_display()}: {self.alias} → {self.value}"
+
+    def clean(self) -> None:
+        from routing.reference import synonym_target_problem
+
+        problem = synonym_target_problem(self.field, self.value or "")
+        if problem:
+            raise ValidationError({"value": problem})
+
+
+class LeadImport(models.Model):
+    """One CSV file being imported in the background, with its checkpoint and report.
+
+    ``rows_done`` is the checkpoint: data rows (header excluded) already handled, committed in the
+    same transaction as the leads of those rows, so a killed worker resumes after the last
+    committed row and no row is imported twice ((source, external_id) is unique as well).
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Waiting to start"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Finished"
+        REFUSED = "refused", "Refused"
+
+    file_name = models.CharField(max_length=255)
+    path = models.CharField(max_length=500)  # the stored upload, under settings.LEADOPS_IMPORT_DIR
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    encoding = models.CharField(max_length=20, blank=True)  # chosen by the user, else detected
+    delimiter = models.CharField(max_length=4, blank=True)  # chosen by the user, else detected
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    refusal = models.TextField(blank=True)  # why the whole file was refused, naming the line
+    rows_total = models.PositiveIntegerField(null=True, blank=True)  # known after the first pass
+    rows_done = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    already_present = models.PositiveIntegerField(default=0)  # same source + external_id exists
+    rejected = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)  # [{"line", "field", "message"}], first 1,000
+    run_token = models.CharField(max_length=32, blank=True)  # the worker that holds the import
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")  # fmt: skip
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.get_status_display()})"
+
+    @property
+    def percent(self) -> int:
+        if not self.rows_total:
+            return 100 if self.status in (self.Status.DONE, self.Status.REFUSED) else 0
+        return min(100, int(100 * self.rows_done / self.rows_total))
 
 
 # Area-specific models live beside their code; importing registers them with the routing app.

@@ -1,22 +1,16 @@
-"""The OpenAPI 3.1 description of the public API, built from the validation rules."""
+"""The OpenAPI 3.1 description of the public API; the lead schema is generated from ``LeadIn``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from routing.validation import REQUIRED, STRING_FIELDS
+from routing.validation import LeadIn
 
 
 def lead_schema() -> dict[str, Any]:
-    props: dict[str, Any] = {name: {"type": "string", "maxLength": n} for name, n in STRING_FIELDS.items()}
-    props["source"]["pattern"] = r"^[A-Za-z0-9._:\-/ ]+$"
-    props["email"]["format"] = "email"
-    props["country"].update(pattern="^[A-Za-z]{2}$", minLength=2)
-    props["currency"].update(pattern="^[A-Za-z]{3}$", minLength=3)
-    props["value"] = {"type": ["number", "string"], "minimum": 0, "description": "Lead value (e.g. annual premium)"}
-    props["fit_score"] = {"type": "integer", "minimum": 0, "maximum": 100}
-    props["attributes"] = {"type": "object", "description": "Custom attributes, usable in rule conditions"}
-    return {"type": "object", "required": list(REQUIRED), "properties": props, "additionalProperties": False}
+    """The request body of intake and the dry run: generated from the normaliser's pydantic model,
+    so the description cannot drift from what the API accepts."""
+    return LeadIn.model_json_schema(ref_template="#/components/schemas/{model}")
 
 
 def openapi_document() -> dict[str, Any]:

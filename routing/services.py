@@ -32,14 +32,13 @@ from routing.batch import (
     reachable_reps,
 )
 from routing.engine import queue
-from routing.engine.types import ConfigSnapshot, LeadFacts, Outcome, StepKind
+from routing.engine.types import ConfigSnapshot, LeadFacts, Outcome, PoolSnapshot, StepKind
 from routing.engine.types import Decision as EngineDecision
 from routing.models import Decision, Lead, Offer, RuleSet, Segment
 from routing.snapshots import (
     config_live,
     config_to_json,
     lead_facts,
-    local_day_and_week,
     pool_snapshots,
     rep_snapshots,
     routing_directory,

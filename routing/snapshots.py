@@ -10,12 +10,15 @@ from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable
 
+from django.conf import settings
 from django.db.models import Q
 
 from reps.models import WEEKDAYS, Absence, FairnessState, Licence, Pool, PoolMember, Rep, RepLoad, RepSkill
 from routing.engine import schema
+from routing.engine.conditions import fold_text
 from routing.engine.types import (
     ConfigSnapshot,
+    DecisionWarning,
     Interval,
     LeadFacts,
     LicenceFact,
@@ -107,9 +110,9 @@ def config_draft() -> ConfigSnapshot:
 class RuleIndex:
     """The rules a lead could match, found without evaluating every rule (built once per version).
 
-    A rule with an ``equals``/``in`` condition on a text field and text values can only match a
-    lead whose field, stripped and case-folded, is one of those values (the engine's string
-    equality); every other rule is always a candidate. ``narrow`` returns the configuration
+    A rule whose first condition is ``equals``/``in`` on a text field with text values can only
+    match a lead whose field, folded by ``engine.conditions.fold_text``, is one of those values
+    (the engine's string equality); every other rule is always a candidate. ``narrow`` returns the configuration
     with only the candidates, in the original order, so ``engine.select_rule`` picks exactly
     the rule it would pick from the full list, in time that does not grow with the rule count.
     """
@@ -139,14 +142,17 @@ class RuleIndex:
     def _key_condition(rule: RuleSpec) -> tuple[str, tuple[str, ...]] | None:
         from routing.engine.conditions import LEAD_FIELDS
 
-        for cond in rule.conditions:
-            if LEAD_FIELDS.get(cond.field) != "str":
-                continue
-            if cond.op == Op.EQUALS and isinstance(cond.value, str):
-                return cond.field, (cond.value.strip().casefold(),)
-            if (cond.op == Op.IN and isinstance(cond.value, (list, tuple)) and cond.value
-                    and all(isinstance(v, str) for v in cond.value)):  # fmt: skip
-                return cond.field, tuple(dict.fromkeys(v.strip().casefold() for v in cond.value))
+        # Only the first condition: a rule left out is then one whose first condition is merely
+        # false, so the engine's warnings (named after the first failing condition) are the same
+        # with and without the index (tests/routing/test_rule_index.py).
+        cond = rule.conditions[0] if rule.conditions else None
+        if cond is None or LEAD_FIELDS.get(cond.field) != "str":
+            return None
+        if cond.op == Op.EQUALS and isinstance(cond.value, str):
+            return cond.field, (fold_text(cond.value),)
+        if (cond.op == Op.IN and isinstance(cond.value, (list, tuple)) and cond.value
+                and all(isinstance(v, str) for v in cond.value)):  # fmt: skip
+            return cond.field, tuple(dict.fromkeys(fold_text(v) for v in cond.value))
         return None
 
     def narrow(self, fields: dict[str, Any]) -> ConfigSnapshot:
@@ -154,10 +160,12 @@ class RuleIndex:
         key = []
         for field in self._fields:
             value = fields.get(field)
-            if isinstance(value, str):
-                key.append(value.strip().casefold())
-            elif value is None:
-                key.append(None)  # a missing field fails equals/in: none of its keyed rules match
+            if value is None or (isinstance(value, str) and not value.strip()):
+                # A missing field fails equals/in, but the engine names it in a warning for every
+                # rule it tries: keep them all so live decisions warn exactly as the dry run does.
+                key.append(_MISSING_KEY)
+            elif isinstance(value, str):
+                key.append(fold_text(value))
             else:
                 key = None  # a number may equal a numeric string: fall back to every keyed rule
                 break
@@ -166,9 +174,9 @@ class RuleIndex:
             return self._memo[memo_key]
         candidates = list(self._always)
         for index, field in enumerate(self._fields):
-            if memo_key is None:
+            if memo_key is None or memo_key[index] is _MISSING_KEY:
                 candidates.extend(self._all_keyed[field])
-            elif memo_key[index] is not None:
+            else:
                 candidates.extend(self._by_field[field].get(memo_key[index], ()))
         unique = {id(rule): rule for rule in candidates}
         narrowed = ConfigSnapshot(
@@ -182,6 +190,7 @@ class RuleIndex:
         return narrowed
 
 
+_MISSING_KEY: Any = object()
 _INDEX_CACHE: dict[int, RuleIndex] = {}
 
 
@@ -208,13 +217,32 @@ def to_decimal(value: Any) -> Decimal:
 
 
 def lead_facts(lead: Lead | dict[str, Any], *, received_at: dt.datetime | None = None) -> LeadFacts:
+    """The lead as the engine sees it. ``value`` is the value in the base currency
+    (``Lead.value_base``, converted at intake; see routing.reference for the policy): None when
+    the lead's currency had no exchange rate, and then the facts carry a ``no_exchange_rate``
+    warning. ``lead`` is a Lead row or the output of ``validation.clean_lead``."""
     if isinstance(lead, Lead):
         fields = {name: getattr(lead, name) for name in LEAD_FACT_FIELDS}
-        return LeadFacts(id=lead.id, received_at=lead.received_at, fields=fields)
-    fields = {name: lead.get(name, "") for name in LEAD_FACT_FIELDS}
-    fields["value"] = to_decimal(lead.get("value") or 0)
-    fields["attributes"] = lead.get("attributes") or {}
-    return LeadFacts(id=None, received_at=received_at or dt.datetime.now(dt.UTC), fields=fields)
+        amount, value_base, currency = lead.value, lead.value_base, lead.currency
+        lead_id, received = lead.id, lead.received_at
+    else:
+        fields = {name: lead.get(name, "") for name in LEAD_FACT_FIELDS}
+        fields["attributes"] = lead.get("attributes") or {}
+        amount, value_base = to_decimal(lead.get("value") or 0), lead.get("value_base")
+        currency = lead.get("currency") or settings.LEADOPS_BASE_CURRENCY
+        lead_id, received = None, received_at or dt.datetime.now(dt.UTC)
+    base = settings.LEADOPS_BASE_CURRENCY
+    warnings: tuple[DecisionWarning, ...] = ()
+    if value_base is None and (currency == base or not amount):
+        value_base = amount  # the base currency needs no rate; zero is zero in any currency
+    if value_base is None:
+        warnings = (DecisionWarning(
+            kind="no_exchange_rate", field="value",
+            message=(f"No exchange rate from {currency} to {base} when the lead arrived: its value ({amount} {currency}) "
+                     f"was not converted, so value conditions and the high-value threshold do not apply to it."),
+        ),)  # fmt: skip
+    fields["value"] = value_base
+    return LeadFacts(id=lead_id, received_at=received, fields=fields, warnings=warnings)
 
 
 # --- reps and pools ---------------------------------------------------------------------

@@ -41,6 +41,14 @@ def enqueue_retry_holding() -> None:
         log.exception("could not enqueue a holding-pool retry; the sweeper will retry it")
 
 
+def lead_import_continue(import_id: int) -> int | None:
+    """Import the next slice of a CSV import (see routing.csv_import); safe to run twice."""
+    from routing.csv_import import lead_import_process
+
+    job = lead_import_process(import_id=import_id, slice_seconds=settings.LEADOPS_IMPORT_SLICE_SECONDS)
+    return job.rows_done if job is not None else None
+
+
 def sweep(**_ignored: object) -> dict[str, int]:
     """One pass of the safety net, the same function for `manage.py sweeper` (every second) and
     django-q2's every-minute schedule (`manage.py setup_schedules`, the second line of defence):
@@ -53,6 +61,7 @@ def sweep(**_ignored: object) -> dict[str, int]:
     6. retry held leads that are due (backoff timer passed or woken);
     7. deliver due webhooks;
     8. send due emails (first tries and retries of failed ones).
+    9. resume CSV imports whose worker stopped reporting (routing.csv_import).
     Each step runs on its own: one that raises is logged and counted in ``failed`` and the
     others still run. Returns counts per step.
     """
@@ -91,4 +100,11 @@ def sweep(**_ignored: object) -> dict[str, int]:
     step("released", lambda: holding_release(limit=settings.LEADOPS_HOLDING_RETRY_BATCH))
     step("webhooks", webhooks_deliver_due)
     step("emails", emails_send_due)
+    step("imports_resumed", _imports_resume_stale)
     return result
+
+
+def _imports_resume_stale() -> int:
+    from routing.csv_import import lead_imports_resume_stale
+
+    return lead_imports_resume_stale()

@@ -1,23 +1,68 @@
-"""Strict validation of lead input from the API, CSV and forms: errors keyed by field name."""
+"""The one lead normaliser: every lead from the API, a CSV row, the dry run, the console's test
+lead and the demo stream goes through ``clean_lead``, which validates ``LeadIn``.
+
+``LeadIn`` is a pydantic v2 model, so the same declaration also describes the API
+(``LeadIn.model_json_schema()`` is the request body in /api/v1/openapi.json).
+
+Rules, in order, for every text field:
+1. Text only (a number where text is expected is an error); blank means absent.
+2. Refused when the database could not store it: NUL (PostgreSQL text and jsonb refuse U+0000)
+   or a lone surrogate (not encodable as UTF-8).
+3. Surrounding whitespace stripped, Unicode NFC applied, then the field's own normalisation
+   (ISO codes, synonyms, case folding).
+4. Length limits are checked on the normalised value, which is what is stored: "ßßßßßßßßß"
+   becomes "SSSSSSSSSSSSSSSSSS" when upper-cased, so a check before it proves nothing.
+
+Errors are ``{field: [message, ...]}``; every message names what to send instead.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import math
 import re
+import unicodedata
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any, Final
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import PydanticCustomError
 
-STRING_FIELDS: dict[str, int] = {
-    "source": 60, "external_id": 120, "first_name": 100, "last_name": 100, "email": 254,
-    "phone": 40, "company": 200, "title": 120, "country": 2, "state": 10, "postal_code": 20,
-    "language": 10, "product_line": 50, "currency": 3, "account_tier": 30, "intent": 30,
-}  # fmt: skip
-REQUIRED = ("source", "external_id")
-ALL_FIELDS = frozenset(STRING_FIELDS) | {"value", "fit_score", "attributes"}
-MAX_VALUE = Decimal("999999999999.99")
-_SLUGISH = re.compile(r"^[A-Za-z0-9._:\-/ ]+$")
+from routing import reference
+from routing.reference import INTENTS, Vocabulary
+
+MAX_VALUE: Final = Decimal("999999999999.99")
+MAX_BASE_VALUE: Final = Decimal("99999999999999.99")  # Lead.value_base: 16 digits, 2 decimals
+MAX_ATTRIBUTES_BYTES: Final = 8000
+MAX_ATTRIBUTES_DEPTH: Final = 8
+MAX_ATTRIBUTE_KEY: Final = 100
+SOURCE_PATTERN: Final = r"^[A-Za-z0-9._:\-/ ]+$"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+EMPTY_VOCABULARY: Final = Vocabulary()
+
+
+class LeadInputError(Exception):
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+def _fail(message: str) -> PydanticCustomError:
+    return PydanticCustomError("lead_input", message)
+
+
+def storable_text_problem(text: str) -> str | None:
+    """Why PostgreSQL could not store ``text`` as UTF-8 text, or None."""
+    if "\x00" in text:
+        return "Contains a NUL character (U+0000)."
+    match = _SURROGATE.search(text)
+    if match:
+        return f"Contains a lone surrogate (U+{ord(match.group()):04X}), which is not valid Unicode text."
+    return None
 
 
 def contains_nul(value: Any) -> bool:
@@ -31,111 +76,276 @@ def contains_nul(value: Any) -> bool:
     return False
 
 
-class LeadInputError(Exception):
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        super().__init__(errors)
-        self.errors = errors
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _fail(f"Expected text, got {_json_type(value)}.")
+    problem = storable_text_problem(value)
+    if problem:
+        raise _fail(problem)
+    return unicodedata.normalize("NFC", value.strip())
 
 
-def clean_lead(data: Any, *, strict_types: bool = True) -> dict[str, Any]:
-    """Validate a lead payload; return cleaned data or raise LeadInputError({field: [msgs]}).
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float, Decimal)):
+        return "a number"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return type(value).__name__
 
-    ``strict_types=False`` is for CSV, where every cell arrives as text.
+
+def _vocabulary(info: ValidationInfo) -> Vocabulary:
+    context = info.context or {}
+    return context.get("vocabulary") or EMPTY_VOCABULARY
+
+
+def _source(value: str) -> str:
+    if not re.fullmatch(SOURCE_PATTERN, value):
+        raise _fail("Use letters, digits, spaces and . _ : - / only.")
+    return value
+
+
+def _email(value: str) -> str:
+    try:
+        validate_email(value)
+    except DjangoValidationError:
+        raise _fail("Enter a valid email address.") from None
+    return value
+
+
+def _country(value: str, info: ValidationInfo) -> str:
+    code = _vocabulary(info).synonym("country", value) or reference.country_code(value)
+    if code is None:
+        raise _fail(f"Unknown country {value[:60]!r}: use an ISO 3166-1 code (US, DE) or the English name.")
+    return code
+
+
+def _language(value: str, info: ValidationInfo) -> str:
+    code = _vocabulary(info).synonym("language", value) or reference.language_code(value)
+    if code is None:
+        raise _fail(f"Unknown language {value[:60]!r}: use an ISO 639-1 code (en, es) or the English name.")
+    return code
+
+
+def _currency(value: str, info: ValidationInfo) -> str:
+    code = _vocabulary(info).synonym("currency", value) or reference.currency_code(value)
+    if code is None:
+        raise _fail(f"Unknown currency {value[:60]!r}: use an ISO 4217 code such as USD, EUR or JPY.")
+    return code
+
+
+def _intent(value: str, info: ValidationInfo) -> str:
+    code = _vocabulary(info).synonym("intent", value) or reference.lookup_key(value)
+    if code not in INTENTS:
+        raise _fail(f"Unknown intent {value[:60]!r}: use one of {', '.join(INTENTS)} (or ask ops to add a synonym).")
+    return code
+
+
+def _folded(field_name: str):  # noqa: ANN202
+    def normalise(value: str, info: ValidationInfo) -> str:
+        return _vocabulary(info).synonym(field_name, value) or unicodedata.normalize("NFC", value.casefold())
+
+    return normalise
+
+
+def _value(raw: Any) -> Decimal:
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, Decimal, str)):
+        raise _fail(f"Expected a number, got {_json_type(raw)}.")
+    if isinstance(raw, str):
+        problem = storable_text_problem(raw)
+        if problem:
+            raise _fail(problem)
+    try:
+        amount = Decimal(str(raw).strip()) if not isinstance(raw, Decimal) else raw
+    except (InvalidOperation, ValueError):
+        raise _fail("Expected a number, e.g. 52000 or 52000.50.") from None
+    if not amount.is_finite():
+        raise _fail("Expected a finite number.")
+    if amount < 0:
+        raise _fail("Must not be negative.")
+    if amount > MAX_VALUE:
+        raise _fail(f"Must be at most {MAX_VALUE}.")
+    return amount.quantize(Decimal("0.01"))
+
+
+def _fit_score(raw: Any) -> int:
+    if isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
+        raw = int(raw.strip())
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise _fail("Expected a whole number from 0 to 100.")
+    if not 0 <= raw <= 100:
+        raise _fail("Must be between 0 and 100.")
+    return raw
+
+
+def _attributes(raw: Any) -> dict[str, Any]:
+    """Custom attributes as JSON the database can store: an object, at most 8 levels deep and
+    about 8 KB; text NFC-normalised, without NUL or lone surrogates; numbers finite."""
+    if not isinstance(raw, dict):
+        raise _fail(f"Expected a JSON object, got {_json_type(raw)}.")
+    cleaned = _attribute_value(raw, path="", depth=1)
+    size = len(json.dumps(cleaned, ensure_ascii=False).encode("utf-8"))
+    if size > MAX_ATTRIBUTES_BYTES:
+        raise _fail(f"Too large: {size} bytes as JSON, at most {MAX_ATTRIBUTES_BYTES}.")
+    return cleaned
+
+
+def _attribute_value(value: Any, *, path: str, depth: int) -> Any:
+    where = path or "attributes"
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        problem = storable_text_problem(value)
+        if problem:
+            raise _fail(f"{where}: {problem}")
+        return unicodedata.normalize("NFC", value)
+    if isinstance(value, int):
+        if abs(value) >= 10**18:
+            raise _fail(f"{where}: whole numbers must be below 10^18 in size.")
+        return value
+    if isinstance(value, (float, Decimal)):
+        number = float(value)
+        if not math.isfinite(number):
+            raise _fail(f"{where}: {value} is not a finite number.")
+        return number
+    if depth > MAX_ATTRIBUTES_DEPTH:
+        raise _fail(f"{where}: nested more than {MAX_ATTRIBUTES_DEPTH} levels deep.")
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _fail(f"{where}: keys must be text.")
+            problem = storable_text_problem(key)
+            if problem:
+                raise _fail(f"{where}: a key: {problem}")
+            name = unicodedata.normalize("NFC", key.strip())
+            if not name or len(name) > MAX_ATTRIBUTE_KEY:
+                raise _fail(f"{where}: keys must be 1 to {MAX_ATTRIBUTE_KEY} characters.")
+            out[name] = _attribute_value(item, path=f"{path}.{name}" if path else name, depth=depth + 1)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_attribute_value(item, path=f"{where}[{index}]", depth=depth + 1) for index, item in enumerate(value)]
+    raise _fail(f"{where}: {_json_type(value)} is not a JSON value.")
+
+
+def _text_field(max_length: int, *after: Any, pattern: str | None = None, description: str | None = None,
+                input_max_length: int | None = None) -> Any:  # fmt: skip
+    """A text field: validated by ``_text``, then ``after`` (normalisers), then the length check
+    on the normalised value (the constraint comes last on purpose, see the module docstring).
+    ``input_max_length``: what the API description advertises when senders may send a longer
+    spelling than is stored ("United States" for US)."""
+    extra: dict[str, Any] = {"pattern": pattern} if pattern else {}
+    if input_max_length is not None:
+        extra["json_schema_extra"] = {"maxLength": input_max_length}
+    return Annotated[
+        str,
+        BeforeValidator(_text),
+        *(AfterValidator(fn) for fn in after),
+        Field(min_length=1, max_length=max_length, description=description, **extra),
+    ]
+
+
+class LeadIn(BaseModel):
+    """A lead as senders send it. Blank text means absent; unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid", title="Lead", hide_input_in_errors=True)
+
+    source: _text_field(60, _source, pattern=SOURCE_PATTERN, description="Where the lead comes from, e.g. web")
+    external_id: _text_field(120, description="The sender's id; source + external_id is unique")
+    first_name: _text_field(100) | None = None
+    last_name: _text_field(100) | None = None
+    email: _text_field(254, _email) | None = None
+    phone: _text_field(40) | None = None
+    company: _text_field(200) | None = None
+    title: _text_field(120) | None = None
+    country: _text_field(2, _country, input_max_length=100, description="ISO 3166-1 alpha-2 code or English name; stored as the code") | None = None
+    state: _text_field(100, description="ISO 3166-2 subdivision of `country` (code or name); stored as the code, e.g. CA") | None = None
+    postal_code: _text_field(20) | None = None
+    language: _text_field(10, _language, input_max_length=100, description="ISO 639-1 code, name or tag (en-US); stored as the code") | None = None
+    product_line: _text_field(50, _folded("product_line")) | None = None
+    currency: _text_field(3, _currency, input_max_length=20, description="ISO 4217 code; defaults to the base currency") | None = None
+    value: Annotated[Decimal, BeforeValidator(_value), Field(ge=0, le=MAX_VALUE, description="Lead value in `currency`")] | None = None
+    fit_score: Annotated[int, BeforeValidator(_fit_score), Field(ge=0, le=100)] | None = None
+    account_tier: _text_field(30, _folded("account_tier")) | None = None
+    intent: _text_field(30, _intent, description="One of high, medium, low (or an ops synonym)") | None = None
+    attributes: Annotated[dict[str, Any], BeforeValidator(_attributes), Field(description="Custom attributes for rule conditions")] | None = None
+
+    @field_validator("state", mode="after")
+    @classmethod
+    def _state_in_country(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        vocabulary = _vocabulary(info)
+        country = info.data.get("country")
+        if not country:
+            raise _fail("Give the country too: states and regions are checked against their country (ISO 3166-2).")
+        synonym = vocabulary.synonym("state", value)
+        code = reference.subdivision_code(country, synonym or value)
+        if code is None:
+            if not reference.has_subdivisions(country):
+                raise _fail(f"{country} has no states or regions in ISO 3166-2; leave state blank.")
+            raise _fail(f"Unknown state or region of {country}: {value[:60]!r}. Use an ISO 3166-2 code or name, e.g. CA or California.")
+        return code
+
+
+ALL_FIELDS: Final = frozenset(LeadIn.model_fields)
+REQUIRED: Final = tuple(name for name, info in LeadIn.model_fields.items() if info.is_required())
+
+_MESSAGES: Final = {
+    "missing": "This field is required.",
+    "extra_forbidden": "Unknown field.",
+    "string_type": "Expected text.",
+}
+
+
+def _messages(exc: PydanticValidationError) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = error.get("loc") or ()
+        name = str(loc[0])[:60] if loc else "__all__"
+        kind = error.get("type", "")
+        message = _MESSAGES.get(kind) or error.get("msg", "Invalid.")
+        if kind in ("string_too_long", "too_long"):
+            limit = (error.get("ctx") or {}).get("max_length")
+            message = f"At most {limit} characters once normalised (as stored)."
+        errors.setdefault(name, []).append(message)
+    return errors
+
+
+def clean_lead(data: Any, *, vocabulary: Vocabulary | None = None, today: dt.date | None = None) -> dict[str, Any]:
+    """Validate and normalise one lead; return the fields to store, or raise LeadInputError.
+
+    ``data``: a mapping of field name -> value as decoded from JSON (or all text, from a CSV
+    row). ``vocabulary``: synonyms and exchange rates (``reference.vocabulary_load()``; empty
+    when None: ISO codes only, no conversion but the base currency's). ``today``: the day whose
+    exchange rate converts the value (default: today, UTC).
+
+    Returns model field names -> values, with ``currency`` defaulted to the base currency and
+    ``value_base`` (the value in the base currency, or None when the currency has no rate).
+    Raises LeadInputError({field: [messages]}) naming every field that is wrong.
     """
+    vocabulary = vocabulary or EMPTY_VOCABULARY
     if not isinstance(data, dict):
         raise LeadInputError({"__all__": ["Expected a JSON object with the lead's fields."]})
-    errors: dict[str, list[str]] = {}
-    cleaned: dict[str, Any] = {}
-
-    def err(field: str, message: str) -> None:
-        errors.setdefault(field, []).append(message)
-
-    for key in data:
-        if key not in ALL_FIELDS:
-            err(str(key)[:60], "Unknown field.")
-    for name, max_len in STRING_FIELDS.items():
-        raw = data.get(name)
-        if raw is None or raw == "":
-            if name in REQUIRED:
-                err(name, "This field is required.")
-            continue
-        if not isinstance(raw, str):
-            if strict_types:
-                err(name, f"Expected a string, got {type(raw).__name__}.")
-                continue
-            raw = str(raw)
-        value = raw.strip()
-        if "\x00" in value:
-            err(name, "Contains a NUL character.")
-            continue
-        if len(value) > max_len:
-            err(name, f"At most {max_len} characters (got {len(value)}).")
-            continue
-        cleaned[name] = value
-    if "source" in cleaned and not _SLUGISH.match(cleaned["source"]):
-        err("source", "Use letters, digits and . _ : - / only.")
-    if "email" in cleaned:
-        try:
-            validate_email(cleaned["email"])
-        except ValidationError:
-            err("email", "Enter a valid email address.")
-    if "country" in cleaned:
-        if not re.fullmatch(r"[A-Za-z]{2}", cleaned["country"]):
-            err("country", "Use a two-letter ISO country code, e.g. US.")
-        cleaned["country"] = cleaned["country"].upper()
-    if "state" in cleaned:
-        cleaned["state"] = cleaned["state"].upper()
-    if "currency" in cleaned:
-        if not re.fullmatch(r"[A-Za-z]{3}", cleaned["currency"]):
-            err("currency", "Use a three-letter ISO currency code, e.g. USD.")
-        cleaned["currency"] = cleaned["currency"].upper()
-    for lower in ("language", "intent", "product_line", "account_tier"):
-        if lower in cleaned:
-            cleaned[lower] = cleaned[lower].lower()
-
-    raw_value = data.get("value")
-    if raw_value is not None and raw_value != "":
-        if isinstance(raw_value, bool) or (strict_types and not isinstance(raw_value, int | float | str)):
-            err("value", "Expected a number.")
-        else:
-            try:
-                amount = Decimal(str(raw_value).strip())
-                if not amount.is_finite():
-                    raise InvalidOperation
-            except (InvalidOperation, ValueError):
-                err("value", "Expected a number, e.g. 52000 or 52000.50.")
-            else:
-                if amount < 0:
-                    err("value", "Must not be negative.")
-                elif amount > MAX_VALUE:
-                    err("value", f"Must be at most {MAX_VALUE}.")
-                else:
-                    cleaned["value"] = amount.quantize(Decimal("0.01"))
-    raw_fit = data.get("fit_score")
-    if raw_fit is not None and raw_fit != "":
-        fit: int | None = None
-        if isinstance(raw_fit, bool):
-            fit = None
-        elif isinstance(raw_fit, int):
-            fit = raw_fit
-        elif isinstance(raw_fit, str) and not strict_types and raw_fit.strip().isdigit():
-            fit = int(raw_fit.strip())
-        if fit is None:
-            err("fit_score", "Expected a whole number from 0 to 100.")
-        elif not 0 <= fit <= 100:
-            err("fit_score", "Must be between 0 and 100.")
-        else:
-            cleaned["fit_score"] = fit
-    attributes = data.get("attributes")
-    if attributes is not None:
-        if not isinstance(attributes, dict):
-            err("attributes", "Expected a JSON object.")
-        elif len(str(attributes)) > 8000:
-            err("attributes", "Too large (at most about 8 KB).")
-        elif contains_nul(attributes):
-            err("attributes", "Contains a NUL character.")
-        else:
-            cleaned["attributes"] = attributes
-    if errors:
-        raise LeadInputError(errors)
+    present = {
+        key: value for key, value in data.items()
+        if not (value is None or (isinstance(value, str) and value.strip() == ""))
+    }  # fmt: skip
+    try:
+        lead = LeadIn.model_validate(present, context={"vocabulary": vocabulary})
+    except PydanticValidationError as exc:
+        raise LeadInputError(_messages(exc)) from None
+    cleaned = lead.model_dump(exclude_none=True)
+    cleaned.setdefault("currency", vocabulary.base_currency)
+    amount = cleaned.get("value", Decimal("0.00"))
+    day = today or dt.datetime.now(dt.UTC).date()
+    value_base = vocabulary.to_base(amount, cleaned["currency"], day)
+    if value_base is not None and value_base > MAX_BASE_VALUE:
+        raise LeadInputError({"value": [f"Too large once converted to {vocabulary.base_currency}."]})
+    cleaned["value_base"] = value_base
     return cleaned

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from reps.models import Pool, Rep, Skill, Territory
 from routing import labels
 from routing.engine import REASON_LABELS, lint, schema
+from routing.engine import explain as engine_explain
 from routing.engine.types import Decision as EngineDecision
 from routing.engine.types import Reason
 from routing.models import Lead, Rule, RuleSet, Segment
@@ -214,6 +215,7 @@ def dry_run_explanation(decision: EngineDecision) -> dict[str, Any]:
         "chosen_step": str(getattr(decision.chosen_step, "value", decision.chosen_step or "")),
         "version": decision.config_version,
         "steps": steps,
+        "warnings": engine_explain.to_jsonable(decision.warnings),
     }
 
 

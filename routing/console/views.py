@@ -23,6 +23,8 @@ from routing import services as routing_services
 from routing.config_io import ConfigImportError, config_export, config_import, config_validate
 from routing.console import forms, selectors, services
 from routing.models import Rule, RuleSet, Segment
+from routing.reference import vocabulary_load
+from routing.validation import LeadInputError, clean_lead
 
 
 class HtmxHttpRequest(HttpRequest):  # typing only: django-htmx adds ``htmx`` to every request
@@ -174,10 +176,13 @@ def test_lead(request: HtmxHttpRequest) -> HttpResponse:
         if lead is None:
             lead = {k: v for k, v in data.items() if k not in ("mode", "lead_json", "recent_lead") and v not in (None, "")}
         try:
-            decision = routing_services.lead_dry_run(data=lead, draft=data["mode"] == "draft")
+            cleaned = clean_lead({"source": "console", "external_id": "dry-run", **lead}, vocabulary=vocabulary_load())
+        except LeadInputError as exc:  # the same normaliser as the API and CSV import
+            error = "This lead cannot be routed: " + "; ".join(
+                f"{name}: {' '.join(messages)}" for name, messages in exc.errors.items())
+        else:
+            decision = routing_services.lead_dry_run(data=cleaned, draft=data["mode"] == "draft")
             result = selectors.dry_run_explanation(decision)
-        except (TypeError, ValueError, KeyError) as exc:  # odd pasted data must not become a 500
-            error = f"This lead cannot be routed: {exc}"
     template = "console/test_lead.html"
     if request.htmx:
         template += "#test-result"

@@ -657,6 +657,7 @@ def lead_timeline(*, lead_id: int, visible: Visibility = EVERYTHING) -> tuple[Le
         ]  # fmt: skip
         d.update(_explorer_row(d, visible))
         d["high_value"] = detail.get("high_value")
+        d["warnings"] = [w for w in detail.get("warnings") or () if isinstance(w, dict)]
         d["repeats"], d["last_repeat_at"] = 0, None
         previous = next((e for e in reversed(events) if e.kind == "decision"), None)
         if previous is not None and _same_wait(previous.decision, d):

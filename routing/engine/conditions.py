@@ -7,24 +7,31 @@ Semantics, chosen so that odd data never raises and never matches by accident:
   ``not_equals``/``not_in`` over a missing field are false, as in SQL: "country is not US" does not
   hold for a lead with no country.
 - ``equals``/``in`` compare numerically when either side is a real number (int, float, Decimal)
-  and the other side coerces to one (``"50000"`` equals ``50000``); two strings compare
-  case-insensitively after stripping surrounding whitespace, so ``"01234"`` and ``"1234"``
-  (postal codes) stay different.
-- ``contains``/``starts_with`` need a string field and a string value (case-insensitive);
+  and the other side coerces to one (``"50000"`` equals ``50000``); two strings compare after
+  ``fold_text`` on both sides (Unicode NFKC normalisation, full case folding, surrounding
+  whitespace stripped: "Zürich" written with a combining diaeresis equals "ZÜRICH"; "STRASSE"
+  equals "straße"), so ``"01234"`` and ``"1234"`` (postal codes) stay different.
+- ``contains``/``starts_with`` need a string field and a string value (folded the same way);
   ``contains`` also accepts a list field (e.g. ``attributes.tags``) and then means "has an element
   equal to the value".
 - ``gt``/``gte``/``lt``/``lte``/``between`` coerce both sides to ``Decimal``; a field that is not
   numeric (booleans included) never matches. ``between`` is inclusive and needs ``[low, high]``.
 - ``is_empty`` is true for a missing field, ``None``, ``""``, ``[]``, ``()`` and ``{}``.
+
+``condition_warning`` names why a condition did not match when the cause is the lead's data
+rather than its value: the field is missing (``missing_field``) or holds a value of the wrong
+type for the operator (``wrong_type``). Routing records these on the decision.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any, Final
 
-from routing.engine.types import Condition, Op
+from routing.engine.types import Condition, DecisionWarning, Op
 
 ATTRIBUTES_PREFIX: Final = "attributes."
 
@@ -80,6 +87,18 @@ def to_decimal(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
+@lru_cache(maxsize=65536)
+def fold_text(text: str) -> str:
+    """``text`` as conditions compare it: stripped, NFKC-normalised and case-folded.
+
+    This is Unicode's NFKC_Casefold idea (NFKC, full case folding, NFKC again), so canonically
+    and compatibility-equivalent spellings compare equal: a precomposed "ü" and "u" + U+0308,
+    "ß" and "ss", the ligature "ﬁ" and "fi", full-width "ＵＳ" and "US". Source: Unicode
+    Standard Annex #15 (normalisation forms) and §3.13 "Default Caseless Matching".
+    """
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
 def _is_real_number(value: Any) -> bool:
     return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
 
@@ -116,7 +135,7 @@ def values_equal(left: Any, right: Any) -> bool:
         left_number, right_number = to_decimal(left), to_decimal(right)
         return left_number is not None and right_number is not None and left_number == right_number
     if isinstance(left, str) and isinstance(right, str):
-        return left.strip().casefold() == right.strip().casefold()
+        return fold_text(left) == fold_text(right)
     if isinstance(left, str) or isinstance(right, str):
         return False
     try:
@@ -179,13 +198,13 @@ def evaluate_condition(cond: Condition, lead_fields: Mapping[str, Any]) -> bool:
         return found if op is Op.IN else not found
     if op is Op.CONTAINS:
         if isinstance(field_value, str) and isinstance(value, str):
-            return value.casefold() in field_value.casefold()
+            return fold_text(value) in fold_text(field_value)
         if isinstance(field_value, (list, tuple)):
             return any(values_equal(item, value) for item in field_value)
         return False
     if op is Op.STARTS_WITH:
         if isinstance(field_value, str) and isinstance(value, str):
-            return field_value.casefold().startswith(value.casefold())
+            return fold_text(field_value).startswith(fold_text(value))
         return False
     if op in NUMERIC_OPS:
         return _numeric_compare(op, field_value, value)
@@ -197,6 +216,68 @@ def evaluate_condition(cond: Condition, lead_fields: Mapping[str, Any]) -> bool:
 def conditions_match(conds: Sequence[Condition], lead_fields: Mapping[str, Any]) -> bool:
     """All conditions hold; an empty sequence matches everything."""
     return all(evaluate_condition(cond, lead_fields) for cond in conds)
+
+
+def condition_warning(cond: Condition, lead_fields: Mapping[str, Any]) -> DecisionWarning | None:
+    """Why ``cond`` cannot hold for this lead's data, or None when the data has the right shape.
+
+    ``missing_field``: the field is absent, ``None`` or ``""`` and the operator is not
+    ``is_empty``/``is_set``. ``wrong_type``: the field holds a value the operator cannot compare
+    (a non-number for gt/gte/lt/lte/between or against a number; a list or object for
+    equals/in; a number or object for contains/starts_with). A condition that is merely false
+    ("country equals US" for a CA lead) gives None.
+    """
+    op = _coerce_op(cond.op)
+    if op is None or op in PRESENCE_OPS:
+        return None
+    field_value = resolve_field(cond.field, lead_fields)
+    if field_value is None or (isinstance(field_value, str) and field_value.strip() == ""):
+        return DecisionWarning(
+            kind="missing_field",
+            field=str(cond.field),
+            message=f"The lead has no {cond.field}; the condition '{cond.field} {op.value} …' cannot match.",
+        )
+    kind = _type_name(field_value)
+    wrong = False
+    if op in NUMERIC_OPS or op is Op.BETWEEN:
+        wrong = to_decimal(field_value) is None
+    elif op in (Op.EQUALS, Op.NOT_EQUALS, Op.IN, Op.NOT_IN):
+        values = cond.value if op in LIST_OPS and _is_list(cond.value) else (cond.value,)
+        if isinstance(field_value, (Mapping, list, tuple, set, frozenset)):
+            wrong = True
+        elif any(_is_real_number(v) for v in values) and to_decimal(field_value) is None:
+            wrong = True
+    elif op in STRING_OPS:
+        wrong = not isinstance(field_value, str) and not (op is Op.CONTAINS and isinstance(field_value, (list, tuple)))
+    if not wrong:
+        return None
+    return DecisionWarning(
+        kind="wrong_type",
+        field=str(cond.field),
+        message=f"The lead's {cond.field} is {kind}, which '{op.value}' cannot compare; the condition cannot match.",
+    )
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if _is_real_number(value):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, Mapping):
+        return "an object"
+    if _is_list(value):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+def first_failing_condition(conds: Sequence[Condition], lead_fields: Mapping[str, Any]) -> Condition | None:
+    """The first condition of ``conds`` that does not hold (the one ``conditions_match`` stops at)."""
+    for cond in conds:
+        if not evaluate_condition(cond, lead_fields):
+            return cond
+    return None
 
 
 def validate_condition(field: Any, op: Any, value: Any) -> list[str]:

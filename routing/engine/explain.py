@@ -17,6 +17,7 @@ from routing.engine.types import (
     Condition,
     Criterion,
     Decision,
+    DecisionWarning,
     FallbackStep,
     PoolSnapshot,
     Reason,
@@ -233,6 +234,7 @@ def decision_to_dict(decision: Decision) -> dict[str, Any]:
         "chosen_step": _enum(d.chosen_step),
         "fairness_updates": _fairness(d.fairness_updates),
         "summary": _plain(d.summary),
+        "warnings": _warnings(d.warnings),
     }
 
 
@@ -338,6 +340,16 @@ def _step(step: Any) -> Any:
         "kind": _enum(step.kind), "pool_id": _plain(step.pool_id), "relaxed": _enums(step.relaxed),
         "candidates": rendered, "chosen_rep_id": _plain(step.chosen_rep_id),
     }  # fmt: skip
+
+
+def _warnings(warnings: Any) -> Any:
+    if type(warnings) not in _SEQUENCES:
+        return to_jsonable(warnings)
+    return [
+        {"kind": _plain(w.kind), "field": _plain(w.field), "message": _plain(w.message), "sources": _enums(w.sources)}
+        if type(w) is DecisionWarning else to_jsonable(w)
+        for w in warnings
+    ]  # fmt: skip
 
 
 def _fairness(updates: Any) -> Any:

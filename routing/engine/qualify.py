@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from routing.engine.conditions import conditions_match, to_decimal
-from routing.engine.types import ConfigSnapshot, LeadFacts, RuleSpec, SegmentSpec
+from routing.engine.conditions import condition_warning, conditions_match, first_failing_condition, to_decimal
+from routing.engine.types import ConfigSnapshot, DecisionWarning, LeadFacts, RuleSpec, SegmentSpec
 
 
 def qualify(lead: LeadFacts, config: ConfigSnapshot) -> SegmentSpec | None:
@@ -67,3 +67,51 @@ def classify(lead: LeadFacts, config: ConfigSnapshot) -> Classification:
     rule = select_rule(fields, config)
     return Classification(segment=segment, fields=fields, rule=rule,
                           high_value=bool(rule is not None and is_high_value(fields, rule)))
+
+
+def decision_warnings(
+    lead: LeadFacts,
+    config: ConfigSnapshot,
+    *,
+    segment: SegmentSpec | None,
+    fields: Mapping[str, Any],
+    rule: RuleSpec | None,
+) -> tuple[DecisionWarning, ...]:
+    """The lead's fetch warnings plus one warning per (kind, field) for every segment and rule
+    tried before the chosen one that failed because the lead lacks the field or holds it with
+    the wrong type (see ``conditions.condition_warning``). Sources list the segments and rules
+    affected, in evaluation order. ``fields`` are the routing fields (with ``segment``)."""
+    found: dict[tuple[str, str], DecisionWarning] = {}
+    order: list[tuple[str, str]] = []
+
+    def note(warning: DecisionWarning | None, source: str) -> None:
+        if warning is None:
+            return
+        key = (warning.kind, warning.field)
+        if key in found:
+            previous = found[key]
+            if source not in previous.sources:
+                found[key] = DecisionWarning(previous.kind, previous.field, previous.message, (*previous.sources, source))
+            return
+        found[key] = DecisionWarning(warning.kind, warning.field, warning.message, (source,) if source else ())
+        order.append(key)
+
+    for warning in lead.warnings:
+        note(warning, "")
+    for candidate in sorted(config.segments, key=lambda s: (s.order, s.id)):
+        if candidate.is_default:
+            continue
+        if segment is not None and candidate.id == segment.id:
+            break
+        failing = first_failing_condition(candidate.conditions, lead.fields)
+        if failing is not None:
+            note(condition_warning(failing, lead.fields), f"segment:{candidate.slug}")
+    for candidate_rule in sorted(config.rules, key=lambda r: (r.priority, r.id)):
+        if rule is not None and candidate_rule.id == rule.id:
+            break
+        if not candidate_rule.enabled:
+            continue
+        failing = first_failing_condition(candidate_rule.conditions, fields)
+        if failing is not None:
+            note(condition_warning(failing, fields), f"rule:{candidate_rule.name}")
+    return tuple(found[key] for key in order)

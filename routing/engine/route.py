@@ -25,7 +25,7 @@ from typing import Any
 
 from routing.engine.eligibility import ALL_CRITERIA, check_rep
 from routing.engine.explain import summarize
-from routing.engine.qualify import classify
+from routing.engine.qualify import classify, decision_warnings
 from routing.engine.strategies import pick_rep
 from routing.engine.types import (
     CandidateResult,
@@ -211,6 +211,7 @@ def route(
     """Decide who is offered ``lead`` (or that it waits in holding), with every step's reasons."""
     classified = classify(lead, config)
     segment, fields, rule = classified.segment, classified.fields, classified.rule
+    warnings = decision_warnings(lead, config, segment=segment, fields=fields, rule=rule)
     if rule is None:
         return Decision(
             lead_id=lead.id,
@@ -224,6 +225,7 @@ def route(
             chosen_step=None,
             fairness_updates={},
             summary=summarize(segment=segment, rule=None, steps=(), pools=pools, reps=reps),
+            warnings=warnings,
         )
 
     high_value = classified.high_value
@@ -267,4 +269,5 @@ def route(
             reps=reps,
             escalation_skipped_pool=skip_pool,
         ),
+        warnings=warnings,
     )

@@ -146,12 +146,30 @@ class ConfigSnapshot:
 
 
 @dataclass(frozen=True)
+class DecisionWarning:
+    """Something about the lead's data that changed the decision, named for people to act on.
+
+    ``kind``: ``missing_field`` / ``wrong_type`` (a condition over that field could not match),
+    ``no_exchange_rate`` (the value could not be converted to the base currency).
+    ``field``: the lead field, e.g. ``attributes.city``. ``sources``: the segments and rules
+    (``segment:<slug>``, ``rule:<name>``) whose conditions were affected.
+    """
+
+    kind: str
+    field: str
+    message: str
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class LeadFacts:
     id: int | None
     received_at: dt.datetime
     fields: Mapping[str, Any]  # source, country, state, postal_code, language, product_line,
-    # value (Decimal), currency, fit_score, account_tier, intent, segment (slug, after
+    # value (Decimal, in the base currency; None when the currency has no exchange rate),
+    # currency (the lead's own), fit_score, account_tier, intent, segment (slug, after
     # qualification), attributes (dict), plus contact fields
+    warnings: tuple[DecisionWarning, ...] = ()  # found at fetch, e.g. no exchange rate
 
 
 @dataclass(frozen=True)
@@ -239,3 +257,4 @@ class Decision:
     # pool_id -> {rep_id: new credit}; apply in the same transaction as the assignment
     fairness_updates: Mapping[int, Mapping[int, float]]
     summary: str  # one human sentence: why this outcome
+    warnings: tuple[DecisionWarning, ...] = ()  # data problems that made conditions non-matches

@@ -41,12 +41,12 @@ def test_dry_run_shows_segment_rule_candidates_and_writes_nothing(htmx_client: C
 
 
 def test_pasted_json_and_live_mode_use_the_published_version(ops_client: Client, setup: dict) -> None:
-    html = ops_client.post("/ops/test/", {"mode": "live", "lead_json": json.dumps({"state": "CA"})}).content.decode()
+    html = ops_client.post("/ops/test/", {"mode": "live", "lead_json": json.dumps({"country": "US", "state": "CA"})}).content.decode()
     assert "CA rule" in html  # nothing published: routing reads the tables
     services.rule_publish()
     RuleFactory(name="Newer", priority=0, pool=setup["pool"])
-    live = ops_client.post("/ops/test/", {"mode": "live", "lead_json": json.dumps({"state": "CA"})}).content.decode()
-    draft = ops_client.post("/ops/test/", {"mode": "draft", "lead_json": json.dumps({"state": "CA"})}).content.decode()
+    live = ops_client.post("/ops/test/", {"mode": "live", "lead_json": json.dumps({"country": "US", "state": "CA"})}).content.decode()
+    draft = ops_client.post("/ops/test/", {"mode": "draft", "lead_json": json.dumps({"country": "US", "state": "CA"})}).content.decode()
     assert "CA rule" in live and "Newer" not in live
     assert "Newer" in draft
 

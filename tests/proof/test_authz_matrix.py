@@ -26,7 +26,7 @@ from routing import services
 from routing.models import WebhookDelivery
 from routing.services_tokens import apitoken_create
 from routing.dashboards.models import ReplayJob
-from routing.models import Lead, Offer, Rule, RuleSet
+from routing.models import Lead, LeadImport, LeadSynonym, Offer, Rule, RuleSet
 from tests.factories import AbsenceFactory, PoolFactory, PoolMemberFactory, RepFactory, RuleFactory, make_token, user_with_role
 
 pytestmark = pytest.mark.django_db
@@ -65,6 +65,7 @@ EXPECTED: list[tuple[str, frozenset[str]]] = [
     # A manager opens only leads offered to their team (test_two_managers_each_open_only_...);
     # the matrix's manager has no team, so only ops (every lead) are served here.
     (TEAM_LEAD_PAGE, frozenset({"ops"})),
+    ("/leads/reference/", frozenset({"ops"})),
     ("/dash/", frozenset({"manager", "ops"})),
     ("/inbox/", frozenset({"rep"})),
     # A manager may end only their own reports' absences (tests/reps/test_views_team.py); the
@@ -132,6 +133,8 @@ def world(settings):  # noqa: ANN001, ANN201
         "history_id": Rule.history.filter(id=rule.id).values_list("history_id", flat=True).first(),
         "version": RuleSet.objects.values_list("version", flat=True).first(), "direction": "up", "kind": "pools",
         "object_id": "1", "id": "1", "app_label": "routing", "content_type_id": "1", "url": "x",
+        "import_id": LeadImport.objects.create(file_name="x.csv", path="/nonexistent.csv", created_at=timezone.now()).id,
+        "synonym_id": LeadSynonym.objects.get_or_create(field="intent", alias="hot", defaults={"value": "high"})[0].id,
     }  # fmt: skip
     # URLs whose ``pk`` is not a rule's: the console's object pages (kind "pools" above).
     ids_by_url = {"console:object_edit": {"pk": pool.id}, "console:object_deactivate": {"pk": pool.id}}

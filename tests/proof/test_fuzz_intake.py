@@ -1,21 +1,32 @@
-"""Fuzzing the intake API: generated payloads against POST /api/v1/leads and the dry run.
+"""Fuzzing lead intake: generated payloads against POST /api/v1/leads, the dry run and CSV rows.
 
-Property: no input gives a server error, and every 400 names what is wrong: each error key is a
-key of the payload (as the API truncates unknown keys, to 60 characters), a required field
-the payload left out, "content_type" (the header) or "__all__". CI runs a few hundred examples per endpoint;
-LEADOPS_FUZZ_EXAMPLES=10000 is the full run (see docs/performance.md).
+Inputs include text with lone surrogates, case-expanding letters (ß, İ, ŉ, ligatures), combining
+marks, right-to-left scripts and emoji; nested JSON; numbers at the float and integer limits
+(NaN, ±Infinity, 1e308, 5e-324, 2**63).
+
+Properties: no input gives a server error (or, for CSV, an exception); every API rejection names
+what is wrong: each error key is a key of the payload (truncated to 60 characters), a required
+field the payload left out, "content_type" or "__all__"; every CSV row ends in exactly one bucket
+and every row error names a column (or "attributes" for attr.* columns, "__all__" for the row
+shape). CI runs a few hundred examples per surface; LEADOPS_FUZZ_EXAMPLES=10000 is the full run
+(figures in docs/performance.md).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
+import sys
+from pathlib import Path
 
 import pytest
 from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from routing.csv_import import lead_import_create, lead_import_process
 from routing.validation import ALL_FIELDS, REQUIRED
 from tests.factories import PoolFactory, PoolMemberFactory, RepFactory, RuleFactory, make_token
 
@@ -23,19 +34,45 @@ pytestmark = pytest.mark.django_db
 
 EXAMPLES = int(os.environ.get("LEADOPS_FUZZ_EXAMPLES", "300"))
 
+# --- strategies ------------------------------------------------------------------------------
+
+surrogates = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
+case_expanding = st.sampled_from(list("ßİŉǰΐΰﬀﬁﬂﬃﬄﬅﬆẞ"))
+combining = st.characters(categories=["Mn", "Me"])
+right_to_left = st.characters(min_codepoint=0x0590, max_codepoint=0x08FF) | st.sampled_from(["\u200f", "\u202e", "\u061c"])
+emoji = st.characters(min_codepoint=0x1F300, max_codepoint=0x1FAFF)
+sequences = st.sampled_from(["👩\u200d👩\u200d👧", "🇺🇸", "❤️", "Zu\u0308rich", "\ud83d\ude00", "\ud83d", "ﬃ" * 5])
+hostile_char = st.one_of(surrogates, case_expanding, combining, right_to_left, emoji, st.characters(),
+                         st.sampled_from(["\x00", "\r", "\n", ",", ";", '"', "\t", "\ufeff"]))  # fmt: skip
+hostile_text = st.lists(hostile_char | sequences, max_size=40).map("".join) | st.text(max_size=300)
+limit_numbers = st.sampled_from([
+    sys.float_info.max, -sys.float_info.max, sys.float_info.min, 5e-324, 1e308, -0.0, float("nan"), float("inf"),
+    float("-inf"), 2**53 + 1, 2**63, -(2**63) - 1, 10**18, 10**30, 999999999999.99, 999999999999.995, 1e-7,
+])  # fmt: skip
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(), st.integers(min_value=-(10**30), max_value=10**30),
-    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=300),
-    st.sampled_from(["", " ", "NaN", "Infinity", "-1", "1e400", "0.001", "12345678901234567", "\x00",
-                     "a@b.co", "not-an-email", "US", "usa", "EUR", "€", "ğ" * 200, "1" * 130]),
+    st.floats(), limit_numbers, hostile_text,
+    st.sampled_from(["", " ", "NaN", "Infinity", "-1", "1e400", "1e999", "0.001", "12345678901234567", "\x00",
+                     "a@b.co", "not-an-email", "US", "usa", "California", "ca", "EUR", "€", "jpy", "hot", "High",
+                     "English", "en-US", "ğ" * 200, "ß" * 9, "İ" * 30, "1" * 130, "Zu\u0308rich"]),
 )  # fmt: skip
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=20), inner, max_size=4), max_leaves=12)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(hostile_text, inner, max_size=4),
+    max_leaves=30,
+)
+deep = st.integers(min_value=1, max_value=60).map(lambda depth: json.loads('{"a": ' * depth + "1" + "}" * depth))
 plausible = st.fixed_dictionaries(
-    {"source": st.sampled_from(["web", "crm", "fuzz"]), "external_id": st.text(min_size=1, max_size=40)},
-    optional={name: values for name in sorted(ALL_FIELDS - set(REQUIRED))},
+    {"source": st.sampled_from(["web", "crm", "fuzz"]), "external_id": hostile_text.filter(lambda t: t.strip())},
+    optional={name: values for name in sorted(ALL_FIELDS - set(REQUIRED))} | {"attributes": values | deep},
 )  # fmt: skip
-wild = st.dictionaries(st.one_of(st.sampled_from(sorted(ALL_FIELDS)), st.text(max_size=80)), values, max_size=8)
+wild = st.dictionaries(st.one_of(st.sampled_from(sorted(ALL_FIELDS)), hostile_text), values, max_size=8)
 payloads = st.one_of(plausible, wild, values)
+
+FUZZ_SETTINGS = {
+    "deadline": None, "database": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+}  # fmt: skip
 
 
 def _allowed_keys(payload: object) -> set[str]:
@@ -49,7 +86,9 @@ def _allowed_keys(payload: object) -> set[str]:
 def api():  # noqa: ANN201
     pool = PoolFactory()
     PoolMemberFactory(pool=pool, rep=RepFactory())
-    RuleFactory(pool=pool)
+    RuleFactory(pool=pool, priority=1, conditions=[{"field": "attributes.city", "op": "equals", "value": "Zürich"}])
+    RuleFactory(pool=pool, priority=2, conditions=[{"field": "value", "op": "gte", "value": 50000}])
+    RuleFactory(pool=pool, priority=3)
     return Client(), {"HTTP_AUTHORIZATION": f"Bearer {make_token(scopes=('intake', 'read', 'dry-run'))}"}
 
 
@@ -67,21 +106,22 @@ def test_no_payload_causes_a_server_error_and_every_rejection_names_a_field(api,
     client, headers = api
     statuses: dict[int, int] = {}
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])  # fmt: skip
+    @settings(max_examples=EXAMPLES, **FUZZ_SETTINGS)
     @given(payload=payloads)
     def run(payload: object) -> None:
-        response = client.post(path, data=json.dumps(payload), content_type="application/json", **headers)
+        body = json.dumps(payload)  # NaN/Infinity as JSON's common extension; surrogates as \\udxxx escapes
+        response = client.post(path, data=body, content_type="application/json", **headers)
         statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-        _check(response, payload)
+        # What the server decodes: a surrogate pair written as two code units comes back as one character.
+        _check(response, json.loads(body))
 
     run()
+    print(f"\n{path}: {sum(statuses.values())} examples, statuses {dict(sorted(statuses.items()))}")
     # Both sides of the property were exercised: some payloads accepted, some rejected.
     assert statuses.get(400) and (statuses.get(201) or statuses.get(200)), statuses
 
 
-@settings(max_examples=max(EXAMPLES // 3, 50), deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])  # fmt: skip
+@settings(max_examples=max(EXAMPLES // 3, 50), **FUZZ_SETTINGS)
 @given(body=st.binary(max_size=200))
 def test_raw_bytes_never_cause_a_server_error(api, body: bytes) -> None:  # noqa: ANN001
     client, headers = api
@@ -93,3 +133,44 @@ def test_raw_bytes_never_cause_a_server_error(api, body: bytes) -> None:  # noqa
         except ValueError:
             parsed = None
         assert set(response.json()["errors"]) <= _allowed_keys(parsed)
+
+
+# --- CSV rows --------------------------------------------------------------------------------
+
+CSV_COLUMNS = sorted((ALL_FIELDS - {"attributes"}) | {"attr.city", "attr.note"})
+cell = st.one_of(hostile_text, limit_numbers.map(repr), st.sampled_from(["", "US", "CA", "California", "52000", "hot", "JPY"]))
+csv_rows = st.lists(st.fixed_dictionaries({"source": st.sampled_from(["web", "we b!", ""]), "external_id": hostile_text},
+                                          optional={c: cell for c in CSV_COLUMNS if c not in REQUIRED}),  # fmt: skip
+                    min_size=1, max_size=8)
+
+
+def test_no_csv_row_causes_an_exception_and_every_row_is_accounted_for(api, tmp_path: Path) -> None:  # noqa: ANN001
+    outcomes = {"done": 0, "refused": 0, "rows": 0, "rejected": 0}
+
+    @settings(max_examples=EXAMPLES, **FUZZ_SETTINGS)
+    @given(rows=csv_rows, encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "cp1252"]),
+           delimiter=st.sampled_from([",", ";", "\t"]))  # fmt: skip
+    def run(rows: list[dict[str, str]], encoding: str, delimiter: str) -> None:
+        header = sorted({key for row in rows for key in row} | set(REQUIRED))
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=header, delimiter=delimiter)
+        writer.writeheader()
+        writer.writerows(rows)
+        content = text.getvalue().encode(encoding, errors="surrogatepass" if encoding.startswith("utf") else "replace")
+        path = tmp_path / "fuzz.csv"
+        path.write_bytes(content)
+        job = lead_import_process(import_id=lead_import_create(path=path, file_name="fuzz.csv").id)
+        assert job is not None and job.status in ("done", "refused"), (rows, job)
+        outcomes[job.status] += 1
+        if job.status == "refused":
+            assert job.refusal, rows
+            return
+        outcomes["rows"] += job.rows_total
+        outcomes["rejected"] += job.rejected
+        assert job.created + job.already_present + job.rejected == job.rows_total, (rows, job.errors)
+        named = set(header) | {"attributes", "__all__"}
+        assert all(e["field"] in named and e["message"] and e["line"] >= 2 for e in job.errors), job.errors
+
+    run()
+    print(f"\nCSV: {outcomes}")
+    assert outcomes["done"] and outcomes["rejected"], outcomes

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from routing import engine
 from routing.services import lead_dry_run
+from routing.reference import vocabulary_load
 from routing.validation import LeadInputError, clean_lead
 
 
@@ -28,7 +29,7 @@ class Command(BaseCommand):
         if isinstance(payload, dict):
             payload = {"source": "dry-run", "external_id": "dry-run", **payload}
         try:
-            data = clean_lead(payload)
+            data = clean_lead(payload, vocabulary=vocabulary_load())
         except LeadInputError as exc:
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())) from None
         decision = lead_dry_run(data=data, draft=draft)

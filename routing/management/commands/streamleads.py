@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from routing.demo.data import demo_lead
 from routing.models import Lead
 from routing.services import lead_intake
+from routing.reference import vocabulary_load
 from routing.validation import LeadInputError, clean_lead
 
 
@@ -23,13 +24,14 @@ class Command(BaseCommand):
         if rate <= 0:
             raise CommandError("--rate must be positive")
         rng = random.Random(seed)
+        vocabulary = vocabulary_load()
         start = Lead.objects.filter(source__in=["web", "partner", "webinar", "chat"]).count() + int(time.time())
         sent = 0
         try:
             while count == 0 or sent < count:
                 data = demo_lead(rng, start + sent)
                 try:
-                    cleaned = clean_lead({**data, "value": str(data["value"])})
+                    cleaned = clean_lead({**data, "value": str(data["value"])}, vocabulary=vocabulary)
                 except LeadInputError as exc:  # never expected for generated data; say so loudly
                     raise CommandError(f"demo lead failed validation: {exc.errors}") from None
                 lead, _ = lead_intake(data=cleaned)

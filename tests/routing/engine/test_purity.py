@@ -28,6 +28,7 @@ ALLOWED_IMPORTS = {
     "pydantic_core",
     "re",
     "typing",
+    "unicodedata",
     "zoneinfo",
 }
 FORBIDDEN_CALLS = {
