@@ -201,6 +201,12 @@ LEADOPS_SWEEP_INTERVAL = envfloat("LEADOPS_SWEEP_INTERVAL", 1.0)
 LEADOPS_EQUITY_TOLERANCE = envfloat("LEADOPS_EQUITY_TOLERANCE", 0.05)
 # Drift alerts judge a pool only once it has this many offers in the window (docs/architecture.md).
 LEADOPS_DRIFT_MIN_LEADS = envint("LEADOPS_DRIFT_MIN_LEADS", 20, minimum=0)
+# Inbox push (reps/push.py): offers reach an open inbox through server-sent events fed by
+# PostgreSQL LISTEN/NOTIFY when the site is served over ASGI on PostgreSQL; otherwise, or when
+# the event stream drops, the inbox polls every LEADOPS_INBOX_POLL_SECONDS.
+LEADOPS_INBOX_PUSH = envbool("LEADOPS_INBOX_PUSH", True)
+LEADOPS_INBOX_POLL_SECONDS = envint("LEADOPS_INBOX_POLL_SECONDS", 3, minimum=1)
+LEADOPS_INBOX_HEARTBEAT_SECONDS = envint("LEADOPS_INBOX_HEARTBEAT_SECONDS", 20, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", 20 * 1024 * 1024)
 
 # --- Security ---------------------------------------------------------------------------
