@@ -1,0 +1,28 @@
+"""The production web server set-up (gunicorn reads ./gunicorn.conf.py by itself).
+
+    gunicorn leadops.asgi:application            # what `make run` (manage.py rundemo) and scripts/load.py run
+
+Worker class: uvicorn workers (the ``uvicorn-worker`` package), one asyncio loop per process, so
+an open inbox event stream (reps/push.py) is a parked coroutine, not a thread: a few processes
+hold hundreds of reps' streams. Synchronous views run in each worker's thread pool.
+
+Every value can be set from the environment:
+- LEADOPS_BIND (default 127.0.0.1:8000);
+- WEB_CONCURRENCY: worker processes (default 2, one per core of the reference 2-core machine; each
+  keeps one PostgreSQL LISTEN connection plus Django's request connections);
+- LEADOPS_WEB_TIMEOUT: seconds a worker may stay silent before the arbiter restarts it (default 30;
+  streams do not count, the loop keeps answering while they wait);
+- LEADOPS_WEB_GRACEFUL_TIMEOUT: seconds a stopping worker gets to finish requests (default 10;
+  open streams are then cut and the browsers reconnect to another worker).
+"""
+
+import os
+
+bind = os.environ.get("LEADOPS_BIND", "127.0.0.1:8000")
+worker_class = "uvicorn_worker.UvicornWorker"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+timeout = int(os.environ.get("LEADOPS_WEB_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("LEADOPS_WEB_GRACEFUL_TIMEOUT", "10"))
+keepalive = 5
+backlog = 2048
+max_requests = 0  # streams are long-lived; recycling workers would cut them for no gain
