@@ -12,11 +12,17 @@ Every value can be set from the environment:
   keeps one PostgreSQL LISTEN connection plus Django's request connections);
 - LEADOPS_WEB_TIMEOUT: seconds a worker may stay silent before the arbiter restarts it (default 30;
   streams do not count, the loop keeps answering while they wait);
+- LEADOPS_DB_POOL_MAX: database connections per worker process (default 8, so 2 workers use at
+  most 16 plus one LISTEN connection each; requests wait up to 10 s for a free one);
 - LEADOPS_WEB_GRACEFUL_TIMEOUT: seconds a stopping worker gets to finish requests (default 10;
   open streams are then cut and the browsers reconnect to another worker).
 """
 
 import os
+
+# Django under ASGI: no persistent per-thread connections, a bounded pool per worker process
+# instead (leadops/settings.py). The workers are forked from this process and inherit these.
+os.environ.setdefault("LEADOPS_DB_POOL_MAX", "8")
 
 bind = os.environ.get("LEADOPS_BIND", "127.0.0.1:8000")
 worker_class = "uvicorn_worker.UvicornWorker"

@@ -119,6 +119,16 @@ def _stream_rep_id(user) -> int | None:  # noqa: ANN001
     return Rep.objects.filter(user=user).values_list("id", flat=True).first()
 
 
+def _release_db_connection() -> None:
+    """Close this request's database connection before a stream that never queries: under ASGI
+    each request keeps its own thread (and so its own connection) until it ends, and a stream
+    lasts as long as the inbox is open: 200 open inboxes would otherwise hold 200 connections."""
+    from django.db import connection
+
+    if not connection.in_atomic_block:
+        connection.close()
+
+
 @require_GET
 async def inbox_events(request: HtmxHttpRequest) -> HttpResponse:
     """The rep's inbox as server-sent events (reps/push.py): session auth, the rep's own events
@@ -130,6 +140,7 @@ async def inbox_events(request: HtmxHttpRequest) -> HttpResponse:
         return HttpResponse("Only reps have an inbox stream.", status=403, content_type="text/plain")
     if not push.push_available(request):
         return HttpResponse(status=204)
+    await sync_to_async(_release_db_connection)()
     stream = push.rep_event_stream(rep_id=rep_id, heartbeat_seconds=settings.LEADOPS_INBOX_HEARTBEAT_SECONDS)
     response = StreamingHttpResponse(stream, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"

@@ -149,7 +149,8 @@ def asgi_server(transactional_db):  # noqa: ANN001, ANN201
     url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "leadops.test_settings",
-           "LEADOPS_INBOX_POLL_SECONDS": "3600", "LEADOPS_INBOX_HEARTBEAT_SECONDS": "2", "LEADOPS_Q_SYNC": "0"}  # fmt: skip
+           "LEADOPS_INBOX_POLL_SECONDS": "3600", "LEADOPS_INBOX_HEARTBEAT_SECONDS": "2", "LEADOPS_Q_SYNC": "0",
+           "LEADOPS_DB_POOL_MAX": "4"}  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "leadops.asgi:application", "--host", "127.0.0.1", "--port", str(port),
          "--lifespan", "off", "--log-level", "warning"],
