@@ -108,7 +108,7 @@ if DATABASE_URL:
     default_db["OPTIONS"].setdefault("connect_timeout", envint("LEADOPS_DB_CONNECT_TIMEOUT", 5, minimum=1))
     # A per-process connection pool (psycopg_pool through Django) for the ASGI web server, where
     # each request runs in its own thread and persistent per-thread connections would pile up
-    # (Django docs: disable persistent connections under ASGI, use a pool). gunicorn.conf.py
+    # (Django docs: disable persistent connections under ASGI, use a pool). leadops/gunicorn.conf.py
     # sets LEADOPS_DB_POOL_MAX; worker processes (qcluster, sweeper) keep persistent connections.
     DB_POOL_MAX = envint("LEADOPS_DB_POOL_MAX", 0, minimum=0)
     if DB_POOL_MAX and default_db["ENGINE"] == "django.db.backends.postgresql":

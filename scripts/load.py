@@ -14,7 +14,7 @@ What it does, in order (everything it starts is stopped, and its database droppe
 2. adds ``--reps`` rep accounts (clones of the demo reps, members of the demo pools, so they
    receive offers) through the configuration importer, and gives each a logged-in session;
 3. starts gunicorn on 127.0.0.1 exactly as production does (``leadops.asgi`` with the repo's
-   ``gunicorn.conf.py``: uvicorn workers, ``--web-workers`` of them), a ``manage.py qcluster``
+   ``leadops/gunicorn.conf.py``: uvicorn workers, ``--web-workers`` of them), a ``manage.py qcluster``
    and a ``manage.py sweeper``;
 4. for ``--seconds``: every rep keeps its inbox open as the page does. ``--inbox push`` (default):
    one server-sent event stream per rep (``GET /inbox/events/``), and on each ``inbox`` event a
@@ -387,10 +387,10 @@ def main() -> int:
         token = run([*manage, "createapitoken", "load"], env).stdout.split()[-1]
         log(f"adding {args.reps} reps with sessions")
         sessions = json.loads(run([PYTHON, "-c", SETUP_REPS, str(args.reps)], env).stdout.strip().splitlines()[-1])
-        log(f"starting gunicorn (production set-up: gunicorn.conf.py, {args.web_workers} uvicorn workers), "
+        log(f"starting gunicorn (production set-up: leadops/gunicorn.conf.py, {args.web_workers} uvicorn workers), "
             f"qcluster ({args.broker}), sweeper")
         procs["gunicorn"] = subprocess.Popen(
-            [PYTHON, "-m", "gunicorn", "leadops.asgi:application", "--config", str(ROOT / "gunicorn.conf.py"),
+            [PYTHON, "-m", "gunicorn", "leadops.asgi:application", "--config", str(ROOT / "leadops" / "gunicorn.conf.py"),
              "-b", f"127.0.0.1:{args.port}", "--log-level", "warning"],
             env={**env, "WEB_CONCURRENCY": str(args.web_workers)}, cwd=ROOT, stdout=subprocess.DEVNULL,
             stderr=open(logs / "gunicorn.log", "w"),

@@ -27,9 +27,9 @@ class Command(BaseCommand):
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         procs = {
-            # The production set-up (gunicorn.conf.py: uvicorn workers, so inbox streams are cheap).
+            # The production set-up (leadops/gunicorn.conf.py: uvicorn workers, so inbox streams are cheap).
             "web": [sys.executable, "-m", "gunicorn", "leadops.asgi:application", "--config",
-                    str(settings.BASE_DIR / "gunicorn.conf.py"), "--bind", bind, "--access-logfile", "-",
+                    str(settings.BASE_DIR / "leadops" / "gunicorn.conf.py"), "--bind", bind, "--access-logfile", "-",
                     "--log-level", "warning"],
             "worker": [*manage, "qcluster"],
             "sweeper": [*manage, "sweeper"],

@@ -1,6 +1,7 @@
-"""The production web server set-up (gunicorn reads ./gunicorn.conf.py by itself).
+"""The production web server set-up, given to gunicorn explicitly (not in the repo root, so a
+plain ``gunicorn leadops.wsgi`` elsewhere, e.g. in tests, is not changed by it):
 
-    gunicorn leadops.asgi:application            # what `make run` (manage.py rundemo) and scripts/load.py run
+    gunicorn -c leadops/gunicorn.conf.py leadops.asgi:application   # what `make run` (manage.py rundemo) and scripts/load.py run
 
 Worker class: uvicorn workers (the ``uvicorn-worker`` package), one asyncio loop per process, so
 an open inbox event stream (reps/push.py) is a parked coroutine, not a thread: a few processes
