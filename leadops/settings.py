@@ -114,6 +114,15 @@ if DATABASE_URL:
     default_db["CONN_HEALTH_CHECKS"] = True
     # An unreachable database must fail readiness quickly, not hang it (libpq waits forever by default).
     default_db["OPTIONS"].setdefault("connect_timeout", envint("LEADOPS_DB_CONNECT_TIMEOUT", 5, minimum=1))
+    # A per-process connection pool (psycopg_pool through Django) for the ASGI web server, where
+    # each request runs in its own thread and persistent per-thread connections would pile up
+    # (Django docs: disable persistent connections under ASGI, use a pool). leadops/gunicorn.conf.py
+    # sets LEADOPS_DB_POOL_MAX; worker processes (qcluster, sweeper) keep persistent connections.
+    DB_POOL_MAX = envint("LEADOPS_DB_POOL_MAX", 0, minimum=0)
+    if DB_POOL_MAX and default_db["ENGINE"] == "django.db.backends.postgresql":
+        default_db["CONN_MAX_AGE"] = 0
+        default_db["CONN_HEALTH_CHECKS"] = False
+        default_db.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DB_POOL_MAX, "timeout": 10}
     default_db["TEST"] = {"NAME": envstr("LEADOPS_TEST_DB_NAME", "") or None}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -231,6 +240,17 @@ LEADOPS_SWEEP_INTERVAL = envfloat("LEADOPS_SWEEP_INTERVAL", 1.0)
 LEADOPS_EQUITY_TOLERANCE = envfloat("LEADOPS_EQUITY_TOLERANCE", 0.05)
 # Drift alerts judge a pool only once it has this many offers in the window (docs/architecture.md).
 LEADOPS_DRIFT_MIN_LEADS = envint("LEADOPS_DRIFT_MIN_LEADS", 20, minimum=0)
+# Routing batches read capacity and fairness unlocked, then lock only the rows they write and
+# re-check them (routing.services._plan_batch); 0 locks everything reachable (the old way).
+LEADOPS_ROUTE_NARROW_LOCKS = envbool("LEADOPS_ROUTE_NARROW_LOCKS", True)
+# Benchmarks only: a fixed sleep inside every routing decision (manage.py bench --think-ms).
+LEADOPS_BENCH_THINK_MS = envfloat("LEADOPS_BENCH_THINK_MS", 0.0)
+# Inbox push (reps/push.py): offers reach an open inbox through server-sent events fed by
+# PostgreSQL LISTEN/NOTIFY when the site is served over ASGI on PostgreSQL; otherwise, or when
+# the event stream drops, the inbox polls every LEADOPS_INBOX_POLL_SECONDS.
+LEADOPS_INBOX_PUSH = envbool("LEADOPS_INBOX_PUSH", True)
+LEADOPS_INBOX_POLL_SECONDS = envint("LEADOPS_INBOX_POLL_SECONDS", 3, minimum=1)
+LEADOPS_INBOX_HEARTBEAT_SECONDS = envint("LEADOPS_INBOX_HEARTBEAT_SECONDS", 20, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", 20 * 1024 * 1024)
 
 # --- Security ---------------------------------------------------------------------------

@@ -8,7 +8,9 @@ class RepsConfig(AppConfig):
 
     def ready(self) -> None:
         from reps.notifications import on_routing_events, webhooks_record
+        from reps.push import inbox_publish
         from routing.services import listen
 
         listen(webhooks_record, in_transaction=True)
         listen(on_routing_events)
+        listen(inbox_publish, in_transaction=True)

@@ -4,6 +4,7 @@ from reps import views
 
 urlpatterns = [
     path("inbox/", views.inbox, name="inbox"),
+    path("inbox/events/", views.inbox_events, name="inbox-events"),
     path("inbox/offers/<int:offer_id>/accept/", views.offer_accept, name="inbox-offer-accept"),
     path("inbox/offers/<int:offer_id>/decline/", views.offer_decline, name="inbox-offer-decline"),
     path("inbox/leads/<int:lead_id>/close/", views.lead_close, name="inbox-lead-close"),

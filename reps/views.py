@@ -13,7 +13,9 @@ from typing import Iterator
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -21,11 +23,11 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
-from reps import selectors
+from reps import push, selectors
 from reps import services as rep_services
-from reps.access import get_rep_for_user, manager_required, rep_required
+from reps.access import get_rep_for_user, has_role, manager_required, rep_required
 from reps.forms import AbsenceForm, AwayForm, CloseForm, DeclineForm, HandBackForm
-from reps.models import Rep
+from reps.models import Rep, Role
 from routing import services as routing_services
 from routing.models import Lead, Offer
 from routing.services import OfferError
@@ -105,10 +107,45 @@ def inbox(request: HtmxHttpRequest) -> HttpResponse:
     if polling and request.GET.get("v") == selectors.offers_fingerprint_now(rep=rep):
         return HttpResponse(status=204)  # poll: nothing new, keep what the rep is typing
     with _rep_time(rep):
-        context = _inbox_context(rep)
+        context = _inbox_context(rep, push=push.push_available(request), poll_seconds=settings.LEADOPS_INBOX_POLL_SECONDS)
         if polling:
             return render(request, f"{INBOX}#inbox-offers", context)
         return render(request, INBOX, context)
+
+
+def _stream_rep_id(user) -> int | None:  # noqa: ANN001
+    if not user.is_authenticated or not has_role(user, Role.REP):
+        return None
+    return Rep.objects.filter(user=user).values_list("id", flat=True).first()
+
+
+def _release_db_connection() -> None:
+    """Close this request's database connection before a stream that never queries: under ASGI
+    each request keeps its own thread (and so its own connection) until it ends, and a stream
+    lasts as long as the inbox is open: 200 open inboxes would otherwise hold 200 connections."""
+    from django.db import connection
+
+    if not connection.in_atomic_block:
+        connection.close()
+
+
+@require_GET
+async def inbox_events(request: HtmxHttpRequest) -> HttpResponse:
+    """The rep's inbox as server-sent events (reps/push.py): session auth, the rep's own events
+    only. 403 for anyone who is not a rep; 204 (the browser's EventSource then stops and the page
+    polls) where push is unavailable: not PostgreSQL, push turned off, or not served over ASGI."""
+    user = await request.auser()
+    rep_id = await sync_to_async(_stream_rep_id)(user)
+    if rep_id is None:
+        return HttpResponse("Only reps have an inbox stream.", status=403, content_type="text/plain")
+    if not push.push_available(request):
+        return HttpResponse(status=204)
+    await sync_to_async(_release_db_connection)()
+    stream = push.rep_event_stream(rep_id=rep_id, heartbeat_seconds=settings.LEADOPS_INBOX_HEARTBEAT_SECONDS)
+    response = StreamingHttpResponse(stream, content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
+    return response
 
 
 @require_POST

@@ -87,11 +87,14 @@ def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:1500] + (f"\n at {where}" if where else "")
 
 
-def decide_batch(items: Iterable[BatchItem], state: BatchState, *, count_offer: Callable[..., None]) -> list[BatchResult]:
+def decide_batch(items: Iterable[BatchItem], state: BatchState, *, count_offer: Callable[..., None],
+                 think_ms: float = 0.0) -> list[BatchResult]:  # fmt: skip
     """Decide ``items`` in order against ``state``, applying each offer to the state (fairness
     credits, capacity counts) so the next lead sees it.
 
     ``count_offer(load, day=, week=)`` is the one capacity counter (routing.services).
+    ``think_ms``: benchmarks only (LEADOPS_BENCH_THINK_MS): sleep this many milliseconds in every
+    decision, standing in for a costlier engine, to show whether workers decide in parallel.
     A lead whose decision raises gets a result with ``error`` and no decision; the state is
     left as it was before that lead.
     """
@@ -108,6 +111,8 @@ def decide_batch(items: Iterable[BatchItem], state: BatchState, *, count_offer: 
                 item.facts, item.config, state.pools, state.reps, item.now,
                 excluded_rep_ids=item.excluded_rep_ids, escalation=item.escalation,
             )  # fmt: skip
+            if think_ms:
+                time.sleep(think_ms / 1000)
             duration_us = int((time.perf_counter() - started) * 1_000_000)
             _apply(decision, state, now=item.now, count_offer=count_offer)
         except Exception as exc:  # one lead's fault is recorded on that lead; the batch goes on

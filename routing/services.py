@@ -14,6 +14,7 @@ import time
 from decimal import Decimal
 from typing import Any, Callable, Iterable
 
+from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, models, transaction
 from django.db.models.base import ModelState
 from django.utils import timezone
@@ -287,6 +288,94 @@ def _lock_fairness(members: dict[int, list[int]]) -> dict[tuple[int, int], Fairn
     return rows
 
 
+def _read_loads(rep_ids: set[int]) -> dict[int, RepLoad]:
+    """The capacity rows of ``rep_ids`` without locking them (creating missing ones first)."""
+    loads = {row.rep_id: row for row in RepLoad.objects.filter(rep_id__in=rep_ids)} if rep_ids else {}
+    if missing := rep_ids - loads.keys():
+        RepLoad.objects.bulk_create([RepLoad(rep_id=r) for r in sorted(missing)], ignore_conflicts=True)
+        loads.update({row.rep_id: row for row in RepLoad.objects.filter(rep_id__in=missing)})
+    return loads
+
+
+def _read_fairness(members: dict[int, list[int]]) -> dict[tuple[int, int], FairnessState]:
+    """The fairness rows of these pools without locking them (creating missing ones first)."""
+    def read(pool_ids: Iterable[int]) -> dict[tuple[int, int], FairnessState]:
+        ids = set(pool_ids)
+        rows = FairnessState.objects.filter(pool_id__in=ids) if ids else []
+        return {(row.pool_id, row.rep_id): row for row in rows}
+
+    rows = read(members)
+    missing = [(p, r) for p, reps in members.items() for r in reps if (p, r) not in rows]
+    if missing:
+        FairnessState.objects.bulk_create(
+            [FairnessState(pool_id=p, rep_id=r) for p, r in sorted(missing)], ignore_conflicts=True
+        )
+        rows.update(read({p for p, _ in missing}))
+    return rows
+
+
+_LOAD_FIELDS = ("open_count", "day", "daily_count", "week", "weekly_count")
+
+
+def _load_values(load: RepLoad) -> tuple:
+    return tuple(getattr(load, f) for f in _LOAD_FIELDS)
+
+
+def _exceeds(cap: int | None, count: int) -> bool:
+    return cap is not None and count > cap
+
+
+def _reconcile_under_lock(state: BatchState, *, seen_loads: dict[int, tuple],
+                          seen_fairness: dict[tuple[int, int], tuple[float, int]],
+                          forgotten: set[tuple[int, int]]) -> bool:  # fmt: skip
+    """Narrow locking's second half: lock only what the batch writes, the chosen reps' capacity
+    rows (rep id order), then the fairness rows of the pools it assigns in or resets ((pool,
+    rep) order: the wide path's order, so the two cannot deadlock), and fold in what other
+    workers committed since the batch read them.
+
+    Capacity: each chosen rep's offers from this batch are added to the counts now locked, and
+    the rep's open, daily and weekly caps are checked again; if one would be exceeded, returns
+    False and nothing is changed (the caller decides again with everything locked). Fairness:
+    the batch's change to each credit and assigned count is added to the locked row (credits
+    are sums, so concurrent batches' changes commute; a departed member's reset stays 0).
+    Rows no other worker touched keep exactly the batch's values. True: write the batch.
+    """
+    locked = {row.rep_id: row for row in _locked_rows(RepLoad, "rep_id", set(state.touched_loads), order=("rep_id",))}
+    if locked.keys() != state.touched_loads:
+        return False
+    counts: dict[int, tuple[int, int, int]] = {}
+    for rep_id in sorted(state.touched_loads):
+        planned, row, seen = state.loads[rep_id], locked[rep_id], seen_loads.get(rep_id)
+        if seen is None:
+            return False
+        if _load_values(row) == seen:
+            continue
+        offers = planned.open_count - seen[0]
+        opened = row.open_count + offers
+        daily = (row.daily_count if row.day == planned.day else 0) + offers
+        weekly = (row.weekly_count if row.week == planned.week else 0) + offers
+        rep = state.reps[rep_id]
+        if _exceeds(rep.max_open, opened) or _exceeds(rep.max_daily, daily) or _exceeds(rep.max_weekly, weekly):
+            return False
+        counts[rep_id] = (opened, daily, weekly)
+    pools = {pool_id for pool_id, _ in state.touched_fairness}
+    rows = {(r.pool_id, r.rep_id): r for r in _locked_rows(FairnessState, "pool_id", pools, order=("pool_id", "rep_id"))}
+    if any(key not in rows or key not in seen_fairness for key in state.touched_fairness):
+        return False
+    for rep_id, (opened, daily, weekly) in counts.items():
+        load = state.loads[rep_id]
+        load.open_count, load.daily_count, load.weekly_count = opened, daily, weekly
+    for key in state.touched_fairness:
+        planned, row = state.fairness_rows[key], rows[key]
+        seen_credit, seen_assigned = seen_fairness[key]
+        if (row.credit, row.assigned) == (seen_credit, seen_assigned):
+            continue
+        if key not in forgotten:
+            planned.credit = row.credit + (planned.credit - seen_credit)
+        planned.assigned = row.assigned + (planned.assigned - seen_assigned)
+    return True
+
+
 def _fairness_forget_departed(
     pools: dict[int, PoolSnapshot], rows: dict[tuple[int, int], FairnessState]
 ) -> set[tuple[int, int]]:
@@ -313,17 +402,24 @@ class _Plan:
     failed: dict[int, str]  # lead id -> error text
 
 
-def _plan_batch(leads: list[Lead], *, config: ConfigSnapshot, now: dt.datetime) -> _Plan:
+def _plan_batch(leads: list[Lead], *, config: ConfigSnapshot, now: dt.datetime, narrow: bool | None = None) -> _Plan:
     """Fetch and decide (no writes but the capacity/fairness rows created before locking):
 
     1. work out each lead's rule with the pure engine (``engine.classify``), so only the pools
-       and reps those rules can reach are read and locked, not every rule's;
-    2. lock capacity rows (rep id order), then fairness rows ((pool, rep) order), creating any
-       missing ones; read pool and rep snapshots;
+       and reps those rules can reach are read, not every rule's;
+    2. read capacity rows (rep id order), then fairness rows ((pool, rep) order), creating any
+       missing ones; read pool and rep snapshots. Narrow (``narrow``; default
+       LEADOPS_ROUTE_NARROW_LOCKS, PostgreSQL only): read them unlocked. Wide: lock them all;
     3. decide lead by lead (``routing.batch.decide_batch``), each outcome applied to the
-       in-memory state so the next lead in the batch sees it.
+       in-memory state so the next lead in the batch sees it;
+    4. narrow only: lock what the batch will write, re-check the chosen reps' caps and fold in
+       other workers' changes (``_reconcile_under_lock``); if a cap would be exceeded, decide
+       again the wide way. So workers decide in parallel and hold locks only while writing,
+       and no cap is ever exceeded.
     A lead whose facts, classification or decision raises is left out, with its error.
     """
+    if narrow is None:
+        narrow = settings.LEADOPS_ROUTE_NARROW_LOCKS and connection.vendor == "postgresql"
     index = rule_index(config)
     failed: dict[int, str] = {}
     staged: list[tuple[Lead, LeadFacts, ConfigSnapshot]] = []
@@ -345,9 +441,15 @@ def _plan_batch(leads: list[Lead], *, config: ConfigSnapshot, now: dt.datetime) 
     directory = routing_directory()
     pools = directory.pools(pool_ids)
     rep_ids = reachable_reps(pools, extra_reps)
-    loads = _lock_loads(rep_ids)
-    fairness_rows = _lock_fairness({pid: [r for r, _ in p.members] for pid, p in pools.items()})
+    members = {pid: [r for r, _ in p.members] for pid, p in pools.items()}
+    if narrow:
+        loads, fairness_rows = _read_loads(rep_ids), _read_fairness(members)
+        seen_loads = {rep_id: _load_values(load) for rep_id, load in loads.items()}
+        seen_fairness = {key: (row.credit, row.assigned) for key, row in fairness_rows.items()}
+    else:
+        loads, fairness_rows = _lock_loads(rep_ids), _lock_fairness(members)
     touched_fairness = _fairness_forget_departed(pools, fairness_rows)
+    forgotten = set(touched_fairness)
     pools = {
         pid: dataclasses.replace(
             p, fairness={r: fairness_rows[(pid, r)].credit for r, _ in p.members if (pid, r) in fairness_rows}
@@ -368,7 +470,11 @@ def _plan_batch(leads: list[Lead], *, config: ConfigSnapshot, now: dt.datetime) 
                   excluded_rep_ids=frozenset(excluded.get(lead.id, ())), escalation=lead.id in prior_offers)
         for lead, facts, narrowed in staged
     ]  # fmt: skip
-    results = decide_batch(items, state, count_offer=_count_offer)
+    results = decide_batch(items, state, count_offer=_count_offer, think_ms=settings.LEADOPS_BENCH_THINK_MS)
+    if narrow and not _reconcile_under_lock(state, seen_loads=seen_loads, seen_fairness=seen_fairness,
+                                            forgotten=forgotten):  # fmt: skip
+        log.info("routing batch: a chosen rep reached a cap meanwhile; deciding again with every row locked")
+        return _plan_batch(leads, config=config, now=now, narrow=False)
     for result in results:
         if result.decision is None:
             failed[result.item.lead_id] = result.error

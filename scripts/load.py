@@ -1,6 +1,7 @@
-"""Load test: simulated reps polling their inbox plus API intake, against gunicorn on loopback.
+"""Load test: simulated reps with their inbox open plus API intake, against gunicorn on loopback.
 
-    .venv/bin/python scripts/load.py                     # 200 reps / 3 s, 100 intake/s, 60 s
+    .venv/bin/python scripts/load.py                     # 200 reps on event streams, 100 intake/s, 60 s
+    .venv/bin/python scripts/load.py --inbox poll        # the fallback: 200 reps polling every 3 s
     .venv/bin/python scripts/load.py --reps 20 --rate 10 --seconds 10   # smoke run
     .venv/bin/python scripts/load.py --json load.json    # also write the results as JSON
 
@@ -12,14 +13,20 @@ What it does, in order (everything it starts is stopped, and its database droppe
    ``manage.py createapitoken``;
 2. adds ``--reps`` rep accounts (clones of the demo reps, members of the demo pools, so they
    receive offers) through the configuration importer, and gives each a logged-in session;
-3. starts gunicorn (gthread) on 127.0.0.1, a ``manage.py qcluster`` and a ``manage.py sweeper``;
-4. for ``--seconds``: every rep polls its inbox fragment every ``--poll`` seconds exactly as the
-   page does (``GET /inbox/`` with ``HX-Request``, ``HX-Target: inbox-offers`` and the last
-   fingerprint ``v``, so an unchanged inbox answers 204), and intake POSTs arrive at
-   ``--rate`` per second on a fixed schedule (open loop) at ``/api/v1/leads``;
+3. starts gunicorn on 127.0.0.1 exactly as production does (``leadops.asgi`` with the repo's
+   ``leadops/gunicorn.conf.py``: uvicorn workers, ``--web-workers`` of them), a ``manage.py qcluster``
+   and a ``manage.py sweeper``;
+4. for ``--seconds``: every rep keeps its inbox open as the page does. ``--inbox push`` (default):
+   one server-sent event stream per rep (``GET /inbox/events/``), and on each ``inbox`` event a
+   fetch of the offers fragment; ``--inbox poll``: that fetch every ``--poll`` seconds. The fetch
+   is the page's (``GET /inbox/`` with ``HX-Request``, ``HX-Target: inbox-offers`` and the last
+   fingerprint ``v``, so an unchanged inbox answers 204). Intake POSTs arrive at ``--rate`` per
+   second on a fixed schedule (open loop) at ``/api/v1/leads``;
 5. reports, per request type, errors (any status outside 2xx/3xx, or a connection error) and
    latency p50/p95/p99. Intake latency is measured from the request's scheduled time, so a
-   server that falls behind is not hidden by the client waiting for it.
+   server that falls behind is not hidden by the client waiting for it. Offer delivery is the
+   time from an offer's ``offered_at`` to the moment a rep's client first holds a fragment
+   showing it (same machine clock).
 
 Clients are one asyncio loop speaking HTTP/1.1 with ``Connection: close`` (standard library
 only); the client shares the machine's cores with the server, as a real loopback test does.
@@ -49,6 +56,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 FINGERPRINT = re.compile(rb"""hx-vals='\{"v": "([^"]*)"\}'""")
+OFFER_ID = re.compile(rb'data-offer-id="(\d+)"')
 STATES = ["CA", "NY", "TX", "FL", "WA", "IL", "PA", "OH", "GA", "NC"]
 
 SETUP_REPS = r"""
@@ -138,24 +146,77 @@ async def http(port: int, method: str, path: str, headers: dict[str, str], body:
     return int(parts[1]), data
 
 
-async def poll_inbox(port: int, session: str, *, start: float, period: float, until: float, stats: Stats) -> None:
-    fingerprint = ""
-    headers = {"Cookie": f"sessionid={session}", "HX-Request": "true", "HX-Target": "inbox-offers",
-               "HX-Current-URL": f"http://127.0.0.1:{port}/inbox/"}  # fmt: skip
+class Inbox:
+    """One rep's open inbox: the offers fragment it last fetched, and when it first saw each offer."""
+
+    def __init__(self, port: int, session: str, stats: Stats, seen: dict[int, float]) -> None:
+        self.port, self.session, self.stats, self.seen = port, session, stats, seen
+        self.fingerprint = ""
+        self.headers = {"Cookie": f"sessionid={session}", "HX-Request": "true", "HX-Target": "inbox-offers",
+                        "HX-Current-URL": f"http://127.0.0.1:{port}/inbox/"}  # fmt: skip
+
+    async def fetch(self) -> None:
+        began = time.monotonic()
+        path = "/inbox/" + (f"?v={quote(self.fingerprint)}" if self.fingerprint else "")
+        try:
+            status, data = await http(self.port, "GET", path, self.headers)
+        except (OSError, ConnectionError, asyncio.IncompleteReadError) as exc:
+            self.stats.record(None, 0.0, f"{type(exc).__name__}: {exc}")
+            return
+        self.stats.record(status, (time.monotonic() - began) * 1000)
+        if status == 200:
+            if match := FINGERPRINT.search(data):
+                self.fingerprint = match.group(1).decode()
+            now = time.time()
+            for offer_id in OFFER_ID.findall(data):
+                self.seen.setdefault(int(offer_id), now)
+
+
+async def poll_inbox(inbox: Inbox, *, start: float, period: float, until: float) -> None:
     due = start
     while due < until:
         await asyncio.sleep(max(0.0, due - time.monotonic()))
-        began = time.monotonic()
-        path = "/inbox/" + (f"?v={quote(fingerprint)}" if fingerprint else "")
-        try:
-            status, data = await http(port, "GET", path, headers)
-        except (OSError, ConnectionError, asyncio.IncompleteReadError) as exc:
-            stats.record(None, 0.0, f"{type(exc).__name__}: {exc}")
-        else:
-            stats.record(status, (time.monotonic() - began) * 1000)
-            if status == 200 and (match := FINGERPRINT.search(data)):
-                fingerprint = match.group(1).decode()
+        await inbox.fetch()
         due += period  # the page polls every 3 s after the last swap; a late answer polls at once
+
+
+async def stream_inbox(inbox: Inbox, *, start: float, until: float, streams: Stats) -> None:
+    """Hold the rep's event stream open until ``until``; fetch the fragment on every event.
+    A refused or dropped stream is an error (the page would fall back to polling)."""
+    await asyncio.sleep(max(0.0, start - time.monotonic()))
+    began = time.monotonic()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", inbox.port)
+    except OSError as exc:
+        streams.record(None, 0.0, f"{type(exc).__name__}: {exc}")
+        return
+    try:
+        writer.write((f"GET /inbox/events/ HTTP/1.1\r\nHost: 127.0.0.1:{inbox.port}\r\nAccept: text/event-stream\r\n"
+                      f"Cookie: sessionid={inbox.session}\r\n\r\n").encode())  # fmt: skip
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), timeout=30)
+        parts = status_line.split()
+        status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+        streams.record(status, (time.monotonic() - began) * 1000, f"stream: {status_line[:60]!r}")
+        if status != 200:
+            return
+        pending: asyncio.Task | None = None
+        while (left := until - time.monotonic()) > 0:
+            try:
+                line = await asyncio.wait_for(reader.readline(), timeout=left)
+            except TimeoutError:
+                break
+            if not line:
+                streams.record(None, 0.0, "stream closed by the server")
+                break
+            if line.startswith(b"event: inbox") and (pending is None or pending.done()):
+                pending = asyncio.create_task(inbox.fetch())  # like htmx: one request at a time
+        if pending is not None:
+            await pending
+    except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
+        streams.record(None, 0.0, f"{type(exc).__name__}: {exc}")
+    finally:
+        writer.close()
 
 
 def intake_payload(index: int, rng: random.Random) -> bytes:
@@ -197,18 +258,33 @@ async def intake(port: int, token: str, *, rate: float, start: float, until: flo
     return index
 
 
-async def drive(args: argparse.Namespace, port: int, token: str, sessions: list[str]) -> dict[str, Any]:
-    inbox, posts = Stats(), Stats()
+async def drive(args: argparse.Namespace, port: int, token: str, sessions: list[str]) -> tuple[dict[str, Any], dict[int, float]]:
+    inbox, posts, streams = Stats(), Stats(), Stats()
+    seen: dict[int, float] = {}
     start = time.monotonic() + 0.5
     until = start + args.seconds
     rng = random.Random(3)
-    pollers = [
-        poll_inbox(port, s, start=start + rng.uniform(0, args.poll), period=args.poll, until=until, stats=inbox)
-        for s in sessions
-    ]  # fmt: skip
-    results = await asyncio.gather(intake(port, token, rate=args.rate, start=start, until=until, stats=posts), *pollers)
-    return {"inbox": inbox.summary(), "intake": posts.summary(), "intake_sent": results[0],
-            "wall_seconds": round(time.monotonic() - start, 1)}  # fmt: skip
+    inboxes = [Inbox(port, s, inbox, seen) for s in sessions]
+    if args.inbox == "poll":
+        reps = [poll_inbox(i, start=start + rng.uniform(0, args.poll), period=args.poll, until=until) for i in inboxes]
+    else:  # streams open over the first second, before the intake starts
+        reps = [stream_inbox(i, start=start - 0.5 + rng.uniform(0, 0.5), until=until, streams=streams) for i in inboxes]
+    results = await asyncio.gather(intake(port, token, rate=args.rate, start=start + 1.0, until=until, stats=posts), *reps)
+    out = {"inbox": inbox.summary(), "intake": posts.summary(), "intake_sent": results[0],
+           "wall_seconds": round(time.monotonic() - start, 1)}  # fmt: skip
+    if args.inbox == "push":
+        out["streams"] = streams.summary()
+    return out, seen
+
+
+def offer_delivery(conn: psycopg.Connection, seen: dict[int, float]) -> dict[str, Any]:
+    """Offer created (``offered_at``) to first seen by the rep's client, for the load's offers."""
+    if not seen:
+        return {"offers": 0, "p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None}
+    rows = conn.execute("SELECT id, extract(epoch FROM offered_at) FROM routing_offer WHERE id = ANY(%s)", [list(seen)]).fetchall()
+    values = sorted(max(0.0, (seen[i] - float(at)) * 1000) for i, at in rows)
+    return {"offers": len(values), "p50_ms": _pct(values, 50), "p95_ms": _pct(values, 95), "p99_ms": _pct(values, 99),
+            "max_ms": round(values[-1], 1) if values else None}  # fmt: skip
 
 
 def admin_conn(url: str) -> psycopg.Connection:
@@ -271,13 +347,14 @@ def routed_latency(conn: psycopg.Connection, *, wait: float) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=200)
-    parser.add_argument("--poll", type=float, default=3.0, help="seconds between a rep's polls")
+    parser.add_argument("--inbox", choices=("push", "poll"), default="push",
+                        help="reps hold event streams (push) or poll the fragment (the fallback)")
+    parser.add_argument("--poll", type=float, default=3.0, help="seconds between a rep's polls (--inbox poll)")
     parser.add_argument("--rate", type=float, default=100.0, help="intake POSTs per second")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--database", default="leadops_bench2_load", help="throwaway database (name must contain 'bench')")
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--gunicorn-workers", type=int, default=4)
-    parser.add_argument("--gunicorn-threads", type=int, default=4)
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn uvicorn workers (WEB_CONCURRENCY)")
     parser.add_argument("--broker", choices=("orm", "redis"), default="orm", help="queue broker of the qcluster")
     parser.add_argument("--json", type=Path, help="write the results here too")
     args = parser.parse_args()
@@ -310,12 +387,13 @@ def main() -> int:
         token = run([*manage, "createapitoken", "load"], env).stdout.split()[-1]
         log(f"adding {args.reps} reps with sessions")
         sessions = json.loads(run([PYTHON, "-c", SETUP_REPS, str(args.reps)], env).stdout.strip().splitlines()[-1])
-        log(f"starting gunicorn ({args.gunicorn_workers} x {args.gunicorn_threads} threads), qcluster ({args.broker}), sweeper")
+        log(f"starting gunicorn (production set-up: leadops/gunicorn.conf.py, {args.web_workers} uvicorn workers), "
+            f"qcluster ({args.broker}), sweeper")
         procs["gunicorn"] = subprocess.Popen(
-            [str(Path(PYTHON).parent / "gunicorn"), "leadops.wsgi:application", "-b", f"127.0.0.1:{args.port}",
-             "-k", "gthread", "-w", str(args.gunicorn_workers), "--threads", str(args.gunicorn_threads),
-             "--backlog", "2048", "--log-level", "warning"],
-            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(logs / "gunicorn.log", "w"),
+            [PYTHON, "-m", "gunicorn", "leadops.asgi:application", "--config", str(ROOT / "leadops" / "gunicorn.conf.py"),
+             "-b", f"127.0.0.1:{args.port}", "--log-level", "warning"],
+            env={**env, "WEB_CONCURRENCY": str(args.web_workers)}, cwd=ROOT, stdout=subprocess.DEVNULL,
+            stderr=open(logs / "gunicorn.log", "w"),
         )  # fmt: skip
         procs["qcluster"] = subprocess.Popen([*manage, "qcluster"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                                              stderr=open(logs / "qcluster.log", "w"))  # fmt: skip
@@ -323,13 +401,15 @@ def main() -> int:
                                             stderr=open(logs / "sweeper.log", "w"))  # fmt: skip
         wait_http(args.port, procs["gunicorn"])
         time.sleep(2)  # let qcluster and sweeper finish starting
-        log(f"{args.reps} reps polling every {args.poll} s + {args.rate} intake/s for {args.seconds} s")
-        report["results"] = asyncio.run(drive(args, args.port, token, sessions))
+        how = "on event streams" if args.inbox == "push" else f"polling every {args.poll} s"
+        log(f"{args.reps} reps {how} + {args.rate} intake/s for {args.seconds} s")
+        report["results"], seen = asyncio.run(drive(args, args.port, token, sessions))
         for name, proc in procs.items():
             if proc.poll() is not None:
                 report.setdefault("exited", []).append(f"{name} exited with {proc.returncode} during the run")
         with psycopg.connect(db_url.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
             report["results"]["intake_to_routed"] = routed_latency(conn, wait=60)
+            report["results"]["offer_delivery"] = offer_delivery(conn, seen)
     finally:
         for proc in procs.values():
             stop(proc)
@@ -340,13 +420,16 @@ def main() -> int:
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     res = report["results"]
-    return 1 if res["inbox"]["errors"] or res["intake"]["errors"] or report.get("exited") else 0
+    failed = res["inbox"]["errors"] or res["intake"]["errors"] or res.get("streams", {}).get("errors")
+    return 1 if failed or report.get("exited") else 0
 
 
 def render(report: dict[str, Any]) -> str:
     r = report["results"]
     lines = [f"{'request':<16} {'requests':>8} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}  statuses"]
-    for name in ("inbox", "intake"):
+    for name in ("streams", "inbox", "intake"):
+        if name not in r:
+            continue
         s = r[name]
         lines.append(f"{name:<16} {s['requests']:>8} {s['errors']:>6} {s['p50_ms']!s:>8} {s['p95_ms']!s:>8} "
                      f"{s['p99_ms']!s:>8} {s['max_ms']!s:>8}  {s['statuses']}")  # fmt: skip
@@ -355,6 +438,9 @@ def render(report: dict[str, Any]) -> str:
     t = r["intake_to_routed"]
     lines.append(f"{'intake->routed':<16} {t['leads']:>8} {'':>6} {t['p50_ms']!s:>8} {t['p95_ms']!s:>8} {t['p99_ms']!s:>8} "
                  f"{t['max_ms']!s:>8}  {t['by_status']}")  # fmt: skip
+    d = r["offer_delivery"]
+    lines.append(f"{'offer->inbox':<16} {d['offers']:>8} {'':>6} {d['p50_ms']!s:>8} {d['p95_ms']!s:>8} {d['p99_ms']!s:>8} "
+                 f"{d['max_ms']!s:>8}")  # fmt: skip
     lines.append(f"intake sent: {r['intake_sent']} in {r['wall_seconds']} s; logs: {report['logs']}")
     lines += report.get("exited", [])
     return "\n".join(lines)

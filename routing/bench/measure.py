@@ -52,6 +52,26 @@ def throughput(config: data.Config, *, workers: tuple[int, ...], leads: int, bat
     }  # fmt: skip
 
 
+def think_scaling(config: data.Config, *, leads: int, batch: int, think_ms: float,
+                  workers: tuple[int, ...] = (1, 4)) -> dict[str, Any]:
+    """Decisions/s with a fixed ``think_ms`` sleep inside every decision (a stand-in for a
+    costlier engine), 1 and 4 worker processes, with narrow locks (the default) and with every
+    reachable row locked while deciding (LEADOPS_ROUTE_NARROW_LOCKS=0, the baseline in the same
+    run). Ratio = 4 workers / 1 worker; the target is >= 3 with narrow locks."""
+    out: dict[str, Any] = {"think_ms": think_ms, "leads": leads}
+    for mode, narrow in (("wide", "0"), ("narrow", "1")):
+        runs = {}
+        for count in workers:
+            data.make_leads(config, leads, prefix=f"think-{mode}{count}-{time.time_ns()}")
+            env = {"LEADOPS_BENCH_THINK_MS": str(think_ms), "LEADOPS_ROUTE_NARROW_LOCKS": narrow}
+            result = route_with_processes(count, batch=batch, env_extra=env)
+            runs[count] = {"routed": result.routed, "seconds": round(result.seconds, 2),
+                           "per_second": round(result.per_second, 1)}  # fmt: skip
+        first, last = runs[workers[0]]["per_second"], runs[workers[-1]]["per_second"]
+        out[mode] = {"runs": runs, "ratio": round(last / first, 2) if first else None}
+    return out
+
+
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 2)
 

@@ -110,9 +110,9 @@ class Worker:
             return ""
 
 
-def _start(count: int, *, batch: int, until_idle: float | None) -> list[Worker]:
+def _start(count: int, *, batch: int, until_idle: float | None, env_extra: dict[str, str] | None = None) -> list[Worker]:
     connections.close_all()  # the workers open their own connections; none is shared
-    env = worker_env()
+    env = {**worker_env(), **(env_extra or {})}
     workers: list[Worker] = []
     try:
         for _ in range(count):
@@ -141,10 +141,11 @@ class RunResult:
 
 
 def route_with_processes(workers: int, *, batch: int = 50, idle_exit_seconds: float = 0.3,
-                         timeout: float = 3600) -> RunResult:  # fmt: skip
+                         timeout: float = 3600, env_extra: dict[str, str] | None = None) -> RunResult:  # fmt: skip
     """Route every pending lead with ``workers`` processes; wall time from the go signal (every
-    worker loaded and connected) to the last exit, less the final idle wait."""
-    procs = _start(workers, batch=batch, until_idle=idle_exit_seconds)
+    worker loaded and connected) to the last exit, less the final idle wait. ``env_extra``:
+    settings for the workers (e.g. LEADOPS_BENCH_THINK_MS)."""
+    procs = _start(workers, batch=batch, until_idle=idle_exit_seconds, env_extra=env_extra)
     timings: list[tuple[int, float]] = []
     try:
         started = time.perf_counter()

@@ -1,4 +1,4 @@
-// LeadOps inbox: live countdowns to offer deadlines, and inline refusals.
+// LeadOps inbox: live countdowns to offer deadlines, inline refusals, and polling when no push.
 // Loaded with <script src> (the CSP forbids inline scripts and handlers).
 (function () {
   "use strict";
@@ -45,6 +45,22 @@
       evt.detail.isError = false;
     }
   });
+
+  // Fallback polling: the offers region refreshes every data-poll-seconds only while no event
+  // stream is open (no push on this server, or the stream dropped and htmx-ext-sse is
+  // reconnecting). With the stream open, an idle inbox sends no requests at all.
+  var live = document.getElementById("inbox-live");
+  if (live) {
+    var streamOpen = false;
+    var seconds = parseInt(live.dataset.pollSeconds || "3", 10);
+    live.addEventListener("htmx:sseOpen", function () { streamOpen = true; });
+    live.addEventListener("htmx:sseError", function () { streamOpen = false; });
+    live.addEventListener("htmx:sseClose", function () { streamOpen = false; });
+    setInterval(function () {
+      var offers = document.getElementById("inbox-offers");
+      if (!streamOpen && offers) { htmx.trigger(offers, "inbox-poll"); }
+    }, Math.max(seconds, 1) * 1000);
+  }
 
   tick();
   setInterval(tick, 1000);

@@ -45,7 +45,7 @@ def test_poll_returns_the_offers_fragment_or_no_content_when_nothing_changed() -
     fragment = client.get("/inbox/", HTTP_HX_TARGET="inbox-offers", **HX)
     html = fragment.content.decode()
     assert fragment.status_code == 200 and "<html" not in html and 'id="inbox-offers"' in html
-    assert 'hx-trigger="every 3s"' in html
+    assert 'hx-trigger="sse:inbox, inbox-poll"' in html
     fingerprint = html.split('"v": "')[1].split('"')[0]
     unchanged = client.get("/inbox/", {"v": fingerprint}, HTTP_HX_TARGET="inbox-offers", **HX)
     assert unchanged.status_code == 204

@@ -16,11 +16,11 @@ from django.db import connection
 from routing.bench import data, db, invariants, measure
 from routing.bench.workers import route_with_faults
 
-FULL = {"reps": 500, "rules": 50, "leads": 20000, "scale_leads": 5000, "rate": 20.0, "latency_seconds": 20.0,
+FULL = {"reps": 500, "rules": 50, "leads": 20000, "think_leads": 2000, "scale_leads": 5000, "rate": 20.0, "latency_seconds": 20.0,
         "import_rows": 100_000, "decisions": 1_000_000, "pgbench_seconds": 20, "fault_leads": 100_000}  # fmt: skip
-QUICK = {"reps": 100, "rules": 10, "leads": 1000, "scale_leads": 500, "rate": 10.0, "latency_seconds": 3.0,
+QUICK = {"reps": 100, "rules": 10, "leads": 1000, "think_leads": 200, "scale_leads": 500, "rate": 10.0, "latency_seconds": 3.0,
          "import_rows": 2000, "decisions": 20_000, "pgbench_seconds": 3, "fault_leads": 2000}  # fmt: skip
-PHASES = ("throughput", "latency", "scale", "import", "pages", "pgbench")
+PHASES = ("throughput", "think", "latency", "scale", "import", "pages", "pgbench")
 
 
 class Command(BaseCommand):
@@ -35,6 +35,7 @@ class Command(BaseCommand):
         parser.add_argument("--faults", action="store_true", help="fault injection instead of measurements")
         parser.add_argument("--no-pg-restart", action="store_true", help="with --faults: do not restart PostgreSQL")
         parser.add_argument("--batch", type=int, default=50)
+        parser.add_argument("--think-ms", type=float, default=2.0, help="think phase: sleep inside every decision")
         for name, default in FULL.items():
             parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=None,
                                 help=f"default {default} ({QUICK[name]} with --quick)")  # fmt: skip
@@ -89,6 +90,11 @@ class Command(BaseCommand):
         if "throughput" in only:
             self._log(options, f"throughput: {sizes['leads']} leads x 1, 2, 4 processes at {sizes['reps']} reps / {sizes['rules']} rules")
             report["throughput"] = measure.throughput(config, workers=(1, 2, 4), leads=sizes["leads"], batch=batch)
+        if "think" in only:
+            self._log(options, f"think-time scaling: {sizes['think_leads']} leads, {options['think_ms']} ms per decision, "
+                               "1 vs 4 processes, wide then narrow locks")  # fmt: skip
+            report["think"] = measure.think_scaling(config, leads=sizes["think_leads"], batch=batch,
+                                                    think_ms=options["think_ms"])  # fmt: skip
         if "latency" in only:
             report["latency"] = {}
             for broker in ("orm", "redis"):
@@ -157,6 +163,12 @@ def render(report: dict[str, Any]) -> str:
         rows.append(("decision latency (engine)", f"p50 {t['engine_us_p50']} us, p99 {t['engine_us_p99']} us", "Decision.duration_us"))
         rows.append(("decision latency (batch/lead)", f"p50 {t['batch_ms_per_lead_p50']} ms, p99 {t['batch_ms_per_lead_p99']} ms",
                      "batch wall time / leads in batch"))  # fmt: skip
+    if k := report.get("think"):
+        for mode in ("wide", "narrow"):
+            runs = k[mode]["runs"]
+            detail = ", ".join(f"{w} process(es) {r['per_second']:.0f}/s" for w, r in runs.items())
+            target = "target >= 3" if mode == "narrow" else "baseline, same run"
+            rows.append((f"think {k['think_ms']} ms, {mode} locks", f"4/1 = {k[mode]['ratio']}", f"{detail}; {target}"))
     for broker, lat in (report.get("latency") or {}).items():
         target = 200 if broker == "orm" else 50
         rows.append((f"intake->offer, {broker} broker", f"p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms",

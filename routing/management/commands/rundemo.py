@@ -19,7 +19,7 @@ def _is_loopback(bind: str) -> bool:
 
 
 class Command(BaseCommand):
-    help = "Seed demo data if empty, then run web (gunicorn), worker (qcluster), sweeper and a demo lead stream."
+    help = "Seed demo data if empty, then run web (gunicorn with uvicorn workers), worker (qcluster), sweeper and a demo lead stream."
 
     def add_arguments(self, parser) -> None:  # noqa: ANN001
         parser.add_argument("--bind", default=os.environ.get("LEADOPS_BIND", "127.0.0.1:8000"))
@@ -36,8 +36,10 @@ class Command(BaseCommand):
             self.stderr.write(f"Debug pages stay off: {bind} is reachable from other machines.")
             env["DJANGO_DEBUG"] = "0"
         procs = {
-            "web": [sys.executable, "-m", "gunicorn", "leadops.wsgi", "--bind", bind, "--workers", "2",
-                    "--threads", "4", "--access-logfile", "-", "--log-level", "warning"],
+            # The production set-up (leadops/gunicorn.conf.py: uvicorn workers, so inbox streams are cheap).
+            "web": [sys.executable, "-m", "gunicorn", "leadops.asgi:application", "--config",
+                    str(settings.BASE_DIR / "leadops" / "gunicorn.conf.py"), "--bind", bind, "--access-logfile", "-",
+                    "--log-level", "warning"],
             "worker": [*manage, "qcluster"],
             "sweeper": [*manage, "sweeper"],
         }  # fmt: skip

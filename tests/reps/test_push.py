@@ -1,0 +1,277 @@
+"""Inbox push (reps/push.py): NOTIFY on commit, one rep's stream per rep, and a real ASGI server
+(uvicorn, as in production) streaming an offer made by another process; a browser sees it
+without polling."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.db import connection, transaction
+from django.test import AsyncRequestFactory, Client, RequestFactory
+
+from reps import push
+from reps.models import Rep, Role
+from routing import services
+from tests.conftest import login
+from tests.factories import UserFactory
+from tests.reps.helpers import make_world, open_offer, route_new_lead
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _client_for(rep: Rep) -> Client:
+    client = Client()
+    client.force_login(rep.user)
+    return client
+
+
+# --- the stream endpoint --------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_stream_is_for_reps_only() -> None:
+    assert Client().get("/inbox/events/").status_code == 403  # anonymous: no session, no stream
+    ops = UserFactory(username="olga")
+    from django.contrib.auth.models import Group
+
+    ops.groups.add(Group.objects.get_or_create(name=Role.OPS.value)[0])
+    client = Client()
+    client.force_login(ops)
+    assert client.get("/inbox/events/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_under_wsgi_the_page_polls_and_the_stream_says_no_content() -> None:
+    world = make_world()
+    client = _client_for(world.primary)
+    page = client.get("/inbox/").content.decode()
+    assert 'id="inbox-live" data-poll-seconds="3"' in page and "sse-connect" not in page
+    assert client.get("/inbox/events/").status_code == 204  # EventSource stops; inbox.js polls
+
+
+@pytest.mark.postgres
+def test_push_is_offered_over_asgi_on_postgresql_unless_turned_off(settings) -> None:  # noqa: ANN001
+    assert push.push_available(AsyncRequestFactory().get("/inbox/")) is True
+    assert push.push_available(RequestFactory().get("/inbox/")) is False  # WSGI: a thread per stream
+    settings.LEADOPS_INBOX_PUSH = False
+    assert push.push_available(AsyncRequestFactory().get("/inbox/")) is False
+
+
+# --- NOTIFY on commit -----------------------------------------------------------------------
+
+
+def _listener() -> psycopg.Connection:
+    conn = psycopg.connect(autocommit=True, **push._conninfo())
+    conn.execute(f"LISTEN {push.CHANNEL}")
+    return conn
+
+
+def _payloads(conn: psycopg.Connection, *, wait: float) -> list[str]:
+    return [n.payload for n in conn.notifies(timeout=wait, stop_after=50)]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_rep_is_notified_when_the_offer_commits_and_never_for_a_rolled_back_one() -> None:
+    world = make_world()
+    listener = _listener()
+    try:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            route_new_lead()
+            raise RuntimeError("roll the offer back")
+        lead = route_new_lead()
+        offer = open_offer(lead)
+        assert offer.rep_id == world.primary.id
+        received = _payloads(listener, wait=5)
+        # The rolled-back offer sent nothing; the committed one told its rep exactly once.
+        assert received == [str(world.primary.id)]
+
+        services.offers_withdraw_for_away(rep=world.primary)  # a withdrawal is pushed too,
+        received = _payloads(listener, wait=5)  # and the backup rep hears of the lead it gets next
+        assert received.count(str(world.primary.id)) == 1 and str(world.backup.id) in received
+    finally:
+        listener.close()
+
+
+# --- the hub: one LISTEN connection, each rep woken only by their own notifications ----------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_hub_wakes_only_the_rep_a_notification_names() -> None:
+    conninfo = push._conninfo()
+
+    async def scenario() -> tuple[bool, bool]:
+        hub = push.Hub()
+        alice, bob = hub.subscribe(1001), hub.subscribe(1002)
+        await asyncio.wait_for(hub.listening.wait(), timeout=30)
+        await asyncio.sleep(0)  # the (re)connect wake-up has run
+        alice.clear()
+        bob.clear()
+        sender = await psycopg.AsyncConnection.connect(autocommit=True, **conninfo)
+        await sender.execute("SELECT pg_notify(%s, %s)", [push.CHANNEL, "1001"])
+        await sender.close()
+        await asyncio.wait_for(alice.wait(), timeout=30)
+        woke_bob = bob.is_set()
+        hub.unsubscribe(1001, alice)
+        hub.unsubscribe(1002, bob)
+        hub._task.cancel()
+        return alice.is_set(), woke_bob
+
+    # Its own thread and event loop: Playwright's sync API may hold a running loop in this one.
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(lambda: asyncio.run(scenario())).result(timeout=120) == (True, False)
+
+
+# --- a real ASGI server process -------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def asgi_server(transactional_db):  # noqa: ANN001, ANN201
+    """uvicorn serving leadops.asgi (as gunicorn's uvicorn workers do in production) on the test
+    database, with the inbox's fallback poll set to an hour so anything that arrives was pushed."""
+    db = connection.settings_dict
+    url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "leadops.test_settings",
+           "LEADOPS_INBOX_POLL_SECONDS": "3600", "LEADOPS_INBOX_HEARTBEAT_SECONDS": "2", "LEADOPS_Q_SYNC": "0",
+           "LEADOPS_DB_POOL_MAX": "4"}  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "leadops.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+         "--lifespan", "off", "--log-level", "warning"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"uvicorn exited: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("uvicorn did not start")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+class _Stream:
+    """An open event stream read by a thread: each SSE message (its lines) lands on a queue."""
+
+    def __init__(self, base: str, session: str) -> None:
+        host, port = base.removeprefix("http://").split(":")
+        self.conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        self.conn.request("GET", "/inbox/events/", headers={"Cookie": f"sessionid={session}", "Accept": "text/event-stream"})
+        self.response = self.conn.getresponse()
+        self.messages: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        lines: list[str] = []
+        try:
+            for raw in self.response:
+                line = raw.decode().rstrip("\r\n")
+                if line:
+                    lines.append(line)
+                elif lines:
+                    self.messages.put("\n".join(lines))
+                    lines = []
+        except (OSError, ValueError, AttributeError):  # closed by close(): the test is done with it
+            pass
+
+    def next_event(self, name: str, *, timeout: float) -> str:
+        """The next message that is the event ``name`` (skipping comments); raises queue.Empty."""
+        deadline = time.monotonic() + timeout
+        while True:
+            message = self.messages.get(timeout=max(deadline - time.monotonic(), 0.01))
+            if f"event: {name}" in message:
+                return message
+
+    def drain(self) -> None:
+        while not self.messages.empty():
+            self.messages.get_nowait()
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_an_offer_made_in_another_process_reaches_an_open_stream(asgi_server) -> None:  # noqa: ANN001
+    world = make_world()
+    stream = _Stream(asgi_server, _client_for(world.primary).cookies["sessionid"].value)
+    try:
+        assert stream.response.status == 200
+        assert stream.response.getheader("Content-Type", "").startswith("text/event-stream")
+        stream.next_event("inbox", timeout=30)  # on connect: "look once", covers the page-load gap
+        # Wait for a heartbeat: by then the server's LISTEN connection is up and any connect
+        # wake-ups have been sent, so the next event can only come from the new offer.
+        _wait_for_comment(stream, timeout=30)
+        stream.drain()
+
+        lead = route_new_lead(company="Pushed Ltd")  # this test process routes; uvicorn streams
+        assert open_offer(lead).rep_id == world.primary.id
+        assert "data: changed" in stream.next_event("inbox", timeout=30)
+
+        _wait_for_comment(stream, timeout=30)
+        stream.drain()
+        services.offers_withdraw_for_away(rep=world.primary)  # withdrawals are pushed as well
+        stream.next_event("inbox", timeout=30)
+    finally:
+        stream.close()
+
+
+def _wait_for_comment(stream: _Stream, *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        message = stream.messages.get(timeout=max(deadline - time.monotonic(), 0.01))
+        if message.startswith(": keep-alive"):
+            return
+
+
+@pytest.mark.postgres
+@pytest.mark.browser
+@pytest.mark.slow
+def test_an_open_inbox_shows_a_new_offer_without_polling(asgi_server, page) -> None:  # noqa: ANN001
+    world = make_world()
+    inbox_requests: list[str] = []
+    page.on("request", lambda r: inbox_requests.append(r.url) if "/inbox/" in r.url else None)
+
+    class _Server:  # login() wants something with .url
+        url = asgi_server
+
+    login(page, _Server, world.primary.user.username)
+    page.goto(f"{asgi_server}/inbox/")
+    page.get_by_text("No offers right now").wait_for()
+    assert page.locator("#inbox-live").get_attribute("data-poll-seconds") == "3600"
+    page.wait_for_function("() => window.htmx !== undefined")
+
+    lead = route_new_lead(company="Pushed Rockets")  # after the page is open; polls are an hour apart
+    card = page.locator(f"#offer-{open_offer(lead).id}")
+    card.wait_for(timeout=30_000)
+    assert "Pushed Rockets" in card.inner_text()
+    assert any(u.endswith("/inbox/events/") for u in inbox_requests)  # it came down the stream
