@@ -8,7 +8,7 @@ stand-in is the mail server (tests/reps/mail_backends.py), which refuses chosen 
 from __future__ import annotations
 
 import datetime as dt
-import io
+from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from reps.models import OutboundEmail, Role
 from reps.notifications import email_resend, emails_send_due, header_safe
-from routing.csv_import import leads_import_csv
+from routing.csv_import import lead_import_create, lead_import_process
 from routing.models import Offer
 from routing.services import leads_route_all_pending
 from tests.factories import RepFactory, user_with_role
@@ -34,22 +34,27 @@ def test_header_safe_folds_every_line_break_and_control_character() -> None:
     assert header_safe("x" * 500, limit=10) == "x" * 10
 
 
-def test_a_csv_company_with_a_quoted_newline_does_not_stop_the_batchs_emails(django_capture_on_commit_callbacks) -> None:
+def test_a_csv_company_with_a_quoted_newline_does_not_stop_the_batchs_emails(
+    django_capture_on_commit_callbacks, tmp_path: Path
+) -> None:
     make_world(pool_size=3)
     csv_text = (
         "source,external_id,first_name,company,intent\r\n"
         f'csv,bad,Eve,"{EVIL_COMPANY}",high\r\n'
         "csv,ok-1,Ann,Acme,high\r\ncsv,ok-2,Bob,Beta,high\r\n"
     )
-    report = leads_import_csv(stream=io.StringIO(csv_text, newline=""))
+    path = tmp_path / "leads.csv"
+    path.write_bytes(csv_text.encode())
+    job = lead_import_process(import_id=lead_import_create(path=path, file_name="leads.csv").id)
+    assert job is not None and job.created + job.rejected == 3
     with django_capture_on_commit_callbacks(execute=True):
         leads_route_all_pending()
     offers = list(Offer.objects.filter(status=Offer.Status.OPEN).select_related("lead"))
-    refused_rows = {e.row for e in report.errors}
+    refused_rows = {e["line"] for e in job.errors}
     # Whether the importer keeps the company (then the header is cleaned) or refuses the row
     # naming the field, the two good leads are emailed and no header carries a line break.
     assert {o.lead.external_id for o in offers} >= {"ok-1", "ok-2"}
-    assert not refused_rows or {e.field for e in report.errors} == {"company"}
+    assert not refused_rows or {e["field"] for e in job.errors} == {"company"}
     assert len(mail.outbox) == len(offers) == OutboundEmail.objects.filter(status=OutboundEmail.Status.SENT).count()
     for message in mail.outbox:
         assert "\n" not in message.subject and "\r" not in message.subject
