@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def api() -> tuple[Client, dict[str, str]]:
-    return Client(), {"HTTP_AUTHORIZATION": f"Bearer {make_token()}"}
+    return Client(), {"HTTP_AUTHORIZATION": f"Bearer {make_token(scopes=('intake', 'read', 'dry-run'))}"}
 
 
 def post(api: tuple[Client, dict[str, str]], body: object, path: str = "/api/v1/leads") -> object:
