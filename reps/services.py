@@ -61,6 +61,11 @@ def _after_change(*, rep: Rep, now: dt.datetime, reason: str, gained: bool) -> i
     return 0
 
 
+def _locked(rep: Rep) -> Any:
+    """The rep's row locked FOR NO KEY UPDATE (see rep_save)."""
+    return Rep.objects.select_for_update(no_key=True).filter(pk=rep.pk)
+
+
 def _caps_raised(before: dict[str, Any], rep: Rep) -> bool:
     for name in CAP_FIELDS:
         old, new = before[name], getattr(rep, name)
@@ -87,7 +92,9 @@ def rep_save(*, rep: Rep, by: Any = None, now: dt.datetime | None = None, exclud
     with transaction.atomic():
         before = None
         if rep.pk is not None:
-            before = Rep.objects.select_for_update().filter(pk=rep.pk).values("active", "away_until", *CAP_FIELDS).first()
+            # NO KEY: a routing batch inserting an offer for this rep takes KEY SHARE on the row
+            # while holding the rep's capacity lock, which we take next; FOR UPDATE would deadlock.
+            before = _locked(rep).filter(pk=rep.pk).values("active", "away_until", *CAP_FIELDS).first()
         if by is not None:
             rep._history_user = by  # noqa: SLF001 (simple-history's hook for the acting user)
         rep.save()
@@ -137,7 +144,7 @@ def rep_set_away(*, rep: Rep, until: dt.datetime | None = None, now: dt.datetime
     except ValidationError as exc:
         raise ValidationError({"until": f"{exc.messages[0]} Or choose Away now."}) from None
     with transaction.atomic():
-        Rep.objects.select_for_update().filter(pk=rep.pk).first()
+        _locked(rep).first()
         rep.away_until = until
         rep.save(update_fields=["away_until"])
         return _withdraw_open_offers(rep=rep, now=now)
@@ -147,7 +154,7 @@ def rep_clear_away(*, rep: Rep, now: dt.datetime | None = None) -> None:
     """The rep is back: clear the marker and wake the holding pool for them."""
     now = now or timezone.now()
     with transaction.atomic():
-        Rep.objects.select_for_update().filter(pk=rep.pk).first()
+        _locked(rep).first()
         rep.away_until = None
         rep.save(update_fields=["away_until"])
         _after_change(rep=rep, now=now, reason="rep_back", gained=True)
