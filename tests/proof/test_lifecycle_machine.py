@@ -53,12 +53,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 EXAMPLES = int(os.environ.get("LEADOPS_PROOF_EXAMPLES", "6"))
 STEPS = int(os.environ.get("LEADOPS_PROOF_STEPS", "14"))
 SHRINK = os.environ.get("LEADOPS_PROOF_SHRINK", "1") == "1"  # the long run prints a failing sequence unshrunk
-# "One decision per change of outcome" for held leads needs the holding-pool work of issue 10
-# (queue side): until it is on this branch, a retry with the same outcome writes a new decision.
-# Likewise a segment deleted from the draft but still in the published rule set (failing input 2)
-# breaks routing until that work lands; until then the proof publishes right after removing one.
-QUEUE_WORK = os.environ.get("LEADOPS_PROOF_QUEUE_WORK", "0") == "1"
-STRICT_HOLDING_DECISIONS = QUEUE_WORK
+
 
 USERNAMES = ("ana", "ben", "cy", "dee")  # dee is the default rule's named backup
 TIMEZONES = {"ana": "UTC", "ben": "America/New_York", "cy": "Asia/Kolkata", "dee": "Pacific/Kiritimati"}
@@ -122,6 +117,7 @@ def _empty_every_table() -> None:
     snapshots._CONFIG_CACHE.clear()
     snapshots._INDEX_CACHE.clear()
     snapshots._DIRECTORY = None
+    services._LAST_SEEN.clear()  # what this process's last sweep pass saw (holding wake-ups)
 
 
 def _fast_commits(value: str = "off") -> None:
@@ -325,8 +321,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.clock.value += dt.timedelta(minutes=minutes)
 
     def _sweep_pass(self) -> None:
-        result = run_pass(release_holding=True)
-        assert result is not None, "the sweeper pass failed (see the log)"
+        result = run_pass()
+        assert result is not None and not result.get("failed"), f"a sweeper pass step failed: {result} (see the log)"
 
     @rule()
     def sweep(self) -> None:
@@ -500,8 +496,6 @@ class LifecycleMachine(RuleBasedStateMachine):
                     _restore_rep(doc, username)
 
         self._import(edit)
-        if change == "drop segment hot" and not QUEUE_WORK:
-            publish = True
         if publish:
             services.rule_publish(note=change)
 
@@ -526,7 +520,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                 assert offers and offers[0]["rep_id"] == lead["owner_id"], f"offered lead {lead['id']} without its offer"
             else:
                 assert not offers, f"lead {lead['id']} is {lead['status']} yet has a live offer"
-            if lead["status"] in (Lead.Status.PENDING, Lead.Status.HOLDING):
+            if lead["status"] in (Lead.Status.PENDING, Lead.Status.HOLDING, Lead.Status.QUARANTINED):
                 assert lead["owner_id"] is None, f"waiting lead {lead['id']} has an owner"
             if lead["status"] == Lead.Status.ACCEPTED:
                 assert lead["owner_id"] is not None
@@ -566,18 +560,49 @@ class LifecycleMachine(RuleBasedStateMachine):
                 assert cap is None or value <= cap, f"rep {rep.id} {label} {value} over its cap {cap}"
 
     @invariant()
+    def routing_never_failed(self) -> None:
+        """Nothing in these sequences is poison: a quarantined lead means routing raised."""
+        failed = list(Lead.objects.filter(status=Lead.Status.QUARANTINED).values_list("id", "quarantine_error")[:3])
+        assert not failed, f"routing failed: {failed}"
+
+    @invariant()
     def one_decision_per_change_of_outcome(self) -> None:
         offers = Offer.objects.count()
         offered = Decision.objects.filter(outcome="offer").count()
         assert offered == offers, f"{offered} offer decisions for {offers} offers"
         assert not Offer.objects.filter(decision__isnull=True).exists(), "an offer without its decision"
-        if not STRICT_HOLDING_DECISIONS:
-            return
-        last: dict[int, str] = {}
-        for lead_id, outcome in Decision.objects.order_by("id").values_list("lead_id", "outcome"):
-            assert not (outcome == "holding" and last.get(lead_id) == "holding"), (
-                f"lead {lead_id}: a holding retry with the same outcome wrote another decision")
-            last[lead_id] = outcome
+        ended = defaultdict(list)  # lead -> when its offers were declined, expired or withdrawn
+        for lead_id, decided_at in Offer.objects.filter(
+            status__in=[Offer.Status.DECLINED, Offer.Status.EXPIRED, Offer.Status.WITHDRAWN]
+        ).values_list("lead_id", "decided_at"):  # fmt: skip
+            ended[lead_id].append(decided_at)
+        last: dict[int, tuple[str, str]] = {}
+        for id_, lead_id, kind, outcome, created_at, detail in Decision.objects.order_by("id").values_list(
+            "id", "lead_id", "kind", "outcome", "created_at", "detail"
+        ):  # fmt: skip
+            digest = _outcome_digest(detail)
+            previous = last.get(lead_id)
+            assert not (outcome == "holding" and previous == ("holding", digest)), (
+                f"lead {lead_id}: decision {id_} repeats the held outcome before it (a retry that changed nothing)")
+            if kind == Decision.Kind.ESCALATION:
+                assert any(t <= created_at for t in ended[lead_id]), (
+                    f"lead {lead_id}: decision {id_} is an escalation, but no offer of it was declined, expired "
+                    f"or withdrawn before")  # fmt: skip
+            if kind == Decision.Kind.RETRY:
+                assert previous and previous[0] == "holding", f"lead {lead_id}: retry decision {id_} of a lead not held"
+            last[lead_id] = (outcome, digest)
+
+
+def _outcome_digest(detail: dict[str, Any]) -> str:
+    """routing.batch.outcome_key of a stored decision: what it concluded and why (rule set,
+    segment, rule, outcome, each step's candidates and reasons), not scores or counts."""
+    parts = [detail.get("config_version"), (detail.get("segment") or {}).get("id"), (detail.get("rule") or {}).get("id"),
+             detail.get("outcome"), detail.get("chosen_step") or "", detail.get("chosen_rep_id")]  # fmt: skip
+    for step in detail.get("steps") or ():
+        parts.append((step.get("kind"), step.get("pool_id"), tuple(step.get("relaxed") or ()),
+                      tuple((c.get("rep_id"), c.get("eligible"), tuple(c.get("reasons") or ()))
+                            for c in step.get("candidates") or ())))  # fmt: skip
+    return repr(parts)
 
 
 def _key(section: str, row: dict[str, Any]) -> str:

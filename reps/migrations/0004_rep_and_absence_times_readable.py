@@ -28,7 +28,7 @@ def clamp_unreadable_times(apps, schema_editor) -> None:  # noqa: ANN001
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reps', '0002_role_groups'),
+        ('reps', '0003_fairness_credit_in_leads'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
