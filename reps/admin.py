@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.db import models
 from simple_history.admin import SimpleHistoryAdmin
 
+from reps import services
 from reps.models import Absence, Licence, Pool, PoolMember, Rep, RepLoad, RepSkill, Skill, Team, Territory
 
 
@@ -63,6 +64,21 @@ class RepAdmin(SimpleHistoryAdmin):
     raw_id_fields = ["user", "manager"]
     filter_horizontal = ["territories"]
     inlines = [RepSkillInline, LicenceInline]
+    actions = ["deactivate", "reactivate"]
+
+    def save_model(self, request, obj: Rep, form, change: bool) -> None:  # noqa: ANN001
+        # Availability changes (Active, caps, away) have effects: reps.services performs them.
+        services.rep_save(rep=obj, by=request.user)
+
+    @admin.action(description="Deactivate selected reps (their open offers move on)")
+    def deactivate(self, request, queryset) -> None:  # noqa: ANN001
+        for rep in queryset.filter(active=True):
+            services.rep_set_active(rep=rep, active=False, by=request.user)
+
+    @admin.action(description="Reactivate selected reps")
+    def reactivate(self, request, queryset) -> None:  # noqa: ANN001
+        for rep in queryset.filter(active=False):
+            services.rep_set_active(rep=rep, active=True, by=request.user)
 
 
 @admin.register(Pool)
@@ -87,6 +103,16 @@ class TerritoryAdmin(SimpleHistoryAdmin):
 class AbsenceAdmin(SimpleHistoryAdmin):
     list_display = ["rep", "starts_at", "ends_at", "reason"]
     raw_id_fields = ["rep"]
+
+    def save_model(self, request, obj: Absence, form, change: bool) -> None:  # noqa: ANN001
+        services.absence_save(absence=obj, by=request.user)
+
+    def delete_model(self, request, obj: Absence) -> None:  # noqa: ANN001
+        services.absence_delete(absence=obj, by=request.user)
+
+    def delete_queryset(self, request, queryset) -> None:  # noqa: ANN001
+        for absence in queryset.select_related("rep"):
+            services.absence_delete(absence=absence, by=request.user)
 
 
 admin.site.register(Team, SimpleHistoryAdmin)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.db.models import QuerySet
 
+from leadops.datetimes import ReadableDateTimeField
 from reps.models import Absence, Rep
 from routing.models import Lead, Offer
 
@@ -26,7 +27,7 @@ class AwayForm(forms.Form):
     """'now' = away until I come back, 'until' = away until a time (rep's local time), 'back'."""
 
     mode = forms.ChoiceField(choices=[("now", "Away now"), ("until", "Away until"), ("back", "I'm back")])
-    until = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    until = ReadableDateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
 
     def clean(self) -> dict:
         data = super().clean()
@@ -37,8 +38,8 @@ class AwayForm(forms.Form):
 
 class AbsenceForm(forms.Form):
     rep = forms.ModelChoiceField(queryset=Rep.objects.none(), empty_label="Choose a rep")
-    starts_at = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    ends_at = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    starts_at = ReadableDateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    ends_at = ReadableDateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     reason = forms.ChoiceField(choices=Absence.Reason.choices)
     note = forms.CharField(max_length=200, required=False)
 

@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
+from leadops.datetimes import EARLIEST, LATEST, validate_readable_datetime
+
 
 class Role(models.TextChoices):
     OPS = "Sales Ops", "Sales Ops"
@@ -79,7 +81,9 @@ class Rep(models.Model):
     max_open = models.PositiveIntegerField(null=True, blank=True, help_text="Active pipeline cap")
     max_daily = models.PositiveIntegerField(null=True, blank=True, help_text="New leads per local day")
     max_weekly = models.PositiveIntegerField(null=True, blank=True, help_text="New leads per local ISO week")
-    away_until = models.DateTimeField(null=True, blank=True, help_text="Self-service 'away' marker")
+    away_until = models.DateTimeField(
+        null=True, blank=True, help_text="Self-service 'away' marker", validators=[validate_readable_datetime]
+    )
     territories = models.ManyToManyField("Territory", blank=True, related_name="reps")
     history = HistoricalRecords(excluded_fields=["away_until"])
 
@@ -87,6 +91,11 @@ class Rep(models.Model):
         ordering = ["display_name"]
         constraints = [
             models.CheckConstraint(condition=~Q(manager=F("id")), name="rep_not_own_manager"),
+            # leadops.datetimes: a time past the driver's range could be stored but never read back.
+            models.CheckConstraint(
+                condition=Q(away_until__isnull=True) | Q(away_until__gte=EARLIEST, away_until__lte=LATEST),
+                name="rep_away_until_readable",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -188,8 +197,8 @@ class Absence(models.Model):
         OTHER = "other", "Other"
 
     rep = models.ForeignKey(Rep, on_delete=models.CASCADE, related_name="absences")
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
+    starts_at = models.DateTimeField(validators=[validate_readable_datetime])
+    ends_at = models.DateTimeField(validators=[validate_readable_datetime])
     reason = models.CharField(max_length=20, choices=Reason.choices, default=Reason.OTHER)
     note = models.CharField(max_length=200, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
@@ -197,7 +206,12 @@ class Absence(models.Model):
 
     class Meta:
         ordering = ["-starts_at"]
-        constraints = [models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="absence_ends_after_start")]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="absence_ends_after_start"),
+            models.CheckConstraint(
+                condition=Q(starts_at__gte=EARLIEST, ends_at__lte=LATEST), name="absence_within_readable_range"
+            ),
+        ]
 
 
 class Pool(models.Model):

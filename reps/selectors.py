@@ -8,6 +8,7 @@ import hashlib
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
+from leadops.datetimes import LATEST
 from reps.access import user_roles
 from reps.models import Absence, Rep, RepLoad, Role
 from reps.scope import visibility_for
@@ -17,7 +18,7 @@ from routing.models import Lead, Offer
 # it holds this far-future sentinel (rather than NULL, which means "available"): every reader that
 # asks "is away_until in the future?" keeps working, and nobody silently reappears after a while.
 # Far from datetime.max so that date arithmetic on it (a day added in a report) cannot overflow.
-AWAY_UNTIL_BACK = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
+AWAY_UNTIL_BACK = LATEST  # the latest time any input may set (leadops.datetimes)
 
 
 def away_is_until_back(until: dt.datetime | None) -> bool:
@@ -89,3 +90,20 @@ def absence_get_for_manager(*, user, absence_id: int) -> Absence | None:  # noqa
 
 def rep_load_for(*, rep: Rep) -> RepLoad | None:
     return RepLoad.objects.filter(rep=rep).first()
+
+
+def rep_unavailable_reason(*, rep_id: int, now: dt.datetime | None = None) -> str | None:
+    """Why this rep cannot take a lead now (inactive, absent, away), in words for the rep, or None.
+
+    Reads the committed rows (two small queries), never a cached snapshot: offer_accept and the
+    availability services ask it right before they act.
+    """
+    now = now or timezone.now()
+    row = Rep.objects.filter(id=rep_id).values("active", "away_until").first()
+    if row is None or not row["active"]:
+        return "Your account is inactive, so you cannot take leads; this offer is moving on to another rep."
+    if Absence.objects.filter(rep_id=rep_id, starts_at__lte=now, ends_at__gt=now).exists():
+        return "You are marked absent right now, so you cannot take leads; this offer is moving on to another rep."
+    if row["away_until"] is not None and row["away_until"] > now:
+        return "You are marked away, so you cannot take leads; switch to \"I'm back\" first."
+    return None

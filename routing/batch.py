@@ -20,7 +20,7 @@ from reps.models import FairnessState, RepLoad
 from routing import engine
 from routing.engine.types import ConfigSnapshot, LeadFacts, Outcome, PoolSnapshot, RepSnapshot, StepKind
 from routing.engine.types import Decision as EngineDecision
-from routing.snapshots import local_day_and_week
+from routing.snapshots import capacity_counts, local_day_and_week
 
 
 @dataclasses.dataclass
@@ -44,13 +44,8 @@ class BatchState:
     def refresh_counts(self, now: dt.datetime) -> None:
         """Re-derive every rep's daily and weekly counts for ``now`` (a new local day or week)."""
         for rep_id, rep in self.reps.items():
-            load = self.loads.get(rep_id)
-            day, week = local_day_and_week(now, rep.timezone)
-            self.reps[rep_id] = dataclasses.replace(
-                rep,
-                daily_count=load.daily_count if load is not None and load.day == day else 0,
-                weekly_count=load.weekly_count if load is not None and load.week == week else 0,
-            )
+            counts = capacity_counts(load=self.loads.get(rep_id), tz_name=rep.timezone, now=now)
+            self.reps[rep_id] = dataclasses.replace(rep, daily_count=counts.today, weekly_count=counts.week)
 
 
 @dataclasses.dataclass(frozen=True)

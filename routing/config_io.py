@@ -32,6 +32,8 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils.dateparse import parse_date, parse_datetime
 
+from leadops.datetimes import validate_readable_datetime
+from reps import services as rep_services
 from reps.models import Absence, Licence, Pool, PoolMember, Rep, RepSkill, Role, Skill, Team, Territory
 from routing.engine import schema
 from routing.engine.types import StepKind
@@ -416,9 +418,17 @@ def _parse_doc(data: Any) -> tuple[dict[str, Any], list[str]]:  # noqa: C901 - o
                        "reason": ad.get("reason") or Absence.Reason.OTHER, "note": c.text(ad, "note", ap)}  # fmt: skip
                 for key in ("starts_at", "ends_at"):
                     value = row[key]
-                    parsed = parse_datetime(value) if isinstance(value, str) else None
+                    try:
+                        parsed = parse_datetime(value) if isinstance(value, str) else None
+                    except ValueError:  # well-formed but impossible, e.g. month 13
+                        parsed = None
                     if parsed is None or parsed.tzinfo is None:
                         c.err(f"{ap}.{key}", f"expected an ISO 8601 date-time with offset, got {value!r}")
+                        continue
+                    try:
+                        validate_readable_datetime(parsed)
+                    except ValidationError as exc:
+                        c.err(f"{ap}.{key}", f"{exc.messages[0]} Got {value!r}.")
                 if row["reason"] not in Absence.Reason.values:
                     c.err(f"{ap}.reason", f"unknown reason {row['reason']!r}; use one of {', '.join(Absence.Reason.values)}")
                 rep["absences"].append(row)
@@ -561,6 +571,17 @@ class _Applier:
         obj.save()
         return True
 
+    def call(self, write: Callable[[], Any], path: str) -> bool:
+        """Run a service write; its ValidationError becomes "path.field: message" errors."""
+        try:
+            write()
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                where = path if name == "__all__" else f"{path}.{name}"
+                self.errors.extend(f"{where}: {m}" for m in messages)
+            return False
+        return True
+
     def delete(self, obj: models.Model) -> None:
         if self.user is not None:
             obj._history_user = self.user
@@ -635,14 +656,14 @@ def _apply(doc: dict[str, Any], user: Any) -> _Applier:  # noqa: C901 - one step
         if rep.pk is None or any(getattr(rep, k) != v for k, v in values.items()):
             for k, v in values.items():
                 setattr(rep, k, v)
-            a.save(rep, p, exclude=["manager", "user"])
+            a.call(lambda rep=rep: rep_services.rep_save(rep=rep, by=a.user, exclude=["manager", "user"]), p)
         reps[row["username"]] = rep
     for i, row in enumerate(doc["reps"]):
         rep = reps[row["username"]]
         manager = reps.get(row["manager"]) if row["manager"] else None
         if rep.pk and rep.manager_id != (manager.pk if manager else None):
             rep.manager = manager
-            a.save(rep, f"reps[{i}]", exclude=["user"])
+            a.call(lambda rep=rep: rep_services.rep_save(rep=rep, by=a.user, exclude=["user"]), f"reps[{i}]")
     if a.errors:
         return a
     for i, row in enumerate(doc["reps"]):
@@ -749,6 +770,9 @@ def _apply(doc: dict[str, Any], user: Any) -> _Applier:  # noqa: C901 - one step
             queryset = queryset.select_related("user")
         for obj in queryset:
             if key_of(obj) not in keys:
+                if model is Rep:  # open offers withdrawn at once (reps.services)
+                    a.call(lambda obj=obj: rep_services.rep_set_active(rep=obj, active=False, by=a.user), "reps")
+                    continue
                 obj.active = False
                 a.save(obj, model.__name__.lower(), exclude=["parent", "manager", "user"])
     return a
@@ -800,10 +824,10 @@ def _sync_rep_children(a: _Applier, p: str, rep: Rep, row: dict, skills: dict, t
         wanted_absences.add(key)
         if key not in current_absences:
             obj = Absence(rep=rep, starts_at=key[0], ends_at=key[1], reason=key[2], note=key[3], created_by=a.user)
-            a.save(obj, f"{p}.absences[{j}]")
+            a.call(lambda obj=obj: rep_services.absence_save(absence=obj, by=a.user), f"{p}.absences[{j}]")
     for key, obj in current_absences.items():
         if key not in wanted_absences:
-            a.delete(obj)
+            rep_services.absence_delete(absence=obj, by=a.user)
 
 
 class _DryRun(Exception):

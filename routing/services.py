@@ -20,6 +20,7 @@ from django.db.models.base import ModelState
 from django.utils import timezone
 
 from reps.models import FairnessState, Rep, RepLoad
+from reps.selectors import rep_unavailable_reason
 from routing import engine
 from routing.batch import (
     BatchItem,
@@ -794,6 +795,8 @@ def offer_accept(*, offer_id: int, rep: Rep, now: dt.datetime | None = None) -> 
             raise OfferError(f"This offer is already {offer.get_status_display().lower()}.")
         if offer.deadline <= now:
             raise OfferError("This offer has expired; it is moving on to the next rep.")
+        if unavailable := rep_unavailable_reason(rep_id=rep.id, now=now):
+            raise OfferError(unavailable)  # inactive, absent or away: the sweeper withdraws it
         Lead.objects.select_for_update().filter(id=offer.lead_id).first()
         offer.status, offer.decided_at = Offer.Status.ACCEPTED, now
         offer.save(update_fields=["status", "decided_at"])
@@ -850,7 +853,9 @@ def offers_expire_due(*, now: dt.datetime | None = None, limit: int = 200) -> in
 
 
 def offers_withdraw_for_away(*, rep: Rep, now: dt.datetime | None = None) -> int:
-    """An away rep's open offers move on along the chain."""
+    """The open offers of a rep who can no longer take leads (inactive, absent or away) are
+    withdrawn and their leads move on along the chain. Called by the availability services in
+    ``reps.services``, never directly by views. Returns the number of offers withdrawn."""
     now = now or timezone.now()
     with transaction.atomic():
         offers = list(Offer.objects.select_for_update().filter(rep=rep, status=Offer.Status.OPEN))
@@ -923,6 +928,13 @@ def leads_age_out(*, days: int, now: dt.datetime | None = None) -> int:
             count += 1
         holding_wake(reason="leads aged out", rep_ids=freed)
     return count
+
+
+def capacity_lock(*, rep_ids: set[int]) -> dict[int, RepLoad]:
+    """Lock these reps' capacity rows (rep id order, created when missing), as a routing batch
+    does before it reads reps. An availability change takes this lock so that a batch which
+    read the rep before the change has committed its offers, and one that reads after sees it."""
+    return _lock_loads(set(rep_ids))
 
 
 # --- holding pool -------------------------------------------------------------------------
@@ -1121,7 +1133,7 @@ def rule_publish(*, user=None, note: str = "") -> RuleSet:  # noqa: ANN001
 
 
 __all__ = [
-    "OfferError", "holding_release", "holding_wake", "holding_wake_for_changes", "lead_close", "lead_quarantine_retry",
+    "OfferError", "capacity_lock", "holding_release", "holding_wake", "holding_wake_for_changes", "lead_close", "lead_quarantine_retry",
     "leads_quarantine_release", "lead_dry_run", "lead_hand_back", "lead_intake",
     "leads_age_out", "leads_recover_stale", "leads_route_all_pending", "leads_route_pending", "listen",
     "offer_accept", "offer_decline", "offers_expire_due", "offers_withdraw_for_away",

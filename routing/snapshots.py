@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 
 from reps.models import WEEKDAYS, Absence, FairnessState, Licence, Pool, PoolMember, Rep, RepLoad, RepSkill
 from routing.engine import schema
@@ -270,6 +270,29 @@ def local_day_and_week(now: dt.datetime, tz_name: str) -> tuple[dt.date, str]:
     return local, f"{iso.year}-W{iso.week:02d}"
 
 
+@dataclasses.dataclass(frozen=True)
+class CapacityCounts:
+    """A rep's live load: open offers and accepted leads now, new leads today and this ISO week
+    (both in the rep's timezone)."""
+
+    open: int
+    today: int
+    week: int
+
+
+def capacity_counts(*, load: RepLoad | None, tz_name: str, now: dt.datetime) -> CapacityCounts:
+    """The one reading of a rep's ``RepLoad`` row: routing's fetch, the capacity dashboard and the
+    proofs use it. A daily or weekly counter left from an earlier local day or week counts 0."""
+    if load is None:
+        return CapacityCounts(open=0, today=0, week=0)
+    day, week = local_day_and_week(now, tz_name)
+    return CapacityCounts(
+        open=load.open_count,
+        today=load.daily_count if load.day == day else 0,
+        week=load.weekly_count if load.week == week else 0,
+    )
+
+
 def pool_snapshots(pool_ids: Iterable[int], *, with_fairness: bool = True) -> dict[int, PoolSnapshot]:
     """Pools with their effective members: static members plus dynamic ones (active reps only)."""
     pools = {p.id: p for p in Pool.objects.filter(id__in=set(pool_ids), active=True)}
@@ -342,8 +365,7 @@ def rep_snapshots(
     for rep in reps:
         if with_absences and rep.away_until and rep.away_until > now:
             absences[rep.id].append(Interval(start=now - dt.timedelta(seconds=1), end=rep.away_until))
-        load = loads.get(rep.id)
-        day, week = local_day_and_week(now, rep.timezone)
+        counts = capacity_counts(load=loads.get(rep.id), tz_name=rep.timezone, now=now)
         result[rep.id] = RepSnapshot(
             id=rep.id, name=rep.display_name, active=rep.active, tier=rep.tier, timezone=rep.timezone,
             working_hours=_working_hours(rep.working_hours), skills=dict(skills[rep.id]),
@@ -354,9 +376,7 @@ def rep_snapshots(
             ),
             absences=tuple(absences[rep.id]), max_open=rep.max_open, max_daily=rep.max_daily,
             max_weekly=rep.max_weekly,
-            open_count=load.open_count if load else 0,
-            daily_count=load.daily_count if load and load.day == day else 0,
-            weekly_count=load.weekly_count if load and load.week == week else 0,
+            open_count=counts.open, daily_count=counts.today, weekly_count=counts.week,
             manager_id=rep.manager_id,
         )  # fmt: skip
     return result
@@ -427,7 +447,7 @@ class Directory:
         with self._lock:
             if missing := ids - self._reps.keys():
                 self._fetch(missing)
-        away = dict(Rep.objects.filter(id__in=ids, away_until__gt=now).values_list("id", "away_until"))
+        unavailable = self._unavailable_now(ids, now=now)
         horizon = now + dt.timedelta(days=1)
         result = {}
         for rep_id in ids:
@@ -435,16 +455,36 @@ class Directory:
             if static is None:
                 continue
             absences = [a for a in self._absences.get(rep_id, ()) if a.end > now and a.start <= horizon]
-            if rep_id in away:
-                absences.append(Interval(start=now - dt.timedelta(seconds=1), end=away[rep_id]))
-            load = loads.get(rep_id)
-            day, week = local_day_and_week(now, static.timezone)
+            active, until = unavailable.get(rep_id, (True, None))  # not listed: active, not away or absent
+            if until is not None:
+                absences.append(Interval(start=now - dt.timedelta(seconds=1), end=until))
+            counts = capacity_counts(load=loads.get(rep_id), tz_name=static.timezone, now=now)
             result[rep_id] = dataclasses.replace(
-                static, absences=tuple(absences),
-                open_count=load.open_count if load else 0,
-                daily_count=load.daily_count if load and load.day == day else 0,
-                weekly_count=load.weekly_count if load and load.week == week else 0,
+                static, active=active, absences=tuple(absences),
+                open_count=counts.open, daily_count=counts.today, weekly_count=counts.week,
             )  # fmt: skip
+        return result
+
+    @staticmethod
+    def _unavailable_now(ids: set[int], *, now: dt.datetime) -> dict[int, tuple[bool, dt.datetime | None]]:
+        """Reps among ``ids`` that cannot take leads now, read live in one query (never cached):
+        rep id -> (active, unavailable until: the later of away and an absence covering now).
+
+        Routing calls this after locking the reps' capacity rows, and the availability services
+        (reps.services) take that lock too, so a batch never offers to a rep it read as
+        available after the rep became inactive, absent or away.
+        """
+        covering = Absence.objects.filter(rep_id=OuterRef("pk"), starts_at__lte=now, ends_at__gt=now)
+        rows = (
+            Rep.objects.filter(id__in=ids)
+            .annotate(absent_until=Subquery(covering.order_by("-ends_at").values("ends_at")[:1]))
+            .filter(Q(active=False) | Q(away_until__gt=now) | Q(absent_until__isnull=False))
+            .values_list("id", "active", "away_until", "absent_until")
+        )
+        result = {}
+        for rep_id, active, away_until, absent_until in rows:
+            ends = [t for t in (away_until if away_until and away_until > now else None, absent_until) if t]
+            result[rep_id] = (active, max(ends) if ends else None)
         return result
 
     def _fetch(self, ids: set[int]) -> None:

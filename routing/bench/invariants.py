@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from reps.models import FairnessState, Rep, RepLoad
 from routing.models import Decision, Lead, Offer
-from routing.snapshots import local_day_and_week
+from routing.snapshots import capacity_counts
 
 
 def check(*, expected_leads: int) -> list[str]:
@@ -62,8 +62,7 @@ def check(*, expected_leads: int) -> list[str]:
         counted = load.open_count if load else 0
         if counted != open_count:
             problems.append(f"rep {rep.id} RepLoad.open_count {counted} != {open_count} open leads")
-        day, _ = local_day_and_week(now, rep.timezone)
-        daily = load.daily_count if load and load.day == day else 0
+        daily = capacity_counts(load=load, tz_name=rep.timezone, now=now).today
         if daily != offers_by_rep.get(rep.id, 0):
             problems.append(f"rep {rep.id} RepLoad.daily_count {daily} != {offers_by_rep.get(rep.id, 0)} offers")
     # Every offer in these runs comes from a pool step, which credits fairness exactly once.

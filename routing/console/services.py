@@ -12,7 +12,8 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
-from reps.models import Rep, Role
+from reps import services as rep_services
+from reps.models import Absence, Rep, Role
 from routing import services as routing_services
 from routing.console import selectors
 from routing.engine import schema
@@ -135,17 +136,35 @@ def ruleset_publish(*, user: Any = None, note: str = "") -> RuleSet:
 
 
 def config_object_save(*, form: Any, formsets: list[Any] = (), user: Any = None) -> models.Model:
-    """Save a console ModelForm and its inline formsets in one transaction."""
+    """Save a console ModelForm and its inline formsets in one transaction.
+
+    A rep and its absences go through the availability services (``reps.services``), so
+    unticking Active or adding an absence that covers now withdraws the rep's open offers.
+    """
     with transaction.atomic():
         obj = form.save(commit=False)
-        if user is not None:
-            obj._history_user = user
-        obj.save()
+        if isinstance(obj, Rep):
+            rep_services.rep_save(rep=obj, by=user)
+        else:
+            if user is not None:
+                obj._history_user = user
+            obj.save()
         form.save_m2m()
         for formset in formsets:
             formset.instance = obj
-            formset.save()
+            if formset.model is Absence:
+                _absences_save(formset=formset, user=user)
+            else:
+                formset.save()
     return obj
+
+
+def _absences_save(*, formset: Any, user: Any) -> None:
+    changed = formset.save(commit=False)
+    for absence in formset.deleted_objects:
+        rep_services.absence_delete(absence=absence, by=user)
+    for absence in changed:
+        rep_services.absence_save(absence=absence, by=user)
 
 
 def rep_create(*, form: Any, formsets: list[Any] = (), user: Any = None) -> Rep:
@@ -171,10 +190,9 @@ def rep_update_email(*, rep: Rep, email: str) -> None:
 
 
 def object_deactivate(*, obj: models.Model, user: Any = None) -> models.Model:
-    """Switch an object off. A deactivated rep's open offers move on along the chain at once."""
-    with transaction.atomic():
-        obj.active = False
-        saved = _save(obj, user=user)
-        if isinstance(obj, Rep):
-            routing_services.offers_withdraw_for_away(rep=obj)
-    return saved
+    """Switch an object off. A rep goes through ``reps.services.rep_set_active``: their open
+    offers move on along the chain at once."""
+    if isinstance(obj, Rep):
+        return rep_services.rep_set_active(rep=obj, active=False, by=user)
+    obj.active = False
+    return _save(obj, user=user)

@@ -23,7 +23,7 @@ from routing.dashboards.models import EquityDaily
 from routing.engine import REASON_LABELS
 from routing.engine.types import StepKind, Strategy
 from routing.models import Decision, Lead, Offer
-from routing.snapshots import config_live, local_day_and_week, pool_snapshots
+from routing.snapshots import capacity_counts, config_live, pool_snapshots
 
 WINDOWS = {"today": 1, "7d": 7, "30d": 30}
 
@@ -356,8 +356,10 @@ class CapacityRow:
 
     @property
     def at_cap(self) -> bool:
-        return (self.max_open is not None and self.open_count >= self.max_open) or (
-            self.max_daily is not None and self.today >= self.max_daily
+        return (
+            (self.max_open is not None and self.open_count >= self.max_open)
+            or (self.max_daily is not None and self.today >= self.max_daily)
+            or (self.max_weekly is not None and self.week >= self.max_weekly)
         )
 
 
@@ -373,15 +375,13 @@ def capacity_now(*, now: dt.datetime | None = None, pool_id: int | None = None,
         absent[rep_id] = max(ends_at, absent.get(rep_id, ends_at))
     rows = []
     for rep in reps:
-        load = getattr(rep, "load", None)
-        day, week = local_day_and_week(now, rep.timezone)
+        counts = capacity_counts(load=getattr(rep, "load", None), tz_name=rep.timezone, now=now)
         until = max([t for t in (rep.away_until if rep.away_until and rep.away_until > now else None, absent.get(rep.id)) if t],
                     default=None)  # fmt: skip
         rows.append(CapacityRow(
             rep_id=rep.id, name=rep.display_name, active=rep.active,
-            open_count=load.open_count if load else 0, max_open=rep.max_open,
-            today=load.daily_count if load and load.day == day else 0, max_daily=rep.max_daily,
-            week=load.weekly_count if load and load.week == week else 0, max_weekly=rep.max_weekly,
+            open_count=counts.open, max_open=rep.max_open, today=counts.today, max_daily=rep.max_daily,
+            week=counts.week, max_weekly=rep.max_weekly,
             away=until is not None, away_until=until,
         ))  # fmt: skip
     return rows
