@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "reps",
     "routing",
     "ops",
+    "calendars",
 ]
 
 MIDDLEWARE = [

@@ -90,7 +90,7 @@ def config_export(*, include_absences: bool = True) -> dict[str, Any]:
         Rep.objects.select_related("user").prefetch_related("skills", "licences", "territories", "absences")
     )
     username = {r.id: r.user.get_username() for r in reps}
-    pools = list(Pool.objects.prefetch_related("members"))
+    pools = list(Pool.objects.select_related("calendar").prefetch_related("members"))
     pool_name = {p.id: p.name for p in pools}
 
     def rep_json(rep: Rep) -> dict[str, Any]:
@@ -152,6 +152,7 @@ def config_export(*, include_absences: bool = True) -> dict[str, Any]:
                 "manager": username.get(p.manager_id),
                 "dynamic_skill": skill_key.get(p.dynamic_skill_id), "dynamic_min_level": p.dynamic_min_level,
                 "dynamic_team": team_name.get(p.dynamic_team_id), "dynamic_weight": p.dynamic_weight,
+                "calendar": p.calendar.name if p.calendar_id else None,
                 "members": sorted(
                     ({"rep": username[m.rep_id], "weight": m.weight} for m in p.members.all()),
                     key=lambda d: d["rep"],
@@ -161,8 +162,9 @@ def config_export(*, include_absences: bool = True) -> dict[str, Any]:
         ],
         "segments": [
             {"slug": s.slug, "name": s.name, "sla_minutes": s.sla_minutes, "accept_fraction": s.accept_fraction,
-             "priority": s.priority, "order": s.order, "conditions": s.conditions or [], "is_default": s.is_default}
-            for s in Segment.objects.all()
+             "priority": s.priority, "order": s.order, "conditions": s.conditions or [], "is_default": s.is_default,
+             "sla_clock": s.sla_clock, "calendar": s.calendar.name if s.calendar_id else None}
+            for s in Segment.objects.select_related("calendar")
         ],
         "rules": [
             {
@@ -176,6 +178,43 @@ def config_export(*, include_absences: bool = True) -> dict[str, Any]:
             for r in Rule.objects.filter(archived=False)
         ],
     }  # fmt: skip
+
+
+def _calendar_name(c: Any, d: dict[str, Any], p: str) -> str | None:
+    """An existing business calendar's name (or None); an unknown name is an error on the field."""
+    from calendars.models import BusinessCalendar
+
+    name = d.get("calendar")
+    if name in (None, ""):
+        return None
+    if not isinstance(name, str) or not BusinessCalendar.objects.filter(name=name).exists():
+        c.err(f"{p}.calendar", f"no business calendar named {name!r}")
+        return None
+    return name
+
+
+def _segment_clock(c: Any, d: dict[str, Any], p: str) -> dict[str, Any]:
+    """A segment's SLA clock ("calendar", "segment" or "rep"; default "rep") and its business
+    calendar, named by an existing calendar's name (calendars are set up on their own page)."""
+    from calendars.models import BusinessCalendar
+    from routing.engine.sla import SlaClock
+
+    clock = d.get("sla_clock", SlaClock.REP.value)
+    if clock not in {k.value for k in SlaClock}:
+        c.err(f"{p}.sla_clock", f"must be one of {', '.join(k.value for k in SlaClock)}, got {clock!r}")
+        clock = SlaClock.REP.value
+    name = d.get("calendar")
+    calendar_id = None
+    if name not in (None, ""):
+        if not isinstance(name, str):
+            c.err(f"{p}.calendar", f"must be a calendar name, got {name!r}")
+        else:
+            calendar_id = BusinessCalendar.objects.filter(name=name).values_list("id", flat=True).first()
+            if calendar_id is None:
+                c.err(f"{p}.calendar", f"no business calendar named {name!r}")
+    if clock == SlaClock.SEGMENT.value and calendar_id is None and name in (None, ""):
+        c.err(f"{p}.calendar", "a segment on its own calendar's clock needs a calendar")
+    return {"sla_clock": clock, "calendar": name if calendar_id is not None else None}
 
 
 def _requirements_export(raw: dict[str, Any]) -> dict[str, Any]:
@@ -422,6 +461,7 @@ def _parse_doc(data: Any) -> tuple[dict[str, Any], list[str]]:  # noqa: C901 - o
             "dynamic_min_level": c.integer(d, "dynamic_min_level", p, default=1, low=1, high=5),
             "dynamic_team": ref(d.get("dynamic_team"), f"{p}.dynamic_team", team_names, "team"),
             "dynamic_weight": c.integer(d, "dynamic_weight", p, default=1, low=1),
+            "calendar": _calendar_name(c, d, p),
             "members": [],
         }  # fmt: skip
         for j, m in enumerate(c.items(d.get("members"), f"{p}.members")):
@@ -449,6 +489,7 @@ def _parse_doc(data: Any) -> tuple[dict[str, Any], list[str]]:  # noqa: C901 - o
             "order": c.integer(d, "order", p, default=100, low=0),
             "conditions": c.conditions(d.get("conditions"), f"{p}.conditions"),
             "is_default": c.boolean(d, "is_default", p, False),
+            **_segment_clock(c, d, p),
         })  # fmt: skip
     c.unique(segments, lambda s: s["slug"], "segments", "slug")
     if sum(1 for s in segments if s["is_default"]) > 1:
@@ -722,6 +763,10 @@ def _apply(doc: dict[str, Any], user: Any) -> _Applier:  # noqa: C901 - one step
         p, rep = f"reps[{i}]", reps[row["username"]]
         _sync_rep_children(a, p, rep, row, skills, territories)
 
+    from calendars.models import BusinessCalendar
+
+    calendar_ids = dict(BusinessCalendar.objects.values_list("name", "id"))
+
     # 4. Pools and their members.
     pools = {x.name: x for x in Pool.objects.all()}
     for i, row in enumerate(doc["pools"]):
@@ -734,6 +779,7 @@ def _apply(doc: dict[str, Any], user: Any) -> _Applier:  # noqa: C901 - one step
             "dynamic_min_level": row["dynamic_min_level"],
             "dynamic_team": teams.get(row["dynamic_team"]) if row["dynamic_team"] else None,
             "dynamic_weight": row["dynamic_weight"],
+            "calendar_id": calendar_ids.get(row["calendar"]),
         }  # fmt: skip
         if pool.pk is None or any(getattr(pool, k) != v for k, v in values.items()):
             for k, v in values.items():
@@ -771,7 +817,9 @@ def _apply(doc: dict[str, Any], user: Any) -> _Applier:  # noqa: C901 - one step
                 a.save(seg, "segments")
     for i, row in enumerate(doc["segments"]):
         seg = segments.get(row["slug"]) or Segment(slug=row["slug"])
-        values = {k: row[k] for k in ("name", "sla_minutes", "accept_fraction", "priority", "order", "conditions", "is_default")}
+        values = {k: row[k] for k in ("name", "sla_minutes", "accept_fraction", "priority", "order", "conditions",
+                                      "is_default", "sla_clock")}  # fmt: skip
+        values["calendar_id"] = calendar_ids.get(row["calendar"])
         if seg.pk is None or any(getattr(seg, k) != v for k, v in values.items()):
             for k, v in values.items():
                 setattr(seg, k, v)

@@ -31,7 +31,9 @@ from routing.batch import (
     outcome_key,
     reachable_reps,
 )
-from routing.engine import queue
+from routing.engine import business_time, queue, sla
+from routing.engine.eligibility import rep_calendar
+from routing.engine.route import shared_offer_deadline
 from routing.engine.types import ConfigSnapshot, LeadFacts, Outcome, StepKind
 from routing.engine.types import Decision as EngineDecision
 from routing.models import Decision, Lead, Offer, RuleSet, Segment
@@ -356,13 +358,16 @@ def _plan_batch(leads: list[Lead], *, config: ConfigSnapshot, now: dt.datetime) 
         for pid, p in pools.items()
     }
     state = BatchState(pools=pools, reps=directory.reps(rep_ids, now=now, loads=loads), loads=loads,
-                       fairness_rows=fairness_rows, touched_fairness=touched_fairness)  # fmt: skip
+                       fairness_rows=fairness_rows, touched_fairness=touched_fairness,
+                       segment_calendars=segment_calendars(config, now=now))  # fmt: skip
     excluded: dict[int, set[int]] = {}
     prior_offers: set[int] = set()
     staged_ids = [lead.id for lead, _, _ in staged]
-    for lead_id, rep_id, status in Offer.objects.filter(lead_id__in=staged_ids).values_list("lead_id", "rep_id", "status"):
+    for lead_id, rep_id, status, off_duty in Offer.objects.filter(lead_id__in=staged_ids).values_list(
+        "lead_id", "rep_id", "status", "expired_off_duty"
+    ):
         prior_offers.add(lead_id)
-        if status in (Offer.Status.DECLINED, Offer.Status.EXPIRED):
+        if status == Offer.Status.DECLINED or (status == Offer.Status.EXPIRED and not off_duty):
             excluded.setdefault(lead_id, set()).add(rep_id)
     items = [
         BatchItem(lead_id=lead.id, facts=facts, config=narrowed, now=now,
@@ -432,11 +437,11 @@ def _persist_batch(plan: _Plan, *, now: dt.datetime) -> list[Event]:
         records.append(record)
         lead.routed_at = now
         if chosen is not None:
-            seg = decision.segment
-            window = dt.timedelta(minutes=(seg.sla_minutes * seg.accept_fraction) if seg else 60)
             load = state.loads[chosen]
+            deadline = offer_deadline(decision=decision, rep=state.reps[chosen], now=now,
+                                      calendars=state.segment_calendars)  # fmt: skip
             offers[lead.id] = Offer(
-                lead=lead, rep_id=chosen, offered_at=now, deadline=now + window,
+                lead=lead, rep_id=chosen, offered_at=now, deadline=deadline,
                 step=len(result.item.excluded_rep_ids), via=decision.chosen_step or StepKind.PRIMARY,
                 counted_day=load.day, counted_week=load.week,
             )  # fmt: skip
@@ -577,6 +582,30 @@ def _quarantine(*, lead_ids: dict[int, str], now: dt.datetime) -> None:
 
 
 
+def segment_calendars(config: ConfigSnapshot, *, now: dt.datetime) -> dict[int, business_time.BusinessCalendar]:
+    """calendar id -> calendar of every segment whose SLA clock is its own calendar (cached;
+    no query unless some segment uses one)."""
+    from calendars.selectors import calendar_cached
+
+    ids = {s.calendar_id for s in config.segments if s.calendar_id and sla.clock_of(s.sla_clock) == sla.SlaClock.SEGMENT}
+    return {cid: cal for cid in ids if (cal := calendar_cached(cid, around=now.date())) is not None}
+
+
+def offer_deadline(*, decision: EngineDecision, rep: Any, now: dt.datetime,
+                   calendars: dict[int, business_time.BusinessCalendar]) -> dt.datetime:  # fmt: skip
+    """When the offer ``decision`` makes to ``rep`` (a RepSnapshot) at ``now`` expires: the
+    segment's SLA times its accept fraction, counted on the segment's SLA clock (wall-clock,
+    the segment's calendar from ``calendars``, or the rep's working time: ``routing.engine.sla``)."""
+    shared = shared_offer_deadline(decision.segment, calendars, now)
+    if shared is not None:
+        return shared
+    segment = decision.segment
+    return sla.offer_deadline(
+        sla_minutes=segment.sla_minutes, accept_fraction=segment.accept_fraction, clock=sla.SlaClock.REP,
+        segment_calendar=None, rep_calendar=rep_calendar(rep), now=now,
+    )  # fmt: skip
+
+
 def _bulk_set(model: type[models.Model], objs: list[models.Model], fields: list[str]) -> None:
     """UPDATE many rows with their own values in one statement.
 
@@ -648,7 +677,8 @@ def lead_dry_run(*, data: dict[str, Any], draft: bool = False, now: dt.datetime 
     pool_ids, extra_reps = _batch_scope(config.rules)
     pools = pool_snapshots(pool_ids)
     reps = rep_snapshots(_reachable_reps(pools, extra_reps), now=now)
-    return engine.route(lead_facts(data, received_at=now), config, pools, reps, now)
+    return engine.route(lead_facts(data, received_at=now), config, pools, reps, now,
+                        segment_calendars=segment_calendars(config, now=now))  # fmt: skip
 
 
 # --- offers and capacity ----------------------------------------------------------------
@@ -703,7 +733,7 @@ def _give_up_offer(*, offer: Offer, status: str, now: dt.datetime, reason: str =
     """Close an open offer (declined/expired/withdrawn), free capacity and requeue the lead."""
     offer.status, offer.decided_at = status, now
     offer.decline_reason, offer.decline_note = reason, note[:500]
-    offer.save(update_fields=["status", "decided_at", "decline_reason", "decline_note"])
+    offer.save(update_fields=["status", "decided_at", "decline_reason", "decline_note", "expired_off_duty"])
     _release_capacity(rep_id=offer.rep_id, offer=offer, daily_too=True)
     Lead.objects.filter(id=offer.lead_id).update(status=Lead.Status.PENDING, owner_id=None)
     _wake_router()
@@ -739,9 +769,26 @@ def offers_expire_due(*, now: dt.datetime | None = None, limit: int = 200) -> in
         # Most overdue first, then processed in rep order so capacity rows lock in the same
         # order as a routing batch takes them (no deadlock between a sweep and a batch).
         due = sorted(qs[:limit], key=lambda offer: offer.rep_id)
+        on_duty = _on_duty_at_deadline(due, now=now)
         for offer in due:
+            offer.expired_off_duty = not on_duty.get(offer.id, True)
             _give_up_offer(offer=offer, status=Offer.Status.EXPIRED, now=now)
     return len(due)
+
+
+def _on_duty_at_deadline(offers: list[Offer], *, now: dt.datetime) -> dict[int, bool]:
+    """offer id -> whether its rep was on duty (working hours, no holiday, not absent) when it
+    expired. Absences are those still known at ``now`` (ending after the earliest deadline)."""
+    if not offers:
+        return {}
+    earliest = min(offer.deadline for offer in offers)
+    reps = rep_snapshots({offer.rep_id for offer in offers}, now=earliest, loads={})
+    result = {}
+    for offer in offers:
+        rep = reps.get(offer.rep_id)
+        moment = offer.deadline - dt.timedelta(microseconds=1)  # the offer's last instant
+        result[offer.id] = rep is None or business_time.is_open(rep_calendar(rep), moment)
+    return result
 
 
 def offers_withdraw_for_away(*, rep: Rep, now: dt.datetime | None = None) -> int:

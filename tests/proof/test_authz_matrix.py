@@ -54,6 +54,7 @@ EXPECTED: list[tuple[str, frozenset[str]]] = [
     # Retrying a quarantined lead changes routing: ops only (managers see the lead page).
     (r"~^/dash/leads/\d+/retry/$", frozenset({"ops"})),
     ("/dash/", frozenset({"manager", "ops"})),
+    ("/calendars/", frozenset({"manager", "ops"})),
     ("/inbox/", frozenset({"rep"})),
     # A manager may end only their own reports' absences (tests/reps/test_views_team.py); the
     # matrix's manager has no reports, so only ops (every rep) are served here.
