@@ -975,10 +975,40 @@ def holding_wake_for_changes(*, now: dt.datetime | None = None) -> int:
     if last_at < now:
         back = set(Absence.objects.filter(ends_at__gt=last_at, ends_at__lte=now).values_list("rep_id", flat=True))
         back |= set(Rep.objects.filter(away_until__gt=last_at, away_until__lte=now).values_list("id", flat=True))
+        back |= reps_back_on_duty(since=last_at, now=now)
         if back:
-            holding_wake(reason="absence or away ended", rep_ids=back)
+            holding_wake(reason="absence, away time or time off ended (a shift began)", rep_ids=back)
             wakes += 1
     return wakes
+
+
+def reps_back_on_duty(*, since: dt.datetime, now: dt.datetime) -> set[int]:
+    """Reps whose working time opened in ``(since, now]``: a shift began or a holiday ended,
+    in their own hours or their pool's opening hours (``routing.engine.business_time``). Held
+    leads they can take should not wait for their backoff: "holding until the next opening".
+
+    Openings fall on whole minutes, so nothing is read unless a minute boundary passed; then
+    two queries (reps and pools with a schedule) plus the cached routing directory.
+    """
+    from django.db.models import Q
+
+    from reps.models import Pool, Rep
+
+    if now.replace(second=0, microsecond=0) <= since:
+        return set()
+    scheduled = Q(calendar__isnull=False) | Q(team__calendar__isnull=False) | ~Q(working_hours={})
+    rep_ids = set(Rep.objects.filter(scheduled, active=True).values_list("id", flat=True))
+    directory = routing_directory()
+    back = {
+        rep.id for rep in directory.reps(rep_ids, now=now, loads={}).values()
+        if business_time.is_open(cal := rep_calendar(rep, with_absences=False), now)
+        and not business_time.is_open(cal, since)
+    }  # fmt: skip
+    pool_ids = set(Pool.objects.filter(calendar__isnull=False, active=True).values_list("id", flat=True))
+    for pool in directory.pools(pool_ids).values():
+        if pool.calendar and business_time.is_open(pool.calendar, now) and not business_time.is_open(pool.calendar, since):
+            back |= {rep_id for rep_id, _ in pool.members}
+    return back
 
 
 def holding_release(*, limit: int = 100, now: dt.datetime | None = None) -> int:

@@ -190,3 +190,35 @@ def test_the_lead_timeline_shows_the_clock_and_an_off_duty_expiry() -> None:
     html = client.get(f"/dash/leads/{lead.id}/").content.decode()
     assert "Calendar time (nights and weekends count)" in html
     assert "while off duty (not counted as passing on the lead)" in html
+
+
+def test_a_held_lead_is_offered_when_the_shift_begins_not_after_its_backoff(
+    monkeypatch, django_capture_on_commit_callbacks  # noqa: ANN001
+) -> None:
+    """Holding until the next opening: the sweep notices a rep's shift began (time passing, no
+    event) and makes the leads they can take due at once, whatever their backoff says."""
+    from django.utils import timezone
+
+    from reps.models import WEEKDAYS
+    from routing.tasks import sweep
+
+    monkeypatch.setattr(services, "_LAST_SEEN", {})
+    now = timezone.now()
+    shift_start = now.astimezone(dt.UTC).replace(second=0, microsecond=0)
+    hours = [[f"{shift_start:%H:%M}", f"{shift_start + dt.timedelta(hours=2):%H:%M}"]]
+    world = make_world(working_hours=dict.fromkeys(WEEKDAYS, hours))
+    world.rep.timezone = "UTC"
+    world.rep.save()
+    before = shift_start - dt.timedelta(seconds=1)
+    lead = new_lead(at=before)
+    route(before)
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.HOLDING  # the shift had not begun
+    Lead.objects.filter(id=lead.id).update(next_retry_at=now + dt.timedelta(minutes=30))  # backed off
+    services._LAST_SEEN.update(at=before, fingerprint=services.routing_directory().fingerprint)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = sweep()
+    lead.refresh_from_db()
+    assert result["woken"] == 1
+    assert lead.status == Lead.Status.OFFERED and lead.owner_id == world.rep.id
+    assert services.reps_back_on_duty(since=shift_start, now=now) == set()  # no new opening since
