@@ -450,17 +450,19 @@ def _parse_doc(data: Any) -> tuple[dict[str, Any], list[str]]:  # noqa: C901 - o
         ref(pool.manager, f"{p}.manager", usernames, "rep with username")
         ref(pool.dynamic_skill, f"{p}.dynamic_skill", skill_keys, "skill")
         ref(pool.dynamic_team, f"{p}.dynamic_team", team_names, "team")
-        ref(pool.calendar, f"{p}.calendar", calendar_names, "business calendar")
         for j, member in enumerate(pool.members):
             ref(member.rep, f"{p}.members[{j}].rep", usernames, "rep with username")
+    for i, raw in enumerate(doc.get("pools") if isinstance(doc.get("pools"), list) else []):
+        if isinstance(raw, dict) and isinstance(raw.get("calendar"), str):  # also when another field failed
+            ref(raw["calendar"].strip(), f"pools[{i}].calendar", calendar_names, "business calendar")
     out["pools"] = [pool.dump() for _, pool in pools if pool is not None]
     pool_names = db_pools | {pool.name for _, pool in pools if pool is not None}
 
     segments = named(schema.SegmentFile, "segments")
     c.errors.extend(_problems(schema.segments_problems([s for _, s in segments if s is not None])))
-    for i, segment in segments:
-        if segment is not None:
-            ref(segment.calendar, f"segments[{i}].calendar", calendar_names, "business calendar")
+    for i, raw in enumerate(doc.get("segments") if isinstance(doc.get("segments"), list) else []):
+        if isinstance(raw, dict) and isinstance(raw.get("calendar"), str):  # also when another field failed
+            ref(raw["calendar"].strip(), f"segments[{i}].calendar", calendar_names, "business calendar")
     out["segments"] = [segment.dump() for _, segment in segments if segment is not None]
 
     rules = named(schema.RuleFile, "rules")

@@ -186,7 +186,7 @@ def test_the_lead_timeline_shows_the_clock_and_an_off_duty_expiry() -> None:
     route(ny(2026, 11, 27, 16, 50))
     services.offers_expire_due(now=ny(2026, 11, 27, 19, 15))
     client = Client()
-    client.force_login(user_with_role(Role.MANAGER))
+    client.force_login(user_with_role(Role.OPS))  # sees every team (a manager sees only their own: reps.scope)
     html = client.get(f"/dash/leads/{lead.id}/").content.decode()
     assert "Calendar time (nights and weekends count)" in html
     assert "while off duty (not counted as passing on the lead)" in html

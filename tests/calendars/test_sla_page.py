@@ -46,7 +46,7 @@ def _row_cells(html: str) -> list[str]:
 
 def _page() -> list[str]:
     client = Client()
-    client.force_login(user_with_role(Role.MANAGER))
+    client.force_login(user_with_role(Role.OPS))  # sees every team (a manager sees only their own: reps.scope)
     response = client.get("/dash/sla/", WINDOW)
     assert response.status_code == 200
     return _row_cells(response.content.decode())
