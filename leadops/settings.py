@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "reps",
     "routing",
     "ops",
+    "calendars",
 ]
 
 MIDDLEWARE = [

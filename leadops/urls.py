@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include("ops.urls")),
     path("", include("routing.urls")),
     path("", include("reps.urls")),
+    path("", include("calendars.urls")),
 ]

@@ -39,7 +39,11 @@ _HHMM = RegexValidator(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$", "Use HH:MM (00:00 t
 
 
 def validate_working_hours(value: object) -> None:
-    """{"mon": [["09:00", "17:00"]], ...}; an empty dict means no schedule (always working)."""
+    """{"mon": [["09:00", "17:00"]], ...}; an empty dict means no schedule (always working).
+
+    A range whose end is at or before its start runs past midnight ("22:00"-"06:00"); a range
+    cannot start and end at the same minute unless it is "00:00"-"24:00".
+    """
     if not isinstance(value, dict):
         raise ValidationError("Working hours must be an object keyed by weekday (mon..sun)")
     for day, ranges in value.items():
@@ -52,12 +56,16 @@ def validate_working_hours(value: object) -> None:
                 raise ValidationError(f"{day}: each range is [\"HH:MM\", \"HH:MM\"]")
             for part in pair:
                 _HHMM(part)
-            if pair[0] >= pair[1]:
-                raise ValidationError(f"{day}: {pair[0]}-{pair[1]} ends before it starts")
+            if pair[0] == pair[1] or (pair[0] == "24:00"):
+                raise ValidationError(f"{day}: {pair[0]}-{pair[1]} is not a range of working time")
 
 
 class Team(models.Model):
     name = models.CharField(max_length=100, unique=True)
+    calendar = models.ForeignKey(
+        "calendars.BusinessCalendar", null=True, blank=True, on_delete=models.PROTECT, related_name="teams",
+        help_text="Holidays (and hours, for reps without their own) of the team's reps",
+    )  # fmt: skip
     history = HistoricalRecords()
 
     class Meta:
@@ -73,6 +81,10 @@ class Rep(models.Model):
     tier = models.PositiveSmallIntegerField(choices=Tier.choices, default=Tier.MID)
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     working_hours = models.JSONField(default=dict, blank=True, validators=[validate_working_hours])
+    calendar = models.ForeignKey(
+        "calendars.BusinessCalendar", null=True, blank=True, on_delete=models.PROTECT, related_name="reps",
+        help_text="Follow this calendar (its holidays; its hours when the rep has none); blank = the team's",
+    )  # fmt: skip
     active = models.BooleanField(default=True)
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="reps")
     manager = models.ForeignKey(
@@ -224,6 +236,11 @@ class Pool(models.Model):
     dynamic_min_level = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1), MaxValueValidator(5)])
     dynamic_team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     dynamic_weight = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    calendar = models.ForeignKey(
+        "calendars.BusinessCalendar", null=True, blank=True, on_delete=models.PROTECT, related_name="pools",
+        help_text="The pool's opening hours: under a rule that requires working hours, nobody is offered "
+                  "a lead through this pool while its calendar is closed",
+    )  # fmt: skip
     history = HistoricalRecords()
 
     class Meta:

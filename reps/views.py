@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
+from calendars.selectors import offer_clocks
 from reps import push, selectors
 from reps import services as rep_services
 from reps.access import get_rep_for_user, has_role, manager_required, rep_required
@@ -59,8 +60,10 @@ def _rep_time(rep: Rep | None) -> Iterator[None]:
 def _inbox_context(rep: Rep, **extra: object) -> dict:
     now = timezone.now()
     offers = selectors.offer_list_open_for_rep(rep=rep, now=now)
+    clocks = offer_clocks(offers, rep_id=rep.id, now=now)  # business time left, paused off duty
     for offer in offers:
-        offer.seconds_left = max(0, int((offer.deadline - now).total_seconds()))
+        offer.clock = clocks[offer.id]
+        offer.seconds_left = offer.clock.seconds_left
     absences = selectors.absence_list_scheduled_for_rep(rep=rep, now=now)
     return {
         "rep": rep, "offers": offers, "fingerprint": selectors.offers_fingerprint(offers),

@@ -35,9 +35,13 @@ class SegmentAdminForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if not self.errors:
-            names = ("slug", "name", "sla_minutes", "accept_fraction", "priority", "order", "conditions", "is_default")
-            _segment, problems = schema.validate(schema.SegmentStored, {n: data.get(n) for n in names if n in data})
-            _place(self, problems, {})
+            names = ("slug", "name", "sla_minutes", "accept_fraction", "priority", "order", "conditions", "is_default",
+                     "sla_clock")  # fmt: skip
+            values = {n: data.get(n) for n in names if n in data}
+            if "calendar" in data:
+                values["calendar_id"] = data["calendar"].pk if data["calendar"] else None
+            _segment, problems = schema.validate(schema.SegmentStored, values)
+            _place(self, problems, {"calendar_id": "calendar"})
         return data
 
 

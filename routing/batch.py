@@ -18,6 +18,7 @@ from typing import Any
 
 from reps.models import FairnessState, RepLoad
 from routing import engine
+from routing.engine.business_time import BusinessCalendar
 from routing.engine.types import ConfigSnapshot, LeadFacts, Outcome, PoolSnapshot, RepSnapshot, StepKind
 from routing.engine.types import Decision as EngineDecision
 from routing.snapshots import capacity_counts, local_day_and_week
@@ -40,6 +41,8 @@ class BatchState:
     count_open: bool = True
     touched_loads: set[int] = dataclasses.field(default_factory=set)
     touched_fairness: set[tuple[int, int]] = dataclasses.field(default_factory=set)
+    # calendar id -> calendar of segments whose SLA clock is their own calendar (routing.engine.sla)
+    segment_calendars: dict[int, BusinessCalendar] = dataclasses.field(default_factory=dict)
 
     def refresh_counts(self, now: dt.datetime) -> None:
         """Re-derive every rep's daily and weekly counts for ``now`` (a new local day or week)."""
@@ -105,6 +108,7 @@ def decide_batch(items: Iterable[BatchItem], state: BatchState, *, count_offer: 
             decision = engine.route(
                 item.facts, item.config, state.pools, state.reps, item.now,
                 excluded_rep_ids=item.excluded_rep_ids, escalation=item.escalation,
+                segment_calendars=state.segment_calendars,
             )  # fmt: skip
             if think_ms:
                 time.sleep(think_ms / 1000)

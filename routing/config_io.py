@@ -34,6 +34,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from leadops.datetimes import validate_readable_datetime
 from reps import services as rep_services
+from calendars.models import BusinessCalendar
 from reps.models import Absence, Licence, Pool, PoolMember, Rep, RepSkill, Role, Skill, Team, Territory
 from routing.engine import schema
 from routing.engine.types import StepKind
@@ -91,7 +92,7 @@ def config_export(*, include_absences: bool = True) -> dict[str, Any]:
         Rep.objects.select_related("user").prefetch_related("skills", "licences", "territories", "absences")
     )
     username = {r.id: r.user.get_username() for r in reps}
-    pools = list(Pool.objects.prefetch_related("members"))
+    pools = list(Pool.objects.select_related("calendar").prefetch_related("members"))
     pool_name = {p.id: p.name for p in pools}
 
     def rep_json(rep: Rep) -> dict[str, Any]:
@@ -153,6 +154,7 @@ def config_export(*, include_absences: bool = True) -> dict[str, Any]:
                 "manager": username.get(p.manager_id),
                 "dynamic_skill": skill_key.get(p.dynamic_skill_id), "dynamic_min_level": p.dynamic_min_level,
                 "dynamic_team": team_name.get(p.dynamic_team_id), "dynamic_weight": p.dynamic_weight,
+                "calendar": p.calendar.name if p.calendar_id else None,
                 "members": sorted(
                     ({"rep": username[m.rep_id], "weight": m.weight} for m in p.members.all()),
                     key=lambda d: d["rep"],
@@ -162,8 +164,9 @@ def config_export(*, include_absences: bool = True) -> dict[str, Any]:
         ],
         "segments": [
             {"slug": s.slug, "name": s.name, "sla_minutes": s.sla_minutes, "accept_fraction": s.accept_fraction,
-             "priority": s.priority, "order": s.order, "conditions": s.conditions or [], "is_default": s.is_default}
-            for s in Segment.objects.all()
+             "priority": s.priority, "order": s.order, "conditions": s.conditions or [], "is_default": s.is_default,
+             "sla_clock": s.sla_clock, "calendar": s.calendar.name if s.calendar_id else None}
+            for s in Segment.objects.select_related("calendar")
         ],
         "rules": [
             {
@@ -318,6 +321,7 @@ def _parse_doc(data: Any) -> tuple[dict[str, Any], list[str]]:  # noqa: C901 - o
     db_teams = set(Team.objects.values_list("name", flat=True))
     db_territories = set(Territory.objects.values_list("name", flat=True))
     db_pools = set(Pool.objects.values_list("name", flat=True))
+    calendar_names = set(BusinessCalendar.objects.values_list("name", flat=True))  # calendars are set up on their own page
     db_usernames = set(Rep.objects.values_list("user__username", flat=True))
 
     skills = []
@@ -458,11 +462,17 @@ def _parse_doc(data: Any) -> tuple[dict[str, Any], list[str]]:  # noqa: C901 - o
         ref(pool.dynamic_team, f"{p}.dynamic_team", team_names, "team")
         for j, member in enumerate(pool.members):
             ref(member.rep, f"{p}.members[{j}].rep", usernames, "rep with username")
+    for i, raw in enumerate(doc.get("pools") if isinstance(doc.get("pools"), list) else []):
+        if isinstance(raw, dict) and isinstance(raw.get("calendar"), str):  # also when another field failed
+            ref(raw["calendar"].strip(), f"pools[{i}].calendar", calendar_names, "business calendar")
     out["pools"] = [pool.dump() for _, pool in pools if pool is not None]
     pool_names = db_pools | {pool.name for _, pool in pools if pool is not None}
 
     segments = named(schema.SegmentFile, "segments")
     c.errors.extend(_problems(schema.segments_problems([s for _, s in segments if s is not None])))
+    for i, raw in enumerate(doc.get("segments") if isinstance(doc.get("segments"), list) else []):
+        if isinstance(raw, dict) and isinstance(raw.get("calendar"), str):  # also when another field failed
+            ref(raw["calendar"].strip(), f"segments[{i}].calendar", calendar_names, "business calendar")
     out["segments"] = [segment.dump() for _, segment in segments if segment is not None]
 
     rules = named(schema.RuleFile, "rules")
@@ -670,6 +680,8 @@ def _apply(doc: dict[str, Any], user: Any) -> _Applier:  # noqa: C901 - one step
         p, rep = f"reps[{i}]", reps[row["username"]]
         _sync_rep_children(a, p, rep, row, skills, territories)
 
+    calendar_ids = dict(BusinessCalendar.objects.values_list("name", "id"))
+
     # 4. Pools and their members.
     pools = {x.name: x for x in Pool.objects.all()}
     for i, row in enumerate(doc["pools"]):
@@ -682,6 +694,7 @@ def _apply(doc: dict[str, Any], user: Any) -> _Applier:  # noqa: C901 - one step
             "dynamic_min_level": row["dynamic_min_level"],
             "dynamic_team": teams.get(row["dynamic_team"]) if row["dynamic_team"] else None,
             "dynamic_weight": row["dynamic_weight"],
+            "calendar_id": calendar_ids.get(row["calendar"]),
         }  # fmt: skip
         if pool.pk is None or any(getattr(pool, k) != v for k, v in values.items()):
             for k, v in values.items():
@@ -719,7 +732,9 @@ def _apply(doc: dict[str, Any], user: Any) -> _Applier:  # noqa: C901 - one step
                 a.save(seg, "segments")
     for i, row in enumerate(doc["segments"]):
         seg = segments.get(row["slug"]) or Segment(slug=row["slug"])
-        values = {k: row[k] for k in ("name", "sla_minutes", "accept_fraction", "priority", "order", "conditions", "is_default")}
+        values = {k: row[k] for k in ("name", "sla_minutes", "accept_fraction", "priority", "order", "conditions",
+                                      "is_default", "sla_clock")}  # fmt: skip
+        values["calendar_id"] = calendar_ids.get(row["calendar"])
         if seg.pk is None or any(getattr(seg, k) != v for k, v in values.items()):
             for k, v in values.items():
                 setattr(seg, k, v)

@@ -12,10 +12,12 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from routing.engine.sla import SLA_CLOCK_LABELS, SlaClock
 from routing.engine.types import Criterion, StepKind, Strategy
 
 STRATEGY_CHOICES = [(s.value, s.value.replace("_", " ").capitalize()) for s in Strategy]
 CRITERION_CHOICES = [(c.value, c.value.replace("_", " ").capitalize()) for c in Criterion]
+SLA_CLOCK_CHOICES = [(clock.value, SLA_CLOCK_LABELS[clock]) for clock in SlaClock]
 FALLBACK_KINDS = [StepKind.RELAX, StepKind.POOL, StepKind.BACKUP, StepKind.MANAGER, StepKind.HOLDING]
 
 
@@ -34,6 +36,14 @@ class Segment(models.Model):
     order = models.PositiveIntegerField(default=100, help_text="Qualification order: first match wins")
     conditions = models.JSONField(default=list, blank=True)
     is_default = models.BooleanField(default=False)
+    sla_clock = models.CharField(
+        max_length=20, choices=SLA_CLOCK_CHOICES, default=SlaClock.REP.value,
+        help_text="Which time the SLA and offer deadlines count: wall-clock, this segment's calendar, or the offered rep's working time",
+    )  # fmt: skip
+    calendar = models.ForeignKey(
+        "calendars.BusinessCalendar", null=True, blank=True, on_delete=models.PROTECT, related_name="segments",
+        help_text="The calendar of the 'segment calendar' SLA clock",
+    )  # fmt: skip
     history = HistoricalRecords()
 
     class Meta:
@@ -219,6 +229,9 @@ class Offer(models.Model):
     decline_note = models.CharField(max_length=500, blank=True)
     counted_day = models.DateField(null=True, blank=True)  # rep-local day it counted toward
     counted_week = models.CharField(max_length=8, blank=True)
+    # Expired while the rep was off duty (outside hours, holiday, absent): not the rep passing
+    # on the lead, so routing does not exclude them from it.
+    expired_off_duty = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-offered_at"]

@@ -33,7 +33,9 @@ from routing.batch import (
     outcome_key,
     reachable_reps,
 )
-from routing.engine import queue
+from routing.engine import business_time, queue, sla
+from routing.engine.eligibility import rep_calendar
+from routing.engine.route import shared_offer_deadline
 from routing.engine.types import ConfigSnapshot, LeadFacts, Outcome, PoolSnapshot, StepKind
 from routing.engine.types import Decision as EngineDecision
 from routing.models import Decision, Lead, Offer, RuleSet, Segment
@@ -458,13 +460,16 @@ def _plan_batch(leads: list[Lead], *, config: ConfigSnapshot, now: dt.datetime, 
         for pid, p in pools.items()
     }
     state = BatchState(pools=pools, reps=directory.reps(rep_ids, now=now, loads=loads), loads=loads,
-                       fairness_rows=fairness_rows, touched_fairness=touched_fairness)  # fmt: skip
+                       fairness_rows=fairness_rows, touched_fairness=touched_fairness,
+                       segment_calendars=segment_calendars(config, now=now))  # fmt: skip
     excluded: dict[int, set[int]] = {}
     prior_offers: set[int] = set()
     staged_ids = [lead.id for lead, _, _ in staged]
-    for lead_id, rep_id, status in Offer.objects.filter(lead_id__in=staged_ids).values_list("lead_id", "rep_id", "status"):
+    for lead_id, rep_id, status, off_duty in Offer.objects.filter(lead_id__in=staged_ids).values_list(
+        "lead_id", "rep_id", "status", "expired_off_duty"
+    ):
         prior_offers.add(lead_id)
-        if status in (Offer.Status.DECLINED, Offer.Status.EXPIRED):
+        if status == Offer.Status.DECLINED or (status == Offer.Status.EXPIRED and not off_duty):
             excluded.setdefault(lead_id, set()).add(rep_id)
     items = [
         BatchItem(lead_id=lead.id, facts=facts, config=narrowed, now=now,
@@ -538,11 +543,11 @@ def _persist_batch(plan: _Plan, *, now: dt.datetime) -> list[Event]:
         records.append(record)
         lead.routed_at = now
         if chosen is not None:
-            seg = decision.segment
-            window = dt.timedelta(minutes=(seg.sla_minutes * seg.accept_fraction) if seg else 60)
             load = state.loads[chosen]
+            deadline = offer_deadline(decision=decision, rep=state.reps[chosen], now=now,
+                                      calendars=state.segment_calendars)  # fmt: skip
             offers[lead.id] = Offer(
-                lead=lead, rep_id=chosen, offered_at=now, deadline=now + window,
+                lead=lead, rep_id=chosen, offered_at=now, deadline=deadline,
                 step=len(result.item.excluded_rep_ids), via=decision.chosen_step or StepKind.PRIMARY,
                 counted_day=load.day, counted_week=load.week,
             )  # fmt: skip
@@ -683,6 +688,30 @@ def _quarantine(*, lead_ids: dict[int, str], now: dt.datetime) -> None:
 
 
 
+def segment_calendars(config: ConfigSnapshot, *, now: dt.datetime) -> dict[int, business_time.BusinessCalendar]:
+    """calendar id -> calendar of every segment whose SLA clock is its own calendar (cached;
+    no query unless some segment uses one)."""
+    from calendars.selectors import calendar_cached
+
+    ids = {s.calendar_id for s in config.segments if s.calendar_id and sla.clock_of(s.sla_clock) == sla.SlaClock.SEGMENT}
+    return {cid: cal for cid in ids if (cal := calendar_cached(cid, around=now.date())) is not None}
+
+
+def offer_deadline(*, decision: EngineDecision, rep: Any, now: dt.datetime,
+                   calendars: dict[int, business_time.BusinessCalendar]) -> dt.datetime:  # fmt: skip
+    """When the offer ``decision`` makes to ``rep`` (a RepSnapshot) at ``now`` expires: the
+    segment's SLA times its accept fraction, counted on the segment's SLA clock (wall-clock,
+    the segment's calendar from ``calendars``, or the rep's working time: ``routing.engine.sla``)."""
+    shared = shared_offer_deadline(decision.segment, calendars, now)
+    if shared is not None:
+        return shared
+    segment = decision.segment
+    return sla.offer_deadline(
+        sla_minutes=segment.sla_minutes, accept_fraction=segment.accept_fraction, clock=sla.SlaClock.REP,
+        segment_calendar=None, rep_calendar=rep_calendar(rep), now=now,
+    )  # fmt: skip
+
+
 def _bulk_set(model: type[models.Model], objs: list[models.Model], fields: list[str]) -> None:
     """UPDATE many rows with their own values in one statement.
 
@@ -754,7 +783,8 @@ def lead_dry_run(*, data: dict[str, Any], draft: bool = False, now: dt.datetime 
     pool_ids, extra_reps = _batch_scope(config.rules)
     pools = pool_snapshots(pool_ids)
     reps = rep_snapshots(_reachable_reps(pools, extra_reps), now=now)
-    return engine.route(lead_facts(data, received_at=now), config, pools, reps, now)
+    return engine.route(lead_facts(data, received_at=now), config, pools, reps, now,
+                        segment_calendars=segment_calendars(config, now=now))  # fmt: skip
 
 
 # --- offers and capacity ----------------------------------------------------------------
@@ -811,7 +841,7 @@ def _give_up_offer(*, offer: Offer, status: str, now: dt.datetime, reason: str =
     """Close an open offer (declined/expired/withdrawn), free capacity and requeue the lead."""
     offer.status, offer.decided_at = status, now
     offer.decline_reason, offer.decline_note = reason, note[:500]
-    offer.save(update_fields=["status", "decided_at", "decline_reason", "decline_note"])
+    offer.save(update_fields=["status", "decided_at", "decline_reason", "decline_note", "expired_off_duty"])
     _release_capacity(rep_id=offer.rep_id, offer=offer, daily_too=True)
     Lead.objects.filter(id=offer.lead_id).update(status=Lead.Status.PENDING, owner_id=None)
     _wake_router()
@@ -847,9 +877,26 @@ def offers_expire_due(*, now: dt.datetime | None = None, limit: int = 200) -> in
         # Most overdue first, then processed in rep order so capacity rows lock in the same
         # order as a routing batch takes them (no deadlock between a sweep and a batch).
         due = sorted(qs[:limit], key=lambda offer: offer.rep_id)
+        on_duty = _on_duty_at_deadline(due, now=now)
         for offer in due:
+            offer.expired_off_duty = not on_duty.get(offer.id, True)
             _give_up_offer(offer=offer, status=Offer.Status.EXPIRED, now=now)
     return len(due)
+
+
+def _on_duty_at_deadline(offers: list[Offer], *, now: dt.datetime) -> dict[int, bool]:
+    """offer id -> whether its rep was on duty (working hours, no holiday, not absent) when it
+    expired. Absences are those still known at ``now`` (ending after the earliest deadline)."""
+    if not offers:
+        return {}
+    earliest = min(offer.deadline for offer in offers)
+    reps = rep_snapshots({offer.rep_id for offer in offers}, now=earliest, loads={})
+    result = {}
+    for offer in offers:
+        rep = reps.get(offer.rep_id)
+        moment = offer.deadline - dt.timedelta(microseconds=1)  # the offer's last instant
+        result[offer.id] = rep is None or business_time.is_open(rep_calendar(rep), moment)
+    return result
 
 
 def offers_withdraw_for_away(*, rep: Rep, now: dt.datetime | None = None) -> int:
@@ -1045,10 +1092,40 @@ def holding_wake_for_changes(*, now: dt.datetime | None = None) -> int:
     if last_at < now:
         back = set(Absence.objects.filter(ends_at__gt=last_at, ends_at__lte=now).values_list("rep_id", flat=True))
         back |= set(Rep.objects.filter(away_until__gt=last_at, away_until__lte=now).values_list("id", flat=True))
+        back |= reps_back_on_duty(since=last_at, now=now)
         if back:
-            holding_wake(reason="absence or away ended", rep_ids=back)
+            holding_wake(reason="absence, away time or time off ended (a shift began)", rep_ids=back)
             wakes += 1
     return wakes
+
+
+def reps_back_on_duty(*, since: dt.datetime, now: dt.datetime) -> set[int]:
+    """Reps whose working time opened in ``(since, now]``: a shift began or a holiday ended,
+    in their own hours or their pool's opening hours (``routing.engine.business_time``). Held
+    leads they can take should not wait for their backoff: "holding until the next opening".
+
+    Openings fall on whole minutes, so nothing is read unless a minute boundary passed; then
+    two queries (reps and pools with a schedule) plus the cached routing directory.
+    """
+    from django.db.models import Q
+
+    from reps.models import Pool, Rep
+
+    if now.replace(second=0, microsecond=0) <= since:
+        return set()
+    scheduled = Q(calendar__isnull=False) | Q(team__calendar__isnull=False) | ~Q(working_hours={})
+    rep_ids = set(Rep.objects.filter(scheduled, active=True).values_list("id", flat=True))
+    directory = routing_directory()
+    back = {
+        rep.id for rep in directory.reps(rep_ids, now=now, loads={}).values()
+        if business_time.is_open(cal := rep_calendar(rep, with_absences=False), now)
+        and not business_time.is_open(cal, since)
+    }  # fmt: skip
+    pool_ids = set(Pool.objects.filter(calendar__isnull=False, active=True).values_list("id", flat=True))
+    for pool in directory.pools(pool_ids).values():
+        if pool.calendar and business_time.is_open(pool.calendar, now) and not business_time.is_open(pool.calendar, since):
+            back |= {rep_id for rep_id, _ in pool.members}
+    return back
 
 
 def holding_release(*, limit: int = 100, now: dt.datetime | None = None) -> int:

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 from django.conf import settings
 from django.db.models import OuterRef, Q, Subquery
 
-from reps.models import WEEKDAYS, Absence, FairnessState, Licence, Pool, PoolMember, Rep, RepLoad, RepSkill
+from reps.models import Absence, FairnessState, Licence, Pool, PoolMember, Rep, RepLoad, RepSkill
 from routing.engine import schema
 from routing.engine.conditions import fold_text
 from routing.engine.types import (
@@ -47,6 +47,7 @@ def config_to_json() -> dict[str, Any]:
             "id": s.id, "slug": s.slug, "name": s.name, "sla_minutes": s.sla_minutes,
             "accept_fraction": s.accept_fraction, "priority": s.priority, "order": s.order,
             "conditions": s.conditions, "is_default": s.is_default,
+            "sla_clock": s.sla_clock, "calendar_id": s.calendar_id,
         }
         for s in Segment.objects.all()
     ]  # fmt: skip
@@ -249,15 +250,37 @@ def lead_facts(lead: Lead | dict[str, Any], *, received_at: dt.datetime | None =
 
 
 def _working_hours(raw: dict) -> dict[int, tuple[tuple[int, int], ...]]:
-    def minutes(hhmm: str) -> int:
-        h, m = hhmm.split(":")
-        return int(h) * 60 + int(m)
+    from calendars.selectors import weekly_hours
 
-    return {
-        WEEKDAYS.index(day): tuple((minutes(a), minutes(b)) for a, b in ranges)
-        for day, ranges in (raw or {}).items()
-        if day in WEEKDAYS
+    return weekly_hours(raw)
+
+
+def _rep_calendars(reps: list[Rep], *, around: dt.date) -> dict[int, tuple[str, dict, dict[dt.date, str]]]:
+    """rep id -> (hours zone, weekly hours JSON, closed dates) from the calendar each rep
+    follows: their own, else their team's. Own hours win over the calendar's; a rep with
+    neither is always working. One query (company days off) when any rep follows a calendar."""
+    from calendars.models import CompanyDayOff
+    from calendars.selectors import calendar_closed_dates
+
+    followed = {rep.id: rep.calendar or (rep.team.calendar if rep.team_id and rep.team else None) for rep in reps}
+    calendar_ids = {cal.id for cal in followed.values() if cal is not None}
+    days_off: dict[int, list[CompanyDayOff]] = defaultdict(list)
+    if calendar_ids:
+        for row in CompanyDayOff.objects.filter(calendar_id__in=calendar_ids):
+            days_off[row.calendar_id].append(row)
+    years = range(around.year - 1, around.year + 3)
+    closed_by_calendar = {
+        cal.id: calendar_closed_dates(cal, years=years, days_off=days_off[cal.id])
+        for cal in {c.id: c for c in followed.values() if c is not None}.values()
     }
+    out = {}
+    for rep in reps:
+        cal = followed[rep.id]
+        if rep.working_hours or cal is None:
+            out[rep.id] = (rep.timezone, rep.working_hours, closed_by_calendar.get(cal.id, {}) if cal else {})
+        else:
+            out[rep.id] = (cal.timezone, cal.weekly_hours, closed_by_calendar[cal.id])
+    return out
 
 
 def local_day_and_week(now: dt.datetime, tz_name: str) -> tuple[dt.date, str]:
@@ -291,6 +314,17 @@ def capacity_counts(*, load: RepLoad | None, tz_name: str, now: dt.datetime) -> 
         today=load.daily_count if load.day == day else 0,
         week=load.weekly_count if load.week == week else 0,
     )
+def _pool_calendars(pools: list[Pool]) -> dict[int, Any]:
+    """calendar id -> engine calendar of these pools' calendars (holidays around today). One
+    query each for calendars and days off, none when no pool has a calendar."""
+    if not pools:
+        return {}
+    from calendars.models import BusinessCalendar
+    from calendars.selectors import engine_calendar
+
+    today = dt.datetime.now(dt.UTC).date()
+    rows = BusinessCalendar.objects.filter(id__in={p.calendar_id for p in pools}).prefetch_related("days_off")
+    return {row.id: engine_calendar(row, around=today) for row in rows}
 
 
 def pool_snapshots(pool_ids: Iterable[int], *, with_fairness: bool = True) -> dict[int, PoolSnapshot]:
@@ -323,6 +357,7 @@ def pool_snapshots(pool_ids: Iterable[int], *, with_fairness: bool = True) -> di
                 if p.dynamic_skill_id and skill_levels[rep["id"]].get(p.dynamic_skill_id, 0) < p.dynamic_min_level:
                     continue
                 members[p.id].setdefault(rep["id"], p.dynamic_weight)
+    calendars = _pool_calendars([p for p in pools.values() if p.calendar_id])
     fairness: dict[int, dict[int, float]] = defaultdict(dict)
     if with_fairness:
         for pool_id, rep_id, credit in FairnessState.objects.filter(pool_id__in=pools).values_list("pool_id", "rep_id", "credit"):
@@ -330,20 +365,23 @@ def pool_snapshots(pool_ids: Iterable[int], *, with_fairness: bool = True) -> di
     return {
         pid: PoolSnapshot(
             id=pid, name=p.name, members=tuple(sorted(members[pid].items())),
-            fairness=dict(fairness[pid]), manager_id=p.manager_id,
+            fairness=dict(fairness[pid]), manager_id=p.manager_id, calendar=calendars.get(p.calendar_id),
         )
         for pid, p in pools.items()
     }  # fmt: skip
 
 
 def rep_snapshots(
-    rep_ids: Iterable[int], *, now: dt.datetime, loads: dict[int, RepLoad] | None = None, with_absences: bool = True
+    rep_ids: Iterable[int], *, now: dt.datetime, loads: dict[int, RepLoad] | None = None, with_absences: bool = True,
+    around: dt.date | None = None,
 ) -> dict[int, RepSnapshot]:
-    """Reps with skills, licences, territories, absences and live load: six queries at most."""
+    """Reps with skills, licences, territories, absences, calendars and live load: seven
+    queries at most. Holidays cover the years around ``around`` (default: ``now``'s date)."""
     ids = set(rep_ids)
     if not ids:
         return {}
-    reps = list(Rep.objects.filter(id__in=ids).prefetch_related("territories"))
+    reps = list(Rep.objects.filter(id__in=ids).select_related("calendar", "team__calendar").prefetch_related("territories"))
+    calendars = _rep_calendars(reps, around=around or now.date())
     skills: dict[int, dict[str, int]] = defaultdict(dict)
     for rep_id, kind, code, level in RepSkill.objects.filter(rep_id__in=ids, skill__active=True).values_list(
         "rep_id", "skill__kind", "skill__code", "level"
@@ -366,9 +404,11 @@ def rep_snapshots(
         if with_absences and rep.away_until and rep.away_until > now:
             absences[rep.id].append(Interval(start=now - dt.timedelta(seconds=1), end=rep.away_until))
         counts = capacity_counts(load=loads.get(rep.id), tz_name=rep.timezone, now=now)
+        hours_zone, hours, closed = calendars[rep.id]
         result[rep.id] = RepSnapshot(
             id=rep.id, name=rep.display_name, active=rep.active, tier=rep.tier, timezone=rep.timezone,
-            working_hours=_working_hours(rep.working_hours), skills=dict(skills[rep.id]),
+            working_hours=_working_hours(hours), skills=dict(skills[rep.id]),
+            hours_timezone=hours_zone if hours_zone != rep.timezone else "", closed_dates=closed,
             licences=tuple(licences[rep.id]),
             territories=tuple(
                 TerritoryFact(country=t.country, region=t.region, postal_prefix=t.postal_prefix)
@@ -399,10 +439,11 @@ def _directory_fingerprint_sql() -> str:
 
     qn = connection.ops.quote_name
     tracked = (Rep, RepSkill, Licence, Absence, Pool, PoolMember)
+    from calendars.models import BusinessCalendar, CompanyDayOff
     from reps.models import Skill, Team, Territory
 
     parts = []
-    for model in (*tracked, Skill, Team, Territory):
+    for model in (*tracked, Skill, Team, Territory, BusinessCalendar, CompanyDayOff):
         table = qn(model.history.model._meta.db_table)
         newest = f"(SELECT max(history_id) FROM {table})"
         parts += [newest, f"(SELECT count(*) FROM {table} WHERE history_id > {newest} - {FINGERPRINT_WINDOW})"]
@@ -490,7 +531,7 @@ class Directory:
     def _fetch(self, ids: set[int]) -> None:
         # Built with the same code as rep_snapshots: no absences or load, away_until ignored.
         far_past = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-        static = rep_snapshots(ids, now=far_past, loads={}, with_absences=False)
+        static = rep_snapshots(ids, now=far_past, loads={}, with_absences=False, around=self._built_at_wall.date())
         absences: dict[int, list[Interval]] = defaultdict(list)
         for ab in Absence.objects.filter(rep_id__in=ids, ends_at__gt=self._built_at_wall).order_by("-starts_at"):
             absences[ab.rep_id].append(Interval(start=ab.starts_at, end=ab.ends_at))

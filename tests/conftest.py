@@ -35,6 +35,9 @@ def _fresh_routing_caches() -> None:
     snapshots._INDEX_CACHE.clear()
     snapshots._DIRECTORY = None
     services._LAST_SEEN.clear()  # what this process's last sweep pass saw (holding wake-ups)
+    from calendars.selectors import calendar_cache_clear
+
+    calendar_cache_clear()
 
 
 @pytest.fixture(autouse=True)

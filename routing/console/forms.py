@@ -17,6 +17,7 @@ from django import forms
 from django.db.models import Q
 from django.http import QueryDict
 
+from calendars.forms import TimezoneField, WeeklyHoursField
 from reps.models import Absence, Licence, Pool, PoolMember, Rep, RepSkill, Skill, Team, Territory, Tier
 from routing.engine import LEAD_FIELDS, schema
 from routing.engine.conditions import LIST_OPS, NUMERIC_OPS, PRESENCE_OPS
@@ -435,9 +436,10 @@ class PoolForm(forms.ModelForm):
     class Meta:
         model = Pool
         fields = ["name", "description", "active", "manager", "dynamic_skill", "dynamic_min_level", "dynamic_team",
-                  "dynamic_weight"]  # fmt: skip
+                  "dynamic_weight", "calendar"]  # fmt: skip
         labels = {"dynamic_skill": "Dynamic: every active rep with skill", "dynamic_min_level": "… at level at least",
-                  "dynamic_team": "Dynamic: every active rep in team", "dynamic_weight": "Weight of dynamic members"}  # fmt: skip
+                  "dynamic_team": "Dynamic: every active rep in team", "dynamic_weight": "Weight of dynamic members",
+                  "calendar": "Opening hours (business calendar)"}  # fmt: skip
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -449,6 +451,7 @@ class PoolForm(forms.ModelForm):
             "manager": manager.user.get_username() if manager else None, "dynamic_skill": skill.key if skill else None,
             "dynamic_min_level": data.get("dynamic_min_level"), "dynamic_team": team.name if team else None,
             "dynamic_weight": data.get("dynamic_weight"),
+            "calendar": data["calendar"].name if data.get("calendar") else None,
         }  # fmt: skip
         _pool, problems = schema.validate(schema.PoolFile, values)
         for path, message in problems:
@@ -481,15 +484,27 @@ class SegmentForm(forms.ModelForm):
 
     class Meta:
         model = Segment
-        fields = ["slug", "name", "sla_minutes", "accept_fraction", "priority", "order", "is_default"]
+        fields = ["slug", "name", "sla_minutes", "accept_fraction", "sla_clock", "calendar", "priority", "order",
+                  "is_default"]  # fmt: skip
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["sla_clock"].required = False  # omitted = the default, the rep's working time
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        data["sla_clock"] = data.get("sla_clock") or "rep"
+        if data.get("sla_clock") == "segment" and not data.get("calendar"):
+            self.add_error("calendar", "Choose the calendar this segment's SLA clock counts on.")
         if self.errors:
             return data
-        _segment, problems = schema.validate(schema.SegmentStored, {name: data.get(name) for name in self.Meta.fields})
+        values = {name: data.get(name) for name in self.Meta.fields if name != "calendar"}
+        calendar = data.get("calendar")
+        values["calendar_id"] = calendar.pk if calendar else None
+        _segment, problems = schema.validate(schema.SegmentStored, values)
         for path, message in problems:
             name = path.split(".")[0]
+            name = "calendar" if name == "calendar_id" else name
             self.add_error(name if name in self.fields else None, message)
         return data
 
@@ -497,13 +512,13 @@ class SegmentForm(forms.ModelForm):
 class RepForm(forms.ModelForm):
     username = forms.SlugField(max_length=150, required=False, help_text="New reps only: their login")
     email = forms.EmailField(required=False)
-    working_hours = JSONTextField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
-                                  help_text='{"mon": [["09:00", "17:00"]], ...}; empty = always working')  # fmt: skip
+    timezone = TimezoneField()
+    working_hours = WeeklyHoursField(label="Working hours")
 
     class Meta:
         model = Rep
-        fields = ["display_name", "tier", "timezone", "working_hours", "active", "team", "manager", "max_open",
-                  "max_daily", "max_weekly", "territories"]  # fmt: skip
+        fields = ["display_name", "tier", "timezone", "working_hours", "calendar", "active", "team", "manager",
+                  "max_open", "max_daily", "max_weekly", "territories"]  # fmt: skip
         widgets = {"territories": forms.SelectMultiple(attrs={"size": 5})}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -125,7 +125,8 @@ def ruleset_restore(*, ruleset: RuleSet, user: Any = None, note: str = "") -> Ru
             raise ValidationError([f"segment {data.get('slug')!r}: {path}: {message}" for path, message in problems])
         values = checked.dump()
         seg = Segment.objects.filter(slug=values["slug"]).first() or Segment(slug=values["slug"])
-        for name in ("name", "sla_minutes", "accept_fraction", "priority", "order", "conditions", "is_default"):
+        for name in ("name", "sla_minutes", "accept_fraction", "priority", "order", "conditions", "is_default",
+                     "sla_clock", "calendar_id"):
             setattr(seg, name, values[name])
         _save(seg, user=user)
     return routing_services.rule_publish(user=user, note=note or f"Restored version {ruleset.version}")

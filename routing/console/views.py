@@ -17,6 +17,8 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
+from calendars.forms import CalendarForm, CompanyDayOffFormSet
+from calendars.models import BusinessCalendar
 from reps.access import manager_required, ops_required
 from reps.models import Pool, Rep, Skill, Territory
 from routing import services as routing_services
@@ -262,12 +264,18 @@ ENTITIES: dict[str, Entity] = {
     "segments": Entity("Segments", "segment", Segment, forms.SegmentForm, selectors.ENTITY_QUERYSETS["segments"],
                        ("slug", "name"),
                        (("Order", "order"), ("Name", "name"), ("Slug", "slug"), ("SLA (min)", "sla_minutes"),
-                        ("Accept fraction", "accept_fraction"), ("Priority", "priority"), ("Default", "is_default")),
+                        ("Accept fraction", "accept_fraction"), ("SLA clock", "get_sla_clock_display"),
+                        ("Priority", "priority"), ("Default", "is_default")),
                        can_deactivate=False),  # fmt: skip
     "territories": Entity("Territories", "territory", Territory, forms.TerritoryForm,
                           selectors.ENTITY_QUERYSETS["territories"], ("name", "country", "region", "postal_prefix"),
                           (("Name", "name"), ("Parent", "parent"), ("Country", "country"), ("Region", "region"),
                            ("Postal prefix", "postal_prefix"), ("Active", "active"))),  # fmt: skip
+    "calendars": Entity("Calendars", "calendar", BusinessCalendar, CalendarForm,
+                        lambda: BusinessCalendar.objects.all(), ("name", "timezone", "holiday_country"),
+                        (("Name", "name"), ("Timezone", "timezone"), ("Holidays of", "holiday_country"),
+                         ("State or region", "holiday_subdivision")),
+                        (("Company days off", CompanyDayOffFormSet),), can_deactivate=False),  # fmt: skip
     "skills": Entity("Skills", "skill", Skill, forms.SkillForm, selectors.ENTITY_QUERYSETS["skills"],
                      ("code", "name", "kind"),
                      (("Kind", "get_kind_display"), ("Code", "code"), ("Name", "name"), ("Active", "active"))),  # fmt: skip

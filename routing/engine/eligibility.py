@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from routing.engine import business_time as bt
 from routing.engine.types import (
     Criterion,
     LeadFacts,
@@ -35,6 +36,7 @@ HARD_REASONS: Final = frozenset(
         Reason.AT_DAILY_CAP,
         Reason.AT_WEEKLY_CAP,
         Reason.ALREADY_DECLINED,
+        Reason.EXPIRES_OFF_DUTY,
     }
 )
 ALL_CRITERIA: Final = frozenset(Criterion)
@@ -105,23 +107,56 @@ def has_valid_licence(rep: RepSnapshot, fields: Mapping[str, Any], now: dt.datet
     return False
 
 
-def is_working(rep: RepSnapshot, now: dt.datetime) -> bool:
-    """Inside one of today's (local) ranges; an empty schedule means "always working".
+def rep_calendar(rep: RepSnapshot, *, with_absences: bool = True) -> bt.BusinessCalendar:
+    """The rep's working time as a business calendar: their hours (or the calendar's they
+    follow), in that schedule's zone, minus closed dates and (optionally) known absences.
 
-    Ranges are ``[start_minute, end_minute)`` within one local day; an overnight shift is
-    configured as two ranges on consecutive days. String weekday keys (from JSON) are accepted.
+    One place for "is this rep on duty": eligibility, offer deadlines, the off-duty expiry
+    rule and the inbox countdown all read it.
     """
-    if not rep.working_hours:
+    return bt.BusinessCalendar(
+        timezone=rep.hours_timezone or rep.timezone,
+        weekly=rep.working_hours,
+        closed_dates=frozenset(rep.closed_dates),
+        closures=tuple((a.start, a.end) for a in rep.absences) if with_absences else (),
+        holiday_names=rep.closed_dates,
+    )
+
+
+def off_duty_reason(rep: RepSnapshot, now: dt.datetime) -> Reason | None:
+    """``OUTSIDE_WORKING_HOURS``, ``PUBLIC_HOLIDAY`` or None (on duty). Absences are their own
+    (hard) reason and are not looked at here.
+
+    Ranges are wall-clock ``[start_minute, end_minute)`` of the local day they start on; an end
+    past 1440 runs past midnight; an empty schedule means "always working" (see
+    ``routing.engine.business_time`` for daylight-saving and holiday rules).
+    """
+    if not rep.working_hours and not rep.closed_dates:
+        return None  # no schedule and no holidays: always on duty (the common case, kept cheap)
+    calendar = rep_calendar(rep, with_absences=False)
+    match bt.closed_reason(calendar, _aware(now)):
+        case None:
+            return None
+        case "holiday":
+            return Reason.PUBLIC_HOLIDAY
+    return Reason.OUTSIDE_WORKING_HOURS
+
+
+def back_before(rep: RepSnapshot, now: dt.datetime, deadline: dt.datetime) -> bool:
+    """Whether the rep has a working minute (hours, holidays and known absences) in
+    ``[now, deadline)``: an offer made now can be answered before it expires."""
+    if not rep.working_hours and not rep.closed_dates and not rep.absences:
         return True
-    local = local_now(rep, now)
-    ranges = rep.working_hours.get(local.weekday())
-    if ranges is None:
-        ranges = rep.working_hours.get(str(local.weekday()), ())  # type: ignore[call-overload]
-    minute = local.hour * 60 + local.minute
-    try:
-        return any(start <= minute < end for start, end in ranges)
-    except (TypeError, ValueError):  # a malformed schedule means "not provably working"
-        return False
+    calendar = rep_calendar(rep)
+    if bt.is_open(calendar, _aware(now)):
+        return True  # on duty now, and the deadline is later
+    opening = bt.next_open(calendar, _aware(now))
+    return opening is not None and opening < _aware(deadline)
+
+
+def is_working(rep: RepSnapshot, now: dt.datetime) -> bool:
+    """Inside the rep's working time (hours and holidays; absences are checked separately)."""
+    return off_duty_reason(rep, now) is None
 
 
 def _skill_levels(rep: RepSnapshot) -> dict[str, int]:
@@ -209,8 +244,15 @@ def check_rep(
     now: dt.datetime,
     excluded_rep_ids: frozenset[int],
     relaxed: frozenset[Criterion],
+    offer_deadline: dt.datetime | None = None,
 ) -> tuple[Reason, ...]:
-    """Every reason ``rep`` may not take ``lead`` (empty when eligible), in ``Reason`` order."""
+    """Every reason ``rep`` may not take ``lead`` (empty when eligible), in ``Reason`` order.
+
+    ``offer_deadline``: when an offer made now would expire, if the same for every rep (the
+    segment's SLA clock is wall-clock time or the segment's calendar); a rep with no working
+    minute before it fails with ``EXPIRES_OFF_DUTY``. On the rep's own clock (None here) the
+    deadline always falls after their next working minute.
+    """
     fields = lead.fields
     failed: set[Reason] = set()
 
@@ -229,14 +271,14 @@ def check_rep(
         failed.add(Reason.AT_WEEKLY_CAP)
     if rep.id in excluded_rep_ids:
         failed.add(Reason.ALREADY_DECLINED)
+    if offer_deadline is not None and not back_before(rep, now, offer_deadline):
+        failed.add(Reason.EXPIRES_OFF_DUTY)
 
     # Soft: each skipped when its criterion is relaxed.
-    if (
-        requirements.working_hours
-        and Criterion.WORKING_HOURS not in relaxed
-        and not is_working(rep, now)
-    ):
-        failed.add(Reason.OUTSIDE_WORKING_HOURS)
+    if requirements.working_hours and Criterion.WORKING_HOURS not in relaxed:
+        off_duty = off_duty_reason(rep, now)
+        if off_duty is not None:
+            failed.add(off_duty)
     failed.update(_skill_reasons(rep, requirements.skills, relaxed))
     if requirements.language and Criterion.LANGUAGE not in relaxed and not speaks(rep, fields):
         failed.add(Reason.LANGUAGE)

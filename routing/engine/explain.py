@@ -39,7 +39,9 @@ REASON_LABELS: Final[dict[Reason, str]] = {
     Reason.AT_DAILY_CAP: "at daily cap",
     Reason.AT_WEEKLY_CAP: "at weekly cap",
     Reason.ALREADY_DECLINED: "already declined this lead",
+    Reason.EXPIRES_OFF_DUTY: "offer would expire before their next working minute",
     Reason.OUTSIDE_WORKING_HOURS: "outside working hours",
+    Reason.PUBLIC_HOLIDAY: "public holiday",
     Reason.MISSING_SKILL: "missing a required skill",
     Reason.SKILL_LEVEL_TOO_LOW: "skill level too low",
     Reason.LANGUAGE: "does not speak the lead's language",
@@ -281,6 +283,7 @@ def _segment(segment: Any) -> Any:
         "sla_minutes": _number(segment.sla_minutes), "accept_fraction": _number(segment.accept_fraction),
         "priority": _plain(segment.priority), "order": _plain(segment.order),
         "conditions": _conditions(segment.conditions), "is_default": _plain(segment.is_default),
+        "sla_clock": _plain(segment.sla_clock), "calendar_id": _plain(segment.calendar_id),
     }  # fmt: skip
 
 

@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from routing.engine import sla
+from routing.engine.business_time import BusinessCalendar, closed_reason
 from routing.engine.eligibility import ALL_CRITERIA, check_rep
 from routing.engine.explain import summarize
 from routing.engine.qualify import classify, decision_warnings
@@ -39,6 +41,7 @@ from routing.engine.types import (
     Reason,
     RepSnapshot,
     RuleSpec,
+    SegmentSpec,
     StepKind,
     StepResult,
 )
@@ -57,6 +60,7 @@ class _Context:
     excluded_rep_ids: frozenset[int]
     pools: Mapping[int, PoolSnapshot]
     reps: Mapping[int, RepSnapshot]
+    offer_deadline: dt.datetime | None = None  # same for every rep; None on the rep's own clock
 
 
 def _missing_rep(rep_id: int, weight: int) -> CandidateResult:
@@ -79,7 +83,24 @@ def _check(ctx: _Context, rep: RepSnapshot, relaxed: frozenset[Criterion]) -> tu
         now=ctx.now,
         excluded_rep_ids=ctx.excluded_rep_ids,
         relaxed=relaxed,
+        offer_deadline=ctx.offer_deadline,
     )
+
+
+def pool_closed_reason(
+    pool: PoolSnapshot, rule: RuleSpec, relaxed: frozenset[Criterion], now: dt.datetime
+) -> Reason | None:
+    """Why nobody may take a lead through ``pool`` now: its calendar is closed (outside its
+    hours: ``OUTSIDE_WORKING_HOURS``; a closed date: ``PUBLIC_HOLIDAY``). Only under a rule that
+    requires working hours, and not once working hours are relaxed."""
+    if pool.calendar is None or not rule.requirements.working_hours or Criterion.WORKING_HOURS in relaxed:
+        return None
+    match closed_reason(pool.calendar, now):
+        case None:
+            return None
+        case "holiday":
+            return Reason.PUBLIC_HOLIDAY
+    return Reason.OUTSIDE_WORKING_HOURS
 
 
 def _pool_step(
@@ -91,6 +112,7 @@ def _pool_step(
         return StepResult(kind, pool_id, relaxed, candidates=(), chosen_rep_id=None), {}
 
     relaxed_set = frozenset(relaxed)
+    closed = pool_closed_reason(pool, ctx.rule, relaxed_set, ctx.now)
     seen: set[int] = set()
     results: list[CandidateResult] = []
     eligible: list[tuple[RepSnapshot, int]] = []
@@ -103,6 +125,8 @@ def _pool_step(
             results.append(_missing_rep(rep_id, weight))
             continue
         reasons = _check(ctx, rep, relaxed_set)
+        if closed is not None:
+            reasons = tuple(reason for reason in Reason if reason in reasons or reason == closed)
         results.append(
             CandidateResult(rep.id, rep.name, eligible=not reasons, reasons=reasons, weight=weight)
         )
@@ -199,6 +223,22 @@ def _walk(
     return steps, updates, False
 
 
+def shared_offer_deadline(
+    segment: SegmentSpec | None, segment_calendars: Mapping[int, BusinessCalendar], now: dt.datetime
+) -> dt.datetime | None:
+    """When an offer made now expires if that does not depend on the rep (wall-clock or the
+    segment's calendar); None on the rep's own clock."""
+    clock = sla.clock_of(segment.sla_clock) if segment is not None else sla.SlaClock.CALENDAR
+    if clock == sla.SlaClock.REP:
+        return None
+    calendar = segment_calendars.get(segment.calendar_id) if segment and segment.calendar_id else None
+    return sla.offer_deadline(
+        sla_minutes=segment.sla_minutes if segment else None,
+        accept_fraction=segment.accept_fraction if segment else None,
+        clock=clock, segment_calendar=calendar, rep_calendar=None, now=now,
+    )  # fmt: skip
+
+
 def route(
     lead: LeadFacts,
     config: ConfigSnapshot,
@@ -207,8 +247,13 @@ def route(
     now: dt.datetime,
     excluded_rep_ids: frozenset[int] = frozenset(),
     escalation: bool = False,
+    segment_calendars: Mapping[int, BusinessCalendar] | None = None,
 ) -> Decision:
-    """Decide who is offered ``lead`` (or that it waits in holding), with every step's reasons."""
+    """Decide who is offered ``lead`` (or that it waits in holding), with every step's reasons.
+
+    ``segment_calendars``: calendar id -> calendar, for segments whose SLA clock is their own
+    calendar; with it, no rep is offered a lead whose offer would expire before they are back.
+    """
     classified = classify(lead, config)
     segment, fields, rule = classified.segment, classified.fields, classified.rule
     warnings = decision_warnings(lead, config, segment=segment, fields=fields, rule=rule)
@@ -238,6 +283,7 @@ def route(
         excluded_rep_ids=frozenset(excluded_rep_ids),
         pools=pools,
         reps=reps,
+        offer_deadline=shared_offer_deadline(segment, segment_calendars or {}, now),
     )
     skip_pool = escalation and not rule.reroute_on_escalation
     step_list, updates, held = _walk(ctx, skip_pool=skip_pool)

@@ -47,6 +47,7 @@ from pydantic_core import PydanticCustomError
 
 from routing.engine import types
 from routing.engine.conditions import PRESENCE_OPS, validate_condition
+from routing.engine.sla import SlaClock
 from routing.engine.types import Criterion, Op, StepKind, Strategy
 
 Problem = tuple[str, str]  # (JSON path, message)
@@ -516,28 +517,55 @@ class _SegmentBody(_Model):
     order: int = Field(100, ge=0, le=MAX_INT, description="qualification order: the first segment whose conditions hold wins")
     conditions: list[Condition] = Field(default_factory=list, description="all must hold")
     is_default: bool = Field(False, description="the segment of a lead no other segment takes; at most one")
+    sla_clock: SlaClock = _choice(
+        SlaClock.REP,
+        "which time the SLA minutes are (routing.engine.sla): `calendar` wall-clock minutes, `segment` open "
+        "minutes of the segment's business calendar (needs `calendar`), `rep` the offered rep's working time",
+    )  # fmt: skip
 
     def dump(self) -> dict[str, Any]:
         return {
             "slug": self.slug, "name": self.name, "sla_minutes": self.sla_minutes,
             "accept_fraction": float(self.accept_fraction), "priority": self.priority, "order": self.order,
             "conditions": [c.dump() for c in self.conditions], "is_default": self.is_default,
+            "sla_clock": self.sla_clock.value,
         }  # fmt: skip
 
 
 class SegmentFile(_SegmentBody):
-    """A segment in a configuration file."""
+    """A segment in a configuration file (its business calendar by name)."""
+
+    calendar: OptionalRef = Field(None, max_length=100, description="the segment's business calendar, by name (set up on the Calendars page)")
+
+    def dump(self) -> dict[str, Any]:
+        return {**super().dump(), "calendar": self.calendar}
 
 
 class SegmentStored(_SegmentBody):
+    """A segment as the tables and published rule sets hold it (its business calendar by id)."""
+
     id: int = 0
+    calendar_id: int | None = Field(None, ge=1)
+
+    def dump(self) -> dict[str, Any]:
+        return {**super().dump(), "calendar_id": self.calendar_id}
 
     def to_spec(self) -> types.SegmentSpec:
         return types.SegmentSpec(
             id=self.id, slug=self.slug, name=self.name, sla_minutes=self.sla_minutes,
             accept_fraction=float(self.accept_fraction), priority=self.priority, order=self.order,
             conditions=tuple(c.to_spec() for c in self.conditions), is_default=self.is_default,
+            sla_clock=self.sla_clock.value, calendar_id=self.calendar_id,
         )  # fmt: skip
+
+
+def segment_problems(segment: Mapping[str, Any], path: str = "$") -> list[Problem]:
+    """A segment on its own calendar's clock (``sla_clock`` ``segment``) names its calendar:
+    ``(path.calendar, message)`` when neither ``calendar`` (file) nor ``calendar_id`` (stored) is set."""
+    if segment.get("sla_clock") == SlaClock.SEGMENT.value and segment.get("calendar") in (None, "") \
+            and segment.get("calendar_id") in (None, ""):
+        return [(join_path(path, "calendar"), "a segment on its own calendar's clock needs a calendar")]
+    return []
 
 
 def segments_problems(segments: Sequence[_SegmentBody], path: str = "segments") -> list[Problem]:
@@ -567,6 +595,7 @@ class PoolFile(_Model):
     dynamic_min_level: int = Field(1, ge=1, le=5, description="... at this level or above, 1 to 5")
     dynamic_team: OptionalRef = Field(None, description="dynamic membership: every active rep in this team")
     dynamic_weight: int = Field(1, ge=1, le=MAX_INT, description="weight of dynamic members, at least 1")
+    calendar: OptionalRef = Field(None, max_length=100, description="the pool's opening hours and holidays: a business calendar, by name")
     members: list[PoolMemberFile] = Field(default_factory=list, description="named members and their weights")
 
     @field_validator("members")
@@ -704,6 +733,8 @@ def validate(model: type[_Model], data: Any, path: str = "$") -> tuple[Any, list
         return None, problems
     if issubclass(model, _RuleBody) and isinstance(data, Mapping):
         problems = rule_problems(data, path)
+    if issubclass(model, _SegmentBody) and isinstance(data, Mapping):
+        problems = segment_problems(data, path)
     try:
         obj = model.model_validate(data)
     except ValidationError as exc:

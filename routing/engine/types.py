@@ -12,6 +12,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Mapping
 
+from routing.engine.business_time import BusinessCalendar
+
 
 class Op(StrEnum):
     EQUALS = "equals"
@@ -56,7 +58,9 @@ class Reason(StrEnum):
     AT_DAILY_CAP = "at_daily_cap"
     AT_WEEKLY_CAP = "at_weekly_cap"
     ALREADY_DECLINED = "already_declined"  # declined or let this lead's offer expire
+    EXPIRES_OFF_DUTY = "expires_off_duty"  # the offer would expire before the rep's next working minute
     OUTSIDE_WORKING_HOURS = "outside_working_hours"
+    PUBLIC_HOLIDAY = "public_holiday"  # a closed date of the rep's calendar (soft: working hours)
     MISSING_SKILL = "missing_skill"
     SKILL_LEVEL_TOO_LOW = "skill_level_too_low"
     LANGUAGE = "language"
@@ -96,6 +100,8 @@ class SegmentSpec:
     order: int  # qualification order; first match wins
     conditions: tuple[Condition, ...] = ()
     is_default: bool = False
+    sla_clock: str = "rep"  # routing.engine.sla.SlaClock: calendar / segment / rep
+    calendar_id: int | None = None  # the segment's business calendar (sla_clock "segment")
 
 
 @dataclass(frozen=True)
@@ -213,6 +219,11 @@ class RepSnapshot:
     daily_count: int = 0  # for the rep's current local day
     weekly_count: int = 0  # for the rep's current local ISO week
     manager_id: int | None = None
+    # Calendars (routing.engine.business_time): the zone ``working_hours`` and ``closed_dates``
+    # are read in (blank = ``timezone``: it differs when the rep follows a calendar's hours),
+    # and the local dates with no working time (public holidays, company days off) -> name.
+    hours_timezone: str = ""
+    closed_dates: Mapping[dt.date, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -222,6 +233,7 @@ class PoolSnapshot:
     members: tuple[tuple[int, int], ...]  # (rep_id, weight > 0)
     fairness: Mapping[int, float] = field(default_factory=dict)  # rep_id -> current credit
     manager_id: int | None = None
+    calendar: BusinessCalendar | None = None  # the pool's opening hours and holidays, if any
 
 
 @dataclass(frozen=True)

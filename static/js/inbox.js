@@ -12,20 +12,67 @@
     return m + ":" + pad(s) + " left";
   }
 
-  // Each countdown counts down from the server's "seconds left" using the local clock from the
-  // moment it is first seen, so a skewed client clock does not matter.
+  // A countdown runs on its segment's SLA clock. The server renders "now", the deadline and,
+  // for business time, the open stretches until the deadline (data-schedule, UTC): the clock
+  // runs inside them and visibly pauses outside them (nights, weekends, holidays, absences).
+  // Time is the server's "now" plus what the local clock has moved since the element was
+  // first seen, so a skewed client clock does not matter.
+  function clockNow(el, local) {
+    if (!el.dataset.seen) {
+      el.dataset.seen = String(local);
+      el.dataset.base = String(Date.parse(el.dataset.now) || local);
+    }
+    return parseInt(el.dataset.base, 10) + (local - parseInt(el.dataset.seen, 10));
+  }
+
+  function stretches(el) {
+    if (el.dataset.schedule === undefined) { return null; }
+    if (!el._stretches) {
+      try {
+        el._stretches = JSON.parse(el.dataset.schedule).map(function (p) { return [Date.parse(p[0]), Date.parse(p[1])]; });
+      } catch (e) { el._stretches = []; }
+    }
+    return el._stretches;
+  }
+
+  // Seconds left at instant t, whether the clock runs at t, and when it resumes if not.
+  function state(el, t) {
+    var deadline = Date.parse(el.dataset.deadline);
+    var open = stretches(el);
+    if (open === null || isNaN(deadline)) {
+      if (isNaN(deadline)) { deadline = t + parseInt(el.dataset.seconds, 10) * 1000; }
+      return { left: Math.max(0, Math.round((deadline - t) / 1000)), running: true, resumes: null };
+    }
+    var ms = 0, running = false, resumes = null;
+    open.forEach(function (p) {
+      var a = Math.max(p[0], t), b = Math.min(p[1], deadline);
+      if (b > a) { ms += b - a; }
+      if (p[0] <= t && t < p[1]) { running = true; }
+      if (p[0] > t && (resumes === null || p[0] < resumes)) { resumes = p[0]; }
+    });
+    return { left: Math.round(ms / 1000), running: running, resumes: resumes };
+  }
+
+  function when(ms, zone) {
+    try {
+      return new Intl.DateTimeFormat(undefined, { timeZone: zone || "UTC", weekday: "short", hour: "2-digit",
+        minute: "2-digit", timeZoneName: "short" }).format(new Date(ms));
+    } catch (e) { return new Date(ms).toISOString(); }
+  }
+
   function tick() {
-    var now = Date.now();
+    var local = Date.now();
     document.querySelectorAll(".countdown[data-seconds]").forEach(function (el) {
-      if (!el.dataset.until) {
-        el.dataset.until = String(now + parseInt(el.dataset.seconds, 10) * 1000);
-      }
-      var left = Math.max(0, Math.round((parseInt(el.dataset.until, 10) - now) / 1000));
-      if (left > 0) {
-        el.textContent = format(left);
-        el.classList.toggle("urgent", left <= 30);
+      var s = state(el, clockNow(el, local));
+      el.dataset.running = s.running ? "yes" : "no";
+      el.dataset.left = String(s.left);
+      if (s.left > 0) {
+        el.textContent = format(s.left) + (s.running ? "" : ", paused until " + when(s.resumes, el.dataset.zone));
+        el.classList.toggle("paused", !s.running);
+        el.classList.toggle("urgent", s.running && s.left <= 30);
       } else if (!el.classList.contains("expired")) {
         el.textContent = "expired: moving on";
+        el.classList.remove("paused");
         el.classList.add("expired");
         var card = el.closest(".offer");
         if (card) {

@@ -19,7 +19,7 @@ EMPTY_SETS = {
 
 def rep_post(**extra: object) -> dict:
     data = {"username": "carla", "email": "carla@example.com", "display_name": "Carla", "tier": "2",
-            "timezone": "Europe/Berlin", "working_hours": '{"mon": [["09:00", "17:00"]]}', "active": "on",
+            "timezone": "Europe/Berlin", "working_hours_0": "09:00", "working_hours_1": "17:00", "active": "on",
             "max_open": "5", **EMPTY_SETS}  # fmt: skip
     data.update(extra)
     return data
@@ -42,11 +42,12 @@ def test_ops_creates_a_rep_with_account_skills_and_licences(ops_client: Client) 
 
 
 def test_rep_validation_errors_render_in_the_fragment(htmx_client: Client) -> None:
-    response = htmx_client.post("/ops/reps/new/", rep_post(timezone="Mars/Base", working_hours='{"funday": []}',
+    response = htmx_client.post("/ops/reps/new/", rep_post(timezone="Mars/Base", working_hours_1="",
                                                            display_name=""))  # fmt: skip
     html = response.content.decode()
     assert "<html" not in html and 'id="object-form"' in html
-    assert "not a known IANA timezone" in html and "Unknown weekday" in html and "This field is required" in html
+    assert "Select a valid choice" in html and "Monday, shift 1: give both times" in html
+    assert "This field is required" in html
     assert not Rep.objects.exists()
 
 
@@ -161,3 +162,17 @@ def test_deactivating_a_rep_moves_their_open_offers_on(ops_client) -> None:  # n
     lead.refresh_from_db()
     assert Offer.objects.get(lead=lead, rep=leaving).status == Offer.Status.WITHDRAWN
     assert (lead.status, lead.owner) == (Lead.Status.OFFERED, staying)
+
+
+def test_the_weekly_hours_grid_saves_split_and_overnight_shifts(ops_client: Client) -> None:
+    """Monday 09:00-12:00 and 13:00-17:00 (split); Friday 22:00 to 06:00 (past midnight);
+    a "to" of 00:00 is midnight at the end of the day."""
+    grid = {"working_hours_0": "09:00", "working_hours_1": "12:00", "working_hours_2": "13:00",
+            "working_hours_3": "17:00", "working_hours_16": "22:00", "working_hours_17": "06:00",
+            "working_hours_24": "18:00", "working_hours_25": "00:00"}  # fmt: skip
+    assert ops_client.post("/ops/reps/new/", rep_post(**grid)).status_code == 302
+    rep = Rep.objects.get(display_name="Carla")
+    assert rep.working_hours == {"mon": [["09:00", "12:00"], ["13:00", "17:00"]], "fri": [["22:00", "06:00"]],
+                                 "sun": [["18:00", "24:00"]]}  # fmt: skip
+    page = ops_client.get(f"/ops/reps/{rep.id}/").content.decode()
+    assert 'data-weekly-hours' in page and 'aria-label="Friday shift 1 from"' in page and 'value="22:00"' in page

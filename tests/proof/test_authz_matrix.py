@@ -67,6 +67,7 @@ EXPECTED: list[tuple[str, frozenset[str]]] = [
     (TEAM_LEAD_PAGE, frozenset({"ops"})),
     ("/leads/reference/", frozenset({"ops"})),
     ("/dash/", frozenset({"manager", "ops"})),
+    ("/calendars/", frozenset({"manager", "ops"})),
     ("/inbox/", frozenset({"rep"})),
     # A manager may end only their own reports' absences (tests/reps/test_views_team.py); the
     # matrix's manager has no reports, so only ops (every rep) are served here.

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -20,6 +21,7 @@ from routing.engine.types import (
 from tests.routing.engine.builders import NOW, lead, licence, rep, rule
 
 UTC = dt.UTC
+NY = ZoneInfo("America/New_York")
 HOUR = dt.timedelta(hours=1)
 FULL = Requirements(
     skills=(SkillRequirement("product:auto", 2),),
@@ -68,6 +70,7 @@ ONE_REASON_CASES: list[tuple[Reason, dict[str, Any], dict[str, Any], frozenset[i
     (Reason.AT_WEEKLY_CAP, {"max_weekly": 10, "weekly_count": 12}, {}, frozenset()),
     (Reason.ALREADY_DECLINED, {}, {}, frozenset({1})),
     (Reason.OUTSIDE_WORKING_HOURS, {"timezone": "Asia/Tokyo"}, {}, frozenset()),  # Thu 00:00
+    (Reason.PUBLIC_HOLIDAY, {"closed_dates": {NOW.astimezone(NY).date(): "Test Day"}}, {}, frozenset()),
     (Reason.MISSING_SKILL, {"skills": {"language:en": 3}}, {}, frozenset()),
     (
         Reason.SKILL_LEVEL_TOO_LOW,
@@ -93,7 +96,8 @@ def test_it_skips_a_rep_for_exactly_the_failing_reason(
 
 
 def test_every_reason_has_a_row_in_the_table() -> None:
-    assert {case[0] for case in ONE_REASON_CASES} == set(Reason)
+    # EXPIRES_OFF_DUTY needs an off-duty rep, who also fails working hours: see its own test.
+    assert {case[0] for case in ONE_REASON_CASES} == set(Reason) - {Reason.EXPIRES_OFF_DUTY}
 
 
 def test_it_returns_every_failing_reason_in_reason_order() -> None:
@@ -333,3 +337,16 @@ def test_each_missing_skill_is_reported_once_per_reason() -> None:
     )
     got = reasons(rep(skills={"product:auto": 2}), requirements=requirements)
     assert got == (Reason.MISSING_SKILL, Reason.SKILL_LEVEL_TOO_LOW)
+
+
+def test_a_rep_who_is_back_only_after_the_offer_would_expire_is_skipped() -> None:
+    """NOW is Wednesday 10:00 in New York; a Tokyo rep (Thursday 00:00) is back at 09:00 Tokyo,
+    nine hours later: an offer due in an hour expires first, one due in ten hours does not."""
+    tokyo = rep(1, timezone="Asia/Tokyo")
+    loose = Requirements()  # the rule itself does not ask for working hours
+    assert check_rep(tokyo, lead=lead(), rule=rule(requirements=loose), requirements=loose, high_value=False, now=NOW,
+                     excluded_rep_ids=frozenset(), relaxed=frozenset(),
+                     offer_deadline=NOW + HOUR) == (Reason.EXPIRES_OFF_DUTY,)  # fmt: skip
+    assert check_rep(tokyo, lead=lead(), rule=rule(requirements=loose), requirements=loose, high_value=False, now=NOW,
+                     excluded_rep_ids=frozenset(), relaxed=frozenset(), offer_deadline=NOW + 10 * HOUR) == ()  # fmt: skip
+    assert reasons(rep(2)) == ()  # on duty now: no deadline can come first
