@@ -126,3 +126,13 @@ def test_a_killed_import_worker_resumes_from_its_checkpoint_without_importing_a_
     assert job.status == "done" and job.rows_done == job.rows_total == rows
     assert (job.created, job.already_present, job.rejected) == (rows, 0, 0)  # no row handled twice
     assert Lead.objects.count() == rows
+
+
+@pytest.mark.django_db
+def test_the_encoding_and_separator_can_be_chosen_on_the_page(ops_client, tmp_path: Path) -> None:  # noqa: ANN001
+    content = "source;external_id;last_name\nweb;1;Muñoz\n".encode("latin-1")
+    with override_settings(LEADOPS_IMPORT_DIR=tmp_path):
+        response = ops_client.post("/leads/import/", {"file": SimpleUploadedFile("l.csv", content), "encoding": "latin-1",
+                                                      "separator": ";"}, follow=True)  # fmt: skip
+    assert "Read as iso8859-1, semicolon-separated" in response.content.decode()
+    assert Lead.objects.get().last_name == "Muñoz"
