@@ -15,19 +15,33 @@ it is owed, ``FairnessState.credit``) is ``expected - assigned``. On every pool 
 The same ``shares`` feed the equity page's expected column (``routing.dashboards``), its drift
 alerts and replay, so what the engine balances is exactly what managers are shown.
 
-Pick order (``pick_order``). The rep most owed goes first (largest credit, then lower rep id)
-with one refinement: when every member who cannot take this lead is square (credit 0: nobody
-away is owed anything), the eligible reps form a closed group and the order is *earliest
-deadline* (a Pfair / Tijdeman-style rule) on their credits centred on the group's sum (0 unless a
-departure or the migration left an offset): among reps owed a lead now, the one who would be a
-whole lead behind soonest, ``ceil((1 - credit_before) / share)`` leads from now, then the larger
-credit. Greedy largest-credit can leave a rep more than a lead behind on a fixed set (weights
-6,1,1,6,1,1,6: 1.09 after 15 leads); the deadline rule keeps every rep strictly within one lead
-of ``n x share`` on a fixed set from a level start. When someone away holds credit, the group as
-a whole is ahead (or behind) by that much and nobody can be held within one lead of a share the
-group cannot meet; largest-credit-first keeps the spread smallest there (the deadline rule
-reached 1.58): measured within 1.38 leads and hypothesis-tested within 1.5
-(``tests/routing/engine/test_properties.py``, ``scripts/fairness_drift.py``).
+Pick order (``pick_order``). The rep most owed goes first (largest credit after accruing,
+then lower rep id): this is the greedy rule of the carpool problem (Fagin and Williams, "A fair
+carpool scheduling algorithm", IBM J. Res. Dev. 27(2), 1983), whose "fair share" is exactly our
+share with every weight 1. One refinement: when every member who cannot take this lead is square
+(credit 0: nobody away is owed anything), the eligible reps form a closed group and the order is
+*earliest deadline* on their credits centred on the group's sum (0 unless a departure or the
+migration left an offset): among reps owed a lead now, the one who would be a whole lead behind
+soonest, ``ceil((1 - credit_before) / share)`` leads from now, then the larger credit. That is the
+rule of Tijdeman's chairman assignment theorem (R. Tijdeman, "The chairman assignment problem",
+Discrete Math. 32, 1980): on a fixed set from a level start every rep stays strictly within one
+lead of ``n x share`` (greedy alone reaches 1.09 on weights 6,1,1,6,1,1,6 after 15 leads). The
+deadline pick is taken only if it keeps the *bound invariant* below; otherwise the greedy pick.
+
+Bounds (``drift_bound``; proofs in docs/architecture.md, "Fairness policy: what can be promised"):
+
+* Invariant (``within_bound``): for a pool of ``n`` members and every ``k``, the ``k`` largest
+  credits sum to at most ``k (n - k) / 2``. A greedy pick always keeps it (for any weights and any
+  sequence of eligible sets), so ``pick_order`` keeps it too, and every credit stays within
+  ``(n - 1) / 2`` leads on both sides: within 1.5 leads for pools of up to 4 members, whatever
+  happens to who can take leads. The bound is that of greedy in the carpool literature (Ajtai,
+  Aspnes, Naor, Rabani, Schulman, Waarts, "Fairness in scheduling", J. Algorithms 29, 1998).
+* No rule can do better than ``H(n) - 1`` (1/2 + 1/3 + ... + 1/n: 1.59 leads for 7 reps, 1.72
+  for 8) on every sequence: reps of equal weight and a cap of one open lead each, the rep taking
+  a lead leaves until it closes; whoever is picked, the last rep left has been owed
+  1/n + 1/(n-1) + ... + 1/2. So "within 1.5 leads" cannot be promised for pools of 7 or more.
+* Measured on random sequences (rare and frequent flips, 30 % unavailability, long absences,
+  caps filling and freeing): ``scripts/fairness_drift.py`` and the hypothesis properties.
 
 No-burst policy: credit accrues only while a rep is eligible, so an ineligible rep's credit is
 left as it was; a rep coming back from an absence, a full cap or off-hours rejoins with what it
@@ -88,33 +102,69 @@ def accrue(credits: Mapping[int, Any], share: Mapping[int, float]) -> dict[int, 
     return {rep_id: read_credit(credits, rep_id) + s for rep_id, s in share.items()}
 
 
+def drift_bound(members: int) -> float:
+    """The proven bound, in leads, on any rep's credit (both sides) in a pool of ``members``
+    members under ``pick_order``: ``(members - 1) / 2``. See the module docstring."""
+    return max(members - 1, 0) / 2
+
+
+def within_bound(credits: Iterable[float], members: int | None = None) -> bool:
+    """Whether ``credits`` (one per pool member, in leads) keep the bound invariant: for every
+    ``k``, the ``k`` largest sum to at most ``k (n - k) / 2`` (``n = members``, default the number
+    of credits; a float slack of ``OWED_EPSILON`` per credit). Implies every credit is at most
+    ``(n - 1) / 2`` and, when the credits sum to 0, at least ``-(n - 1) / 2``."""
+    ordered = sorted(credits, reverse=True)
+    n = len(ordered) if members is None else members
+    top = 0.0
+    for k, credit in enumerate(ordered, start=1):
+        top += credit
+        if top > k * (n - k) / 2 + k * OWED_EPSILON:
+            return False
+    return True
+
+
 def pick_order(
-    raised: Mapping[int, float], share: Mapping[int, float], *, others_square: bool = True
+    raised: Mapping[int, float],
+    share: Mapping[int, float],
+    *,
+    others_square: bool = True,
+    held: Iterable[float] = (),
 ) -> Callable[[int], PickKey]:
     """The weighted-fair order over eligible rep ids: the smallest key is picked first.
 
     ``raised`` are the credits after ``accrue``, ``share`` the step's shares (same keys);
     ``others_square`` says whether every member who is *not* eligible holds a credit of 0 (see
-    ``holds_no_credit``). When they do, the eligible reps form a closed group: their credits are
-    centred (each less its share of the group's sum, which is 0 unless a departure or the
-    migration left an offset) and ordered by earliest deadline; otherwise the rep most owed goes
-    first. See the module docstring. Reps with share 0 (weight 0) come last.
+    ``holds_no_credit``); ``held`` are those members' credits (in leads), which the bound
+    invariant counts. When the others are square, the eligible reps form a closed group: their
+    credits are centred (each less its share of the group's sum, which is 0 unless a departure or
+    the migration left an offset) and ordered by earliest deadline, if the rep that order puts
+    first keeps ``within_bound``; otherwise, and whenever someone away holds credit, the rep most
+    owed goes first. See the module docstring. Reps with share 0 (weight 0) come last.
     """
     offset = sum(raised.values()) - sum(share.get(rep_id, 0.0) for rep_id in raised)
 
-    def key(rep_id: int) -> PickKey:
+    def greedy(rep_id: int) -> PickKey:
+        credit, s = raised[rep_id], share.get(rep_id, 0.0)
+        return (2, 0, -credit, rep_id) if s <= 0 else (0, 0, -credit, rep_id)
+
+    def deadline(rep_id: int) -> PickKey:
         credit, s = raised[rep_id], share.get(rep_id, 0.0)
         if s <= 0:
             return (2, 0, -credit, rep_id)
-        if not others_square:
-            return (0, 0, -credit, rep_id)
         centred = credit - s * offset
         if centred <= OWED_EPSILON:
             return (1, 0, -centred, rep_id)
-        deadline = math.ceil((1.0 - (centred - s)) / s - OWED_EPSILON)
-        return (0, deadline, -centred, rep_id)
+        step = math.ceil((1.0 - (centred - s)) / s - OWED_EPSILON)
+        return (0, step, -centred, rep_id)
 
-    return key
+    if not others_square or not raised:
+        return greedy
+    first = min(raised, key=deadline)
+    if first == min(raised, key=greedy):
+        return deadline
+    kept = list(held)
+    after = [credit - (rep_id == first) for rep_id, credit in raised.items()]
+    return deadline if within_bound([*after, *kept]) else greedy
 
 
 def holds_no_credit(credits: Mapping[int, Any], rep_ids: Iterable[int]) -> bool:
@@ -140,4 +190,14 @@ def decision_shares(decision: Decision) -> dict[int, float]:
     return {rep_id: share for rep_id, share in found.items() if share}
 
 
-__all__ = ["accrue", "decision_shares", "holds_no_credit", "pick_order", "read_credit", "settle", "shares"]
+__all__ = [
+    "accrue",
+    "decision_shares",
+    "drift_bound",
+    "holds_no_credit",
+    "pick_order",
+    "read_credit",
+    "settle",
+    "shares",
+    "within_bound",
+]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from routing.engine.eligibility import language_skill, skill_level
-from routing.engine.fairness import accrue, holds_no_credit, pick_order, settle, shares
+from routing.engine.fairness import accrue, holds_no_credit, pick_order, read_credit, settle, shares
 from routing.engine.types import PoolSnapshot, RepSnapshot, RuleSpec, Strategy
 
 
@@ -66,7 +66,12 @@ def pick_rep(
     share = shares((rep.id, weight) for rep, weight in eligible)
     raised = accrue(pool.fairness, share)
     others = [rep_id for rep_id, _weight_ in pool.members if rep_id not in share]
-    fair_key = pick_order(raised, share, others_square=holds_no_credit(pool.fairness, others))
+    fair_key = pick_order(
+        raised,
+        share,
+        others_square=holds_no_credit(pool.fairness, others),
+        held=[read_credit(pool.fairness, rep_id) for rep_id in others],
+    )
 
     reps = [rep for rep, _weight_ in eligible]
     if strategy == Strategy.CAPACITY_BALANCED:

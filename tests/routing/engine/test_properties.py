@@ -12,10 +12,11 @@ from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings, target
 from hypothesis import strategies as st
 
 from routing.engine import decision_to_dict, route
+from routing.engine.fairness import drift_bound, within_bound
 from routing.engine.types import (
     Criterion,
     Decision,
@@ -94,10 +95,11 @@ def test_weighted_fair_does_not_lag_where_greedy_swrr_does() -> None:
 # simulation below keeps that figure itself, from its own model of who is away or at cap, and
 # checks the engine against it after every lead.
 
-FAIRNESS_EXAMPLES = int(os.environ.get("LEADOPS_FAIRNESS_EXAMPLES", "40"))  # 1,000 for the long run
-# derandomize: CI runs the same examples every time. A random search found one sequence at 1.509
-# leads against the 1.5 bound (weights [1,1,3,1,1,1,3], pattern "caps", seed 36): issue 19 stays open.
-FAIRNESS_SETTINGS = settings(max_examples=FAIRNESS_EXAMPLES, deadline=None, derandomize=True)
+FAIRNESS_EXAMPLES = int(os.environ.get("LEADOPS_FAIRNESS_EXAMPLES", "40"))  # 100,000 for the long run
+# Random (not derandomized): every CI run tries new sequences. What these properties assert is
+# proven (docs/architecture.md, "what can be promised"), so a failure is a real fault; hypothesis
+# prints the seed to reproduce it. The long runs' figures are in docs/architecture.md.
+FAIRNESS_SETTINGS = settings(max_examples=FAIRNESS_EXAMPLES, deadline=None)
 PATTERNS = ("rare_flips", "frequent_flips", "unavailable_30", "long_absences", "caps", "caps_and_flips")
 AWAY = (Interval(NOW - HOUR, NOW + HOUR),)
 
@@ -110,6 +112,8 @@ class Ledger:
     assigned: dict[int, int]
     since_return: dict[int, tuple[float, float, int]]  # rep -> (owed at return, expected, got)
     worst: float = 0.0  # largest |assigned - expected| seen
+    outside_bound: list[int] = dataclasses.field(default_factory=list)  # leads after which the
+    # credits broke the bound invariant (``within_bound``)
     worst_return: float = 0.0  # largest (got - expected since return) - (max(owed, 0) + 1)
     unforced: list[int] = dataclasses.field(default_factory=list)  # leads that broke "owed + 1"
     # although some eligible rep was owed a lead
@@ -179,6 +183,8 @@ def simulate_pool(weights: list[int], pattern: str, rng: random.Random, leads: i
             # The engine's account is the managers' figure: credit = expected - assigned.
             assert fairness.get(r, 0.0) == pytest.approx(lag, abs=1e-9), (n, r)
             ledger.worst = max(ledger.worst, abs(lag))
+        if not within_bound([fairness.get(r, 0.0) for r in rep_ids]):
+            ledger.outside_bound.append(n)
         for owed, expected, got in ledger.since_return.values():
             excess = (got - expected) - (max(owed, 0.0) + 1)
             ledger.worst_return = max(ledger.worst_return, excess)
@@ -193,13 +199,102 @@ def simulate_pool(weights: list[int], pattern: str, rng: random.Random, leads: i
     pattern=st.sampled_from(PATTERNS),
     seed=st.integers(0, 2**32),
 )
-def test_every_rep_stays_within_one_and_a_half_leads_of_the_eligibility_adjusted_share(
+@example(weights=[1, 1, 3, 1, 1, 1, 3], pattern="caps", seed=36)  # 1.509 leads: see below
+def test_every_rep_stays_within_the_proven_bound_of_the_eligibility_adjusted_share(
     weights: list[int], pattern: str, seed: int
 ) -> None:
     """Rare and frequent flips, 30 % unavailability, long absences, caps filling and freeing:
-    after every lead every rep is within 1.5 leads of its eligibility-adjusted expected count."""
+    after every lead the credits keep the bound invariant (the k most owed are owed at most
+    k (n - k) / 2 together), so every rep is within (n - 1) / 2 leads of its eligibility-adjusted
+    expected count: within 1.5 leads in pools of up to 4 reps. Pools of 7 or more cannot be held
+    to 1.5 by any rule (``test_no_pick_rule_keeps_seven_reps_within_one_and_a_half_leads``)."""
     ledger = simulate_pool(weights, pattern, random.Random(seed), leads=300)
-    assert ledger.worst <= 1.5, ledger
+    assert ledger.outside_bound == [], ledger
+    assert ledger.worst <= drift_bound(len(weights)) + 1e-9, ledger
+    if len(weights) <= 4:
+        assert ledger.worst <= 1.5 + 1e-9, ledger
+    target(ledger.worst, label="worst drift (leads)")
+
+
+def test_the_sequence_that_reached_1_509_leads_is_within_the_bound_for_seven_reps() -> None:
+    """The sequence a random search found (weights 1,1,3,1,1,1,3, caps, seed 36): at the start
+    every rep is free and the leads fill caps one after another, so the eligible set shrinks
+    7, 7, 7, 6, 5, 4, 3, 3, 2 while rep 6 (weight 1) is never the most owed; the last two share
+    the 9th lead with equal credits and rep 6 is left owed 3/11 + 1/10 + 1/9 + 1/8 + 2/5 + 1/2 =
+    1.509 leads. This
+    is the shape of the lower bound below, not a tie-break or rounding slip: the right value is
+    "within (7 - 1) / 2 = 3 leads", and no rule can promise 1.5 for seven reps."""
+    ledger = simulate_pool([1, 1, 3, 1, 1, 1, 3], "caps", random.Random(36), leads=300)
+    assert ledger.worst == pytest.approx(1.5088383838, abs=1e-9)
+    assert ledger.outside_bound == [] and ledger.worst <= drift_bound(7)
+
+
+def forced_lag(weights: list[int], order: tuple[int, ...]) -> Fraction:
+    """The largest credit (exact) when every rep has a cap of one open lead and no lead closes:
+    all start free and square, each lead goes to ``order``'s next rep, who is then full."""
+    credit = [Fraction(0)] * len(weights)
+    free, worst = set(range(len(weights))), Fraction(0)
+    for chosen in order:
+        total = sum(weights[r] for r in free)
+        for r in free:
+            credit[r] += Fraction(weights[r], total)
+        credit[chosen] -= 1
+        free.discard(chosen)
+        worst = max(worst, *credit)
+    return worst
+
+
+def test_no_pick_rule_keeps_seven_reps_within_one_and_a_half_leads() -> None:
+    """The lower bound: n reps of equal weight, each with a cap of one open lead, all free; each
+    lead fills its taker's cap. Whatever rule picks, the rep left last has been owed
+    1/n + 1/(n-1) + ... + 1/2 = H(n) - 1 leads: 1.45 for 6 reps, 1.59 for 7, 1.72 for 8. Every
+    order is tried (exact fractions), and the engine meets exactly that value."""
+    harmonic = {n: sum((Fraction(1, m) for m in range(2, n + 1)), Fraction(0)) for n in (4, 6, 7)}
+    for n, value in harmonic.items():
+        assert {forced_lag([1] * n, order) for order in itertools.permutations(range(n))} == {value}
+    assert float(harmonic[7]) > 1.5 > float(harmonic[6])
+
+    rep_ids = list(range(1, 8))
+    members = tuple((r, 1) for r in rep_ids)
+    fairness: dict[int, float] = {}
+    open_count = dict.fromkeys(rep_ids, 0)
+    for _ in rep_ids:
+        snapshots = {r: rep(r, max_open=1, open_count=open_count[r]) for r in rep_ids}
+        decision = route(lead(), config(rule(pool_id=10)), {10: pool(10, members, fairness=fairness)}, snapshots, NOW)
+        assert decision.chosen_rep_id is not None
+        open_count[decision.chosen_rep_id] += 1
+        fairness = {**fairness, **decision.fairness_updates[10]}
+        assert within_bound(fairness.get(r, 0.0) for r in rep_ids)
+    assert max(fairness.values()) == pytest.approx(float(harmonic[7]))
+
+
+@PROPERTY_SETTINGS
+@given(
+    weights=st.lists(st.integers(1, 6), min_size=1, max_size=8),
+    sets=st.lists(st.sets(st.integers(0, 7), min_size=1), min_size=1, max_size=60),
+)
+def test_any_sequence_of_eligible_sets_keeps_the_bound_invariant(
+    weights: list[int], sets: list[set[int]]
+) -> None:
+    """The proof's claim, on sequences hypothesis chooses freely (any reps in or out before any
+    lead, steered towards large drift): after every lead the k most owed reps are owed at most
+    k (n - k) / 2 together, for every k, so nobody is more than (n - 1) / 2 leads off."""
+    rep_ids = list(range(1, len(weights) + 1))
+    members = tuple(zip(rep_ids, weights, strict=True))
+    fairness: dict[int, float] = {}
+    worst = 0.0
+    for chosen_set in sets:
+        eligible = {rep_ids[i % len(rep_ids)] for i in chosen_set}
+        snapshots = {r: rep(r, absences=() if r in eligible else AWAY) for r in rep_ids}
+        decision = route(lead(), config(rule(pool_id=10)), {10: pool(10, members, fairness=fairness)}, snapshots, NOW)
+        assert decision.chosen_rep_id in eligible
+        fairness = {**fairness, **decision.fairness_updates[10]}
+        credits = [fairness.get(r, 0.0) for r in rep_ids]
+        assert within_bound(credits), (credits, chosen_set)
+        assert sum(credits) == pytest.approx(0.0, abs=1e-9)
+        worst = max(worst, *map(abs, credits))
+    assert worst <= drift_bound(len(weights)) + 1e-9
+    target(worst, label="worst drift (leads)")
 
 
 @FAIRNESS_SETTINGS
