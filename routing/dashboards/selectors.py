@@ -119,9 +119,11 @@ STRATEGY_LABELS = {
     Strategy.CAPACITY_BALANCED.value: "capacity balanced",
     Strategy.BEST_MATCH.value: "best match",
 }
-# The engine keeps every rep of a weighted-fair pool within this many leads of the
-# eligibility-adjusted expected count (tests/routing/engine/test_properties.py): a gap this
-# small is the rotation's rhythm, never drift.
+# A gap this small is the rotation's rhythm, never drift. It is not the engine's proven bound,
+# which grows with the pool ((n - 1) / 2 leads, routing.engine.fairness.drift_bound; no rule can
+# promise 1.5 for 7 or more reps): in everyday patterns reps stay within about one lead, and the
+# drift flag also needs the share gap and the minimum number of leads, so a flag means a pool
+# that is really off (docs/architecture.md, "What can be promised").
 FAIRNESS_SLACK_LEADS = 1.5
 
 
