@@ -34,14 +34,17 @@ Bounds (``drift_bound``; proofs in docs/architecture.md, "Fairness policy: what 
   credits sum to at most ``k (n - k) / 2``. A greedy pick always keeps it (for any weights and any
   sequence of eligible sets), so ``pick_order`` keeps it too, and every credit stays within
   ``(n - 1) / 2`` leads on both sides: within 1.5 leads for pools of up to 4 members, whatever
-  happens to who can take leads. The bound is that of greedy in the carpool literature (Ajtai,
-  Aspnes, Naor, Rabani, Schulman, Waarts, "Fairness in scheduling", J. Algorithms 29, 1998).
+  happens to who can take leads. The proof is ours; the figure matches the worst case of
+  greedy reported in the carpool literature ((n - 1) / 2 for n people: Ajtai, Aspnes, Naor,
+  Rabani, Schulman, Waarts, "Fairness in scheduling", J. Algorithms 29, 1998, as summarised in
+  Moni Naor's carpool notes, wisdom.weizmann.ac.il/~naor/PUZZLES/carpool_sol.html).
 * No rule can do better than ``H(n) - 1`` (1/2 + 1/3 + ... + 1/n: 1.59 leads for 7 reps, 1.72
   for 8) on every sequence: reps of equal weight and a cap of one open lead each, the rep taking
   a lead leaves until it closes; whoever is picked, the last rep left has been owed
   1/n + 1/(n-1) + ... + 1/2. So "within 1.5 leads" cannot be promised for pools of 7 or more.
 * Measured on random sequences (rare and frequent flips, 30 % unavailability, long absences,
-  caps filling and freeing): ``scripts/fairness_drift.py`` and the hypothesis properties.
+  caps filling and freeing) and against a search that picks who can take each lead on purpose:
+  ``scripts/fairness_drift.py``, ``scripts/fairness_search.py`` and the hypothesis properties.
 
 No-burst policy: credit accrues only while a rep is eligible, so an ineligible rep's credit is
 left as it was; a rep coming back from an absence, a full cap or off-hours rejoins with what it
