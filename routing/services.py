@@ -36,11 +36,13 @@ from routing.batch import (
 from routing.engine import business_time, queue, sla
 from routing.engine.eligibility import rep_calendar
 from routing.engine.route import shared_offer_deadline
-from routing.engine.types import ConfigSnapshot, LeadFacts, Outcome, PoolSnapshot, StepKind
+from routing.engine.types import ConfigSnapshot, LeadFacts, Outcome, PoolSnapshot, RepSnapshot, StepKind
 from routing.engine.types import Decision as EngineDecision
 from routing.models import Decision, Lead, Offer, RuleSet, Segment
 from routing.snapshots import (
+    Directory,
     config_live,
+    directory_fingerprint,
     config_to_json,
     lead_facts,
     pool_snapshots,
@@ -328,23 +330,64 @@ def _exceeds(cap: int | None, count: int) -> bool:
     return cap is not None and count > cap
 
 
+def _without_counts(rep: RepSnapshot) -> RepSnapshot:
+    return dataclasses.replace(rep, open_count=0, daily_count=0, weekly_count=0)
+
+
+def _eligibility_moved(rep_ids: set[int], *, directory: Directory, seen_reps: dict[int, RepSnapshot],
+                       now: dt.datetime) -> set[int]:  # fmt: skip
+    """Reps among ``rep_ids`` (the batch's chosen reps, their capacity rows locked by the caller)
+    whose eligibility is no longer what the batch decided with; empty: nothing moved.
+
+    Re-read under the lock, with ``now`` the batch's own instant: the live availability (active,
+    away, an absence covering now: ``Directory.reps`` reads it in one query, never cached) and,
+    through the directory fingerprint (one query), everything static the engine checks (caps,
+    licences and their dates, skills, territories, tier, calendars, pools and memberships). If
+    the fingerprint moved, every chosen rep counts as moved. Capacity counts are compared by the
+    caller against the locked rows, so they are left out here.
+
+    Why this is enough: the availability services (``reps.services``) take the same capacity lock
+    after withdrawing a rep's offers and withdraw again once they hold it. A change that committed
+    before our lock is seen by this read (READ COMMITTED: each statement sees every earlier
+    commit); one still running waits for our commit and then withdraws what we offered.
+    """
+    if not rep_ids:
+        return set()
+    if directory_fingerprint() != directory.fingerprint:
+        return set(rep_ids)
+    fresh = directory.reps(rep_ids, now=now, loads={})
+    return {
+        rep_id for rep_id in rep_ids
+        if rep_id not in fresh or rep_id not in seen_reps
+        or _without_counts(fresh[rep_id]) != _without_counts(seen_reps[rep_id])
+    }  # fmt: skip
+
+
 def _reconcile_under_lock(state: BatchState, *, seen_loads: dict[int, tuple],
                           seen_fairness: dict[tuple[int, int], tuple[float, int]],
-                          forgotten: set[tuple[int, int]]) -> bool:  # fmt: skip
+                          forgotten: set[tuple[int, int]], directory: Directory,
+                          seen_reps: dict[int, RepSnapshot], now: dt.datetime) -> bool:  # fmt: skip
     """Narrow locking's second half: lock only what the batch writes, the chosen reps' capacity
-    rows (rep id order), then the fairness rows of the pools it assigns in or resets ((pool,
-    rep) order: the wide path's order, so the two cannot deadlock), and fold in what other
-    workers committed since the batch read them.
+    rows (rep id order), re-check everything that made those reps eligible, then lock the
+    fairness rows of the pools it assigns in or resets ((pool, rep) order: the wide path's
+    order, so the two cannot deadlock), and fold in what other workers committed since the
+    batch read them.
 
-    Capacity: each chosen rep's offers from this batch are added to the counts now locked, and
-    the rep's open, daily and weekly caps are checked again; if one would be exceeded, returns
-    False and nothing is changed (the caller decides again with everything locked). Fairness:
-    the batch's change to each credit and assigned count is added to the locked row (credits
-    are sums, so concurrent batches' changes commute; a departed member's reset stays 0).
-    Rows no other worker touched keep exactly the batch's values. True: write the batch.
+    Eligibility: if a chosen rep's availability, caps, licences, skills, territories, calendar
+    or pool membership changed since the batch read them (``_eligibility_moved``), returns
+    False. Capacity: each chosen rep's offers from this batch are added to the counts now
+    locked, and the rep's open, daily and weekly caps are checked again; if one would be
+    exceeded, returns False. On False nothing has been changed; the caller decides again with
+    everything locked. Fairness: the batch's change to each credit and assigned count is added
+    to the locked row (credits are sums, so concurrent batches' changes commute; a departed
+    member's reset stays 0). Rows no other worker touched keep exactly the batch's values.
+    True: write the batch.
     """
     locked = {row.rep_id: row for row in _locked_rows(RepLoad, "rep_id", set(state.touched_loads), order=("rep_id",))}
     if locked.keys() != state.touched_loads:
+        return False
+    if moved := _eligibility_moved(set(state.touched_loads), directory=directory, seen_reps=seen_reps, now=now):
+        log.info("routing batch: rep(s) %s changed availability or eligibility meanwhile", sorted(moved))
         return False
     counts: dict[int, tuple[int, int, int]] = {}
     for rep_id in sorted(state.touched_loads):
@@ -462,6 +505,7 @@ def _plan_batch(leads: list[Lead], *, config: ConfigSnapshot, now: dt.datetime, 
     state = BatchState(pools=pools, reps=directory.reps(rep_ids, now=now, loads=loads), loads=loads,
                        fairness_rows=fairness_rows, touched_fairness=touched_fairness,
                        segment_calendars=segment_calendars(config, now=now))  # fmt: skip
+    seen_reps = dict(state.reps)  # frozen snapshots: deciding replaces entries, never changes them
     excluded: dict[int, set[int]] = {}
     prior_offers: set[int] = set()
     staged_ids = [lead.id for lead, _, _ in staged]
@@ -478,8 +522,9 @@ def _plan_batch(leads: list[Lead], *, config: ConfigSnapshot, now: dt.datetime, 
     ]  # fmt: skip
     results = decide_batch(items, state, count_offer=_count_offer, think_ms=settings.LEADOPS_BENCH_THINK_MS)
     if narrow and not _reconcile_under_lock(state, seen_loads=seen_loads, seen_fairness=seen_fairness,
-                                            forgotten=forgotten):  # fmt: skip
-        log.info("routing batch: a chosen rep reached a cap meanwhile; deciding again with every row locked")
+                                            forgotten=forgotten, directory=directory, seen_reps=seen_reps,
+                                            now=now):  # fmt: skip
+        log.info("routing batch: a chosen rep changed or reached a cap meanwhile; deciding again with every row locked")
         return _plan_batch(leads, config=config, now=now, narrow=False)
     for result in results:
         if result.decision is None:
