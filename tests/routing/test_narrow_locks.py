@@ -16,7 +16,7 @@ from django.utils import timezone
 from reps import services as rep_services
 from reps.models import FairnessState, Licence, Rep, RepLoad
 from routing import services
-from routing.models import Lead, Offer
+from routing.models import Decision, Lead, Offer
 from tests.factories import LeadFactory, LicenceFactory, PoolFactory, PoolMemberFactory, RepFactory, RuleFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -177,6 +177,9 @@ def test_a_rep_who_became_ineligible_meanwhile_gets_no_offer(monkeypatch, settin
     assert lead.status == Lead.Status.HOLDING, lead.status
     assert not Offer.objects.filter(lead=lead).exists()
     assert RepLoad.objects.get(rep=rep).open_count == 1
+    # The first attempt's writes were rolled back whole: one decision, a first route, one attempt.
+    assert list(Decision.objects.filter(lead=lead).values_list("kind", "outcome")) == [(Decision.Kind.ROUTE, "holding")]
+    assert lead.route_attempts == 1
 
 
 def test_an_unrelated_change_lets_the_batch_stand(monkeypatch, settings) -> None:  # noqa: ANN001
