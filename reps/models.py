@@ -291,7 +291,9 @@ class FairnessState(models.Model):
     lead on values within +-2) stays far below the engine's 1e-9 comparisons.
     """
 
-    pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="fairness")
+    # No index of its own: the unique (pool, rep) index serves lookups by pool (one index less
+    # to update on the hottest table in routing, see migration 0007).
+    pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="fairness", db_index=False)
     rep = models.ForeignKey(Rep, on_delete=models.CASCADE, related_name="fairness")
     credit = models.FloatField(default=0.0, help_text="Leads owed: expected minus offered (negative = ahead).")
     assigned = models.PositiveIntegerField(default=0)

@@ -307,6 +307,15 @@ class Decision(models.Model):
         raise ValidationError("Decision records are append-only")
 
 
+class RouterWake(models.Model):
+    """A queued wake-up that has not started yet, per kind ("route"): while ``queued_at`` is set,
+    another lead arriving needs no task of its own, because the queued one will see it
+    (``routing.tasks``). One row per kind, read far more often than written."""
+
+    name = models.CharField(max_length=20, primary_key=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+
+
 class TokenScope(models.TextChoices):
     """What an API token may do. A token holds a list of these; ``admin`` implies every other."""
 

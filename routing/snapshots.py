@@ -543,6 +543,16 @@ class Directory:
 _DIRECTORY: Directory | None = None
 
 
+def directory_fingerprint() -> tuple:
+    """What the directory was built from, in one query: moves whenever a rep, skill, licence,
+    absence, territory, team, calendar, pool or membership is written (see ``Directory``)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(_directory_fingerprint_sql())
+        return (connection.alias, connection.settings_dict["NAME"], *cursor.fetchone())
+
+
 def routing_directory() -> Directory:
     """The current directory: one fingerprint query, and a rebuild when anything changed."""
     import time
@@ -550,9 +560,7 @@ def routing_directory() -> Directory:
     from django.db import connection
 
     global _DIRECTORY
-    with connection.cursor() as cursor:
-        cursor.execute(_directory_fingerprint_sql())
-        fingerprint = (connection.alias, connection.settings_dict["NAME"], *cursor.fetchone())
+    fingerprint = directory_fingerprint()
     current = _DIRECTORY
     clock = time.monotonic()
     if current is None or current.fingerprint != fingerprint or clock - current.built_at > DIRECTORY_MAX_AGE_SECONDS:

@@ -11,19 +11,70 @@ from django.conf import settings
 log = logging.getLogger(__name__)
 
 
+# A queued routing wake-up older than this is presumed lost (broker restart, dead cluster), and
+# the next lead queues a fresh one. The sweeper routes stale pending leads in any case.
+WAKE_STALE_SECONDS = 5.0
+
+
 def route_pending() -> int:
     from routing.services import leads_route_all_pending
 
+    _wake_clear("route")  # first: a lead committed after this queues a new wake-up
     return leads_route_all_pending(batch=settings.LEADOPS_ROUTE_BATCH)
 
 
 def enqueue_route_pending() -> None:
+    """Queue one routing wake-up, unless one is already queued and not started (leads arriving
+    together, an import's chunks, a burst of declines: one task, not one per lead).
+
+    Correct because ``route_pending`` clears the mark before it selects leads: whoever finds the
+    mark set committed its lead before that task's select, so the task routes it. Runs after
+    the caller's commit (``transaction.on_commit``)."""
     from django_q.tasks import async_task
 
+    if not _wake_claim("route"):
+        return
     try:
         async_task("routing.tasks.route_pending", group="route", q_options={"ack_failure": True})
     except Exception:  # the broker being down must not lose the lead: recovery will route it
+        _wake_clear("route")
         log.exception("could not enqueue routing wake-up; the recovery sweep will pick the lead up")
+
+
+def _wake_claim(name: str) -> bool:
+    """Mark a ``name`` wake-up as queued; False when one already is (and is not stale). One
+    UPDATE that matches no row while a wake-up is queued (no write then). On a database error,
+    True: queue the task anyway."""
+    import datetime as dt
+
+    from django.db import DatabaseError
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from routing.models import RouterWake
+
+    now = timezone.now()
+    stale = now - dt.timedelta(seconds=WAKE_STALE_SECONDS)
+    try:
+        free = Q(queued_at__isnull=True) | Q(queued_at__lt=stale)
+        if RouterWake.objects.filter(free, name=name).update(queued_at=now):
+            return True
+        _, created = RouterWake.objects.get_or_create(name=name, defaults={"queued_at": now})
+        return created
+    except DatabaseError:
+        log.exception("could not read the %s wake-up mark; queueing a wake-up anyway", name)
+        return True
+
+
+def _wake_clear(name: str) -> None:
+    from django.db import DatabaseError
+
+    from routing.models import RouterWake
+
+    try:
+        RouterWake.objects.filter(name=name).update(queued_at=None)
+    except DatabaseError:  # the mark goes stale by itself after WAKE_STALE_SECONDS
+        log.exception("could not clear the %s wake-up mark", name)
 
 
 def retry_holding() -> int:

@@ -5,26 +5,33 @@ every row locked, so no cap is exceeded."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
+from collections.abc import Callable
 
 import pytest
 from django.db import connections
 from django.utils import timezone
 
-from reps.models import FairnessState, RepLoad
+from reps import services as rep_services
+from reps.models import FairnessState, Licence, Rep, RepLoad
 from routing import services
-from routing.models import Lead, Offer
-from tests.factories import LeadFactory, PoolFactory, PoolMemberFactory, RepFactory, RuleFactory
+from routing.models import Decision, Lead, Offer
+from tests.factories import LeadFactory, LicenceFactory, PoolFactory, PoolMemberFactory, RepFactory, RuleFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def _in_other_worker(sql: str, params: list) -> None:
-    """Run ``sql`` in another connection and commit it (another routing worker's write)."""
+def _in_other_worker(job: Callable[[], object]) -> None:
+    """Run ``job`` in another thread with its own connection, committed (another worker's or a
+    manager's change). Its errors are raised here."""
+    errors: list[BaseException] = []
+
     def run() -> None:
         try:
-            with connections["default"].cursor() as cursor:
-                cursor.execute(sql, params)
+            job()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            errors.append(exc)
         finally:
             connections.close_all()
 
@@ -32,18 +39,29 @@ def _in_other_worker(sql: str, params: list) -> None:
     thread.start()
     thread.join(timeout=30)
     assert not thread.is_alive(), "the other worker was blocked: the batch held a lock while deciding"
+    assert not errors, errors
 
 
-def _between_decide_and_write(monkeypatch, sql: str, params: list) -> list[bool]:  # noqa: ANN001
-    """Commit ``sql`` from another connection right after the batch's first decide step (while it
-    holds no capacity or fairness lock). Returns a list that records each decide call."""
+def _sql(sql: str, params: list) -> Callable[[], None]:
+    def run() -> None:
+        with connections["default"].cursor() as cursor:
+            cursor.execute(sql, params)
+
+    return run
+
+
+def _between_decide_and_write(monkeypatch, sql: str | Callable[[], object], params: list | None = None) -> list[bool]:  # noqa: ANN001
+    """Commit ``sql`` (or run a callable) from another connection right after the batch's first
+    decide step (while it holds no capacity or fairness lock). Returns a list that records each
+    decide call."""
     real = services.decide_batch
     calls: list[bool] = []
+    job = _sql(sql, params or []) if isinstance(sql, str) else sql
 
     def decide(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         results = real(*args, **kwargs)
         if not calls:
-            _in_other_worker(sql, params)
+            _in_other_worker(job)
         calls.append(True)
         return results
 
@@ -118,3 +136,62 @@ def test_fairness_changes_by_other_workers_are_kept(monkeypatch, settings) -> No
     # Both changes survive: the two workers' credits sum to zero, and 3 leads were assigned in all.
     assert sum(credit for credit, _ in after.values()) == pytest.approx(0.0)
     assert sum(assigned for _, assigned in after.values()) == sum(a for _, a in before.values()) + 2
+
+
+def _licence_ended(rep: Rep) -> None:
+    licence = Licence.objects.get(rep=rep)
+    licence.valid_until = timezone.now().date() - dt.timedelta(days=1)
+    licence.save()
+
+
+# Each change makes the batch's chosen rep (the only one) unable to take the lead. It commits
+# after the batch decided and before it locks; the lead must not be offered to that rep.
+CHANGES: dict[str, Callable[[Rep], object]] = {
+    "deactivated": lambda rep: rep_services.rep_set_active(rep=Rep.objects.get(pk=rep.pk), active=False),
+    "away": lambda rep: rep_services.rep_set_away(rep=Rep.objects.get(pk=rep.pk)),
+    "absence begins": lambda rep: rep_services.absence_create(
+        rep=Rep.objects.get(pk=rep.pk), starts_at=timezone.now() - dt.timedelta(minutes=5),
+        ends_at=timezone.now() + dt.timedelta(hours=2), reason="illness", created_by=None),
+    "cap lowered": lambda rep: rep_services.rep_set_caps(rep=Rep.objects.get(pk=rep.pk), max_open=1, max_daily=None,
+                                                         max_weekly=None),
+    "licence ended": _licence_ended,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_a_rep_who_became_ineligible_meanwhile_gets_no_offer(monkeypatch, settings, change: str) -> None:  # noqa: ANN001
+    settings.LEADOPS_ROUTE_NARROW_LOCKS = True
+    rep = RepFactory(max_open=5)
+    LicenceFactory(rep=rep, jurisdiction="US-CA", product_line="life")
+    pool = PoolFactory()
+    PoolMemberFactory(pool=pool, rep=rep)
+    RuleFactory(pool=pool, requirements={"licence": True}, fallback=[{"kind": "holding"}])
+    services.rule_publish()
+    # The rep already holds one lead, so a cap lowered to 1 leaves no room for another.
+    RepLoad.objects.create(rep=rep, open_count=1)
+    lead = LeadFactory(received_at=timezone.now(), country="US", state="CA", product_line="life")
+    calls = _between_decide_and_write(monkeypatch, lambda: CHANGES[change](rep))
+    services.leads_route_all_pending()
+    lead.refresh_from_db()
+    assert len(calls) == 2, "the batch did not decide again after its chosen rep changed"
+    assert lead.status == Lead.Status.HOLDING, lead.status
+    assert not Offer.objects.filter(lead=lead).exists()
+    assert RepLoad.objects.get(rep=rep).open_count == 1
+    # The first attempt's writes were rolled back whole: one decision, a first route, one attempt.
+    assert list(Decision.objects.filter(lead=lead).values_list("kind", "outcome")) == [(Decision.Kind.ROUTE, "holding")]
+    assert lead.route_attempts == 1
+
+
+def test_an_unrelated_change_lets_the_batch_stand(monkeypatch, settings) -> None:  # noqa: ANN001
+    """Another rep (not the chosen one) deactivated meanwhile: availability is re-read for the
+    chosen rep only, so the first decision is written as it is."""
+    settings.LEADOPS_ROUTE_NARROW_LOCKS = True
+    rep, pool = _one_rep_world(max_open=5)
+    other = RepFactory()
+    LeadFactory(received_at=timezone.now())
+    calls = _between_decide_and_write(
+        monkeypatch, "UPDATE reps_rep SET away_until = now() + interval '1 hour' WHERE id = %s", [other.id]
+    )
+    services.leads_route_all_pending()
+    assert len(calls) == 1
+    assert Offer.objects.filter(rep=rep, status=Offer.Status.OPEN).count() == 1
