@@ -18,6 +18,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from routing.reference import currency_code
+
 IGNORE = "ignore"
 ATTRIBUTE_PREFIX = "attributes."
 LEGACY_ATTRIBUTE_PREFIX = "attr."  # LeadOps' own CSV header form for custom attributes
@@ -92,6 +94,11 @@ def _attribute_name(header: str) -> str:
     decomposed = unicodedata.normalize("NFKD", header)
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
     return re.sub(r"[\W_]+", "_", bare).strip("_")[:60] or "column"
+
+
+def attribute_target(header: str) -> str:
+    """The custom-attribute target a column would fill: ``"Event Booth #"`` → ``"attributes.event_booth"``."""
+    return ATTRIBUTE_PREFIX + _attribute_name(header)
 
 
 _INDEX: dict[str, str] = {}
@@ -196,8 +203,8 @@ class ColumnMapping(BaseModel):
     @field_validator("currency")
     @classmethod
     def _currency(cls, value: str) -> str:
-        if value and not re.fullmatch(r"[A-Za-z]{3}", value):
-            raise ValueError("use a three-letter ISO currency code, e.g. EUR")
+        if value and (not re.fullmatch(r"[A-Za-z]{3}", value) or currency_code(value) != value.upper()):
+            raise ValueError("use a three-letter ISO 4217 currency code, e.g. EUR")
         return value.upper()
 
 
@@ -282,6 +289,6 @@ def mapping_apply(row: dict[str, str], mapping: ColumnMapping) -> dict[str, Any]
 
 
 __all__ = [
-    "ATTRIBUTE_PREFIX", "FIELD_LABELS", "IGNORE", "ColumnMapping", "MappingError", "header_key",
+    "ATTRIBUTE_PREFIX", "FIELD_LABELS", "IGNORE", "ColumnMapping", "MappingError", "attribute_target", "header_key",
     "mapping_apply", "mapping_check", "mapping_parse", "mapping_suggest", "target_label",
 ]  # fmt: skip
