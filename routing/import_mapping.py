@@ -172,7 +172,7 @@ class ColumnMapping(BaseModel):
 
     columns: dict[str, str] = Field(default_factory=dict, max_length=500)
     source: str = Field(default="", max_length=60)
-    currency: str = Field(default="", max_length=3)
+    currency: str = Field(default="", max_length=20)  # checked as an ISO 4217 code below
 
     @field_validator("columns")
     @classmethod
