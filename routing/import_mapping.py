@@ -170,9 +170,12 @@ class ColumnMapping(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    columns: dict[str, str] = Field(default_factory=dict, max_length=500)
-    source: str = Field(default="", max_length=60)
-    currency: str = Field(default="", max_length=20)  # checked as an ISO 4217 code below
+    columns: dict[str, str] = Field(default_factory=dict, max_length=500, description=(
+        "{header as in the file: target}; target is a lead field (`first_name`, `email`, `state`, ...), "
+        "`attributes.<key>` or `ignore`; each field filled by one column at most"))
+    source: str = Field(default="", max_length=60, description="the lead source for every row when no column fills `source`")
+    currency: str = Field(default="", max_length=20, description=(
+        "ISO 4217 code of the value column when no column fills `currency`, e.g. `EUR`"))  # checked below
 
     @field_validator("columns")
     @classmethod

@@ -26,6 +26,8 @@ from typing import Final
 import pycountry
 
 INTENTS: Final = ("high", "medium", "low")
+# Lead fields whose spellings ops can add synonyms for (the LeadSynonym model's choices).
+SYNONYM_FIELDS: Final = ("country", "state", "language", "currency", "intent", "account_tier", "product_line")
 INTENT_LABELS: Final = {"high": "High", "medium": "Medium", "low": "Low"}
 
 
