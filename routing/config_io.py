@@ -40,6 +40,7 @@ from reps.models import Absence, Licence, Pool, PoolMember, Rep, RepSkill, Role,
 from routing.engine import schema
 from routing.engine.types import StepKind
 from routing.models import ExchangeRate, ImportMapping, LeadSynonym, Rule, Segment
+from routing.reference import jurisdiction_code, place_problem_or_codes
 
 FORMAT = "leadops-config"
 FORMAT_VERSION = 1
@@ -373,6 +374,14 @@ def _parse_doc(data: Any) -> tuple[dict[str, Any], list[str]]:  # noqa: C901 - o
             "country": c.text(d, "country", p, required=True).upper(), "region": c.text(d, "region", p).upper(),
             "postal_prefix": c.text(d, "postal_prefix", p), "active": c.boolean(d, "active", p, True),
         })  # fmt: skip
+    for i, t in enumerate(territories):  # stored as the lead normaliser stores places (issue 11)
+        if t["country"]:
+            found = place_problem_or_codes(country=t["country"], region=t["region"])
+            if isinstance(found, dict):
+                for name, message in found.items():
+                    c.err(f"territories[{i}].{name}", message)
+            else:
+                t["country"], t["region"] = found
     c.unique(territories, lambda t: t["name"], "territories", "territory")
     territory_names = db_territories | {t["name"] for t in territories}
     for i, t in enumerate(territories):
@@ -414,7 +423,11 @@ def _parse_doc(data: Any) -> tuple[dict[str, Any], list[str]]:  # noqa: C901 - o
         rep["licences"] = []
         for j, lic in enumerate(c.items(d.get("licences"), f"{p}.licences")):
             lp, ld = f"{p}.licences[{j}]", c.obj(lic, f"{p}.licences[{j}]")
-            row = {"jurisdiction": c.text(ld, "jurisdiction", lp, required=True).upper(),
+            jurisdiction = c.text(ld, "jurisdiction", lp, required=True)
+            if jurisdiction and jurisdiction_code(jurisdiction) is None:
+                c.err(f"{lp}.jurisdiction", f"unknown jurisdiction {jurisdiction[:40]!r}: use an ISO 3166 country (US) "
+                                            "or subdivision (US-CA) code")  # fmt: skip
+            row = {"jurisdiction": jurisdiction_code(jurisdiction) or jurisdiction.upper(),
                    "product_line": c.text(ld, "product_line", lp, required=True),
                    "valid_from": ld.get("valid_from"), "valid_until": ld.get("valid_until") or None}  # fmt: skip
             for key in ("valid_from", "valid_until"):
