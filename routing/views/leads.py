@@ -198,7 +198,19 @@ def leads_import_mapping(request: HttpRequest, import_id: int) -> HttpResponse:
         context["dry_run"] = _dry_run(job, mapping, encoding, separator, context)
         context["previewed"] = key if context["dry_run"] is not None else ""
     context["form"] = form
+    context["columns"] = _columns_with_samples(form, context.get("dry_run"))
     return render(request, "leads/import_mapping.html", context)
+
+
+def _columns_with_samples(form: MappingForm, dry_run: DryRun | None) -> list[tuple[forms.BoundField, str]]:
+    """Each column's select with the first values of that column in the file ("Ana, Bo, Cy")."""
+    rows = [cells for _line, cells, _lead, _errors in dry_run.preview] if dry_run else []
+    columns = []
+    for header, field in zip(form.headers, form.column_fields(), strict=True):
+        values = [cells.get(header, "").strip() for cells in rows]
+        shown = ", ".join([v[:40] for v in values if v][:3])
+        columns.append((field, shown))
+    return columns
 
 
 def _header(job: LeadImport, encoding: str, separator: str) -> list[str]:

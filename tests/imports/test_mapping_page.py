@@ -54,6 +54,7 @@ def test_an_upload_goes_to_the_mapping_step_with_suggested_fields_a_preview_and_
     dry = page.context["dry_run"]
     assert (dry.created, dry.duplicated, dry.rejected) == (2, 1, 2)
     assert "<td>4</td><td>Email</td><td>email</td>" in html  # line, column, field
+    assert "In the file: Ana, Bo, Cy" in html  # the first values of each column
     assert 'id="import-button"' in html and not Lead.objects.exists()
 
 
