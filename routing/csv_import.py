@@ -417,6 +417,21 @@ def _commit(job: LeadImport, token: str, chunk: _Chunk) -> bool:
     return True
 
 
+def lead_imports_discard_unmapped(*, older_than: dt.timedelta = dt.timedelta(days=1)) -> int:
+    """Close uploads left at the mapping step for longer than ``older_than``: each becomes a
+    refused import saying so, and its stored file is deleted. Returns how many."""
+    cutoff = timezone.now() - older_than
+    closed = 0
+    for job in LeadImport.objects.filter(status=LeadImport.Status.MAPPING, created_at__lt=cutoff):
+        updated = LeadImport.objects.filter(id=job.id, status=LeadImport.Status.MAPPING).update(
+            status=LeadImport.Status.REFUSED, finished_at=timezone.now(),
+            refusal="Not imported: its columns were never mapped; the uploaded file was deleted after a day.")
+        if updated:
+            _discard_upload(Path(job.path))
+            closed += 1
+    return closed
+
+
 def lead_imports_resume_stale() -> int:
     """Queue a continuation for every unfinished import whose worker stopped reporting (killed,
     or its task lost); the claim lets exactly one worker take it over. Returns how many."""

@@ -510,6 +510,18 @@ class ImportMapping(models.Model):
         """The mapping in its JSON form (what ``mapping_parse`` reads)."""
         return {"columns": dict(self.columns or {}), "source": self.source, "currency": self.currency}
 
+    def clean(self) -> None:
+        """The one schema (``ColumnMapping``) checks the mapping, also when edited in the admin."""
+        from routing.import_mapping import MappingError, mapping_parse
+
+        try:
+            parsed = mapping_parse(self.as_json() if isinstance(self.columns, dict) else {"columns": self.columns})
+        except MappingError as exc:
+            raise ValidationError({name.split(".", 1)[0]: " ".join(messages) for name, messages in exc.errors.items()
+                                   if name.split(".", 1)[0] in ("columns", "source", "currency")} or
+                                  {"columns": "Not a valid mapping."}) from None  # fmt: skip
+        self.currency = parsed.currency
+
 
 # Area-specific models live beside their code; importing registers them with the routing app.
 from routing.console.models import *  # noqa: E402, F401, F403

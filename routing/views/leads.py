@@ -95,6 +95,8 @@ def leads_import(request: HttpRequest) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def leads_import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
     job = get_object_or_404(LeadImport, id=import_id)
+    if job.status == LeadImport.Status.MAPPING:  # nothing runs until its columns are mapped
+        return redirect("leads-import-mapping", import_id=job.id)
     finished = job.status in (LeadImport.Status.DONE, LeadImport.Status.REFUSED)
     template = "leads/import_detail.html"
     if getattr(request, "htmx", False):

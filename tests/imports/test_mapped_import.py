@@ -183,3 +183,19 @@ def test_a_saved_mapping_is_replaced_by_saving_under_the_same_name() -> None:
     import_mapping_save(name="Scanner", mapping=ColumnMapping(columns={"E-Mail": "email"}, source="expo"))
     import_mapping_save(name="Scanner", mapping=ColumnMapping(columns={"Mail": "email"}, source="expo-2"))
     assert list(ImportMapping.objects.values_list("name", "columns", "source")) == [("Scanner", {"Mail": "email"}, "expo-2")]
+
+
+def test_an_upload_abandoned_at_the_mapping_step_is_closed_and_its_file_deleted(tmp_path: Path) -> None:
+    from django.test import override_settings
+
+    from routing.csv_import import lead_imports_discard_unmapped
+
+    with override_settings(LEADOPS_IMPORT_DIR=tmp_path):
+        old = lead_import_create(path=crm_file(tmp_path), file_name="crm.csv", awaiting_mapping=True)
+        LeadImport.objects.filter(id=old.id).update(created_at="2020-01-01T00:00Z")
+        (tmp_path / "fresh.csv").write_text(CRM_HEADER + "\n", encoding="utf-8")
+        fresh = lead_import_create(path=tmp_path / "fresh.csv", file_name="fresh.csv", awaiting_mapping=True)
+        assert lead_imports_discard_unmapped() == 1
+    old.refresh_from_db()
+    assert old.status == "refused" and "never mapped" in old.refusal and not Path(old.path).exists()
+    assert LeadImport.objects.get(id=fresh.id).status == "mapping" and (tmp_path / "fresh.csv").exists()

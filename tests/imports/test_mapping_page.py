@@ -136,3 +136,20 @@ def test_the_mapping_step_is_for_ops_only_and_a_started_import_leaves_it(ops_cli
     LeadImport.objects.filter(id=job.id).update(status="done")
     response = ops_client.get(f"/leads/import/{job.id}/mapping/")
     assert response.status_code == 302 and response["Location"] == f"/leads/import/{job.id}/"
+
+
+def test_the_progress_page_of_an_import_waiting_for_its_mapping_leads_to_the_mapping_step(ops_client: Client) -> None:
+    job = _upload(ops_client)
+    response = ops_client.get(f"/leads/import/{job.id}/")
+    assert response.status_code == 302 and response["Location"] == f"/leads/import/{job.id}/mapping/"
+
+
+def test_a_saved_mapping_is_checked_by_the_same_schema_in_the_admin_path() -> None:
+    from django.core.exceptions import ValidationError
+
+    bad = ImportMapping(name="Bad", columns={"A": "email", "B": "email"}, source="x")
+    with pytest.raises(ValidationError) as caught:
+        bad.full_clean()
+    assert "both fill Email" in str(caught.value.message_dict["columns"])
+    with pytest.raises(ValidationError):
+        ImportMapping(name="Bad", columns=["email"]).full_clean()
