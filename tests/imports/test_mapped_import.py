@@ -199,3 +199,18 @@ def test_an_upload_abandoned_at_the_mapping_step_is_closed_and_its_file_deleted(
     old.refresh_from_db()
     assert old.status == "refused" and "never mapped" in old.refusal and not Path(old.path).exists()
     assert LeadImport.objects.get(id=fresh.id).status == "mapping" and (tmp_path / "fresh.csv").exists()
+
+
+def test_issue_11_inputs_through_a_mapping_get_the_same_verdict_as_lead_field_columns(tmp_path: Path) -> None:
+    """ßßßßßßßßß (18 characters once upper-cased) is refused naming state and its column after a
+    committed chunk; California is stored as CA; a 60,000 JPY value is not converted without a rate."""
+    from django.test import override_settings
+
+    rows = [f"R{n},Ray,r{n}@example.com,Acme,Web,California,US,60000" for n in range(3)]
+    rows.append("Sz,Ray,sz@example.com,Acme,Web,ßßßßßßßßß,US,1")
+    with override_settings(LEADOPS_IMPORT_CHUNK=2):
+        job = lead_import_create(path=crm_file(tmp_path, rows), file_name="c.csv", mapping=crm_mapping(currency="JPY"))
+        job = lead_import_process(import_id=job.id)
+    assert (job.created, job.rejected, job.rows_total) == (3, 1, 4)
+    assert [(e["line"], e["field"], e["column"]) for e in job.errors] == [(5, "state", "State/Province")]
+    assert set(Lead.objects.values_list("state", "currency", "value_base")) == {("CA", "JPY", None)}
