@@ -48,7 +48,7 @@ from pydantic_core import PydanticCustomError
 
 from routing.engine import types
 from routing.import_mapping import ColumnMapping
-from routing.reference import SYNONYM_FIELDS, currency_code, synonym_target_problem
+from routing.reference import SYNONYM_FIELDS, country_code, currency_code, language_code, synonym_target_problem
 from routing.engine.conditions import PRESENCE_OPS, validate_condition
 from routing.engine.sla import SlaClock
 from routing.engine.types import Criterion, Op, StepKind, Strategy
@@ -204,6 +204,25 @@ def _choice(default: Any, description: str) -> Any:
 # --- conditions ---------------------------------------------------------------------------------
 
 
+# Lead fields the normaliser stores as ISO codes: a condition naming them by a spelling the
+# normaliser accepts ("United States", "USA", "English") is stored as the code, or it would never
+# match a normalised lead. Unrecognised values are kept as written.
+_CODED_FIELDS: Final = {"country": country_code, "language": language_code, "currency": currency_code}
+
+
+def _as_leads_store(data: Mapping[str, Any]) -> Any:
+    coder = _CODED_FIELDS.get(data.get("field"))  # type: ignore[arg-type]
+    op = data.get("op")
+    if coder is None or (op.value if isinstance(op, Op) else op) not in (Op.EQUALS, Op.NOT_EQUALS, Op.IN, Op.NOT_IN):
+        return data
+    value = data.get("value")
+    if isinstance(value, str):
+        return {**data, "value": coder(value) or value}
+    if isinstance(value, list):
+        return {**data, "value": [coder(v) or v if isinstance(v, str) else v for v in value]}
+    return data
+
+
 class Condition(_Model):
     """One test on a lead field; a rule or segment matches when all of its conditions hold."""
 
@@ -229,7 +248,7 @@ class Condition(_Model):
             raise PydanticCustomError("condition", " ".join(problems))
         for where, problem in storable_problems(value, "value"):
             raise PydanticCustomError("storable", "{where}: {problem}", {"where": where, "problem": problem})
-        return data
+        return _as_leads_store(data)
 
     def dump(self) -> dict[str, Any]:
         item: dict[str, Any] = {"field": self.field, "op": self.op.value}

@@ -62,3 +62,29 @@ def test_config_import_gives_the_same_verdict_as_the_forms() -> None:
     with pytest.raises(ConfigImportError) as caught:
         config_import(doc)
     assert {e.split(":")[0] for e in caught.value.errors} == {"territories[1].region", "reps[0].licences[0].jurisdiction"}
+
+
+@pytest.mark.parametrize(("field", "op", "written", "stored"), [
+    ("country", "equals", "United States", "US"), ("country", "in", ["USA", "Germany", "Narnia"], ["US", "DE", "Narnia"]),
+    ("language", "not_equals", "English", "en"), ("currency", "equals", "jpy", "JPY"), ("country", "equals", "US", "US"),
+    ("country", "contains", "United", "United"), ("company", "equals", "United States", "United States"),
+])  # fmt: skip
+def test_a_condition_on_a_coded_field_is_stored_as_the_code_leads_carry(field: str, op: str, written: object,
+                                                                        stored: object) -> None:  # fmt: skip
+    from routing.engine import schema
+
+    condition, problems = schema.validate(schema.Condition, {"field": field, "op": op, "value": written})
+    assert problems == [] and condition.dump()["value"] == stored
+
+
+def test_a_rule_on_united_states_routes_a_lead_from_the_us(ops_client: Client) -> None:
+    from routing.models import Rule
+    from tests.factories import PoolFactory
+
+    pool = PoolFactory()
+    response = ops_client.post("/ops/rules/new/", {
+        "name": "US", "priority": "5", "enabled": "on", "pool": str(pool.id), "strategy": "weighted_fair",
+        "value_threshold": "", "high_value_min_tier": "", "req_min_tier": "", "cond_field": ["country"],
+        "cond_op": ["equals"], "cond_value": ["United States"], "fb_kind": [], "action": "save"})  # fmt: skip
+    assert response.status_code == 302, response.context["form"].errors if response.context else response
+    assert Rule.objects.get(name="US").conditions == [{"field": "country", "op": "equals", "value": "US"}]
