@@ -194,7 +194,9 @@ def leads_import_mapping(request: HttpRequest, import_id: int) -> HttpResponse:
     if mapping is not None and header:
         key = fingerprint(mapping, encoding, separator)
         if request.POST.get("action") == "import" and request.POST.get("previewed") == key:
-            return _start(request, job, form, mapping, encoding, separator)
+            started = _start(job, form, mapping, encoding, separator)
+            if started is not None:
+                return started
         if request.POST.get("action") == "import":
             context["changed"] = True
         context["dry_run"] = _dry_run(job, mapping, encoding, separator, context)
@@ -251,8 +253,10 @@ def _dry_run(job: LeadImport, mapping: ColumnMapping, encoding: str, separator: 
         return None
 
 
-def _start(request: HttpRequest, job: LeadImport, form: MappingForm, mapping: ColumnMapping, encoding: str,
-           separator: str) -> HttpResponse:  # fmt: skip
+def _start(job: LeadImport, form: MappingForm, mapping: ColumnMapping, encoding: str,
+           separator: str) -> HttpResponse | None:  # fmt: skip
+    """Save the mapping when asked, start the import and go to its progress page; None (with
+    the error on the form) when the mapping cannot be saved under that name."""
     from django.core.exceptions import ValidationError
 
     name = form.cleaned_data["save_as"].strip()
@@ -261,8 +265,7 @@ def _start(request: HttpRequest, job: LeadImport, form: MappingForm, mapping: Co
             import_mapping_save(name=name, mapping=mapping)
         except ValidationError as exc:
             form.add_error("save_as", " ".join(exc.messages))
-            return render(request, "leads/import_mapping.html", {"job": job, "form": form,
-                                                                 "saved": ImportMapping.objects.all()})  # fmt: skip
+            return None
     lead_import_start(job=job, mapping=mapping, mapping_name=name or job.mapping_name,
                       encoding=encoding_name(encoding) if encoding else "", delimiter=separator)  # fmt: skip
     return redirect("leads-import-detail", import_id=job.id)

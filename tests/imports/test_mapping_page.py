@@ -153,3 +153,22 @@ def test_a_saved_mapping_is_checked_by_the_same_schema_in_the_admin_path() -> No
     assert "both fill Email" in str(caught.value.message_dict["columns"])
     with pytest.raises(ValidationError):
         ImportMapping(name="Bad", columns=["email"]).full_clean()
+
+
+def test_a_mapping_that_cannot_be_saved_is_named_on_its_field_and_nothing_starts(ops_client: Client,
+                                                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from django.core.exceptions import ValidationError
+
+    from routing.views import leads
+
+    def refuse(**kwargs: object) -> None:
+        raise ValidationError({"name": "Import mapping with this Name already exists."})
+
+    monkeypatch.setattr(leads, "import_mapping_save", refuse)
+    job = _upload(ops_client)
+    preview = _post(ops_client, job, "preview", {"save_as": "CRM export"})
+    data = {name: preview.context["form"][name].value() or "" for name in preview.context["form"].fields}
+    response = ops_client.post(f"/leads/import/{job.id}/mapping/", {**data, "action": "import",
+                                                                    "previewed": preview.context["previewed"]})  # fmt: skip
+    assert response.status_code == 200 and "already exists" in str(response.context["form"].errors["save_as"])
+    assert response.context["columns"] and LeadImport.objects.get(id=job.id).status == "mapping"
