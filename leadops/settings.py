@@ -349,3 +349,5 @@ LEADOPS_IMPORT_CHUNK = envint("LEADOPS_IMPORT_CHUNK", 1000, minimum=1)
 LEADOPS_IMPORT_SLICE_SECONDS = envfloat("LEADOPS_IMPORT_SLICE_SECONDS", 60.0)
 # An import whose worker has not reported for this long is resumed by the sweep.
 LEADOPS_IMPORT_STALE_SECONDS = envint("LEADOPS_IMPORT_STALE_SECONDS", 300, minimum=1)
+# The mapping step checks this many rows in its dry run (the whole file when it is shorter).
+LEADOPS_IMPORT_DRY_RUN_ROWS = envint("LEADOPS_IMPORT_DRY_RUN_ROWS", 20_000, minimum=1)

@@ -15,7 +15,9 @@ from routing.console import selectors
 from routing.console import services as console_services
 from routing.console.forms import StorableJSONFormField
 from routing.engine import schema
-from routing.models import ApiToken, Decision, ExchangeRate, Lead, LeadImport, LeadSynonym, Offer, Rule, RuleSet, Segment
+from routing.models import (
+    ApiToken, Decision, ExchangeRate, ImportMapping, Lead, LeadImport, LeadSynonym, Offer, Rule, RuleSet, Segment,
+)  # fmt: skip
 
 
 def _place(form: forms.ModelForm, problems: list[tuple[str, str]], aliases: dict[str, str]) -> None:
@@ -128,6 +130,12 @@ class LeadSynonymAdmin(SimpleHistoryAdmin):
     list_display = ["field", "alias", "value"]
     list_filter = ["field"]
     search_fields = ["alias", "value"]
+
+
+@admin.register(ImportMapping)
+class ImportMappingAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "source", "currency", "updated_at"]
+    search_fields = ["name"]
 
 
 @admin.register(LeadImport)

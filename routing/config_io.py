@@ -28,6 +28,7 @@ from typing import Any, Callable
 import pydantic
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils.dateparse import parse_date, parse_datetime
@@ -38,11 +39,16 @@ from calendars.models import BusinessCalendar
 from reps.models import Absence, Licence, Pool, PoolMember, Rep, RepSkill, Role, Skill, Team, Territory
 from routing.engine import schema
 from routing.engine.types import StepKind
-from routing.models import Rule, Segment
+from routing.models import ExchangeRate, ImportMapping, LeadSynonym, Rule, Segment
+from routing.reference import jurisdiction_code, place_problem_or_codes
 
 FORMAT = "leadops-config"
 FORMAT_VERSION = 1
-SECTIONS = ("skills", "teams", "territories", "reps", "pools", "segments", "rules")
+SECTIONS = ("skills", "teams", "territories", "reps", "pools", "segments", "rules", "exchange_rates", "lead_synonyms",
+            "import_mappings")  # fmt: skip
+# Sections added after format version 1 was first written: a file without one (an older export)
+# leaves those objects as they are; a file with one, even empty, replaces them.
+OPTIONAL_SECTIONS = ("exchange_rates", "lead_synonyms", "import_mappings")
 
 
 class ConfigImportError(Exception):
@@ -179,6 +185,13 @@ def config_export(*, include_absences: bool = True) -> dict[str, Any]:
             }
             for r in Rule.objects.filter(archived=False)
         ],
+        "exchange_rates": [
+            schema.ExchangeRateFile.model_construct(currency=r.currency, rate=r.rate, as_of=r.as_of, note=r.note).dump()
+            for r in ExchangeRate.objects.order_by("currency", "as_of")
+        ],
+        "lead_synonyms": [{"field": s.field, "alias": s.alias, "value": s.value}
+                          for s in LeadSynonym.objects.order_by("field", "alias")],
+        "import_mappings": [{"name": m.name, **m.as_json()} for m in ImportMapping.objects.order_by("name")],
     }  # fmt: skip
 
 
@@ -361,6 +374,14 @@ def _parse_doc(data: Any) -> tuple[dict[str, Any], list[str]]:  # noqa: C901 - o
             "country": c.text(d, "country", p, required=True).upper(), "region": c.text(d, "region", p).upper(),
             "postal_prefix": c.text(d, "postal_prefix", p), "active": c.boolean(d, "active", p, True),
         })  # fmt: skip
+    for i, t in enumerate(territories):  # stored as the lead normaliser stores places (issue 11)
+        if t["country"]:
+            found = place_problem_or_codes(country=t["country"], region=t["region"])
+            if isinstance(found, dict):
+                for name, message in found.items():
+                    c.err(f"territories[{i}].{name}", message)
+            else:
+                t["country"], t["region"] = found
     c.unique(territories, lambda t: t["name"], "territories", "territory")
     territory_names = db_territories | {t["name"] for t in territories}
     for i, t in enumerate(territories):
@@ -402,7 +423,11 @@ def _parse_doc(data: Any) -> tuple[dict[str, Any], list[str]]:  # noqa: C901 - o
         rep["licences"] = []
         for j, lic in enumerate(c.items(d.get("licences"), f"{p}.licences")):
             lp, ld = f"{p}.licences[{j}]", c.obj(lic, f"{p}.licences[{j}]")
-            row = {"jurisdiction": c.text(ld, "jurisdiction", lp, required=True).upper(),
+            jurisdiction = c.text(ld, "jurisdiction", lp, required=True)
+            if jurisdiction and jurisdiction_code(jurisdiction) is None:
+                c.err(f"{lp}.jurisdiction", f"unknown jurisdiction {jurisdiction[:40]!r}: use an ISO 3166 country (US) "
+                                            "or subdivision (US-CA) code")  # fmt: skip
+            row = {"jurisdiction": jurisdiction_code(jurisdiction) or jurisdiction.upper(),
                    "product_line": c.text(ld, "product_line", lp, required=True),
                    "valid_from": ld.get("valid_from"), "valid_until": ld.get("valid_until") or None}  # fmt: skip
             for key in ("valid_from", "valid_until"):
@@ -482,6 +507,26 @@ def _parse_doc(data: Any) -> tuple[dict[str, Any], list[str]]:  # noqa: C901 - o
             c.errors.extend(_problems(schema.rule_reference_problems(
                 rule, f"rules[{i}]", pools=pool_names, reps=usernames, skills=skill_keys)))  # fmt: skip
     out["rules"] = [rule.dump() for _, rule in rules if rule is not None]
+
+    # Intake reference data and saved import mappings (only when the file has the section).
+    if "exchange_rates" in doc:
+        rates = named(schema.ExchangeRateFile, "exchange_rates")
+        c.errors.extend(_problems(schema.duplicate_problems(
+            [f"{r.currency} as of {r.as_of}" if r else None for _, r in rates], "exchange_rates", "rate")))  # fmt: skip
+        for i, rate in rates:
+            if rate is not None and rate.currency == settings.LEADOPS_BASE_CURRENCY:
+                c.err(f"exchange_rates[{i}].currency", f"{rate.currency} is the base currency: its rate is always 1")
+        out["exchange_rates"] = [r.dump() for _, r in rates if r is not None]
+    if "lead_synonyms" in doc:
+        synonyms = named(schema.LeadSynonymFile, "lead_synonyms")
+        c.errors.extend(_problems(schema.duplicate_problems(
+            [f"{s.field}: {s.alias.casefold()}" if s else None for _, s in synonyms], "lead_synonyms", "synonym")))  # fmt: skip
+        out["lead_synonyms"] = [s.dump() for _, s in synonyms if s is not None]
+    if "import_mappings" in doc:
+        mappings = named(schema.ImportMappingFile, "import_mappings")
+        c.errors.extend(_problems(schema.duplicate_problems(
+            [m.name if m else None for _, m in mappings], "import_mappings", "mapping name")))  # fmt: skip
+        out["import_mappings"] = [m.dump() for _, m in mappings if m is not None]
     return out, c.errors
 
 
@@ -512,10 +557,14 @@ _KEYS: dict[str, Callable[[dict], str]] = {
     "pools": lambda d: d["name"],
     "segments": lambda d: d["slug"],
     "rules": lambda d: d["name"],
+    "exchange_rates": lambda d: f"{d['currency']} as of {d['as_of']}",
+    "lead_synonyms": lambda d: f"{d['field']}: {d['alias']}",
+    "import_mappings": lambda d: d["name"],
 }
 # What happens to objects that are in the database but not in the file.
 _MISSING_ACTION = {"skills": "deactivate", "territories": "deactivate", "reps": "deactivate",
-                   "pools": "deactivate", "rules": "archive", "segments": "delete", "teams": None}  # fmt: skip
+                   "pools": "deactivate", "rules": "archive", "segments": "delete", "teams": None,
+                   "exchange_rates": "delete", "lead_synonyms": "delete", "import_mappings": "delete"}  # fmt: skip
 
 
 def config_diff(current: dict[str, Any], incoming: dict[str, Any]) -> list[dict[str, Any]]:
@@ -526,6 +575,8 @@ def config_diff(current: dict[str, Any], incoming: dict[str, Any]) -> list[dict[
     """
     changes: list[dict[str, Any]] = []
     for section in SECTIONS:
+        if section in OPTIONAL_SECTIONS and section not in incoming:
+            continue  # an older file without the section leaves it alone
         key = _KEYS[section]
         old = {key(d): d for d in current.get(section, [])}
         new = {key(d): d for d in incoming.get(section, [])}
@@ -772,7 +823,19 @@ def _apply(doc: dict[str, Any], user: Any) -> _Applier:  # noqa: C901 - one step
                 setattr(rule, k, v)
             a.save(rule, f"rules[{i}]")
 
-    # 7. Whatever the file does not list is switched off (never deleted: leads refer to it).
+    # 7. Exchange rates, synonyms and import mappings: upserted by natural key, the others deleted
+    #    (only when the file has the section).
+    _sync_keyed(a, doc, "exchange_rates", ExchangeRate, lambda o: (o.currency, o.as_of.isoformat()),
+                lambda r: (r["currency"], r["as_of"]),
+                lambda r: {"rate": Decimal(r["rate"]), "note": r["note"]},
+                lambda r: {"currency": r["currency"], "as_of": dt.date.fromisoformat(r["as_of"])})  # fmt: skip
+    _sync_keyed(a, doc, "lead_synonyms", LeadSynonym, lambda o: (o.field, o.alias), lambda r: (r["field"], r["alias"]),
+                lambda r: {"value": r["value"]}, lambda r: {"field": r["field"], "alias": r["alias"]})  # fmt: skip
+    _sync_keyed(a, doc, "import_mappings", ImportMapping, lambda o: o.name, lambda r: r["name"],
+                lambda r: {"columns": r["columns"], "source": r["source"], "currency": r["currency"]},
+                lambda r: {"name": r["name"]})  # fmt: skip
+
+    # 8. Whatever the file does not list is switched off (never deleted: leads refer to it).
     file_keys = {
         Skill: ({f"{r['kind']}:{r['code']}" for r in doc["skills"]}, lambda o: o.key),
         Territory: ({r["name"] for r in doc["territories"]}, lambda o: o.name),
@@ -791,6 +854,29 @@ def _apply(doc: dict[str, Any], user: Any) -> _Applier:  # noqa: C901 - one step
                 obj.active = False
                 a.save(obj, model.__name__.lower(), exclude=["parent", "manager", "user"])
     return a
+
+
+def _sync_keyed(a: _Applier, doc: dict[str, Any], section: str, model: type[models.Model],
+                key_of: Callable[[Any], Any], row_key: Callable[[dict], Any], values_of: Callable[[dict], dict],
+                creates: Callable[[dict], dict]) -> None:  # fmt: skip
+    """Make ``model``'s rows those of ``doc[section]``: delete the rows the file does not list
+    first (so a row renamed by case takes its place), then update or create the others."""
+    if section not in doc:
+        return
+    wanted = {row_key(row) for row in doc[section]}
+    current = {}
+    for obj in model.objects.all():
+        if key_of(obj) in wanted:
+            current[key_of(obj)] = obj
+        else:
+            a.delete(obj)
+    for i, row in enumerate(doc[section]):
+        obj = current.get(row_key(row)) or model(**creates(row))
+        values = values_of(row)
+        if obj.pk is None or any(getattr(obj, k) != v for k, v in values.items()):
+            for k, v in values.items():
+                setattr(obj, k, v)
+            a.save(obj, f"{section}[{i}]")
 
 
 def _sync_rep_children(a: _Applier, p: str, rep: Rep, row: dict, skills: dict, territories: dict) -> None:

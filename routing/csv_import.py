@@ -13,6 +13,10 @@ large file is imported in the background from a checkpoint.
 3. Every row ends in exactly one bucket: imported, already present (same source and external id,
    from an earlier import, the API, or earlier in this file) or rejected with its line and field.
    ``created + already_present + rejected == rows_total`` when the import is done.
+4. Files with other headers (CRM exports, badge scanners) are read through a column mapping
+   (``routing.import_mapping``): each row is turned into the normaliser's payload by
+   ``mapping_apply`` and row errors name the lead field and the file's column.
+   ``lead_import_dry_run`` runs steps 1 and 3 without writing anything.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import datetime as dt
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Iterator
 
@@ -31,7 +35,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from routing.models import Lead, LeadImport
+from routing.import_mapping import ATTRIBUTE_PREFIX, ColumnMapping, mapping_apply, mapping_check
+from routing.models import ImportMapping, Lead, LeadImport
 from routing.reference import Vocabulary, vocabulary_load
 from routing.services import _wake_router, lead_build, segment_ids_live
 from routing.snapshots import config_live
@@ -90,7 +95,7 @@ def _detect_delimiter(first_line: str) -> str:
     return best if counts[best] else ","
 
 
-def _scan(path: Path, encoding: str, delimiter: str | None) -> CsvLayout:
+def _scan(path: Path, encoding: str, delimiter: str | None, mapping: ColumnMapping | None, check: bool) -> CsvLayout:
     """One pass over the file: raises UnicodeDecodeError (with the line in ``args``) or CsvRefused."""
     line_no = 0
     with _open_text(path, encoding) as handle:
@@ -111,19 +116,28 @@ def _scan(path: Path, encoding: str, delimiter: str | None) -> CsvLayout:
                     rows += 1
         except csv.Error as exc:
             raise CsvRefused(f"Unreadable CSV at line {line_no + 1}: {exc}. Nothing was imported.") from None
-    _check_header(header, chosen, guessed=delimiter is None)
+    if check:
+        _check_header(header, chosen, guessed=delimiter is None, mapping=mapping)
+    elif not header or header == [""]:
+        raise CsvRefused("The file is empty or has no header row.")
     return CsvLayout(encoding=encoding, delimiter=chosen, header=tuple(header), rows_total=rows)
 
 
-def _check_header(header: list[str], delimiter: str, *, guessed: bool) -> None:
+def _check_header(header: list[str], delimiter: str, *, guessed: bool, mapping: ColumnMapping | None = None) -> None:
     read_as = f"read as {DELIMITERS.get(delimiter, repr(delimiter))}-separated"
     hint = f" ({read_as}; choose the separator if that is wrong)" if guessed else f" ({read_as})"
     if not header or header == [""]:
         raise CsvRefused("The file is empty or has no header row.")
+    if mapping is not None:
+        problems = mapping_check(mapping, header)
+        if problems:
+            raise CsvRefused(" ".join(m for messages in problems.values() for m in messages) + hint)
+        return
     unknown = [h for h in header if h not in ALL_FIELDS and not h.startswith("attr.")]
     if unknown:
         shown = ", ".join(repr(h[:40]) if not h.isprintable() else h[:40] for h in unknown[:10])
-        raise CsvRefused(f"Unknown column(s): {shown}{hint}. Use lead field names, or attr.<key> for custom attributes.")
+        raise CsvRefused(f"Unknown column(s): {shown}{hint}. Use lead field names, or attr.<key> for custom attributes, "
+                         "or map the file's columns (the import page's mapping step, importleads --mapping).")
     missing = [name for name in REQUIRED if name not in header]
     if missing:
         raise CsvRefused(f"The header must include source and external_id (missing: {', '.join(missing)}){hint}.")
@@ -144,17 +158,20 @@ def _undecodable_line(path: Path, encoding: str) -> int | str:
     return "?"
 
 
-def csv_inspect(path: Path, *, encoding: str | None = None, delimiter: str | None = None) -> CsvLayout:
+def csv_inspect(path: Path, *, encoding: str | None = None, delimiter: str | None = None,
+                mapping: ColumnMapping | None = None, check_header: bool = True) -> CsvLayout:  # fmt: skip
     """Decode the whole file and read its layout, or raise CsvRefused naming the line.
 
     ``encoding``/``delimiter``: what the user chose; None detects them (see the module docstring).
+    ``mapping``: the header is checked against it (``mapping_check``) instead of against LeadOps'
+    own column names. ``check_header=False``: any header is read (the mapping step shows it).
     """
     candidates = [encoding_name(encoding)] if encoding else _candidate_encodings(path)
     if delimiter is not None and delimiter not in DELIMITERS:
         raise CsvRefused("Choose comma, semicolon, tab or pipe as the separator.")
     for index, candidate in enumerate(candidates):
         try:
-            return _scan(path, candidate, delimiter)
+            return _scan(path, candidate, delimiter, mapping, check_header)
         except UnicodeDecodeError as exc:
             if index + 1 < len(candidates):
                 continue
@@ -169,14 +186,38 @@ def csv_inspect(path: Path, *, encoding: str | None = None, delimiter: str | Non
 # --- import ----------------------------------------------------------------------------------
 
 
-def lead_import_create(*, path: Path, file_name: str, encoding: str = "", delimiter: str = "",
-                       user: Any = None) -> LeadImport:  # fmt: skip
-    """Record an import of the CSV at ``path`` (already stored), waiting to start."""
+def lead_import_create(*, path: Path, file_name: str, encoding: str = "", delimiter: str = "", user: Any = None,
+                       mapping: ColumnMapping | None = None, mapping_name: str = "",
+                       awaiting_mapping: bool = False) -> LeadImport:  # fmt: skip
+    """Record an import of the CSV at ``path`` (already stored), waiting to start.
+
+    ``mapping``: the column mapping for every row (None: the file uses LeadOps' column names).
+    ``awaiting_mapping``: uploaded on the page, whose mapping step comes first; nothing runs the
+    import until ``lead_import_start``.
+    """
     return LeadImport.objects.create(
         file_name=file_name[:255], path=str(path), size_bytes=path.stat().st_size if path.exists() else 0,
         encoding=encoding, delimiter=delimiter, created_by=user if getattr(user, "is_authenticated", False) else None,
-        created_at=timezone.now(),
+        created_at=timezone.now(), mapping=mapping.model_dump() if mapping is not None else None,
+        mapping_name=mapping_name[:100],
+        status=LeadImport.Status.MAPPING if awaiting_mapping else LeadImport.Status.QUEUED,
     )  # fmt: skip
+
+
+def lead_import_start(*, job: LeadImport, mapping: ColumnMapping | None, mapping_name: str = "",
+                      encoding: str | None = None, delimiter: str | None = None) -> bool:  # fmt: skip
+    """Start an import waiting for its mapping: record the mapping (and the encoding and separator
+    chosen on the mapping page) and queue it. False when it was already started (a second click)."""
+    values: dict[str, Any] = {"mapping": mapping.model_dump() if mapping is not None else None,
+                              "mapping_name": mapping_name[:100], "status": LeadImport.Status.QUEUED}  # fmt: skip
+    if encoding is not None:
+        values["encoding"] = encoding
+    if delimiter is not None:
+        values["delimiter"] = delimiter
+    started = LeadImport.objects.filter(id=job.id, status=LeadImport.Status.MAPPING).update(**values)
+    if started:
+        transaction.on_commit(lambda: lead_import_enqueue(import_id=job.id))
+    return bool(started)
 
 
 def lead_import_enqueue(*, import_id: int) -> None:
@@ -193,7 +234,7 @@ def _claim(import_id: int, token: str) -> LeadImport | None:
     stale = timezone.now() - dt.timedelta(seconds=settings.LEADOPS_IMPORT_STALE_SECONDS)
     with transaction.atomic():
         job = LeadImport.objects.select_for_update().filter(id=import_id).first()
-        if job is None or job.status in (LeadImport.Status.DONE, LeadImport.Status.REFUSED):
+        if job is None or job.status in (LeadImport.Status.DONE, LeadImport.Status.REFUSED, LeadImport.Status.MAPPING):
             return None
         if job.run_token and job.heartbeat_at and job.heartbeat_at > stale:
             return None  # another worker holds it and is alive
@@ -215,7 +256,8 @@ def lead_import_process(*, import_id: int, slice_seconds: float | None = None) -
     path = Path(job.path)
     if job.rows_total is None:
         try:
-            layout = csv_inspect(path, encoding=job.encoding or None, delimiter=job.delimiter or None)
+            layout = csv_inspect(path, encoding=job.encoding or None, delimiter=job.delimiter or None,
+                                 mapping=job_mapping(job))
         except (CsvRefused, OSError) as exc:
             message = str(exc) if isinstance(exc, CsvRefused) else "The uploaded file is no longer readable."
             LeadImport.objects.filter(id=job.id, run_token=token).update(
@@ -244,10 +286,15 @@ def _discard_upload(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _records(job: LeadImport) -> Iterator[tuple[int, int, dict[str | None, Any]]]:
+def job_mapping(job: LeadImport) -> ColumnMapping | None:
+    """The import's column mapping (validated when it was recorded), or None for LeadOps' own headers."""
+    return None if job.mapping is None else ColumnMapping.model_validate(job.mapping)
+
+
+def _records(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, int, dict[str | None, Any]]]:
     """(row number, line number, cells) of every non-blank data row; row numbers start at 1."""
-    with _open_text(Path(job.path), job.encoding) as handle:
-        reader = csv.reader(handle, delimiter=job.delimiter)
+    with _open_text(path, encoding) as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
         header: list[str] | None = None
         row = 0
         for record in reader:
@@ -263,12 +310,45 @@ def _records(job: LeadImport) -> Iterator[tuple[int, int, dict[str | None, Any]]
             yield row, reader.line_num, cells
 
 
-def _row_data(cells: dict[str | None, Any]) -> dict[str, Any]:
+def _row_data(cells: dict[str | None, Any], mapping: ColumnMapping | None = None) -> dict[str, Any]:
+    if mapping is not None:
+        return mapping_apply({k: v for k, v in cells.items() if k is not None}, mapping)
     data: dict[str, Any] = {k: v for k, v in cells.items() if k and not k.startswith("attr.") and v not in (None, "")}
     attrs = {k[5:]: v for k, v in cells.items() if k and k.startswith("attr.") and v not in (None, "")}
     if attrs:
         data["attributes"] = attrs
     return data
+
+
+def _columns_of(mapping: ColumnMapping | None) -> dict[str, str]:
+    """Lead field -> the file's column that fills it, to name columns in row errors."""
+    if mapping is None:
+        return {}
+    columns: dict[str, str] = {}
+    attribute_columns = []
+    for header, target in mapping.columns.items():
+        if target.startswith(ATTRIBUTE_PREFIX):
+            attribute_columns.append(header)
+        else:
+            columns[target] = header
+    columns["attributes"] = ", ".join(attribute_columns)
+    return columns
+
+
+def _judge(cells: dict[str | None, Any], line: int, mapping: ColumnMapping | None, columns: dict[str, str],
+           vocabulary: Vocabulary, today: dt.date) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:  # fmt: skip
+    """One row: (the cleaned lead, []) or (None, its errors, each naming line and field, and the
+    file's column when a mapping is used)."""
+    if None in cells:
+        return None, [{"line": line, "field": "__all__", "message": "More cells than header columns."}]
+    try:
+        return clean_lead(_row_data(cells, mapping), vocabulary=vocabulary, today=today), []
+    except LeadInputError as exc:
+        errors = []
+        for name, messages in exc.errors.items():
+            extra = {"column": columns.get(name, "")} if mapping is not None else {}
+            errors.extend({"line": line, "field": name, "message": m, **extra} for m in messages)
+        return None, errors
 
 
 @dataclass
@@ -285,22 +365,18 @@ def _import_rows(job: LeadImport, token: str, *, deadline: float | None) -> bool
     chunk = _Chunk(leads=[], rejected=0, errors=[], last_row=job.rows_done)
     size = settings.LEADOPS_IMPORT_CHUNK
     pending = 0
-    for row, line, cells in _records(job):
+    mapping = job_mapping(job)
+    columns = _columns_of(mapping)
+    for row, line, cells in _records(Path(job.path), job.encoding, job.delimiter):
         if row <= job.rows_done:
             continue  # committed by an earlier run: the checkpoint
         chunk.last_row, pending = row, pending + 1
-        if None in cells:
+        cleaned, errors = _judge(cells, line, mapping, columns, vocabulary, now.date())
+        if cleaned is None:
             chunk.rejected += 1
-            chunk.errors.append({"line": line, "field": "__all__", "message": "More cells than header columns."})
+            chunk.errors.extend(errors)
         else:
-            try:
-                cleaned = clean_lead(_row_data(cells), vocabulary=vocabulary, today=now.date())
-            except LeadInputError as exc:
-                chunk.rejected += 1
-                for name, messages in exc.errors.items():
-                    chunk.errors.extend({"line": line, "field": name, "message": m} for m in messages)
-            else:
-                chunk.leads.append(lead_build(data=cleaned, config=config, now=now, segment_ids=segment_ids))
+            chunk.leads.append(lead_build(data=cleaned, config=config, now=now, segment_ids=segment_ids))
         if pending >= size:
             if not _commit(job, token, chunk):
                 return False
@@ -341,6 +417,21 @@ def _commit(job: LeadImport, token: str, chunk: _Chunk) -> bool:
     return True
 
 
+def lead_imports_discard_unmapped(*, older_than: dt.timedelta = dt.timedelta(days=1)) -> int:
+    """Close uploads left at the mapping step for longer than ``older_than``: each becomes a
+    refused import saying so, and its stored file is deleted. Returns how many."""
+    cutoff = timezone.now() - older_than
+    closed = 0
+    for job in LeadImport.objects.filter(status=LeadImport.Status.MAPPING, created_at__lt=cutoff):
+        updated = LeadImport.objects.filter(id=job.id, status=LeadImport.Status.MAPPING).update(
+            status=LeadImport.Status.REFUSED, finished_at=timezone.now(),
+            refusal="Not imported: its columns were never mapped; the uploaded file was deleted after a day.")
+        if updated:
+            _discard_upload(Path(job.path))
+            closed += 1
+    return closed
+
+
 def lead_imports_resume_stale() -> int:
     """Queue a continuation for every unfinished import whose worker stopped reporting (killed,
     or its task lost); the claim lets exactly one worker take it over. Returns how many."""
@@ -352,3 +443,100 @@ def lead_imports_resume_stale() -> int:
     for import_id in ids:
         lead_import_enqueue(import_id=import_id)
     return len(ids)
+
+
+def import_mapping_save(*, name: str, mapping: ColumnMapping) -> ImportMapping:
+    """Save ``mapping`` under ``name`` (replacing a saved mapping of that name), for reuse on the
+    page, by ``importleads --mapping NAME`` and in the configuration export. ``mapping`` is already
+    validated by ``ColumnMapping``; raises django's ValidationError for a bad name."""
+    saved = ImportMapping.objects.filter(name=name.strip()).first() or ImportMapping(name=name.strip())
+    saved.columns, saved.source, saved.currency = dict(mapping.columns), mapping.source, mapping.currency
+    saved.full_clean()
+    saved.save()
+    return saved
+
+
+# --- preview and dry run -----------------------------------------------------------------------
+
+
+@dataclass
+class DryRun:
+    """What importing a file would do, nothing written. ``rows_checked`` may stop short of
+    ``layout.rows_total`` (``limit``); the counts are for the rows checked.
+
+    ``preview``: the first rows as [(line, cells {header: text}, lead fields or None, errors)].
+    ``errors``: the first problems, each {"line", "field", "message"[, "column"]}.
+    """
+
+    layout: CsvLayout
+    rows_checked: int = 0
+    created: int = 0
+    duplicated: int = 0
+    rejected: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    preview: list[tuple[int, dict[str, str], dict[str, Any] | None, list[dict[str, Any]]]] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return self.rows_checked == self.layout.rows_total
+
+
+def csv_head(path: Path, layout: CsvLayout, *, rows: int = 5) -> list[dict[str, str]]:
+    """The first ``rows`` data rows of a file already inspected, as {header: cell text}."""
+    found = []
+    for _row, _line, cells in _records(path, layout.encoding, layout.delimiter):
+        found.append({k: v for k, v in cells.items() if k is not None})
+        if len(found) >= rows:
+            break
+    return found
+
+
+def lead_import_dry_run(*, path: Path, mapping: ColumnMapping | None, encoding: str | None = None,
+                        delimiter: str | None = None, limit: int | None = None, preview_rows: int = 5,
+                        max_errors: int = 50) -> DryRun:  # fmt: skip
+    """Check every row (up to ``limit``) as the import would, and write nothing.
+
+    A row is counted once: rejected (errors by line, field and column), duplicated (its source and
+    external id are already a lead, or appear earlier in the file) or created. Raises CsvRefused
+    when the whole file would be refused. Queries: one per 1,000 checked rows (duplicates).
+    """
+    layout = csv_inspect(path, encoding=encoding, delimiter=delimiter, mapping=mapping)
+    result = DryRun(layout=layout)
+    vocabulary, today = vocabulary_load(), timezone.now().date()
+    columns = _columns_of(mapping)
+    seen: set[tuple[str, str]] = set()
+    batch: list[tuple[str, str]] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        existing = set(
+            Lead.objects.filter(source__in={s for s, _ in batch}, external_id__in={e for _, e in batch})
+            .values_list("source", "external_id")
+        )  # fmt: skip
+        for key in batch:
+            if key in existing or key in seen:
+                result.duplicated += 1
+            else:
+                result.created += 1
+            seen.add(key)
+        batch.clear()
+
+    for _row, line, cells in _records(path, layout.encoding, layout.delimiter):
+        if limit is not None and result.rows_checked >= limit:
+            break
+        result.rows_checked += 1
+        cleaned, errors = _judge(cells, line, mapping, columns, vocabulary, today)
+        if len(result.preview) < preview_rows:
+            shown = {k: v for k, v in cells.items() if k is not None}
+            result.preview.append((line, shown, cleaned, errors))
+        if cleaned is None:
+            result.rejected += 1
+            room = max_errors - len(result.errors)
+            result.errors.extend(errors[: max(room, 0)])
+            continue
+        batch.append((cleaned["source"], cleaned["external_id"]))
+        if len(batch) >= 1000:
+            flush()
+    flush()
+    return result

@@ -18,6 +18,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from routing.reference import currency_code
+
 IGNORE = "ignore"
 ATTRIBUTE_PREFIX = "attributes."
 LEGACY_ATTRIBUTE_PREFIX = "attr."  # LeadOps' own CSV header form for custom attributes
@@ -94,6 +96,11 @@ def _attribute_name(header: str) -> str:
     return re.sub(r"[\W_]+", "_", bare).strip("_")[:60] or "column"
 
 
+def attribute_target(header: str) -> str:
+    """The custom-attribute target a column would fill: ``"Event Booth #"`` → ``"attributes.event_booth"``."""
+    return ATTRIBUTE_PREFIX + _attribute_name(header)
+
+
 _INDEX: dict[str, str] = {}
 for _field, _label in FIELD_LABELS.items():
     for _name in (_field, _label, *SYNONYMS.get(_field, ())):
@@ -163,9 +170,12 @@ class ColumnMapping(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    columns: dict[str, str] = Field(default_factory=dict, max_length=500)
-    source: str = Field(default="", max_length=60)
-    currency: str = Field(default="", max_length=3)
+    columns: dict[str, str] = Field(default_factory=dict, max_length=500, description=(
+        "{header as in the file: target}; target is a lead field (`first_name`, `email`, `state`, ...), "
+        "`attributes.<key>` or `ignore`; each field filled by one column at most"))
+    source: str = Field(default="", max_length=60, description="the lead source for every row when no column fills `source`")
+    currency: str = Field(default="", max_length=20, description=(
+        "ISO 4217 code of the value column when no column fills `currency`, e.g. `EUR`"))  # checked below
 
     @field_validator("columns")
     @classmethod
@@ -196,8 +206,8 @@ class ColumnMapping(BaseModel):
     @field_validator("currency")
     @classmethod
     def _currency(cls, value: str) -> str:
-        if value and not re.fullmatch(r"[A-Za-z]{3}", value):
-            raise ValueError("use a three-letter ISO currency code, e.g. EUR")
+        if value and (not re.fullmatch(r"[A-Za-z]{3}", value) or currency_code(value) != value.upper()):
+            raise ValueError("use a three-letter ISO 4217 currency code, e.g. EUR")
         return value.upper()
 
 
@@ -282,6 +292,6 @@ def mapping_apply(row: dict[str, str], mapping: ColumnMapping) -> dict[str, Any]
 
 
 __all__ = [
-    "ATTRIBUTE_PREFIX", "FIELD_LABELS", "IGNORE", "ColumnMapping", "MappingError", "header_key",
+    "ATTRIBUTE_PREFIX", "FIELD_LABELS", "IGNORE", "ColumnMapping", "MappingError", "attribute_target", "header_key",
     "mapping_apply", "mapping_check", "mapping_parse", "mapping_suggest", "target_label",
 ]  # fmt: skip

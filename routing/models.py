@@ -454,6 +454,7 @@ class LeadImport(models.Model):
     """
 
     class Status(models.TextChoices):
+        MAPPING = "mapping", "Waiting for its column mapping"  # uploaded on the page; nothing runs yet
         QUEUED = "queued", "Waiting to start"
         RUNNING = "running", "Importing"
         DONE = "done", "Finished"
@@ -464,6 +465,10 @@ class LeadImport(models.Model):
     size_bytes = models.PositiveBigIntegerField(default=0)
     encoding = models.CharField(max_length=20, blank=True)  # chosen by the user, else detected
     delimiter = models.CharField(max_length=4, blank=True)  # chosen by the user, else detected
+    # The column mapping applied to every row (routing.import_mapping.ColumnMapping as JSON); null:
+    # the file uses LeadOps' own column names. ``mapping_name``: the saved mapping it came from.
+    mapping = models.JSONField(null=True, blank=True)
+    mapping_name = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     refusal = models.TextField(blank=True)  # why the whole file was refused, naming the line
     rows_total = models.PositiveIntegerField(null=True, blank=True)  # known after the first pass
@@ -490,6 +495,41 @@ class LeadImport(models.Model):
         if not self.rows_total:
             return 100 if self.status in (self.Status.DONE, self.Status.REFUSED) else 0
         return min(100, int(100 * self.rows_done / self.rows_total))
+
+
+class ImportMapping(models.Model):
+    """A saved column mapping, reused by name on the import page, by ``importleads --mapping NAME``
+    and in the configuration export. ``columns``/``source``/``currency`` are validated by
+    ``routing.import_mapping.ColumnMapping`` (the one schema) before they are saved."""
+
+    name = models.CharField(max_length=100, unique=True, help_text="e.g. Trade show scanner, CRM export")
+    columns = models.JSONField(default=dict, blank=True)  # {header: lead field | attributes.<key> | ignore}
+    source = models.CharField(max_length=60, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def as_json(self) -> dict:
+        """The mapping in its JSON form (what ``mapping_parse`` reads)."""
+        return {"columns": dict(self.columns or {}), "source": self.source, "currency": self.currency}
+
+    def clean(self) -> None:
+        """The one schema (``ColumnMapping``) checks the mapping, also when edited in the admin."""
+        from routing.import_mapping import MappingError, mapping_parse
+
+        try:
+            parsed = mapping_parse(self.as_json() if isinstance(self.columns, dict) else {"columns": self.columns})
+        except MappingError as exc:
+            raise ValidationError({name.split(".", 1)[0]: " ".join(messages) for name, messages in exc.errors.items()
+                                   if name.split(".", 1)[0] in ("columns", "source", "currency")} or
+                                  {"columns": "Not a valid mapping."}) from None  # fmt: skip
+        self.currency = parsed.currency
 
 
 # Area-specific models live beside their code; importing registers them with the routing app.

@@ -26,6 +26,8 @@ from typing import Final
 import pycountry
 
 INTENTS: Final = ("high", "medium", "low")
+# Lead fields whose spellings ops can add synonyms for (the LeadSynonym model's choices).
+SYNONYM_FIELDS: Final = ("country", "state", "language", "currency", "intent", "account_tier", "product_line")
 INTENT_LABELS: Final = {"high": "High", "medium": "Medium", "low": "Low"}
 
 
@@ -82,6 +84,36 @@ def subdivision_code(country: str, text: str) -> str | None:
     """The ISO 3166-2 subdivision code without the country prefix (US + "California" -> "CA";
     "US-CA" and "ca" too), or None when ``country`` has no such subdivision."""
     return _subdivision_index(country).get(lookup_key(text))
+
+
+def place_problem_or_codes(*, country: str, region: str = "") -> tuple[str, str] | dict[str, str]:
+    """A territory's country and region as the lead normaliser stores them, so territories match
+    normalised leads: ``("United States", "California")`` -> ``("US", "CA")``; ``("DEU", "Bayern")``
+    -> ``("DE", "BY")``. Returns ``{field: message}`` for an unknown country or region instead.
+    Codes as before (``US``, ``CA``) stay as they are."""
+    code = country_code(country)
+    if code is None:
+        return {"country": f"Unknown country {country[:60]!r}: use an ISO 3166-1 code (US, DE) or the English name."}
+    if not region.strip():
+        return code, ""
+    sub = subdivision_code(code, region)
+    if sub is None:
+        return {"region": f"Unknown state or region of {code}: {region[:60]!r}. Use an ISO 3166-2 code or name, "
+                          "e.g. CA or California."}  # fmt: skip
+    return code, sub
+
+
+def jurisdiction_code(text: str) -> str | None:
+    """A licence jurisdiction as leads are compared with it: a country (``US``, ``United States``)
+    -> ``"US"``; a subdivision (``US-CA``, ``US-California``) -> ``"US-CA"``; else None."""
+    text = text.strip()
+    whole = country_code(text)
+    if whole is not None:
+        return whole
+    country, sep, region = text.partition("-")
+    code = country_code(country) if sep else None
+    sub = subdivision_code(code, region) if code else None
+    return f"{code}-{sub}" if sub else None
 
 
 def has_subdivisions(country: str) -> bool:

@@ -156,6 +156,7 @@ def sweep(**_ignored: object) -> dict[str, int]:
 
 
 def _imports_resume_stale() -> int:
-    from routing.csv_import import lead_imports_resume_stale
+    from routing.csv_import import lead_imports_discard_unmapped, lead_imports_resume_stale
 
+    lead_imports_discard_unmapped()  # uploads abandoned at the mapping step (issue 20)
     return lead_imports_resume_stale()

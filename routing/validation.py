@@ -294,6 +294,18 @@ class LeadIn(BaseModel):
 
 
 ALL_FIELDS: Final = frozenset(LeadIn.model_fields)
+
+
+def lead_input_fields() -> dict[str, dict[str, Any]]:
+    """Per LeadIn field, what senders may send: ``{"max_length": int | None, "description": str}``,
+    read from the same JSON Schema the API publishes, so a form built from it accepts exactly
+    the spellings the normaliser does ("United States" for a country stored as "US")."""
+    found: dict[str, dict[str, Any]] = {}
+    for name, spec in LeadIn.model_json_schema()["properties"].items():
+        options = [o for o in spec.get("anyOf", [spec]) if o.get("type") != "null"]
+        text = next((o for o in options if o.get("type") == "string"), options[0] if options else {})
+        found[name] = {"max_length": text.get("maxLength"), "description": text.get("description", "")}
+    return found
 REQUIRED: Final = tuple(name for name, info in LeadIn.model_fields.items() if info.is_required())
 
 _MESSAGES: Final = {

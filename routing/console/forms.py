@@ -24,7 +24,10 @@ from routing.engine.conditions import LIST_OPS, NUMERIC_OPS, PRESENCE_OPS
 from routing.engine.types import Criterion, Op, StepKind
 from routing.console import selectors
 from routing.models import FALLBACK_KINDS, Rule, Segment
+from routing.import_mapping import FIELD_LABELS
+from routing.reference import jurisdiction_code, place_problem_or_codes
 from routing.validation import contains_nul as has_nul
+from routing.validation import lead_input_fields
 
 FIELD_NAMES = [name for name in LEAD_FIELDS if name != "attributes"]
 OP_LABELS = {
@@ -425,9 +428,43 @@ class SkillForm(forms.ModelForm):
 
 
 class TerritoryForm(forms.ModelForm):
+    """Country and region accepted as leads are (codes, ISO 3166 names, alpha-3) and stored as the
+    codes the lead normaliser stores, so the territory matches normalised leads."""
+
+    country = forms.CharField(max_length=100, help_text="ISO 3166-1 code or English name, e.g. US or Germany")
+    region = forms.CharField(max_length=100, required=False, help_text="State or region: ISO 3166-2 code or name, e.g. CA or California")
+
     class Meta:
         model = Territory
         fields = ["name", "parent", "country", "region", "postal_prefix", "active"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if "country" in data:
+            found = place_problem_or_codes(country=data["country"], region=data.get("region") or "")
+            if isinstance(found, dict):
+                for name, message in found.items():
+                    self.add_error(name, message)
+            else:
+                data["country"], data["region"] = found
+        return data
+
+
+class LicenceForm(forms.ModelForm):
+    """A jurisdiction accepted as a country or subdivision code or name (``US``, ``US-CA``,
+    ``US-California``), stored as the code leads are compared with."""
+
+    jurisdiction = forms.CharField(max_length=100, help_text="US-CA for a state, US for a whole country")
+
+    class Meta:
+        model = Licence
+        fields = ["jurisdiction", "product_line", "valid_from", "valid_until"]
+
+    def clean_jurisdiction(self) -> str:
+        code = jurisdiction_code(self.cleaned_data["jurisdiction"])
+        if code is None:
+            raise forms.ValidationError("Unknown jurisdiction: use an ISO 3166 country (US) or subdivision (US-CA) code.")
+        return code
 
 
 class PoolForm(forms.ModelForm):
@@ -562,7 +599,7 @@ class RepForm(forms.ModelForm):
 REP_ROWS = {"extra": 1, "can_delete": True, "max_num": 100, "absolute_max": 100, "validate_max": True}
 RepSkillFormSet = forms.inlineformset_factory(Rep, RepSkill, fields=["skill", "level"], **REP_ROWS)
 LicenceFormSet = forms.inlineformset_factory(
-    Rep, Licence, fields=["jurisdiction", "product_line", "valid_from", "valid_until"], **REP_ROWS,
+    Rep, Licence, form=LicenceForm, fields=["jurisdiction", "product_line", "valid_from", "valid_until"], **REP_ROWS,
     widgets={"valid_from": forms.DateInput(attrs={"type": "date"}), "valid_until": forms.DateInput(attrs={"type": "date"})},
 )  # fmt: skip
 AbsenceFormSet = forms.inlineformset_factory(
@@ -584,22 +621,31 @@ class TestLeadForm(forms.Form):
     lead_json = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 6}), label="Lead JSON",
                                 help_text="Paste a lead as posted to the API; it overrides the fields below.")  # fmt: skip
     recent_lead = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="…or a recent lead")
-    source = forms.CharField(required=False, initial="console")
-    country = forms.CharField(required=False, max_length=2)
-    state = forms.CharField(required=False, max_length=10)
-    postal_code = forms.CharField(required=False, max_length=20)
-    language = forms.CharField(required=False, max_length=10)
-    product_line = forms.CharField(required=False, max_length=50)
-    value = forms.DecimalField(required=False, min_value=0, max_digits=14, decimal_places=2)
-    fit_score = forms.IntegerField(required=False, min_value=0, max_value=100)
-    account_tier = forms.CharField(required=False, max_length=30)
-    intent = forms.CharField(required=False, max_length=30)
-    company = forms.CharField(required=False, max_length=200)
     attributes = JSONTextField(required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text='e.g. {"vertical": "insurance"}')
+
+    # The lead's fields are text inputs built from LeadIn (the one lead normaliser): each accepts
+    # what the API accepts ("United States", "USA", "Bayern", "hot", "52000.50") and the view
+    # validates them with clean_lead, whose errors land on these fields.
+    INPUT_FIELDS = ("source", "country", "state", "postal_code", "language", "product_line", "value", "currency",
+                   "fit_score", "account_tier", "intent", "company")  # fmt: skip
 
     def __init__(self, *args: Any, recent: list[tuple[int, str]] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["recent_lead"].choices = [("", "—")] + list(recent)
+        spec = lead_input_fields()
+        attributes = self.fields.pop("attributes")
+        for name in self.INPUT_FIELDS:
+            self.fields[name] = forms.CharField(
+                required=False, max_length=spec[name]["max_length"] or 100, label=FIELD_LABELS[name],
+                help_text=spec[name]["description"].replace("`", ""),
+            )  # fmt: skip
+        self.fields["source"].initial = "console"
+        self.fields["attributes"] = attributes
+
+    def lead_fields(self) -> dict[str, Any]:
+        """The lead typed into the fields (blank ones left out), for clean_lead (after is_valid)."""
+        return {name: self.cleaned_data[name] for name in (*self.INPUT_FIELDS, "attributes")
+                if self.cleaned_data.get(name) not in (None, "", {})}  # fmt: skip
 
     def clean_lead_json(self) -> dict[str, Any] | None:
         text = self.cleaned_data["lead_json"].strip()

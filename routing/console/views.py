@@ -175,13 +175,18 @@ def test_lead(request: HtmxHttpRequest) -> HttpResponse:
         lead = data["lead_json"]
         if lead is None and data["recent_lead"]:
             lead = selectors.lead_as_data(data["recent_lead"])
-        if lead is None:
-            lead = {k: v for k, v in data.items() if k not in ("mode", "lead_json", "recent_lead") and v not in (None, "")}
+        typed = lead is None
+        if typed:
+            lead = form.lead_fields()
         try:
             cleaned = clean_lead({"source": "console", "external_id": "dry-run", **lead}, vocabulary=vocabulary_load())
         except LeadInputError as exc:  # the same normaliser as the API and CSV import
-            error = "This lead cannot be routed: " + "; ".join(
-                f"{name}: {' '.join(messages)}" for name, messages in exc.errors.items())
+            if typed:  # each problem on the field it belongs to
+                for name, messages in exc.errors.items():
+                    form.add_error(name if name in form.fields else None, messages)
+            else:
+                error = "This lead cannot be routed: " + "; ".join(
+                    f"{name}: {' '.join(messages)}" for name, messages in exc.errors.items())
         else:
             decision = routing_services.lead_dry_run(data=cleaned, draft=data["mode"] == "draft")
             result = selectors.dry_run_explanation(decision)

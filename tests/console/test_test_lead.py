@@ -62,3 +62,53 @@ def test_bad_json_is_an_inline_error(htmx_client: Client, setup: dict) -> None:
     assert "Not valid JSON" in html and 'id="test-result"' in html
     html = htmx_client.post("/ops/test/", {"mode": "draft", "lead_json": "[1, 2]"}).content.decode()
     assert "Paste one lead" in html
+
+
+# --- the typed fields accept what the lead normaliser accepts (issue 11 leftover) -------------
+
+
+@pytest.mark.parametrize(("typed", "stored_state"), [
+    ({"country": "United States", "state": "California"}, "CA"),
+    ({"country": "USA", "state": "US-CA"}, "CA"),
+    ({"country": "840", "state": "ca"}, "CA"),
+    ({"country": " united states of america ", "state": "California", "intent": "hot", "language": "English",
+      "currency": "usd", "value": "52000.50", "fit_score": "80"}, "CA"),
+])  # fmt: skip
+def test_the_typed_lead_takes_country_names_iso3_and_state_names_like_the_api(htmx_client: Client, setup: dict,
+                                                                              typed: dict, stored_state: str) -> None:  # fmt: skip
+    from routing.models import LeadSynonym
+
+    LeadSynonym.objects.get_or_create(field="intent", alias="hot", defaults={"value": "high"})
+    html = htmx_client.post("/ops/test/", {"mode": "draft", **typed}).content.decode()
+    assert "Fix the highlighted fields" not in html and "cannot be routed" not in html, html
+    assert "CA rule" in html  # the rule on state CA matched the normalised lead
+
+
+@pytest.mark.parametrize(("typed", "field", "words"), [
+    ({"country": "Narnia"}, "country", "Unknown country"),
+    ({"country": "US", "state": "Atlantis"}, "state", "Unknown state or region of US"),
+    ({"state": "CA"}, "state", "Give the country too"),
+    ({"value": "lots"}, "value", "Expected a number"),
+    ({"value": "-5"}, "value", "Must not be negative"),
+    ({"fit_score": "101"}, "fit_score", "between 0 and 100"),
+    ({"intent": "scorching"}, "intent", "Unknown intent"),
+    ({"currency": "ZZZ"}, "currency", "Unknown currency"),
+    ({"country": "x" * 101}, "country", "at most 100 characters"),
+])  # fmt: skip
+def test_a_typed_field_the_normaliser_refuses_is_shown_on_that_field(ops_client: Client, setup: dict, typed: dict,
+                                                                     field: str, words: str) -> None:  # fmt: skip
+    before = counts()
+    response = ops_client.post("/ops/test/", {"mode": "draft", **typed})
+    assert response.status_code == 200
+    assert any(words in e for e in response.context["form"].errors[field]), response.context["form"].errors
+    assert counts() == before
+
+
+def test_every_typed_field_allows_the_input_length_the_api_allows() -> None:
+    from routing.console.forms import TestLeadForm
+    from routing.validation import lead_input_fields
+
+    form, spec = TestLeadForm(), lead_input_fields()
+    for name in TestLeadForm.INPUT_FIELDS:
+        assert form.fields[name].max_length == (spec[name]["max_length"] or 100), name
+    assert form.fields["country"].max_length == 100 and form.fields["currency"].max_length == 20

@@ -12,6 +12,7 @@ LEADOPS_FUZZ_CONFIG_EXAMPLES=10000 is the long run (figures in docs/performance.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -32,6 +33,7 @@ from routing.engine.conditions import LEAD_FIELDS
 from routing.engine.types import Criterion, Op, Strategy
 from routing.models import Rule
 from tests.console.test_config_io import demo_config
+from tests.console.test_config_reference_data import REFERENCE
 from tests.factories import PoolFactory, RepFactory, SkillFactory, user_with_role
 
 pytestmark = pytest.mark.django_db
@@ -110,19 +112,42 @@ licences = st.fixed_dictionaries(
 )  # fmt: skip
 
 
+exchange_rates = st.fixed_dictionaries(
+    {"currency": st.one_of(st.sampled_from(["JPY", "EUR", "USD", "jpy", "XYZ"]), tricky_text),
+     "rate": st.one_of(st.sampled_from(["0.0067", "1.0842", "0", "-1", "NaN", "1e-11", "1e10"]), numbers, tricky_text),
+     "as_of": st.one_of(st.sampled_from(["2026-11-01", "2026-13-01", "20261101"]), scalars)},
+    optional={"note": scalars},
+)  # fmt: skip
+lead_synonyms = st.fixed_dictionaries(
+    {"field": st.one_of(st.sampled_from(["intent", "country", "state", "language", "currency", "product_line"]), tricky_text),
+     "alias": tricky_text,
+     "value": st.one_of(st.sampled_from(["high", "DE", "US-CA", "es", "EUR", "auto", "ßßßßßßßßß"]), tricky_text)},
+)  # fmt: skip
+import_mappings = st.fixed_dictionaries(
+    {"name": tricky_text},
+    optional={"columns": st.one_of(st.dictionaries(tricky_text, st.one_of(
+                  st.sampled_from(["email", "first_name", "ignore", "attributes.city", "value", "currency"]), tricky_text),
+                  max_size=4), json_values),
+              "source": st.one_of(st.just("crm-export"), scalars), "currency": st.one_of(st.just("EUR"), scalars)},
+)  # fmt: skip
+
+
 @st.composite
 def documents(draw: st.DrawFn) -> object:
     """A valid document with a few sections or rows replaced or added by wild ones, or wild JSON."""
     if draw(st.integers(0, 9)) == 0:
         return draw(json_values)
     doc = demo_config()
+    if draw(st.booleans()):  # the valid reference data, so that its rows also reach the apply step
+        doc |= copy.deepcopy(REFERENCE)
     if draw(st.integers(0, 3)) == 0:
         doc["reps"][0]["licences"] = draw(st.lists(licences, max_size=2))
     for section, strategy in (("rules", rules), ("segments", segments), ("pools", pools), ("reps", reps),
-                              ("territories", territories)):  # fmt: skip
+                              ("territories", territories), ("exchange_rates", exchange_rates),
+                              ("lead_synonyms", lead_synonyms), ("import_mappings", import_mappings)):  # fmt: skip
         if draw(st.integers(0, 3)) == 0:
             rows = draw(st.lists(strategy, max_size=2))
-            doc[section] = (doc[section] + rows) if draw(st.booleans()) else rows
+            doc[section] = (doc.get(section, []) + rows) if draw(st.booleans()) else rows
     if draw(st.integers(0, 5)) == 0:
         doc[draw(st.sampled_from(SECTIONS))] = draw(json_values)
     return doc

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from django.test import Client
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from routing.csv_import import lead_import_create, lead_import_process
@@ -174,3 +174,105 @@ def test_no_csv_row_causes_an_exception_and_every_row_is_accounted_for(api, tmp_
     run()
     print(f"\nCSV: {outcomes}")
     assert outcomes["done"] and outcomes["rejected"], outcomes
+
+
+# --- the console's typed test lead and the import mapping step (issue 11 leftover, issue 20) ----
+
+# Whole page renders per example: CI runs 30 each; LEADOPS_FUZZ_FORM_EXAMPLES=10000 is the long run.
+FORM_EXAMPLES = int(os.environ.get("LEADOPS_FUZZ_FORM_EXAMPLES", "30"))
+TEST_LEAD_FIELDS = ("source", "country", "state", "postal_code", "language", "product_line", "value", "currency",
+                    "fit_score", "account_tier", "intent", "company")  # fmt: skip
+form_text = st.one_of(hostile_text, scalars.map(lambda v: v if isinstance(v, str) else json.dumps(v)))
+
+
+@pytest.fixture
+def ops_client(client):  # noqa: ANN001, ANN201
+    from reps.models import Role
+    from tests.factories import user_with_role
+
+    client.force_login(user_with_role(Role.OPS, "ops-fuzz"))
+    return client
+
+
+def _form_body(data: dict[str, object]) -> str:
+    from urllib.parse import urlencode
+
+    # Lone surrogates cannot be UTF-8; a browser would send their bytes anyway: send them too.
+    return urlencode(data, doseq=True, encoding="utf-8", errors="surrogatepass")
+
+
+def test_the_typed_test_lead_never_errors_and_every_refusal_is_on_a_field(api, ops_client) -> None:  # noqa: ANN001
+    outcomes = {"routed": 0, "refused": 0}
+
+    @settings(max_examples=FORM_EXAMPLES, **FUZZ_SETTINGS)
+    @given(typed=st.fixed_dictionaries({}, optional={name: form_text for name in TEST_LEAD_FIELDS}),
+           attributes=st.one_of(st.just(""), values.map(json.dumps)))  # fmt: skip
+    @example(typed={"country": "United States", "state": "California"}, attributes="")  # both sides, whatever the draw
+    @example(typed={"country": "Narnia"}, attributes="")
+    def run(typed: dict[str, str], attributes: str) -> None:
+        response = ops_client.post("/ops/test/", _form_body({"mode": "draft", **typed, "attributes": attributes}),
+                                   content_type="application/x-www-form-urlencoded")  # fmt: skip
+        assert response.status_code == 200, (typed, response.status_code)
+        form = response.context["form"]
+        if form.errors:
+            outcomes["refused"] += 1
+            assert set(form.errors) <= set(form.fields) | {"__all__"}, form.errors
+        else:
+            assert response.context["result"] is not None, typed
+            outcomes["routed"] += 1
+
+    run()
+    print(f"\ntest lead form: {outcomes}")
+    assert outcomes["routed"] and outcomes["refused"], outcomes
+
+
+def test_the_mapping_step_never_errors_and_never_imports_what_it_refused(api, ops_client, tmp_path: Path) -> None:  # noqa: ANN001
+    from django.test import override_settings
+
+    from routing.import_mapping import FIELD_LABELS
+    from routing.models import Lead, LeadImport
+
+    targets = st.one_of(st.sampled_from([*FIELD_LABELS, "ignore", "attributes.x", "attributes.city"]), form_text)
+    outcomes = {"previewed": 0, "refused": 0, "imported": 0}
+
+    @settings(max_examples=FORM_EXAMPLES, **FUZZ_SETTINGS)
+    @given(rows=csv_rows, changed=st.dictionaries(st.integers(0, 14), targets, max_size=3),
+           source=st.one_of(st.just(""), st.just("expo-2026"), form_text),
+           currency=st.one_of(st.just(""), st.just("EUR"), form_text), action=st.sampled_from(["preview", "import"]))  # fmt: skip
+    @example(rows=[{"source": "web", "external_id": "1"}], changed={}, source="", currency="", action="preview")
+    @example(rows=[{"source": "web", "external_id": "1"}], changed={1: "ignore"}, source="", currency="", action="import")  # no source
+    def run(rows: list[dict[str, str]], changed: dict[int, str], source: str, currency: str, action: str) -> None:
+        header = sorted({key for row in rows for key in row})
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+        with override_settings(LEADOPS_IMPORT_DIR=tmp_path):
+            upload = io.BytesIO(text.getvalue().encode("utf-8", errors="surrogatepass"))
+            upload.name = "fuzz.csv"
+            first = ops_client.post("/leads/import/", {"file": upload, "action": "map"})
+            assert first.status_code in (200, 302), first.status_code
+            if first.status_code == 200:  # refused whole at upload (e.g. empty file)
+                outcomes["refused"] += 1
+                return
+            job = LeadImport.objects.latest("id")
+            page = ops_client.get(first["Location"])
+            assert page.status_code == 200
+            form = page.context["form"]  # the suggestion, with a few columns changed to drawn targets
+            data = {name: form[name].value() for name in form.fields if name.startswith("col_")}
+            data |= {f"col_{i}": target for i, target in changed.items()}
+            data |= {"source": source, "currency": currency, "action": action, "previewed": page.context.get("previewed", "")}
+            leads_before = Lead.objects.count()
+            response = ops_client.post(first["Location"], _form_body(data), content_type="application/x-www-form-urlencoded")
+        assert response.status_code in (200, 302), (data, response.status_code)
+        if response.status_code == 302:
+            outcomes["imported"] += 1
+            assert LeadImport.objects.get(id=job.id).status in ("done", "refused", "queued", "running")
+            return
+        assert LeadImport.objects.get(id=job.id).status == "mapping" and Lead.objects.count() == leads_before
+        form = response.context["form"]
+        outcomes["refused" if form.errors or response.context.get("refusal") else "previewed"] += 1
+
+    run()
+    print(f"\nmapping step: {outcomes}")
+    assert outcomes["refused"] and (outcomes["previewed"] or outcomes["imported"]), outcomes

@@ -29,7 +29,7 @@ def test_ops_upload_an_excel_csv_and_read_the_report(page, live_server, tmp_path
     with override_settings(LEADOPS_IMPORT_DIR=tmp_path / "store"):
         page.goto(f"{live_server.url}/leads/import/")
         page.set_input_files("input[name=file]", str(path))
-        page.click("#import-form button[type=submit]")
+        page.get_by_role("button", name="Import now (LeadOps column names)").click()
         page.locator("#import-report").wait_for()
     text = page.locator("#import-progress").inner_text()
     assert "20 leads imported" in text and "0 rows rejected" in text and "Read as cp1252" in text
