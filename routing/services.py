@@ -38,7 +38,7 @@ from routing.engine.eligibility import rep_calendar
 from routing.engine.route import shared_offer_deadline
 from routing.engine.types import ConfigSnapshot, LeadFacts, Outcome, PoolSnapshot, RepSnapshot, StepKind
 from routing.engine.types import Decision as EngineDecision
-from routing.models import Decision, Lead, Offer, RuleSet, Segment
+from routing.models import Decision, DeliveryMode, Lead, Offer, RuleSet, Segment, TouchChannel
 from routing.snapshots import (
     Directory,
     config_live,
@@ -1051,6 +1051,48 @@ def offers_withdraw_for_away(*, rep: Rep, now: dt.datetime | None = None) -> int
     return len(offers)
 
 
+def lead_first_touch(*, lead_id: int, rep: Rep | None, channel: str, now: dt.datetime | None = None) -> Lead:
+    """Record the owner's first contact with a lead (a call or email logged in the CRM, or the
+    inbox button). ``rep``: the rep reporting it (must own the lead), or None for an integration
+    reporting it for whoever owns the lead. ``channel``: a ``TouchChannel`` value.
+
+    1. Lock the lead; it must have an owner (and be ``rep``'s).
+    2. Touched before: nothing changes (a CRM may send every call; only the first counts).
+    3. Assigned (an open assign-mode offer): the touch stops the SLA clock, so the offer is
+       accepted and the lead becomes the rep's accepted lead, as an accept click does in offer mode.
+    4. An open offer-mode offer is not accepted by a touch: the rep accepts it first.
+    5. Otherwise (accepted, closed) it is recorded for the SLA analytics only.
+
+    Raises OfferError (safe to show) when the lead has no owner, is another rep's, or is an
+    unaccepted offer, or the assignment's deadline has passed.
+    """
+    now = now or timezone.now()
+    if channel not in TouchChannel.values:
+        raise OfferError(f"Unknown channel {channel!r}: use {', '.join(TouchChannel.values)}.")
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update().filter(id=lead_id).first()
+        if lead is None or lead.owner_id is None or (rep is not None and lead.owner_id != rep.id):
+            raise OfferError("That lead does not exist or is not yours.")
+        if lead.first_touch_at is not None:
+            return lead
+        offer = Offer.objects.select_for_update().filter(lead_id=lead.id, status=Offer.Status.OPEN).first()
+        fields = ["first_touch_at", "first_touch_channel", "last_activity_at"]
+        if offer is not None:
+            if offer.mode != DeliveryMode.ASSIGN:
+                raise OfferError("Accept the offer first: a touch stops the clock of assigned leads only.")
+            if offer.deadline <= now:
+                raise OfferError("The first-touch deadline has passed; the lead is moving on to the next rep.")
+            offer.status, offer.decided_at = Offer.Status.ACCEPTED, now
+            offer.save(update_fields=["status", "decided_at"])
+            lead.status, lead.accepted_at = Lead.Status.ACCEPTED, now
+            fields += ["status", "accepted_at"]
+        lead.first_touch_at, lead.first_touch_channel, lead.last_activity_at = now, channel, now
+        lead.save(update_fields=fields)
+        _emit_on_commit("lead.first_touch", {"lead_id": lead.id, "rep_id": lead.owner_id, "channel": channel,
+                                             "offer_id": offer.id if offer is not None else None})  # fmt: skip
+    return lead
+
+
 def _locked_owned_lead(*, lead_id: int, rep: Rep) -> Lead:
     lead = Lead.objects.select_for_update().filter(id=lead_id).first()
     if lead is None or lead.owner_id != rep.id:
@@ -1353,6 +1395,6 @@ __all__ = [
     "OfferError", "capacity_lock", "holding_release", "holding_wake", "holding_wake_for_changes", "lead_close", "lead_quarantine_retry",
     "leads_quarantine_release", "lead_dry_run", "lead_hand_back", "lead_intake",
     "leads_age_out", "leads_recover_stale", "leads_route_all_pending", "leads_route_pending", "listen",
-    "offer_accept", "offer_decline", "offers_expire_due", "offers_withdraw_for_away",
+    "lead_first_touch", "offer_accept", "offer_decline", "offers_expire_due", "offers_withdraw_for_away",
     "rule_publish",
 ]  # fmt: skip
