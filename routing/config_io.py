@@ -899,12 +899,20 @@ def config_diff_live() -> tuple[int | None, list[dict[str, Any]]]:
     live = RuleSet.objects.order_by("-version").values_list("version", "snapshot").first()
     version, snapshot = live if live else (None, {})
 
+    def canonical(model: type[schema._Model], row: dict[str, Any], values: Callable[[Any], dict]) -> dict[str, Any]:
+        # Through the engine's stored model, so {} and its spelled-out defaults compare equal.
+        try:
+            return json.loads(json.dumps(values(schema.read_stored(model, row)), default=str))
+        except Exception:  # noqa: BLE001 - a row an older release wrote: compare it as it is
+            return row
+
     def sections(data: dict[str, Any]) -> dict[str, Any]:
         data = json.loads(json.dumps(data, default=str))
         return {
-            "segments": data.get("segments", []),
-            "rules": [{k: v for k, v in r.items() if k not in ("history_id",)} for r in data.get("rules", [])],
-        }
+            "segments": [canonical(schema.SegmentStored, s, lambda m: m.dump()) for s in data.get("segments", [])],
+            "rules": [{"name": r.get("name"), **canonical(schema.RuleStored, r, lambda m: m.values())}
+                      for r in data.get("rules", [])],
+        }  # fmt: skip
 
     return version, config_diff(sections(snapshot or {}), sections(config_to_json()))
 

@@ -350,7 +350,7 @@ def error_messages(errors: list[dict[str, Any]], *, skip: int = 0) -> dict[str, 
         kind = error.get("type", "")
         message = _MESSAGES.get(kind) or error.get("msg", "Invalid.")
         if not loc and kind in ("model_attributes_type", "dict_type", "model_type", "missing"):
-            message = "Expected a JSON object with the lead's fields."
+            message = "Expected a JSON object."
         if kind in ("string_too_long", "too_long"):
             limit = (error.get("ctx") or {}).get("max_length")
             message = f"At most {limit} characters once normalised (as stored)."

@@ -38,6 +38,7 @@ from pydantic import BaseModel, Field
 from reps.access import user_roles
 from reps.models import Rep, Role
 from reps.scope import EVERYTHING, Visibility, visibility_for
+from routing.engine import schema
 from routing.models import ApiToken, TokenScope
 from routing.services_tokens import apitoken_authenticate
 
@@ -101,6 +102,12 @@ class JsonParser(Parser):
     validator refuses them by name."""
 
     def parse_body(self, request: HttpRequest) -> Any:
+        return self.read(request, exact_decimals=True)
+
+    def read(self, request: HttpRequest, *, exact_decimals: bool) -> Any:
+        """The decoded body, or Problem 400 naming what is wrong with it. ``exact_decimals``:
+        fractions as Decimal (leads); else floats, as ``routing.engine.schema.load_json`` reads
+        configuration files (its strict models take floats)."""
         if request.content_type != "application/json":
             raise Problem(400, "Send Content-Type: application/json.", {"content_type": ["Send Content-Type: application/json."]})
         match = getattr(request, "resolver_match", None)
@@ -114,7 +121,9 @@ class JsonParser(Parser):
         if len(body) > limit:
             raise Problem(400, f"Body larger than {limit} bytes.", too_big)
         try:
-            return json.loads(body.decode("utf-8"), parse_float=Decimal, parse_constant=float)
+            if exact_decimals:
+                return json.loads(body.decode("utf-8"), parse_float=Decimal, parse_constant=float)
+            return schema.load_json(body)
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
             raise Problem(400, "Malformed JSON.", {"__all__": [f"Malformed JSON: {str(exc)[:120]}"]}) from None
 
