@@ -166,7 +166,7 @@ def config_export(*, include_absences: bool = True) -> dict[str, Any]:
         "segments": [
             {"slug": s.slug, "name": s.name, "sla_minutes": s.sla_minutes, "accept_fraction": s.accept_fraction,
              "priority": s.priority, "order": s.order, "conditions": s.conditions or [], "is_default": s.is_default,
-             "sla_clock": s.sla_clock, "calendar": s.calendar.name if s.calendar_id else None}
+             "sla_clock": s.sla_clock, "mode": s.mode, "calendar": s.calendar.name if s.calendar_id else None}
             for s in Segment.objects.select_related("calendar")
         ],
         "rules": [
@@ -734,7 +734,7 @@ def _apply(doc: dict[str, Any], user: Any) -> _Applier:  # noqa: C901 - one step
     for i, row in enumerate(doc["segments"]):
         seg = segments.get(row["slug"]) or Segment(slug=row["slug"])
         values = {k: row[k] for k in ("name", "sla_minutes", "accept_fraction", "priority", "order", "conditions",
-                                      "is_default", "sla_clock")}  # fmt: skip
+                                      "is_default", "sla_clock", "mode")}  # fmt: skip
         values["calendar_id"] = calendar_ids.get(row["calendar"])
         if seg.pk is None or any(getattr(seg, k) != v for k, v in values.items()):
             for k, v in values.items():

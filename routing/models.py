@@ -12,17 +12,18 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
-from routing.engine.sla import SLA_CLOCK_LABELS, SlaClock
+from routing.engine.sla import DELIVERY_MODE_LABELS, SLA_CLOCK_LABELS, SlaClock
+from routing.engine.sla import DeliveryMode as EngineDeliveryMode
 from routing.engine.types import Criterion, StepKind, Strategy
 
 STRATEGY_CHOICES = [(s.value, s.value.replace("_", " ").capitalize()) for s in Strategy]
 CRITERION_CHOICES = [(c.value, c.value.replace("_", " ").capitalize()) for c in Criterion]
 SLA_CLOCK_CHOICES = [(clock.value, SLA_CLOCK_LABELS[clock]) for clock in SlaClock]
 class DeliveryMode(models.TextChoices):
-    """How a segment's leads reach a rep (issue 17)."""
+    """How a segment's leads reach a rep: routing.engine.sla.DeliveryMode, with its labels."""
 
-    OFFER = "offer", "Offer: the rep accepts or declines; the SLA stops at the accept"
-    ASSIGN = "assign", "Assign: the rep owns it at once; the SLA stops at the first touch"
+    OFFER = EngineDeliveryMode.OFFER.value, DELIVERY_MODE_LABELS[EngineDeliveryMode.OFFER]
+    ASSIGN = EngineDeliveryMode.ASSIGN.value, DELIVERY_MODE_LABELS[EngineDeliveryMode.ASSIGN]
 
 
 class TouchChannel(models.TextChoices):

@@ -645,6 +645,7 @@ def _persist_batch(plan: _Plan, *, now: dt.datetime) -> list[Event]:
                 lead=lead, rep_id=chosen, offered_at=now, deadline=deadline,
                 step=len(result.item.excluded_rep_ids), via=decision.chosen_step or StepKind.PRIMARY,
                 counted_day=load.day, counted_week=load.week,
+                mode=segment.mode if segment else DeliveryMode.OFFER,
             )  # fmt: skip
             lead.status, lead.owner_id, lead.offered_at = Lead.Status.OFFERED, chosen, now
             lead.next_retry_at, lead.hold_attempts, lead.held_rule_id, lead.outcome_key = None, 0, None, ""
@@ -680,7 +681,8 @@ def _persist_batch(plan: _Plan, *, now: dt.datetime) -> list[Event]:
         if event == "offer.created":
             offer = offers[lead_id]
             out.append((event, {"lead_id": lead_id, "offer_id": offer.id, "rep_id": offer.rep_id,
-                                "step": by_lead[lead_id].step or None, "escalation": escalation}))  # fmt: skip
+                                "step": by_lead[lead_id].step or None, "escalation": escalation,
+                                "mode": offer.mode}))  # fmt: skip
         else:
             out.append((event, {"lead_id": lead_id, "escalation": escalation}))
     return out
@@ -963,6 +965,8 @@ def offer_accept(*, offer_id: int, rep: Rep, now: dt.datetime | None = None) -> 
             return offer
         if offer.status != Offer.Status.OPEN:
             raise OfferError(f"This offer is already {offer.get_status_display().lower()}.")
+        if offer.mode == DeliveryMode.ASSIGN:
+            raise OfferError("This lead is assigned to you: log your first touch (a call or email) to stop the clock.")
         if offer.deadline <= now:
             raise OfferError("This offer has expired; it is moving on to the next rep.")
         if unavailable := rep_unavailable_reason(rep_id=rep.id, now=now):
