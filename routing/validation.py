@@ -28,7 +28,7 @@ from typing import Annotated, Any, Final
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
@@ -255,14 +255,22 @@ def _attribute_value(value: Any, *, path: str, depth: int) -> Any:
 
 
 def _text_field(max_length: int, *after: Any, pattern: str | None = None, description: str | None = None,
-                input_max_length: int | None = None) -> Any:  # fmt: skip
+                input_max_length: int | None = None, required: bool = False) -> Any:  # fmt: skip
     """A text field: validated by ``_text``, then ``after`` (normalisers), then the length check
     on the normalised value (the constraint comes last on purpose, see the module docstring).
     ``input_max_length``: what the API description advertises when senders may send a longer
-    spelling than is stored ("United States" for US)."""
+    spelling than is stored ("United States" for US). An optional field's description allows
+    blank text, which means "not given" (rule 1); a required one's does not."""
     extra: dict[str, Any] = {"pattern": pattern} if pattern else {}
+    schema_extra: dict[str, Any] = {}
     if input_max_length is not None:
-        extra["json_schema_extra"] = {"maxLength": input_max_length}
+        schema_extra["maxLength"] = input_max_length
+    if pattern:  # pydantic leaves a pattern out of the description when validators wrap the type
+        schema_extra["pattern"] = pattern if required else pattern.replace("]+$", "]*$")
+    if not required:
+        schema_extra["minLength"] = 0
+    if schema_extra:
+        extra["json_schema_extra"] = schema_extra
     return Annotated[
         str,
         BeforeValidator(_text),
@@ -276,8 +284,8 @@ class LeadIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", title="Lead", hide_input_in_errors=True)
 
-    source: _text_field(60, _source, pattern=SOURCE_PATTERN, description="Where the lead comes from, e.g. web")
-    external_id: _text_field(120, description="The sender's id; source + external_id is unique")
+    source: _text_field(60, _source, pattern=SOURCE_PATTERN, description="Where the lead comes from, e.g. web", required=True)
+    external_id: _text_field(120, description="The sender's id; source + external_id is unique", required=True)
     first_name: _text_field(100) | None = None
     last_name: _text_field(100) | None = None
     email: _text_field(254, _email) | None = None
@@ -414,3 +422,18 @@ def _storable(value: str) -> str:
 # Free text from the API (notes, filters): refused by field when PostgreSQL could not store or
 # compare it (a NUL, a lone surrogate), rather than failing in the database.
 StorableText = Annotated[str, AfterValidator(_storable)]
+
+
+def _storable_datetime(value: dt.datetime) -> dt.datetime:
+    from leadops.datetimes import RANGE_TEXT, validate_readable_datetime
+
+    try:
+        validate_readable_datetime(value)
+    except DjangoValidationError:
+        raise _fail(f"Pick a date {RANGE_TEXT}.") from None
+    return value.astimezone(dt.UTC)  # PostgreSQL refuses offsets beyond ±15:59; UTC it always reads
+
+
+# A date-time from the API (filters, away-until, absences): ISO 8601 with an offset, within the
+# range that can be stored and read back (leadops.datetimes), handed on in UTC.
+ApiDateTime = Annotated[AwareDatetime, AfterValidator(_storable_datetime)]

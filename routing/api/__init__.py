@@ -12,10 +12,12 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import re_path
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from routing.api.core import JsonParser, Problem, problem_response
+from routing.api.core import PROBLEM_CONTENT_TYPE, JsonParser, Problem, problem_response
 from routing.models import TokenScope
 from routing.validation import LeadInputError, error_messages
 
@@ -47,6 +49,13 @@ class LeadOpsAPI(NinjaAPI):
         schemas = document.setdefault("components", {}).setdefault("schemas", {})
         schemas.update(extra.pop("$defs", {}))
         schemas["ConfigDocument"] = extra
+        problem = "#/components/schemas/ProblemOut"
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                for response in operation.get("responses", {}).values():
+                    content = response.get("content", {})
+                    if content.get("application/json", {}).get("schema", {}).get("$ref") == problem:
+                        response["content"] = {PROBLEM_CONTENT_TYPE: content["application/json"]}
         return document
 
 
@@ -133,7 +142,16 @@ def _register() -> None:
 
 
 _register()
-urlpatterns = api.urls
+
+
+@csrf_exempt  # it never acts: a CSRF refusal would answer an HTML page instead of the problem
+def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """Any other path under /api/v1/ (or an id that is not a number): a problem, not an HTML page."""
+    return problem_response(request, 404, "No such API path.", {"__all__": [f"No such API path: {request.path[:200]}"]})
+
+
+_patterns, _app_name, _namespace = api.urls
+urlpatterns = ([*_patterns, re_path(r"^(?P<rest>.*)$", not_found, name="not_found")], _app_name, _namespace)
 
 
 __all__ = ["api", "urlpatterns"]

@@ -274,7 +274,7 @@ def cursor_decode(cursor: str | None) -> int | None:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
         before = data["before"]
-        if isinstance(before, bool) or not isinstance(before, int) or before < 1:
+        if isinstance(before, bool) or not isinstance(before, int) or not 1 <= before <= 2**63 - 1:
             raise ValueError(before)
         return before
     except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error):

@@ -6,12 +6,13 @@ from typing import Literal
 
 from django.http import HttpRequest
 from ninja import Query, Router
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from reps.models import Role
 from routing.api.core import access, caller, describe, paginate, problem_responses
 from routing.api.schemas import DecisionPage, decision_out
 from routing.models import Decision, TokenScope
+from routing.validation import ApiDateTime
 
 router = Router(tags=["decisions"])
 
@@ -21,8 +22,8 @@ MAX_ID = 2**63 - 1
 class DecisionFilters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    created_after: AwareDatetime | None = Field(None, description="ISO 8601 with an offset, inclusive")
-    created_before: AwareDatetime | None = Field(None, description="ISO 8601 with an offset, exclusive")
+    created_after: ApiDateTime | None = Field(None, description="ISO 8601 with an offset, inclusive")
+    created_before: ApiDateTime | None = Field(None, description="ISO 8601 with an offset, exclusive")
     rule: int | None = Field(None, ge=1, le=MAX_ID, description="Rule id")
     rep: int | None = Field(None, ge=1, le=MAX_ID, description="The chosen rep's id")
     outcome: Literal["offer", "holding"] | None = None

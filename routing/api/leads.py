@@ -8,7 +8,7 @@ from typing import Literal
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Query, Router, Status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from reps.models import Role
 from routing import engine
@@ -16,7 +16,7 @@ from routing.api.core import Problem, access, caller, describe, paginate, proble
 from routing.api.schemas import LeadCreated, LeadOut, LeadPage, lead_out, lead_summary
 from routing.models import Lead, TokenScope, TouchChannel
 from routing.services import OfferError, lead_dry_run, lead_first_touch, lead_intake
-from routing.validation import DryRunLeadIn, LeadIn, StorableText, lead_fields, request_vocabulary
+from routing.validation import ApiDateTime, DryRunLeadIn, LeadIn, StorableText, lead_fields, request_vocabulary
 
 router = Router(tags=["leads"])
 
@@ -43,8 +43,8 @@ class LeadFilters(BaseModel):
     owner: int | None = Field(None, ge=1, le=2**31 - 1, description="Rep id")
     source: StorableText | None = Field(None, max_length=60)
     external_id: StorableText | None = Field(None, max_length=120)
-    received_after: AwareDatetime | None = Field(None, description="ISO 8601 with an offset, inclusive")
-    received_before: AwareDatetime | None = Field(None, description="ISO 8601 with an offset, exclusive")
+    received_after: ApiDateTime | None = Field(None, description="ISO 8601 with an offset, inclusive")
+    received_before: ApiDateTime | None = Field(None, description="ISO 8601 with an offset, exclusive")
     cursor: str | None = Field(None, max_length=200)
     limit: int = Field(50, ge=1, le=200)
 

@@ -7,7 +7,7 @@ from django.db.models import Prefetch
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Query, Router, Status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from reps import services as rep_services
 from reps.models import Absence, Rep, Role
@@ -15,7 +15,7 @@ from reps.selectors import away_is_until_back
 from routing.api.core import Problem, access, caller, describe, paginate, problem_responses
 from routing.api.schemas import AbsenceOut, RepOut, RepPage, absence_out
 from routing.models import TokenScope
-from routing.validation import StorableText
+from routing.validation import ApiDateTime, StorableText
 
 router = Router(tags=["reps"])
 
@@ -95,7 +95,7 @@ def reps_read(request: HttpRequest, rep_id: int) -> dict:
 class AwayIn(BaseModel):
     model_config = ConfigDict(extra="forbid", title="Away")
 
-    until: AwareDatetime | None = Field(None, description="Back at this time (ISO 8601 with an offset); null: until they say they are back")
+    until: ApiDateTime | None = Field(None, description="Back at this time (ISO 8601 with an offset); null: until they say they are back")
 
 
 @router.post(
@@ -144,8 +144,8 @@ def reps_caps(request: HttpRequest, rep_id: int, payload: CapsIn) -> dict:
 class AbsenceIn(BaseModel):
     model_config = ConfigDict(extra="forbid", title="Absence")
 
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime = Field(description="After starts_at and in the future")
+    starts_at: ApiDateTime
+    ends_at: ApiDateTime = Field(description="After starts_at and in the future")
     reason: Absence.Reason = Absence.Reason.OTHER
     note: StorableText = Field("", max_length=200)
 
