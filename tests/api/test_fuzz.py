@@ -4,8 +4,8 @@ refused with a 4xx when invalid, and every response must match its documented st
 type and schema.
 
 CI runs a bounded version: 6 examples per operation and mode, derandomized. The long run sets
-``LEADOPS_FUZZ_EXAMPLES`` (figures in docs/api.md), e.g.
-``LEADOPS_FUZZ_EXAMPLES=250 pytest tests/api/test_fuzz.py -s``.
+``LEADOPS_API_FUZZ_EXAMPLES`` (figures in docs/api.md), e.g.
+``LEADOPS_API_FUZZ_EXAMPLES=250 pytest tests/api/test_fuzz.py -s``.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def fuzz(token: str, examples: int) -> tuple[Counter, list[str]]:
 
 
 def test_fuzzing_every_operation_finds_no_server_error_and_no_schema_mismatch(token: str) -> None:
-    statuses, failures = fuzz(token, examples=int(os.environ.get("LEADOPS_FUZZ_EXAMPLES", "6")))
+    statuses, failures = fuzz(token, examples=int(os.environ.get("LEADOPS_API_FUZZ_EXAMPLES", "6")))
     print(f"\nfuzz: {sum(statuses.values())} requests, statuses {dict(sorted(statuses.items()))}, failures {len(failures)}")
     assert not failures, "\n\n".join(failures)
     assert statuses[500] == 0 and sum(statuses.values()) > 200
