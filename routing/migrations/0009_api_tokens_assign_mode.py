@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('routing', '0007_merge_sla_clock_with_tokens_and_intake'),
+        ('routing', '0008_router_wake'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
