@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_q",
+    "ninja",  # its docs page then loads Swagger UI from our static files, never a CDN
     "simple_history",
     "axes",
     "reps",
@@ -233,6 +234,8 @@ if PRODUCTION and LEADOPS_WEBHOOK_URL and not LEADOPS_WEBHOOK_SECRET:
 
 # --- LeadOps behaviour ------------------------------------------------------------------
 LEADOPS_MAX_BODY_BYTES = envint("LEADOPS_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
+# A configuration document imported through the API (POST /api/v1/config/import).
+LEADOPS_MAX_CONFIG_BYTES = envint("LEADOPS_MAX_CONFIG_BYTES", 5 * 1024 * 1024, minimum=1024)
 LEADOPS_ROUTE_BATCH = envint("LEADOPS_ROUTE_BATCH", 50, minimum=1)
 LEADOPS_HOLDING_RETRY_BATCH = envint("LEADOPS_HOLDING_RETRY_BATCH", 20, minimum=1)
 LEADOPS_RECOVERY_AFTER_SECONDS = envint("LEADOPS_RECOVERY_AFTER_SECONDS", 30, minimum=1)

@@ -11,7 +11,7 @@ urlpatterns = [
     path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("admin/", admin.site.urls),
-    path("api/v1/", include(api.urlpatterns)),
+    path("api/v1/", api.urlpatterns),
     path("", include("ops.urls")),
     path("", include("routing.urls")),
     path("", include("reps.urls")),

@@ -7,12 +7,16 @@ from django.db.models import QuerySet
 
 from leadops.datetimes import ReadableDateTimeField
 from reps.models import Absence, Rep
-from routing.models import Lead, Offer
+from routing.models import Lead, Offer, TouchChannel
 
 
 class DeclineForm(forms.Form):
     reason = forms.ChoiceField(choices=[("", "Why not?")] + list(Offer.DeclineReason.choices))
     note = forms.CharField(max_length=500, required=False, widget=forms.TextInput(attrs={"placeholder": "Anything to add (optional)"}))
+
+
+class FirstTouchForm(forms.Form):
+    channel = forms.ChoiceField(choices=TouchChannel.choices)
 
 
 class CloseForm(forms.Form):

@@ -184,9 +184,10 @@ def absence_save(*, absence: Absence, by: Any = None, now: dt.datetime | None = 
     edit ends an absence that covered now, the holding pool is woken for the rep.
     """
     now = now or timezone.now()
-    absence.full_clean()
-    if absence.ends_at <= absence.starts_at:  # full_clean does not run the check constraint on every backend
+    # Before full_clean: its check-constraint message names no field ("Constraint ... is violated").
+    if absence.ends_at and absence.starts_at and absence.ends_at <= absence.starts_at:
         raise ValidationError({"ends_at": "The absence must end after it starts."})
+    absence.full_clean()
     with transaction.atomic():
         before = None
         if absence.pk is not None:

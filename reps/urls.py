@@ -8,6 +8,7 @@ urlpatterns = [
     path("inbox/offers/<int:offer_id>/accept/", views.offer_accept, name="inbox-offer-accept"),
     path("inbox/offers/<int:offer_id>/decline/", views.offer_decline, name="inbox-offer-decline"),
     path("inbox/leads/<int:lead_id>/close/", views.lead_close, name="inbox-lead-close"),
+    path("inbox/leads/<int:lead_id>/first-touch/", views.lead_first_touch, name="inbox-lead-first-touch"),
     path("inbox/leads/<int:lead_id>/hand-back/", views.lead_hand_back, name="inbox-lead-hand-back"),
     path("inbox/away/", views.away, name="inbox-away"),
     path("team/", views.team, name="team"),

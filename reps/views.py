@@ -27,10 +27,10 @@ from calendars.selectors import offer_clocks
 from reps import push, selectors
 from reps import services as rep_services
 from reps.access import get_rep_for_user, has_role, manager_required, rep_required
-from reps.forms import AbsenceForm, AwayForm, CloseForm, DeclineForm, HandBackForm
+from reps.forms import AbsenceForm, AwayForm, CloseForm, DeclineForm, FirstTouchForm, HandBackForm
 from reps.models import Rep, Role
 from routing import services as routing_services
-from routing.models import Lead, Offer
+from routing.models import Lead, Offer, TouchChannel
 from routing.services import OfferError
 
 INBOX = "reps/inbox.html"
@@ -68,6 +68,7 @@ def _inbox_context(rep: Rep, **extra: object) -> dict:
     return {
         "rep": rep, "offers": offers, "fingerprint": selectors.offers_fingerprint(offers),
         "leads": selectors.lead_list_accepted_for_rep(rep=rep), "decline_form": DeclineForm(),
+        "touch_channels": TouchChannel.choices,
         "close_form": CloseForm(), "away_form": AwayForm(), "away": rep_services.rep_is_away(rep=rep, now=now),
         "away_until_back": selectors.away_is_until_back(rep.away_until),
         "absences": absences, "absent_now": next((a for a in absences if a.starts_at <= now), None), "now": now,
@@ -181,6 +182,23 @@ def offer_decline(request: HtmxHttpRequest, offer_id: int) -> HttpResponse:
     except OfferError as exc:
         return _inbox_response(request, rep, region="inbox-offers", status=409, error=str(exc))
     return _inbox_response(request, rep, region="inbox-offers", notice="Declined: the lead moves on to the next rep.")
+
+
+@require_POST
+@rep_required
+def lead_first_touch(request: HtmxHttpRequest, lead_id: int) -> HttpResponse:
+    """An assigned lead: the rep logs their first contact, which stops the SLA clock."""
+    rep = get_rep_for_user(request.user)
+    if not Lead.objects.filter(id=lead_id, owner=rep).exists():
+        return _inbox_response(request, rep, region="inbox-offers", status=403, error=NOT_YOURS.format("lead"))
+    form = FirstTouchForm(request.POST)
+    if not form.is_valid():
+        return _inbox_response(request, rep, region="inbox-offers", status=422, error="Choose how you made contact.")
+    try:
+        lead = routing_services.lead_first_touch(lead_id=lead_id, rep=rep, channel=form.cleaned_data["channel"])
+    except OfferError as exc:
+        return _inbox_response(request, rep, region="inbox-offers", status=409, error=str(exc))
+    return _inbox_response(request, rep, region="inbox-offers", notice=f"First touch logged: {lead} is yours, the clock stopped.")
 
 
 @require_POST

@@ -38,7 +38,7 @@ class SegmentAdminForm(forms.ModelForm):
         data = super().clean()
         if not self.errors:
             names = ("slug", "name", "sla_minutes", "accept_fraction", "priority", "order", "conditions", "is_default",
-                     "sla_clock")  # fmt: skip
+                     "sla_clock", "mode")  # fmt: skip
             values = {n: data.get(n) for n in names if n in data}
             if "calendar" in data:
                 values["calendar_id"] = data["calendar"].pk if data["calendar"] else None

@@ -21,6 +21,7 @@ rules by name. Import is "the file is the configuration":
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable
@@ -171,7 +172,7 @@ def config_export(*, include_absences: bool = True) -> dict[str, Any]:
         "segments": [
             {"slug": s.slug, "name": s.name, "sla_minutes": s.sla_minutes, "accept_fraction": s.accept_fraction,
              "priority": s.priority, "order": s.order, "conditions": s.conditions or [], "is_default": s.is_default,
-             "sla_clock": s.sla_clock, "calendar": s.calendar.name if s.calendar_id else None}
+             "sla_clock": s.sla_clock, "mode": s.mode, "calendar": s.calendar.name if s.calendar_id else None}
             for s in Segment.objects.select_related("calendar")
         ],
         "rules": [
@@ -784,7 +785,7 @@ def _apply(doc: dict[str, Any], user: Any) -> _Applier:  # noqa: C901 - one step
     for i, row in enumerate(doc["segments"]):
         seg = segments.get(row["slug"]) or Segment(slug=row["slug"])
         values = {k: row[k] for k in ("name", "sla_minutes", "accept_fraction", "priority", "order", "conditions",
-                                      "is_default", "sla_clock")}  # fmt: skip
+                                      "is_default", "sla_clock", "mode")}  # fmt: skip
         values["calendar_id"] = calendar_ids.get(row["calendar"])
         if seg.pk is None or any(getattr(seg, k) != v for k, v in values.items()):
             for k, v in values.items():
@@ -961,7 +962,70 @@ def config_import(data: dict[str, Any], *, user: Any = None, dry_run: bool = Fal
     return result
 
 
+def errors_by_path(errors: list[str]) -> dict[str, list[str]]:
+    """``["rules[0].pool: unknown pool 'X'"]`` as ``{"$.rules[0].pool": ["unknown pool 'X'"]}``:
+    every problem keyed by its JSON path (``$`` is the whole document)."""
+    keyed: dict[str, list[str]] = {}
+    for error in errors:
+        path, sep, message = error.partition(": ")
+        if not sep:
+            path, message = "$", error
+        path = path if path.startswith("$") else f"$.{path}"
+        keyed.setdefault(path, []).append(message)
+    return keyed
+
+
+def config_diff_live() -> tuple[int | None, list[dict[str, Any]]]:
+    """What publishing the draft would change: (the live version or None, the changes from the
+    live rule set to the draft tables, as ``config_diff``). Segments by slug, rules by name;
+    history ids are not compared (every save makes one)."""
+    from routing.models import RuleSet
+    from routing.snapshots import config_to_json
+
+    live = RuleSet.objects.order_by("-version").values_list("version", "snapshot").first()
+    version, snapshot = live if live else (None, {})
+
+    def canonical(model: type[schema._Model], row: dict[str, Any], values: Callable[[Any], dict]) -> dict[str, Any]:
+        # Through the engine's stored model, so {} and its spelled-out defaults compare equal.
+        try:
+            return json.loads(json.dumps(values(schema.read_stored(model, row)), default=str))
+        except Exception:  # noqa: BLE001 - a row an older release wrote: compare it as it is
+            return row
+
+    def sections(data: dict[str, Any]) -> dict[str, Any]:
+        data = json.loads(json.dumps(data, default=str))
+        return {
+            "segments": [canonical(schema.SegmentStored, s, lambda m: m.dump()) for s in data.get("segments", [])],
+            "rules": [{"name": r.get("name"), **canonical(schema.RuleStored, r, lambda m: m.values())}
+                      for r in data.get("rules", [])],
+        }  # fmt: skip
+
+    return version, config_diff(sections(snapshot or {}), sections(config_to_json()))
+
+
+class ConfigDocument(pydantic.BaseModel):
+    """A configuration document (docs/config-format.md), as exported by ``config_export``.
+
+    The pools, segments and rules are the engine's own models (``routing.engine.schema``), so the
+    API document describes exactly what ``config_validate`` accepts; the other sections are
+    checked by ``config_validate`` and described in docs/config-format.md.
+    """
+
+    model_config = pydantic.ConfigDict(title="ConfigDocument", extra="forbid")
+
+    format: str = FORMAT
+    format_version: int = FORMAT_VERSION
+    skills: list[dict[str, Any]] = []
+    teams: list[dict[str, Any]] = []
+    territories: list[dict[str, Any]] = []
+    reps: list[dict[str, Any]] = []
+    pools: list[schema.PoolFile] = []
+    segments: list[schema.SegmentFile] = []
+    rules: list[schema.RuleFile] = []
+
+
 __all__ = [
+    "ConfigDocument", "config_diff_live", "errors_by_path",
     "FORMAT", "ConfigImportError", "ImportResult", "config_diff", "config_export", "config_import",
     "config_validate", "format_changes",
 ]  # fmt: skip

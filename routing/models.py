@@ -12,12 +12,28 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
-from routing.engine.sla import SLA_CLOCK_LABELS, SlaClock
+from routing.engine.sla import DELIVERY_MODE_LABELS, SLA_CLOCK_LABELS, SlaClock
+from routing.engine.sla import DeliveryMode as EngineDeliveryMode
 from routing.engine.types import Criterion, StepKind, Strategy
 
 STRATEGY_CHOICES = [(s.value, s.value.replace("_", " ").capitalize()) for s in Strategy]
 CRITERION_CHOICES = [(c.value, c.value.replace("_", " ").capitalize()) for c in Criterion]
 SLA_CLOCK_CHOICES = [(clock.value, SLA_CLOCK_LABELS[clock]) for clock in SlaClock]
+class DeliveryMode(models.TextChoices):
+    """How a segment's leads reach a rep: routing.engine.sla.DeliveryMode, with its labels."""
+
+    OFFER = EngineDeliveryMode.OFFER.value, DELIVERY_MODE_LABELS[EngineDeliveryMode.OFFER]
+    ASSIGN = EngineDeliveryMode.ASSIGN.value, DELIVERY_MODE_LABELS[EngineDeliveryMode.ASSIGN]
+
+
+class TouchChannel(models.TextChoices):
+    CALL = "call", "Call"
+    EMAIL = "email", "Email"
+    MEETING = "meeting", "Meeting"
+    MESSAGE = "message", "Message"
+    OTHER = "other", "Other"
+
+
 FALLBACK_KINDS = [StepKind.RELAX, StepKind.POOL, StepKind.BACKUP, StepKind.MANAGER, StepKind.HOLDING]
 
 
@@ -43,6 +59,10 @@ class Segment(models.Model):
     calendar = models.ForeignKey(
         "calendars.BusinessCalendar", null=True, blank=True, on_delete=models.PROTECT, related_name="segments",
         help_text="The calendar of the 'segment calendar' SLA clock",
+    )  # fmt: skip
+    mode = models.CharField(
+        max_length=10, choices=DeliveryMode.choices, default=DeliveryMode.OFFER.value,
+        help_text="Offer (accept or decline) or assign (owned at once; the SLA stops at the first touch)",
     )  # fmt: skip
     history = HistoricalRecords()
 
@@ -172,6 +192,10 @@ class Lead(models.Model):
     accepted_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(null=True, blank=True)
+    # The rep's first contact (a call or email logged in the CRM, or the inbox): in assign mode
+    # it stops the SLA clock; in offer mode it is recorded for the analytics only.
+    first_touch_at = models.DateTimeField(null=True, blank=True)
+    first_touch_channel = models.CharField(max_length=20, choices=TouchChannel.choices, blank=True)
 
     class Meta:
         ordering = ["-received_at"]
@@ -222,6 +246,9 @@ class Offer(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
     step = models.PositiveSmallIntegerField(default=0, help_text="Escalation step: 0 = first offer")
     via = models.CharField(max_length=20, default=StepKind.PRIMARY.value)  # engine step that chose the rep
+    # The segment's mode when the offer was made. "assign": the rep owns the lead at once and
+    # the deadline is for the first touch; a miss expires the offer like an unanswered one.
+    mode = models.CharField(max_length=10, choices=DeliveryMode.choices, default=DeliveryMode.OFFER.value)
     offered_at = models.DateTimeField()
     deadline = models.DateTimeField()
     decided_at = models.DateTimeField(null=True, blank=True)
@@ -320,9 +347,12 @@ class TokenScope(models.TextChoices):
     """What an API token may do. A token holds a list of these; ``admin`` implies every other."""
 
     INTAKE = "intake", "Send leads (POST /api/v1/leads)"
-    READ = "read", "Read leads (GET /api/v1/leads/<id>)"
+    READ = "read", "Read leads, decisions and reps"
     DRY_RUN = "dry-run", "Dry-run routing (POST /api/v1/route/dry-run)"
-    ADMIN = "admin", "Everything, including dry runs against the unpublished draft"
+    OFFERS = "offers", "Act on offers and leads: accept, decline, first touch"
+    REPS = "reps", "Change rep availability and caps: away, back, absences"
+    CONFIG = "config", "Export, import, compare and publish the routing configuration"
+    ADMIN = "admin", "Everything, including webhook deliveries and dry runs against the unpublished draft"
 
 
 def default_token_scopes() -> list[str]:
@@ -339,6 +369,10 @@ class ApiToken(models.Model):
                                    related_name="+")
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True, help_text="Recorded at most once a minute")
+    # A personal token acts as this user: their roles and team scope apply on top of the scopes.
+    # Without one the token is an integration's, which sees every team.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="api_tokens", help_text="Personal token: acts as this user")
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes or TokenScope.ADMIN.value in self.scopes

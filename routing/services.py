@@ -38,7 +38,7 @@ from routing.engine.eligibility import rep_calendar
 from routing.engine.route import shared_offer_deadline
 from routing.engine.types import ConfigSnapshot, LeadFacts, Outcome, PoolSnapshot, RepSnapshot, StepKind
 from routing.engine.types import Decision as EngineDecision
-from routing.models import Decision, Lead, Offer, RuleSet, Segment
+from routing.models import Decision, DeliveryMode, Lead, Offer, RuleSet, Segment, TouchChannel
 from routing.snapshots import (
     Directory,
     config_live,
@@ -645,6 +645,7 @@ def _persist_batch(plan: _Plan, *, now: dt.datetime) -> list[Event]:
                 lead=lead, rep_id=chosen, offered_at=now, deadline=deadline,
                 step=len(result.item.excluded_rep_ids), via=decision.chosen_step or StepKind.PRIMARY,
                 counted_day=load.day, counted_week=load.week,
+                mode=segment.mode if segment else DeliveryMode.OFFER,
             )  # fmt: skip
             lead.status, lead.owner_id, lead.offered_at = Lead.Status.OFFERED, chosen, now
             lead.next_retry_at, lead.hold_attempts, lead.held_rule_id, lead.outcome_key = None, 0, None, ""
@@ -680,7 +681,8 @@ def _persist_batch(plan: _Plan, *, now: dt.datetime) -> list[Event]:
         if event == "offer.created":
             offer = offers[lead_id]
             out.append((event, {"lead_id": lead_id, "offer_id": offer.id, "rep_id": offer.rep_id,
-                                "step": by_lead[lead_id].step or None, "escalation": escalation}))  # fmt: skip
+                                "step": by_lead[lead_id].step or None, "escalation": escalation,
+                                "mode": offer.mode}))  # fmt: skip
         else:
             out.append((event, {"lead_id": lead_id, "escalation": escalation}))
     return out
@@ -963,6 +965,8 @@ def offer_accept(*, offer_id: int, rep: Rep, now: dt.datetime | None = None) -> 
             return offer
         if offer.status != Offer.Status.OPEN:
             raise OfferError(f"This offer is already {offer.get_status_display().lower()}.")
+        if offer.mode == DeliveryMode.ASSIGN:
+            raise OfferError("This lead is assigned to you: log your first touch (a call or email) to stop the clock.")
         if offer.deadline <= now:
             raise OfferError("This offer has expired; it is moving on to the next rep.")
         if unavailable := rep_unavailable_reason(rep_id=rep.id, now=now):
@@ -1049,6 +1053,48 @@ def offers_withdraw_for_away(*, rep: Rep, now: dt.datetime | None = None) -> int
         for offer in offers:
             _give_up_offer(offer=offer, status=Offer.Status.WITHDRAWN, now=now)
     return len(offers)
+
+
+def lead_first_touch(*, lead_id: int, rep: Rep | None, channel: str, now: dt.datetime | None = None) -> Lead:
+    """Record the owner's first contact with a lead (a call or email logged in the CRM, or the
+    inbox button). ``rep``: the rep reporting it (must own the lead), or None for an integration
+    reporting it for whoever owns the lead. ``channel``: a ``TouchChannel`` value.
+
+    1. Lock the lead; it must have an owner (and be ``rep``'s).
+    2. Touched before: nothing changes (a CRM may send every call; only the first counts).
+    3. Assigned (an open assign-mode offer): the touch stops the SLA clock, so the offer is
+       accepted and the lead becomes the rep's accepted lead, as an accept click does in offer mode.
+    4. An open offer-mode offer is not accepted by a touch: the rep accepts it first.
+    5. Otherwise (accepted, closed) it is recorded for the SLA analytics only.
+
+    Raises OfferError (safe to show) when the lead has no owner, is another rep's, or is an
+    unaccepted offer, or the assignment's deadline has passed.
+    """
+    now = now or timezone.now()
+    if channel not in TouchChannel.values:
+        raise OfferError(f"Unknown channel {channel!r}: use {', '.join(TouchChannel.values)}.")
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update().filter(id=lead_id).first()
+        if lead is None or lead.owner_id is None or (rep is not None and lead.owner_id != rep.id):
+            raise OfferError("That lead does not exist or is not yours.")
+        if lead.first_touch_at is not None:
+            return lead
+        offer = Offer.objects.select_for_update().filter(lead_id=lead.id, status=Offer.Status.OPEN).first()
+        fields = ["first_touch_at", "first_touch_channel", "last_activity_at"]
+        if offer is not None:
+            if offer.mode != DeliveryMode.ASSIGN:
+                raise OfferError("Accept the offer first: a touch stops the clock of assigned leads only.")
+            if offer.deadline <= now:
+                raise OfferError("The first-touch deadline has passed; the lead is moving on to the next rep.")
+            offer.status, offer.decided_at = Offer.Status.ACCEPTED, now
+            offer.save(update_fields=["status", "decided_at"])
+            lead.status, lead.accepted_at = Lead.Status.ACCEPTED, now
+            fields += ["status", "accepted_at"]
+        lead.first_touch_at, lead.first_touch_channel, lead.last_activity_at = now, channel, now
+        lead.save(update_fields=fields)
+        _emit_on_commit("lead.first_touch", {"lead_id": lead.id, "rep_id": lead.owner_id, "channel": channel,
+                                             "offer_id": offer.id if offer is not None else None})  # fmt: skip
+    return lead
 
 
 def _locked_owned_lead(*, lead_id: int, rep: Rep) -> Lead:
@@ -1353,6 +1399,6 @@ __all__ = [
     "OfferError", "capacity_lock", "holding_release", "holding_wake", "holding_wake_for_changes", "lead_close", "lead_quarantine_retry",
     "leads_quarantine_release", "lead_dry_run", "lead_hand_back", "lead_intake",
     "leads_age_out", "leads_recover_stale", "leads_route_all_pending", "leads_route_pending", "listen",
-    "offer_accept", "offer_decline", "offers_expire_due", "offers_withdraw_for_away",
+    "lead_first_touch", "offer_accept", "offer_decline", "offers_expire_due", "offers_withdraw_for_away",
     "rule_publish",
 ]  # fmt: skip

@@ -36,15 +36,22 @@ def apitoken_clean_scopes(scopes: Iterable[str] | None) -> list[str]:
     return ordered or [TokenScope.INTAKE.value]
 
 
-def apitoken_create(*, name: str, scopes: Iterable[str] | None = None, created_by=None) -> tuple[ApiToken, str]:  # noqa: ANN001
-    """Create a token; returns (row, raw secret). ``scopes`` as in apitoken_clean_scopes."""
+def apitoken_create(
+    *, name: str, scopes: Iterable[str] | None = None, created_by=None, user=None,  # noqa: ANN001
+) -> tuple[ApiToken, str]:
+    """Create a token; returns (row, raw secret). ``scopes`` as in apitoken_clean_scopes.
+
+    ``user``: a personal token, which acts as that user (their roles and team scope apply on top
+    of the scopes, e.g. a rep's mobile app accepting their own offers); None: an integration's
+    token, which sees every team. Raises ValidationError naming the field.
+    """
     clean = apitoken_clean_scopes(scopes)
     name = name.strip()[:100]
     if not name:
         raise ValidationError({"name": "Give the token a name (who or what uses it)."})
     raw = "lo_" + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
-        name=name, prefix=raw[:10], digest=ApiToken.hash(raw), scopes=clean, created_by=created_by
+        name=name, prefix=raw[:10], digest=ApiToken.hash(raw), scopes=clean, created_by=created_by, user=user
     )
     return token, raw
 
@@ -60,9 +67,10 @@ def apitoken_revoke_one(*, token_id: int) -> bool:
 
 
 def apitoken_authenticate(*, raw: str, now: dt.datetime | None = None) -> ApiToken | None:
-    """The active token with this secret, or None. Records the use (at most once a minute)."""
-    token = ApiToken.objects.filter(digest=ApiToken.hash(raw), revoked_at__isnull=True).first()
-    if token is None:
+    """The active token with this secret, or None (also when it is personal and its user is
+    deactivated). Records the use (at most once a minute)."""
+    token = ApiToken.objects.select_related("user").filter(digest=ApiToken.hash(raw), revoked_at__isnull=True).first()
+    if token is None or (token.user_id is not None and not token.user.is_active):
         return None
     now = now or timezone.now()
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:

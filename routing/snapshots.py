@@ -47,7 +47,7 @@ def config_to_json() -> dict[str, Any]:
             "id": s.id, "slug": s.slug, "name": s.name, "sla_minutes": s.sla_minutes,
             "accept_fraction": s.accept_fraction, "priority": s.priority, "order": s.order,
             "conditions": s.conditions, "is_default": s.is_default,
-            "sla_clock": s.sla_clock, "calendar_id": s.calendar_id,
+            "sla_clock": s.sla_clock, "calendar_id": s.calendar_id, "mode": s.mode,
         }
         for s in Segment.objects.all()
     ]  # fmt: skip

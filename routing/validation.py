@@ -28,7 +28,7 @@ from typing import Annotated, Any, Final
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
@@ -100,8 +100,29 @@ def _json_type(value: Any) -> str:
 
 
 def _vocabulary(info: ValidationInfo) -> Vocabulary:
+    """The vocabulary to normalise with: ``context["vocabulary"]`` (``clean_lead``), else, when
+    the API validates a request body (django-ninja passes ``context["request"]``), the live one,
+    loaded once per request; else ISO codes only."""
     context = info.context or {}
-    return context.get("vocabulary") or EMPTY_VOCABULARY
+    if context.get("vocabulary") is not None:
+        return context["vocabulary"]
+    request = context.get("request")
+    if request is None:
+        return EMPTY_VOCABULARY
+    vocabulary = getattr(request, "_leadops_vocabulary", None)
+    if vocabulary is None:
+        vocabulary = reference.vocabulary_load()
+        request._leadops_vocabulary = vocabulary  # noqa: SLF001
+    return vocabulary
+
+
+def request_vocabulary(request: Any) -> Vocabulary:
+    """The vocabulary the API used to validate ``request``'s body (loaded now if it was not)."""
+    vocabulary = getattr(request, "_leadops_vocabulary", None)
+    if vocabulary is None:
+        vocabulary = reference.vocabulary_load()
+        request._leadops_vocabulary = vocabulary  # noqa: SLF001
+    return vocabulary
 
 
 def _source(value: str) -> str:
@@ -234,14 +255,22 @@ def _attribute_value(value: Any, *, path: str, depth: int) -> Any:
 
 
 def _text_field(max_length: int, *after: Any, pattern: str | None = None, description: str | None = None,
-                input_max_length: int | None = None) -> Any:  # fmt: skip
+                input_max_length: int | None = None, required: bool = False) -> Any:  # fmt: skip
     """A text field: validated by ``_text``, then ``after`` (normalisers), then the length check
     on the normalised value (the constraint comes last on purpose, see the module docstring).
     ``input_max_length``: what the API description advertises when senders may send a longer
-    spelling than is stored ("United States" for US)."""
+    spelling than is stored ("United States" for US). An optional field's description allows
+    blank text, which means "not given" (rule 1); a required one's does not."""
     extra: dict[str, Any] = {"pattern": pattern} if pattern else {}
+    schema_extra: dict[str, Any] = {}
     if input_max_length is not None:
-        extra["json_schema_extra"] = {"maxLength": input_max_length}
+        schema_extra["maxLength"] = input_max_length
+    if pattern:  # pydantic leaves a pattern out of the description when validators wrap the type
+        schema_extra["pattern"] = pattern if required else pattern.replace("]+$", "]*$")
+    if not required:
+        schema_extra["minLength"] = 0
+    if schema_extra:
+        extra["json_schema_extra"] = schema_extra
     return Annotated[
         str,
         BeforeValidator(_text),
@@ -255,8 +284,8 @@ class LeadIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", title="Lead", hide_input_in_errors=True)
 
-    source: _text_field(60, _source, pattern=SOURCE_PATTERN, description="Where the lead comes from, e.g. web")
-    external_id: _text_field(120, description="The sender's id; source + external_id is unique")
+    source: _text_field(60, _source, pattern=SOURCE_PATTERN, description="Where the lead comes from, e.g. web", required=True)
+    external_id: _text_field(120, description="The sender's id; source + external_id is unique", required=True)
     first_name: _text_field(100) | None = None
     last_name: _text_field(100) | None = None
     email: _text_field(254, _email) | None = None
@@ -274,6 +303,17 @@ class LeadIn(BaseModel):
     account_tier: _text_field(30, _folded("account_tier")) | None = None
     intent: _text_field(30, _intent, description="One of high, medium, low (or an ops synonym)") | None = None
     attributes: Annotated[dict[str, Any], BeforeValidator(_attributes), Field(description="Custom attributes for rule conditions")] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_absent(cls, data: Any) -> Any:
+        """Null and blank text mean "not given" (rule 1 of the module docstring)."""
+        if not isinstance(data, dict):
+            return data
+        return {
+            key: value for key, value in data.items()
+            if not (value is None or (isinstance(value, str) and value.strip() == ""))
+        }  # fmt: skip
 
     @field_validator("state", mode="after")
     @classmethod
@@ -316,17 +356,26 @@ _MESSAGES: Final = {
 
 
 def _messages(exc: PydanticValidationError) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
-    for error in exc.errors(include_url=False, include_input=False):
-        loc = error.get("loc") or ()
+    return error_messages(exc.errors(include_url=False, include_input=False))
+
+
+def error_messages(errors: list[dict[str, Any]], *, skip: int = 0) -> dict[str, list[str]]:
+    """Pydantic error dicts as ``{field: [message, ...]}``: the field is the first part of the
+    location after ``skip`` parts (the API's ``("body", "lead")`` prefix); "__all__" when the
+    error is about the whole object (not an object, nothing sent)."""
+    messages: dict[str, list[str]] = {}
+    for error in errors:
+        loc = tuple(error.get("loc") or ())[skip:]
         name = str(loc[0])[:60] if loc else "__all__"
         kind = error.get("type", "")
         message = _MESSAGES.get(kind) or error.get("msg", "Invalid.")
+        if not loc and kind in ("model_attributes_type", "dict_type", "model_type", "missing"):
+            message = "Expected a JSON object."
         if kind in ("string_too_long", "too_long"):
             limit = (error.get("ctx") or {}).get("max_length")
             message = f"At most {limit} characters once normalised (as stored)."
-        errors.setdefault(name, []).append(message)
-    return errors
+        messages.setdefault(name, []).append(message)
+    return messages
 
 
 def clean_lead(data: Any, *, vocabulary: Vocabulary | None = None, today: dt.date | None = None) -> dict[str, Any]:
@@ -344,14 +393,16 @@ def clean_lead(data: Any, *, vocabulary: Vocabulary | None = None, today: dt.dat
     vocabulary = vocabulary or EMPTY_VOCABULARY
     if not isinstance(data, dict):
         raise LeadInputError({"__all__": ["Expected a JSON object with the lead's fields."]})
-    present = {
-        key: value for key, value in data.items()
-        if not (value is None or (isinstance(value, str) and value.strip() == ""))
-    }  # fmt: skip
     try:
-        lead = LeadIn.model_validate(present, context={"vocabulary": vocabulary})
+        lead = LeadIn.model_validate(data, context={"vocabulary": vocabulary})
     except PydanticValidationError as exc:
         raise LeadInputError(_messages(exc)) from None
+    return lead_fields(lead, vocabulary=vocabulary, today=today)
+
+
+def lead_fields(lead: LeadIn, *, vocabulary: Vocabulary, today: dt.date | None = None) -> dict[str, Any]:
+    """The fields to store for a validated ``lead`` (see ``clean_lead``); raises LeadInputError
+    on ``value`` when it is too large once converted to the base currency."""
     cleaned = lead.model_dump(exclude_none=True)
     cleaned.setdefault("currency", vocabulary.base_currency)
     amount = cleaned.get("value", Decimal("0.00"))
@@ -361,3 +412,40 @@ def clean_lead(data: Any, *, vocabulary: Vocabulary | None = None, today: dt.dat
         raise LeadInputError({"value": [f"Too large once converted to {vocabulary.base_currency}."]})
     cleaned["value_base"] = value_base
     return cleaned
+
+
+class DryRunLeadIn(LeadIn):
+    """A lead to route in a dry run: ``LeadIn`` with ``source`` and ``external_id`` optional
+    (nothing is stored, so nothing needs to be unique)."""
+
+    model_config = ConfigDict(title="DryRunLead")
+
+    source: _text_field(60, _source, pattern=SOURCE_PATTERN, description="Where the lead comes from") = "dry-run"
+    external_id: _text_field(120, description="The sender's id (ignored: nothing is stored)") = "dry-run"
+
+
+def _storable(value: str) -> str:
+    problem = storable_text_problem(value)
+    if problem:
+        raise _fail(problem)
+    return value
+
+
+# Free text from the API (notes, filters): refused by field when PostgreSQL could not store or
+# compare it (a NUL, a lone surrogate), rather than failing in the database.
+StorableText = Annotated[str, AfterValidator(_storable)]
+
+
+def _storable_datetime(value: dt.datetime) -> dt.datetime:
+    from leadops.datetimes import RANGE_TEXT, validate_readable_datetime
+
+    try:
+        validate_readable_datetime(value)
+    except DjangoValidationError:
+        raise _fail(f"Pick a date {RANGE_TEXT}.") from None
+    return value.astimezone(dt.UTC)  # PostgreSQL refuses offsets beyond ±15:59; UTC it always reads
+
+
+# A date-time from the API (filters, away-until, absences): ISO 8601 with an offset, within the
+# range that can be stored and read back (leadops.datetimes), handed on in UTC.
+ApiDateTime = Annotated[AwareDatetime, AfterValidator(_storable_datetime)]

@@ -169,11 +169,12 @@ class LeadFactory(factory.django.DjangoModelFactory):
     received_at = factory.LazyFunction(timezone.now)
 
 
-def make_token(name: str = "test", *, scopes: tuple[str, ...] | None = None) -> str:
-    """Create an API token and return the raw secret (scopes as TokenScope values; default intake)."""
+def make_token(name: str = "test", *, scopes: tuple[str, ...] | None = None, user: User | None = None) -> str:
+    """Create an API token and return the raw secret (scopes as TokenScope values; default
+    intake). ``user``: a personal token acting as that user."""
     from routing.services_tokens import apitoken_create
 
-    return apitoken_create(name=name, scopes=scopes)[1]
+    return apitoken_create(name=name, scopes=scopes, user=user)[1]
 
 
 __all__ = [

@@ -521,16 +521,18 @@ class SegmentForm(forms.ModelForm):
 
     class Meta:
         model = Segment
-        fields = ["slug", "name", "sla_minutes", "accept_fraction", "sla_clock", "calendar", "priority", "order",
-                  "is_default"]  # fmt: skip
+        fields = ["slug", "name", "sla_minutes", "accept_fraction", "sla_clock", "calendar", "mode", "priority",
+                  "order", "is_default"]  # fmt: skip
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["sla_clock"].required = False  # omitted = the default, the rep's working time
+        self.fields["mode"].required = False  # omitted = offer, today's accept/decline
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         data["sla_clock"] = data.get("sla_clock") or "rep"
+        data["mode"] = data.get("mode") or "offer"
         if data.get("sla_clock") == "segment" and not data.get("calendar"):
             self.add_error("calendar", "Choose the calendar this segment's SLA clock counts on.")
         if self.errors:

@@ -19,7 +19,7 @@ from routing.services_tokens import apitoken_create, apitoken_revoke_one
 
 
 def _tokens_page(request: HttpRequest, form: TokenForm, *, created: str = "", status: int = 200) -> HttpResponse:
-    tokens = ApiToken.objects.select_related("created_by").order_by("revoked_at", "name", "-created_at")
+    tokens = ApiToken.objects.select_related("created_by", "user").order_by("revoked_at", "name", "-created_at")
     return render(request, "console/security_tokens.html", {"form": form, "tokens": tokens, "created": created}, status=status)
 
 
@@ -32,7 +32,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             token, raw = apitoken_create(name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"],
-                                         created_by=request.user)  # fmt: skip
+                                         created_by=request.user, user=form.cleaned_data["acts_as"])  # fmt: skip
         except ValidationError as exc:
             form.add_error(None, exc)
         else:

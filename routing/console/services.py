@@ -126,7 +126,7 @@ def ruleset_restore(*, ruleset: RuleSet, user: Any = None, note: str = "") -> Ru
         values = checked.dump()
         seg = Segment.objects.filter(slug=values["slug"]).first() or Segment(slug=values["slug"])
         for name in ("name", "sla_minutes", "accept_fraction", "priority", "order", "conditions", "is_default",
-                     "sla_clock", "calendar_id"):
+                     "sla_clock", "calendar_id", "mode"):
             setattr(seg, name, values[name])
         _save(seg, user=user)
     return routing_services.rule_publish(user=user, note=note or f"Restored version {ruleset.version}")

@@ -269,7 +269,7 @@ ENTITIES: dict[str, Entity] = {
     "segments": Entity("Segments", "segment", Segment, forms.SegmentForm, selectors.ENTITY_QUERYSETS["segments"],
                        ("slug", "name"),
                        (("Order", "order"), ("Name", "name"), ("Slug", "slug"), ("SLA (min)", "sla_minutes"),
-                        ("Accept fraction", "accept_fraction"), ("SLA clock", "get_sla_clock_display"),
+                        ("Accept fraction", "accept_fraction"), ("SLA clock", "get_sla_clock_display"), ("Mode", "mode"),
                         ("Priority", "priority"), ("Default", "is_default")),
                        can_deactivate=False),  # fmt: skip
     "territories": Entity("Territories", "territory", Territory, forms.TerritoryForm,

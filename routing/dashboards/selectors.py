@@ -23,7 +23,7 @@ from routing.dashboards.models import EquityDaily
 from routing.engine import REASON_LABELS
 from routing.engine.sla import SLA_CLOCK_LABELS, SlaClock, clock_of, minutes_between, sla_calendar
 from routing.engine.types import StepKind, Strategy
-from routing.models import Decision, Lead, Offer, Segment
+from routing.models import Decision, DeliveryMode, Lead, Offer, Segment
 from routing.snapshots import capacity_counts, config_live, pool_snapshots
 
 WINDOWS = {"today": 1, "7d": 7, "30d": 30}
@@ -424,6 +424,10 @@ class SlaRow:
     median_seconds: float | None = None
     p90_seconds: float | None = None
     clock: str = ""  # which time the times to accept are counted in (routing.engine.sla)
+    assigned: int = 0  # offers made in assign mode (the SLA stops at the first touch)
+    touched: int = 0  # accepted offers whose lead has a first touch
+    touch_median_seconds: float | None = None  # offer made -> first touch, wall-clock
+    touch_p90_seconds: float | None = None
 
 
 SLA_GROUPS = {
@@ -456,6 +460,7 @@ def sla_outcomes(*, start: dt.datetime, end: dt.datetime, by: str = "segment",
         "escalated": Count("id", filter=Q(step__gt=0) | Q(status=Offer.Status.EXPIRED)),
         "expired": Count("id", filter=Q(status=Offer.Status.EXPIRED)),
         "declined": Count("id", filter=Q(status=Offer.Status.DECLINED)),
+        "assigned": Count("id", filter=Q(mode=DeliveryMode.ASSIGN)),
     }
     postgres = connection.vendor == "postgresql"
     if postgres:
@@ -467,7 +472,7 @@ def sla_outcomes(*, start: dt.datetime, end: dt.datetime, by: str = "segment",
         r["k"]: SlaRow(
             key=r["k"], label=r["name"] or "(none)", offered=r["offered"], accepted_in_time=r["in_time"],
             escalated=r["escalated"], expired=r["expired"], declined=r["declined"],
-            median_seconds=_seconds(r.get("p50")), p90_seconds=_seconds(r.get("p90")),
+            median_seconds=_seconds(r.get("p50")), p90_seconds=_seconds(r.get("p90")), assigned=r["assigned"],
         )
         for r in offers.values(k=F(key), name=F(label)).annotate(**annotations).order_by()
     }  # fmt: skip
@@ -486,7 +491,21 @@ def sla_outcomes(*, start: dt.datetime, end: dt.datetime, by: str = "segment",
             rows[k].median_seconds, rows[k].p90_seconds = _percentile(values, 0.5), _percentile(values, 0.9)
     for row in rows.values():
         row.clock = row.clock or SLA_CLOCK_LABELS[SlaClock.CALENDAR]
+    _first_touch_times(rows, offers=offers.filter(accepted, lead__first_touch_at__isnull=False), key=key)
     return sorted(rows.values(), key=lambda r: r.label)
+
+
+def _first_touch_times(rows: dict[Any, SlaRow], *, offers: Any, key: str) -> None:
+    """Time to first touch per group: from the offer (in assign mode, the assignment) to the
+    lead's first touch, wall-clock seconds; median and p90. One query."""
+    times: dict[Any, list[float]] = defaultdict(list)
+    for k, offered_at, touched_at in offers.values_list(key, "offered_at", "lead__first_touch_at"):
+        times[k].append(max(0.0, (touched_at - offered_at).total_seconds()))
+    for k, values in times.items():
+        if k in rows:
+            row = rows[k]
+            row.touched = len(values)
+            row.touch_median_seconds, row.touch_p90_seconds = _percentile(values, 0.5), _percentile(values, 0.9)
 
 
 def sla_business_waits(

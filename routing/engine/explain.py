@@ -284,6 +284,7 @@ def _segment(segment: Any) -> Any:
         "priority": _plain(segment.priority), "order": _plain(segment.order),
         "conditions": _conditions(segment.conditions), "is_default": _plain(segment.is_default),
         "sla_clock": _plain(segment.sla_clock), "calendar_id": _plain(segment.calendar_id),
+        "mode": _plain(segment.mode),
     }  # fmt: skip
 
 

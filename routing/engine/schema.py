@@ -50,7 +50,7 @@ from routing.engine import types
 from routing.import_mapping import ColumnMapping
 from routing.reference import SYNONYM_FIELDS, country_code, currency_code, language_code, synonym_target_problem
 from routing.engine.conditions import PRESENCE_OPS, validate_condition
-from routing.engine.sla import SlaClock
+from routing.engine.sla import DeliveryMode, SlaClock
 from routing.engine.types import Criterion, Op, StepKind, Strategy
 
 Problem = tuple[str, str]  # (JSON path, message)
@@ -544,13 +544,18 @@ class _SegmentBody(_Model):
         "which time the SLA minutes are (routing.engine.sla): `calendar` wall-clock minutes, `segment` open "
         "minutes of the segment's business calendar (needs `calendar`), `rep` the offered rep's working time",
     )  # fmt: skip
+    mode: DeliveryMode = _choice(
+        DeliveryMode.OFFER,
+        "`offer`: the rep accepts or declines and the SLA stops at the accept; `assign`: the rep owns the lead at "
+        "once and the SLA stops at their first touch (API or inbox); a miss escalates down the same chain either way",
+    )  # fmt: skip
 
     def dump(self) -> dict[str, Any]:
         return {
             "slug": self.slug, "name": self.name, "sla_minutes": self.sla_minutes,
             "accept_fraction": float(self.accept_fraction), "priority": self.priority, "order": self.order,
             "conditions": [c.dump() for c in self.conditions], "is_default": self.is_default,
-            "sla_clock": self.sla_clock.value,
+            "sla_clock": self.sla_clock.value, "mode": self.mode.value,
         }  # fmt: skip
 
 
@@ -577,7 +582,7 @@ class SegmentStored(_SegmentBody):
             id=self.id, slug=self.slug, name=self.name, sla_minutes=self.sla_minutes,
             accept_fraction=float(self.accept_fraction), priority=self.priority, order=self.order,
             conditions=tuple(c.to_spec() for c in self.conditions), is_default=self.is_default,
-            sla_clock=self.sla_clock.value, calendar_id=self.calendar_id,
+            sla_clock=self.sla_clock.value, calendar_id=self.calendar_id, mode=self.mode.value,
         )  # fmt: skip
 
 

@@ -30,6 +30,24 @@ class SlaClock(StrEnum):
     REP = "rep"
 
 
+class DeliveryMode(StrEnum):
+    """How a segment's leads reach a rep, and so what stops their SLA clock.
+
+    ``offer``: the rep accepts or declines; the clock stops at the accept. ``assign``: the rep
+    owns the lead at once; the clock stops at their first touch (a call or email logged in the
+    CRM, or the inbox). Either way the deadline is the one above, and a miss moves the lead down
+    the same escalation chain."""
+
+    OFFER = "offer"
+    ASSIGN = "assign"
+
+
+DELIVERY_MODE_LABELS: Final[dict[DeliveryMode, str]] = {
+    DeliveryMode.OFFER: "Offer: the rep accepts or declines; the SLA stops at the accept",
+    DeliveryMode.ASSIGN: "Assign: the rep owns it at once; the SLA stops at the first touch",
+}
+
+
 SLA_CLOCK_LABELS: Final[dict[SlaClock, str]] = {
     SlaClock.CALENDAR: "Calendar time (nights and weekends count)",
     SlaClock.SEGMENT: "Business time (the segment's calendar)",

@@ -102,6 +102,7 @@ class SegmentSpec:
     is_default: bool = False
     sla_clock: str = "rep"  # routing.engine.sla.SlaClock: calendar / segment / rep
     calendar_id: int | None = None  # the segment's business calendar (sla_clock "segment")
+    mode: str = "offer"  # routing.engine.sla.DeliveryMode: offer / assign
 
 
 @dataclass(frozen=True)

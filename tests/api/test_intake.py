@@ -134,7 +134,8 @@ def test_openapi_document_describes_the_intake(client) -> None:  # noqa: ANN001
     doc = client.get("/api/v1/openapi.json").json()
     assert doc["openapi"].startswith("3.")
     assert "/api/v1/leads" in doc["paths"]
-    assert doc["components"]["schemas"]["Lead"]["required"] == ["source", "external_id"]
+    body = doc["paths"]["/api/v1/leads"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert doc["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]["required"] == ["source", "external_id"]
 
 
 def test_dry_run_writes_nothing_and_explains(api) -> None:  # noqa: ANN001

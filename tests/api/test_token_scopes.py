@@ -148,3 +148,16 @@ def test_only_ops_manage_tokens(role: Role) -> None:
     assert client.get("/ops/security/tokens/").status_code == 403
     assert client.post("/ops/security/tokens/", {"name": "mine", "scopes": ["admin"]}).status_code == 403
     assert not ApiToken.objects.exists()
+
+
+def test_ops_create_a_personal_token_that_acts_as_a_rep() -> None:
+    rep = RepFactory(display_name="Ana")
+    ops = Client()
+    ops.force_login(user_with_role(Role.OPS))
+    page = ops.post("/ops/security/tokens/", {"name": "Ana's phone", "scopes": ["offers"], "acts_as": rep.user.username})
+    raw = page.content.decode().split('id="new-token-value">', 1)[1].split("<", 1)[0]
+    assert ApiToken.objects.get(name="Ana's phone").user == rep.user
+    status, body = _call(raw, "GET", "/api/v1/offers")
+    assert status == 200 and body["items"] == []
+    refused = ops.post("/ops/security/tokens/", {"name": "ghost", "scopes": ["offers"], "acts_as": "nobody"})
+    assert refused.status_code == 422 and not ApiToken.objects.filter(name="ghost").exists()

@@ -10,7 +10,8 @@ from routing.services_tokens import apitoken_create, apitoken_revoke
 class Command(BaseCommand):
     help = (
         "Create an API token (printed once, as the last word), or --revoke NAME. "
-        "Scopes: --scope intake (default), read, dry-run, admin; repeat --scope for several."
+        "Scopes: --scope intake (default), read, dry-run, offers, reps, config, admin; repeat --scope "
+        "for several. --user USERNAME makes a personal token that acts as that user (roles, team)."
     )
 
     def add_arguments(self, parser) -> None:  # noqa: ANN001
@@ -20,16 +21,25 @@ class Command(BaseCommand):
             "--scope", action="append", dest="scopes", choices=TokenScope.values, default=None,
             help="What the token may do (repeatable). Default: intake only.",
         )  # fmt: skip
+        parser.add_argument("--user", default=None, help="Username: a personal token acting as this user")
 
-    def handle(self, *args, name: str, revoke: bool, scopes: list[str] | None, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, name: str, revoke: bool, scopes: list[str] | None, user: str | None = None,  # noqa: ANN002
+               **options) -> None:  # noqa: ANN003
         if not name.strip():
             raise CommandError("NAME must not be empty")
         if revoke:
             count = apitoken_revoke(name=name)
             self.stdout.write(f"Revoked {count} token(s) named {name!r}")
             return
+        owner = None
+        if user:
+            from django.contrib.auth import get_user_model
+
+            owner = get_user_model().objects.filter(username=user).first()
+            if owner is None:
+                raise CommandError(f"No user {user!r}")
         try:
-            token, raw = apitoken_create(name=name, scopes=scopes)
+            token, raw = apitoken_create(name=name, scopes=scopes, user=owner)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
         self.stdout.write(f"Created token {name!r} with scopes {', '.join(token.scopes)}; it is shown only once. Token: {raw}")
