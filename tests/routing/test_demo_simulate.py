@@ -76,3 +76,31 @@ def test_simulatereps_refuses_a_speed_of_zero() -> None:
 
     with pytest.raises(CommandError, match="more than 0"):
         call_command("simulatereps", "--speed", "0", "--once")
+
+
+@pytest.mark.django_db
+def test_the_demo_team_takes_most_leads_and_the_holding_pool_stays_small() -> None:
+    """The demo as `make run` seeds it, 40 streamed leads and the simulated reps acting: most
+    leads end with a rep (issue 15: "1 of 266 accepted" and an ever-growing holding pool)."""
+    import random
+
+    from routing.config_io import config_import
+    from routing.demo.data import demo_config, demo_lead
+    from routing.reference import vocabulary_load
+    from routing.services import lead_intake, leads_route_all_pending, rule_publish
+    from routing.validation import clean_lead
+
+    config_import(demo_config(timezone.now().date()))
+    rule_publish(note="demo data")
+    rng, vocabulary = random.Random(7), vocabulary_load()
+    for n in range(40):
+        data = demo_lead(rng, n)
+        lead_intake(data=clean_lead({**data, "value": str(data["value"])}, vocabulary=vocabulary))
+    leads_route_all_pending()
+    for _ in range(5):  # each pass acts on the offers the last one's declines and hand-backs made
+        simulate_tick(now=timezone.now() + dt.timedelta(seconds=1), speed=1000)
+        leads_route_all_pending()
+    statuses = Counter(Lead.objects.values_list("status", flat=True))
+    with_a_rep = statuses["accepted"] + statuses["converted"] + statuses["closed_lost"]
+    assert with_a_rep >= 30, statuses  # the rest: ana's offers (a person's), ignored ones, hand-backs
+    assert statuses["holding"] <= 2, statuses
