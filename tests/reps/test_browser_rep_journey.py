@@ -65,12 +65,16 @@ def test_a_rep_can_do_every_inbox_action_without_the_page_overflowing(live_serve
         assert to_decline.external_id not in decline_card.inner_text()
         assert "Why it came to you: You were next in the rotation for High intent pool" in decline_card.inner_text()
 
-        # A new offer arrives: at the top, highlighted, and counted in the tab title.
+        # A new offer arrives: at the top, highlighted, counted in the tab title, and a chime if asked for.
+        page.get_by_label("Sound for new offers").check()  # chimes once to confirm (a click lets audio play)
+        page.wait_for_function("document.body.dataset.chimes === '1'")
         route_new_lead(value="9000", company="Newcomer GmbH")
         first = page.locator("#inbox-offers .offer").first
         first.filter(has_text="Newcomer GmbH").wait_for()
-        assert "is-new" in (first.get_attribute("class") or "")
+        page.locator("#inbox-offers .offer.is-new", has_text="Newcomer GmbH").wait_for()  # highlighted once settled
+        assert page.locator("#inbox-offers .offer.is-new").count() == 1  # only the new one
         page.wait_for_function("document.title.startsWith('(5) Inbox')")
+        page.wait_for_function("document.body.dataset.chimes === '2'")
         _fits(page, width)
 
         # Accept.
