@@ -288,6 +288,10 @@ def test_a_rep_opens_the_page_of_a_lead_offered_to_them_or_theirs_but_no_other()
     page = primary.get(f"/inbox/leads/{lead.id}/")
     html = page.content.decode()
     assert page.status_code == 200 and "Acme Rockets" in html and "CFO" in html and "+1 212 555 0199" in html
+    assert f'action="/inbox/offers/{open_offer(lead).id}/accept/"' in html  # act on it from its page
+    assert primary.post(f"/inbox/offers/{open_offer(lead).id}/accept/").status_code == 302
+    html = primary.get(f"/inbox/leads/{lead.id}/").content.decode()
+    assert f'action="/inbox/leads/{lead.id}/close/"' in html and "Hand back" in html
     assert backup.get(f"/inbox/leads/{lead.id}/").status_code == 404  # offered to someone else
     manager_only = Client()
     manager_only.force_login(user_with_role(Role.MANAGER))
