@@ -63,6 +63,11 @@ def offer_list_open_for_rep(*, rep: Rep, now: dt.datetime | None = None) -> list
     return offers
 
 
+def offer_open_for_rep_lead(*, rep: Rep, lead_id: int, now: dt.datetime | None = None) -> Offer | None:
+    """The rep's live offer of this lead, if any (the lead page's Accept and Decline)."""
+    return _open_offers(rep=rep, now=now or timezone.now()).filter(lead_id=lead_id).first()
+
+
 def _pool_ids(detail: object) -> set[int]:
     if not isinstance(detail, dict):
         return set()

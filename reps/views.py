@@ -260,7 +260,7 @@ def lead_detail(request: HtmxHttpRequest, lead_id: int) -> HttpResponse:
         raise Http404("That lead is not offered to you or yours.")
     with _rep_time(rep):
         attributes = sorted((str(k).replace("_", " ").capitalize(), v) for k, v in (lead.attributes or {}).items())
-        offer = Offer.objects.filter(rep=rep, lead=lead, status=Offer.Status.OPEN, deadline__gt=timezone.now()).first()
+        offer = selectors.offer_open_for_rep_lead(rep=rep, lead_id=lead.id)
         return render(request, LEAD, {
             "lead": lead, "rep": rep, "attributes": attributes, "offer": offer, "decline_form": DeclineForm(),
             "tz_label": timezone.get_current_timezone_name(),

@@ -153,7 +153,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--warmup", type=float, default=150.0, help="Seconds the fresh demo runs before shooting")
     parser.add_argument("--rate", type=float, default=1.0, help="Leads per second while warming up")
-    parser.add_argument("--speed", type=float, default=20.0, help="How much faster the simulated reps act")
+    parser.add_argument("--speed", type=float, default=4.0, help="How much faster the simulated reps act")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     args = parser.parse_args()
     if args.url:

@@ -108,7 +108,7 @@ class Command(BaseCommand):
             while True:
                 for name, proc in list(running.items()):
                     if proc.poll() is not None:
-                        self.stderr.write(f"{name} exited with {proc.returncode}; restarting it")
+                        self.stderr.write(f"{name} exited with {proc.returncode}; restarting it" + ("" if verbose else f" (its log: {log_path})"))
                         running[name] = start(name)
                 if time.monotonic() - last_status >= STATUS_EVERY_SECONDS:
                     last_status = time.monotonic()
