@@ -32,6 +32,9 @@ class AwayForm(forms.Form):
 
     mode = forms.ChoiceField(choices=[("now", "Away now"), ("until", "Away until"), ("back", "I'm back")])
     until = ReadableDateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    # Going away releases the rep's open offers: the first post asks, the second carries the
+    # fingerprint of the offers the rep saw when confirming (a new offer since then asks again).
+    confirm = forms.CharField(required=False, max_length=32)
 
     def clean(self) -> dict:
         data = super().clean()

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from dataclasses import dataclass
+from decimal import Decimal
 
+from django.db import models
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from leadops.datetimes import LATEST
 from reps.access import user_roles
-from reps.models import Absence, Rep, RepLoad, Role
+from reps.models import Absence, Pool, Rep, RepLoad, Role, Skill
 from reps.scope import visibility_for
+from reps.why import why_offered
 from routing.models import Lead, Offer
 
 # "Away now" means away until the rep switches back. Rep.away_until has no indefinite value, so
@@ -26,16 +30,84 @@ def away_is_until_back(until: dt.datetime | None) -> bool:
     return until is not None and until >= AWAY_UNTIL_BACK
 
 
+# Newest offer first: a new offer appears at the top of the inbox, where the rep looks.
+OFFER_ORDER = ("-offered_at", "-id")
+
+
 def offer_list_open_for_rep(*, rep: Rep, now: dt.datetime | None = None) -> list[Offer]:
-    """The rep's live offers, soonest deadline first. An offer past its deadline leaves the
-    inbox at once, even before the sweeper has expired it."""
+    """The rep's live offers, newest first, each with ``why`` (its decision in the rep's words,
+    reps.why), ``product`` (the product line's name) and ``language_name``. Three queries.
+    An offer past its deadline leaves the inbox at once, even before the sweeper has expired it."""
     now = now or timezone.now()
-    return list(
+    offers = list(
         _open_offers(rep=rep, now=now)
         .select_related("lead", "lead__segment", "decision")
-        .defer("decision__detail", "decision__inputs")  # only the summary is shown
-        .order_by("deadline", "id")
+        .defer("decision__inputs")
+        .order_by(*OFFER_ORDER)
     )
+    pool_ids: set[int] = set()
+    for offer in offers:
+        detail = offer.decision.detail if offer.decision_id else {}
+        pool_ids.update(_pool_ids(detail))
+    pool_names = dict(Pool.objects.filter(id__in=pool_ids).values_list("id", "name")) if pool_ids else {}
+    products = product_names([o.lead.product_line for o in offers])
+    for offer in offers:
+        lead = offer.lead
+        lead.product = products.get(lead.product_line, lead.product_line)
+        lead.language_name = language_name(lead.language)
+        offer.why = why_offered(
+            detail=offer.decision.detail if offer.decision_id else None,
+            kind=offer.decision.kind if offer.decision_id else "", rep_id=rep.id, pool_names=pool_names,
+            language=lead.language_name,
+        )  # fmt: skip
+    return offers
+
+
+def offer_open_for_rep_lead(*, rep: Rep, lead_id: int, now: dt.datetime | None = None) -> Offer | None:
+    """The rep's live offer of this lead, if any (the lead page's Accept and Decline)."""
+    return _open_offers(rep=rep, now=now or timezone.now()).filter(lead_id=lead_id).first()
+
+
+def _pool_ids(detail: object) -> set[int]:
+    if not isinstance(detail, dict):
+        return set()
+    ids = {s.get("pool_id") for s in detail.get("steps") or [] if isinstance(s, dict)}
+    ids.add((detail.get("rule") or {}).get("pool_id"))
+    return {i for i in ids if isinstance(i, int)}
+
+
+def product_names(codes: list[str]) -> dict[str, str]:
+    """Product-line codes -> their names from the skills list ("life" -> "Life insurance"); one
+    query, none for an empty list. Codes with no product skill are left out."""
+    codes = sorted({c for c in codes if c})
+    if not codes:
+        return {}
+    return dict(Skill.objects.filter(kind=Skill.Kind.PRODUCT, code__in=codes).values_list("code", "name"))
+
+
+def language_name(code: str) -> str:
+    """An ISO 639-1 code in English words ("de" -> "German"); the code itself if unknown, "" if empty."""
+    if not code:
+        return ""
+    import pycountry
+
+    found = pycountry.languages.get(alpha_2=code.lower())
+    return found.name if found is not None else code
+
+
+def lead_get_for_rep(*, rep: Rep, lead_id: int) -> Lead | None:
+    """A lead this rep may read: one offered to them now, or one they own; else None."""
+    offered = Offer.objects.filter(rep=rep, lead_id=lead_id, status=Offer.Status.OPEN)
+    lead = (
+        Lead.objects.filter(id=lead_id)
+        .filter(models.Q(owner=rep) | models.Q(id__in=offered.values("lead_id")))
+        .select_related("segment", "owner")
+        .first()
+    )
+    if lead is not None:
+        lead.product = product_names([lead.product_line]).get(lead.product_line, lead.product_line)
+        lead.language_name = language_name(lead.language)
+    return lead
 
 
 def _open_offers(*, rep: Rep, now: dt.datetime) -> QuerySet[Offer]:
@@ -45,7 +117,7 @@ def _open_offers(*, rep: Rep, now: dt.datetime) -> QuerySet[Offer]:
 def offers_fingerprint_now(*, rep: Rep, now: dt.datetime | None = None) -> str:
     """The fingerprint of the rep's visible offers from one ids-only query (cheap polls)."""
     now = now or timezone.now()
-    return _fingerprint(_open_offers(rep=rep, now=now).order_by("deadline", "id").values_list("id", flat=True))
+    return _fingerprint(_open_offers(rep=rep, now=now).order_by(*OFFER_ORDER).values_list("id", flat=True))
 
 
 def offers_fingerprint(offers: list[Offer]) -> str:
@@ -107,3 +179,29 @@ def rep_unavailable_reason(*, rep_id: int, now: dt.datetime | None = None) -> st
     if row["away_until"] is not None and row["away_until"] > now:
         return "You are marked away, so you cannot take leads; switch to \"I'm back\" first."
     return None
+
+
+@dataclass(frozen=True)
+class OpenOffersTotal:
+    """What going away would release: how many open offers, their value per currency, and the
+    fingerprint of that set (reps.views.away asks again if it changed)."""
+
+    count: int
+    value_text: str  # "USD 500,000" or "USD 250,000 + EUR 12,500.50"; "" for no offers
+    fingerprint: str
+
+
+def _money(currency: str, amount: Decimal) -> str:
+    text = f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
+    return f"{currency} {text}"
+
+
+def offers_open_total(*, rep: Rep, now: dt.datetime | None = None) -> OpenOffersTotal:
+    """The rep's live offers as a count and a total value (one query)."""
+    now = now or timezone.now()
+    rows = list(_open_offers(rep=rep, now=now).order_by(*OFFER_ORDER).values_list("id", "lead__currency", "lead__value"))
+    totals: dict[str, Decimal] = {}
+    for _, currency, value in rows:
+        totals[currency] = totals.get(currency, Decimal(0)) + (value or Decimal(0))
+    text = " + ".join(_money(c, v) for c, v in sorted(totals.items(), key=lambda cv: -cv[1]))
+    return OpenOffersTotal(count=len(rows), value_text=text, fingerprint=_fingerprint(r[0] for r in rows))

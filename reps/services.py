@@ -126,15 +126,15 @@ def rep_set_caps(
     return rep_save(rep=rep, by=by, now=now)
 
 
-def rep_set_away(*, rep: Rep, until: dt.datetime | None = None, now: dt.datetime | None = None) -> int:
-    """Mark ``rep`` away until ``until`` (None: until they come back). Returns offers withdrawn.
+def away_until_check(*, until: dt.datetime | None, now: dt.datetime | None = None) -> dt.datetime:
+    """The end of an away spell as ``rep_set_away`` stores it (None: until the rep comes back).
 
     Raises ``ValidationError`` on ``until`` when it is naive, not in the future or out of the
-    storable range (leadops.datetimes).
+    storable range (leadops.datetimes). Views call it before asking the rep to confirm.
     """
     now = now or timezone.now()
     if until is None:
-        until = AWAY_UNTIL_BACK
+        return AWAY_UNTIL_BACK
     if timezone.is_naive(until):
         raise ValidationError({"until": "Give a timezone-aware time."})
     if until <= now:
@@ -143,6 +143,17 @@ def rep_set_away(*, rep: Rep, until: dt.datetime | None = None, now: dt.datetime
         validate_readable_datetime(until)
     except ValidationError as exc:
         raise ValidationError({"until": f"{exc.messages[0]} Or choose Away now."}) from None
+    return until
+
+
+def rep_set_away(*, rep: Rep, until: dt.datetime | None = None, now: dt.datetime | None = None) -> int:
+    """Mark ``rep`` away until ``until`` (None: until they come back). Returns offers withdrawn.
+
+    Raises ``ValidationError`` on ``until`` when it is naive, not in the future or out of the
+    storable range (leadops.datetimes).
+    """
+    now = now or timezone.now()
+    until = away_until_check(until=until, now=now)
     with transaction.atomic():
         _locked(rep).first()
         rep.away_until = until

@@ -7,6 +7,7 @@ urlpatterns = [
     path("inbox/events/", views.inbox_events, name="inbox-events"),
     path("inbox/offers/<int:offer_id>/accept/", views.offer_accept, name="inbox-offer-accept"),
     path("inbox/offers/<int:offer_id>/decline/", views.offer_decline, name="inbox-offer-decline"),
+    path("inbox/leads/<int:lead_id>/", views.lead_detail, name="inbox-lead"),
     path("inbox/leads/<int:lead_id>/close/", views.lead_close, name="inbox-lead-close"),
     path("inbox/leads/<int:lead_id>/first-touch/", views.lead_first_touch, name="inbox-lead-first-touch"),
     path("inbox/leads/<int:lead_id>/hand-back/", views.lead_hand_back, name="inbox-lead-hand-back"),

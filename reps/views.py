@@ -35,6 +35,7 @@ from routing.services import OfferError
 
 INBOX = "reps/inbox.html"
 TEAM = "reps/team.html"
+LEAD = "reps/lead.html"
 INBOX_REGIONS = ("inbox-offers", "inbox-leads", "inbox-away")
 NOT_YOURS = "That {} is not in your inbox, so nothing was changed."
 
@@ -87,7 +88,7 @@ def _inbox_response(request: HtmxHttpRequest, rep: Rep, *, region: str, status: 
 def _inbox_response_in_zone(request: HtmxHttpRequest, rep: Rep, *, region: str, status: int, **extra: object) -> HttpResponse:
     error, notice = extra.get("error"), extra.get("notice")
     if not request.htmx:
-        if status >= 400 and status != 422:
+        if (status >= 400 and status != 422) or extra.get("away_confirm"):  # a question, not a result: show it
             return render(request, INBOX, _inbox_context(rep, **extra), status=status)
         if error:
             messages.error(request, error)
@@ -107,13 +108,14 @@ def _inbox_response_in_zone(request: HtmxHttpRequest, rep: Rep, *, region: str, 
 @vary_on_headers("HX-Request")
 def inbox(request: HtmxHttpRequest) -> HttpResponse:
     rep = get_rep_for_user(request.user)
-    polling = bool(request.htmx and request.htmx.target == "inbox-offers")
+    target = request.htmx.target if request.htmx else None
+    polling = target == "inbox-offers"
     if polling and request.GET.get("v") == selectors.offers_fingerprint_now(rep=rep):
         return HttpResponse(status=204)  # poll: nothing new, keep what the rep is typing
     with _rep_time(rep):
         context = _inbox_context(rep, push=push.push_available(request), poll_seconds=settings.LEADOPS_INBOX_POLL_SECONDS)
-        if polling:
-            return render(request, f"{INBOX}#inbox-offers", context)
+        if target in INBOX_REGIONS:  # a poll, or "Cancel" on the away confirmation
+            return render(request, f"{INBOX}#{target}", context)
         return render(request, INBOX, context)
 
 
@@ -243,17 +245,44 @@ def away(request: HtmxHttpRequest) -> HttpResponse:
             return _inbox_response(request, rep, region="inbox-away", status=422, away_form_bound=form)
         mode = form.cleaned_data["mode"]
         try:
+            if mode != "back":
+                rep_services.away_until_check(until=form.cleaned_data["until"] if mode == "until" else None)
+                releasing = selectors.offers_open_total(rep=rep)
+                if releasing.count and form.cleaned_data["confirm"] != releasing.fingerprint:
+                    # Nothing changes yet: the rep sees what going away would release, and confirms.
+                    return _inbox_response(request, rep, region="inbox-away", away_confirm=releasing, away_form_bound=form)
             if mode == "back":
                 rep_services.rep_clear_away(rep=rep)
                 notice = "Welcome back: new offers can reach you again."
             else:
                 until = form.cleaned_data["until"] if mode == "until" else None
                 moved = rep_services.rep_set_away(rep=rep, until=until)
-                notice = f"You are away. {moved} open offer(s) moved on to the next rep."
+                notice = "You are away." + (f" {_offers_moved(moved)} moved on to other reps." if moved else "")
         except ValidationError as exc:
             form.add_error(None, exc)  # a dict error lands on its field ("until")
             return _inbox_response(request, rep, region="inbox-away", status=422, away_form_bound=form)
         return _inbox_response(request, rep, region="inbox-away", away_notice=notice)
+
+
+def _offers_moved(count: int) -> str:
+    return "Your open offer" if count == 1 else f"Your {count} open offers"
+
+
+@require_GET
+@rep_required
+def lead_detail(request: HtmxHttpRequest, lead_id: int) -> HttpResponse:
+    """A lead offered to this rep or owned by them: contact details, product and facts."""
+    rep = get_rep_for_user(request.user)
+    lead = selectors.lead_get_for_rep(rep=rep, lead_id=lead_id)
+    if lead is None:
+        raise Http404("That lead is not offered to you or yours.")
+    with _rep_time(rep):
+        attributes = sorted((str(k).replace("_", " ").capitalize(), v) for k, v in (lead.attributes or {}).items())
+        offer = selectors.offer_open_for_rep_lead(rep=rep, lead_id=lead.id)
+        return render(request, LEAD, {
+            "lead": lead, "rep": rep, "attributes": attributes, "offer": offer, "decline_form": DeclineForm(),
+            "tz_label": timezone.get_current_timezone_name(),
+        })  # fmt: skip
 
 
 # --- manager: team and absences ----------------------------------------------------------

@@ -84,6 +84,41 @@ def reason_label(reason: Any) -> str:
     return _REASONS.get(_code(reason), _code(reason))
 
 
+# Why other reps could not take a lead, as a phrase after a count of reps ("3 away or absent",
+# "2 at their daily cap", "2 lack the German language"): the rep-facing "why it came to you".
+# {language} is the lead's language in words. Every engine Reason has a phrase
+# (tests/routing/test_labels.py).
+REASON_GROUP_LABELS: Final[dict[str, str]] = {
+    "inactive": "inactive",
+    "absent": "away or absent",
+    "no_licence": "without a valid licence for it",
+    "at_open_cap": "at their open-lead cap",
+    "at_daily_cap": "at their daily cap",
+    "at_weekly_cap": "at their weekly cap",
+    "already_declined": "already passed on it",
+    "expires_off_duty": "off duty until after its deadline",
+    "outside_working_hours": "outside their working hours",
+    "public_holiday": "on a public holiday",
+    "missing_skill": "without a required skill",
+    "skill_level_too_low": "below the required skill level",
+    "language": "lacking the {language} language",
+    "outside_territory": "outside their territory",
+    "tier_too_low": "below the required tier",
+}
+
+
+def reason_group_text(reason: Any, count: int, *, language: str = "") -> str:
+    """``count`` reps skipped for ``reason``, in words: ("at_daily_cap", 2) -> "2 at their daily cap".
+
+    ``language`` is the lead's language in words ("German"); without it the phrase says "the
+    lead's language". Unknown codes fall back to the engine's label.
+    """
+    phrase = REASON_GROUP_LABELS.get(_code(reason))
+    if phrase is None:
+        return f"{count} {reason_label(reason)}"
+    return f"{count} " + phrase.format(language=language or "lead's")
+
+
 def tier_label(value: Any) -> str:
     if value is None or value == "":
         return "—"

@@ -216,8 +216,12 @@ class Lead(models.Model):
         super().save(*args, **kwargs)
 
     def __str__(self) -> str:
-        who = f"{self.first_name} {self.last_name}".strip() or self.email or self.external_id
-        return f"{who} ({self.company})" if self.company else who
+        """The lead's title on every page: "Ana Ruiz (Acme)", "Acme", or "Lead from web" (never
+        the external id, which means nothing to a rep)."""
+        who = f"{self.first_name} {self.last_name}".strip()
+        if who:
+            return f"{who} ({self.company})" if self.company else who
+        return self.company or f"Lead from {self.source or 'an unknown source'}"
 
     @property
     def jurisdiction(self) -> str:

@@ -49,8 +49,10 @@ def demo_config(today: dt.date) -> dict[str, Any]:
             "skills": [{"skill": "vertical:insurance", "level": 5}, {"skill": "product:life", "level": 5},
                        {"skill": "language:en", "level": 5}],
             "territories": ["United States"],
-            "licences": [{"jurisdiction": "US", "product_line": "life", "valid_from": str(today - dt.timedelta(days=900)),
-                          "valid_until": None}],
+            # Licensed for both product lines: the manager is the backup of the high-value rule, and a
+            # backup who cannot take auto leads sent them all to the holding pool, which only grew.
+            "licences": [{"jurisdiction": "US", "product_line": product, "valid_from": str(today - dt.timedelta(days=900)),
+                          "valid_until": None} for product in ("life", "auto")],
         }
     ]  # fmt: skip
     for i in range(25):

@@ -6,7 +6,9 @@
   function pad(n) { return (n < 10 ? "0" : "") + n; }
 
   // Under an hour "m:ss left"; longer deadlines (low-intent segments) "2 h 05 min left".
+  // The server renders the same text first (reps/templatetags/inbox_tags.py countdown).
   function format(seconds) {
+    seconds = Math.max(0, Math.floor(seconds));
     var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
     if (h > 0) { return h + " h " + pad(m) + " min left"; }
     return m + ":" + pad(s) + " left";
@@ -43,21 +45,24 @@
       if (isNaN(deadline)) { deadline = t + parseInt(el.dataset.seconds, 10) * 1000; }
       return { left: Math.max(0, Math.round((deadline - t) / 1000)), running: true, resumes: null };
     }
-    var ms = 0, running = false, resumes = null;
-    open.forEach(function (p) {
+    var ms = 0, running = false, resumes = null, resumesAt = -1;
+    open.forEach(function (p, i) {
       var a = Math.max(p[0], t), b = Math.min(p[1], deadline);
       if (b > a) { ms += b - a; }
       if (p[0] <= t && t < p[1]) { running = true; }
-      if (p[0] > t && (resumes === null || p[0] < resumes)) { resumes = p[0]; }
+      if (p[0] > t && (resumes === null || p[0] < resumes)) { resumes = p[0]; resumesAt = i; }
     });
-    return { left: Math.round(ms / 1000), running: running, resumes: resumes };
+    return { left: Math.round(ms / 1000), running: running, resumes: resumes, index: resumesAt };
   }
 
-  function when(ms, zone) {
+  // "Tue 09:00 EST": the server renders the label of every stretch start (data-resume-labels,
+  // in the rep's timezone, Django's "D H:i T"), so the script says exactly what the page said.
+  function when(el, s) {
     try {
-      return new Intl.DateTimeFormat(undefined, { timeZone: zone || "UTC", weekday: "short", hour: "2-digit",
-        minute: "2-digit", timeZoneName: "short" }).format(new Date(ms));
-    } catch (e) { return new Date(ms).toISOString(); }
+      var labels = JSON.parse(el.dataset.resumeLabels || "[]");
+      if (labels[s.index]) { return labels[s.index]; }
+    } catch (e) { /* fall through */ }
+    return new Date(s.resumes).toISOString().slice(0, 16).replace("T", " ") + " UTC";
   }
 
   function tick() {
@@ -67,7 +72,7 @@
       el.dataset.running = s.running ? "yes" : "no";
       el.dataset.left = String(s.left);
       if (s.left > 0) {
-        el.textContent = format(s.left) + (s.running ? "" : ", paused until " + when(s.resumes, el.dataset.zone));
+        el.textContent = format(s.left) + (s.running ? "" : ", paused until " + when(el, s));
         el.classList.toggle("paused", !s.running);
         el.classList.toggle("urgent", s.running && s.left <= 30);
       } else if (!el.classList.contains("expired")) {
@@ -109,6 +114,62 @@
     }, Math.max(seconds, 1) * 1000);
   }
 
+  // New offers: highlighted with a "New" tag for a while, an optional sound, and the count of
+  // open offers in the tab title ("(2) Inbox · LeadOps"). The server puts new offers at the top.
+  var seen = null;          // offer ids already on the page (null until the first look)
+  var arrived = {};         // offer id -> when it first appeared (ms), for the highlight
+  var HIGHLIGHT_MS = 20000;
+  var baseTitle = document.title.replace(/^\(\d+\) /, "");
+  var soundBox = document.getElementById("inbox-sound");
+  var audio = null;
+
+  function soundOn() { return !!(soundBox && soundBox.checked); }
+  if (soundBox) {
+    try { soundBox.checked = window.localStorage.getItem("leadops-inbox-sound") === "on"; } catch (e) { /* private mode */ }
+    soundBox.addEventListener("change", function () {
+      try { window.localStorage.setItem("leadops-inbox-sound", soundBox.checked ? "on" : "off"); } catch (e) { /* ignore */ }
+      if (soundBox.checked) { chime(); }  // a click is the gesture browsers need before playing audio
+    });
+  }
+
+  function chime() {
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      var osc = audio.createOscillator(), gain = audio.createGain(), t = audio.currentTime;
+      osc.frequency.setValueAtTime(880, t);
+      osc.frequency.setValueAtTime(1320, t + 0.12);
+      gain.gain.setValueAtTime(0.0001, t);
+      gain.gain.exponentialRampToValueAtTime(0.2, t + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, t + 0.3);
+      osc.connect(gain); gain.connect(audio.destination);
+      osc.start(t); osc.stop(t + 0.32);
+      document.body.dataset.chimes = String(parseInt(document.body.dataset.chimes || "0", 10) + 1);
+    } catch (e) { /* no audio on this device */ }
+  }
+
+  function markOffers() {
+    var cards = document.querySelectorAll("#inbox-offers .offer[data-offer-id]");
+    var now = Date.now(), fresh = 0, ids = {};
+    cards.forEach(function (card) {
+      var id = card.dataset.offerId;
+      ids[id] = true;
+      if (seen !== null && !seen[id] && !arrived[id]) { arrived[id] = now; fresh += 1; }
+      card.classList.toggle("is-new", !!arrived[id] && now - arrived[id] < HIGHLIGHT_MS);
+    });
+    seen = ids;
+    document.title = (cards.length ? "(" + cards.length + ") " : "") + baseTitle;
+    if (fresh && soundOn()) { chime(); }
+  }
+  document.addEventListener("htmx:afterSettle", markOffers);
+  setInterval(function () {  // the highlight fades once the offer is no longer new
+    var now = Date.now();
+    document.querySelectorAll("#inbox-offers .offer.is-new").forEach(function (card) {
+      if (now - (arrived[card.dataset.offerId] || 0) >= HIGHLIGHT_MS) { card.classList.remove("is-new"); }
+    });
+  }, 1000);
+
+  window.LeadOpsInbox = { format: format };  // read by the tests: same text as the server's
+  markOffers();
   tick();
   setInterval(tick, 1000);
 })();

@@ -256,7 +256,10 @@ def _team_absence(rep: Rep) -> None:
 def _away(rep: Rep) -> None:
     client = Client()
     client.force_login(rep.user)
-    assert client.post("/inbox/away/", {"mode": "now"}).status_code == 302
+    question = client.post("/inbox/away/", {"mode": "now"})  # open offers: the rep is asked first
+    assert question.status_code == 200 and "Go away and release" in question.content.decode()
+    confirm = question.content.decode().split('name="confirm" value="')[1].split('"')[0]
+    assert client.post("/inbox/away/", {"mode": "now", "confirm": confirm}).status_code == 302
 
 
 PATHS = {

@@ -34,7 +34,10 @@ def test_inbox_shows_the_offer_with_the_facts_and_why(client: Client) -> None:
     assert response.status_code == 200
     for fact in ("USD 25,000", "High intent", "partner-x", "US / CA / 94107", "High value", "data-seconds="):
         assert fact in html
-    assert escape(open_offer(lead).decision.summary) in html
+    # Why, in the rep's words rather than the engine's summary ("weighted fair, owed 1.00 leads").
+    assert "Why it came to you:</span> You were next in the rotation for High intent pool" in html
+    assert escape(open_offer(lead).decision.summary) not in html
+    assert f'href="/inbox/leads/{lead.id}/"' in html
     assert 'src="/static/js/inbox.js"' in html
 
 
@@ -192,8 +195,12 @@ def test_away_now_moves_open_offers_on_and_back_clears_it(django_capture_on_comm
     world = make_world()
     lead = route_new_lead()
     client = _client_for(world.primary)
+    question = client.post("/inbox/away/", {"mode": "now"}, **HX)  # the open offer is not released yet
+    assert question.status_code == 200 and "releases your open offer, worth USD 5,000." in question.content.decode()
+    assert open_offer(lead).rep == world.primary and world.primary.away_until is None
+    fingerprint = question.content.decode().split('name="confirm" value="')[1].split('"')[0]
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post("/inbox/away/", {"mode": "now"}, **HX)
+        response = client.post("/inbox/away/", {"mode": "now", "confirm": fingerprint}, **HX)
     assert response.status_code == 200 and "Away until you come back" in response.content.decode()
     lead.refresh_from_db()
     assert lead.owner == world.backup  # withdrawn and re-routed along the chain
@@ -258,3 +265,55 @@ def test_a_rep_in_a_current_absence_is_told_so() -> None:
     AbsenceFactory(rep=world.primary, reason="illness")
     html = _client_for(world.primary).get("/inbox/").content.decode()
     assert "Absent (illness) until" in html and "available" not in html
+
+
+def test_the_offer_card_shows_product_contact_and_a_title_that_is_never_the_external_id() -> None:
+    from tests.factories import SkillFactory
+
+    world = make_world()
+    SkillFactory(kind="product", code="life", name="Life insurance")
+    lead = route_new_lead(first_name="", last_name="", company="", email="", phone="+1 415 555 0100",
+                          source="webinar", external_id="crm-000417", language="de")  # fmt: skip
+    html = _client_for(world.primary).get("/inbox/").content.decode()
+    assert '<a href="/inbox/leads/{}/">Lead from webinar</a>'.format(lead.id) in html
+    assert "crm-000417" not in html
+    for fact in ("Life insurance", 'href="tel:+1 415 555 0100"', "German"):
+        assert fact in html
+
+
+def test_a_rep_opens_the_page_of_a_lead_offered_to_them_or_theirs_but_no_other() -> None:
+    world = make_world()
+    lead = route_new_lead(company="Acme Rockets", title="CFO", phone="+1 212 555 0199")
+    primary, backup = _client_for(world.primary), _client_for(world.backup)
+    page = primary.get(f"/inbox/leads/{lead.id}/")
+    html = page.content.decode()
+    assert page.status_code == 200 and "Acme Rockets" in html and "CFO" in html and "+1 212 555 0199" in html
+    assert f'action="/inbox/offers/{open_offer(lead).id}/accept/"' in html  # act on it from its page
+    assert primary.post(f"/inbox/offers/{open_offer(lead).id}/accept/").status_code == 302
+    html = primary.get(f"/inbox/leads/{lead.id}/").content.decode()
+    assert f'action="/inbox/leads/{lead.id}/close/"' in html and "Hand back" in html
+    assert backup.get(f"/inbox/leads/{lead.id}/").status_code == 404  # offered to someone else
+    manager_only = Client()
+    manager_only.force_login(user_with_role(Role.MANAGER))
+    assert manager_only.get(f"/inbox/leads/{lead.id}/").status_code == 403
+
+
+def test_away_until_asks_too_and_a_new_offer_since_the_question_asks_again() -> None:
+    world = make_world()
+    route_new_lead(value="250000")
+    client = _client_for(world.primary)
+    first = client.post("/inbox/away/", {"mode": "until", "until": "2999-07-01T09:30"}, **HX).content.decode()
+    assert "releases your open offer, worth USD 250,000." in first
+    assert 'name="until" value="2999-07-01T09:30"' in first
+    stale = first.split('name="confirm" value="')[1].split('"')[0]
+    route_new_lead(value="1000")  # arrives while the rep reads the question
+    again = client.post("/inbox/away/", {"mode": "until", "until": "2999-07-01T09:30", "confirm": stale}, **HX)
+    assert "releases your 2 open offers, worth USD 251,000 in total." in again.content.decode()
+    world.primary.refresh_from_db()
+    assert world.primary.away_until is None and Offer.objects.filter(rep=world.primary, status="open").count() == 2
+
+
+def test_away_with_no_open_offers_needs_no_confirmation() -> None:
+    world = make_world()
+    response = _client_for(world.primary).post("/inbox/away/", {"mode": "now"}, **HX)
+    assert response.status_code == 200 and "Away until you come back" in response.content.decode()
