@@ -38,6 +38,7 @@ from leadops.datetimes import validate_readable_datetime
 from reps import services as rep_services
 from calendars.models import BusinessCalendar
 from reps.models import Absence, Licence, Pool, PoolMember, Rep, RepSkill, Role, Skill, Team, Territory
+from routing import config_schema
 from routing.engine import schema
 from routing.engine.types import StepKind
 from routing.models import ExchangeRate, ImportMapping, LeadSynonym, Rule, Segment
@@ -187,7 +188,7 @@ def config_export(*, include_absences: bool = True) -> dict[str, Any]:
             for r in Rule.objects.filter(archived=False)
         ],
         "exchange_rates": [
-            schema.ExchangeRateFile.model_construct(currency=r.currency, rate=r.rate, as_of=r.as_of, note=r.note).dump()
+            config_schema.ExchangeRateFile.model_construct(currency=r.currency, rate=r.rate, as_of=r.as_of, note=r.note).dump()
             for r in ExchangeRate.objects.order_by("currency", "as_of")
         ],
         "lead_synonyms": [{"field": s.field, "alias": s.alias, "value": s.value}
@@ -511,7 +512,7 @@ def _parse_doc(data: Any) -> tuple[dict[str, Any], list[str]]:  # noqa: C901 - o
 
     # Intake reference data and saved import mappings (only when the file has the section).
     if "exchange_rates" in doc:
-        rates = named(schema.ExchangeRateFile, "exchange_rates")
+        rates = named(config_schema.ExchangeRateFile, "exchange_rates")
         c.errors.extend(_problems(schema.duplicate_problems(
             [f"{r.currency} as of {r.as_of}" if r else None for _, r in rates], "exchange_rates", "rate")))  # fmt: skip
         for i, rate in rates:
@@ -519,12 +520,12 @@ def _parse_doc(data: Any) -> tuple[dict[str, Any], list[str]]:  # noqa: C901 - o
                 c.err(f"exchange_rates[{i}].currency", f"{rate.currency} is the base currency: its rate is always 1")
         out["exchange_rates"] = [r.dump() for _, r in rates if r is not None]
     if "lead_synonyms" in doc:
-        synonyms = named(schema.LeadSynonymFile, "lead_synonyms")
+        synonyms = named(config_schema.LeadSynonymFile, "lead_synonyms")
         c.errors.extend(_problems(schema.duplicate_problems(
             [f"{s.field}: {s.alias.casefold()}" if s else None for _, s in synonyms], "lead_synonyms", "synonym")))  # fmt: skip
         out["lead_synonyms"] = [s.dump() for _, s in synonyms if s is not None]
     if "import_mappings" in doc:
-        mappings = named(schema.ImportMappingFile, "import_mappings")
+        mappings = named(config_schema.ImportMappingFile, "import_mappings")
         c.errors.extend(_problems(schema.duplicate_problems(
             [m.name if m else None for _, m in mappings], "import_mappings", "mapping name")))  # fmt: skip
         out["import_mappings"] = [m.dump() for _, m in mappings if m is not None]

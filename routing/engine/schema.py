@@ -25,11 +25,10 @@ path in the format's own terms (``rules[2].fallback[1].pool``).
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Final
 
@@ -47,8 +46,6 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from routing.engine import types
-from routing.import_mapping import ColumnMapping
-from routing.reference import SYNONYM_FIELDS, country_code, currency_code, language_code, synonym_target_problem
 from routing.engine.conditions import PRESENCE_OPS, validate_condition
 from routing.engine.sla import DeliveryMode, SlaClock
 from routing.engine.types import Criterion, Op, StepKind, Strategy
@@ -204,14 +201,16 @@ def _choice(default: Any, description: str) -> Any:
 # --- conditions ---------------------------------------------------------------------------------
 
 
-# Lead fields the normaliser stores as ISO codes: a condition naming them by a spelling the
-# normaliser accepts ("United States", "USA", "English") is stored as the code, or it would never
-# match a normalised lead. Unrecognised values are kept as written.
-_CODED_FIELDS: Final = {"country": country_code, "language": language_code, "currency": currency_code}
+# Lead fields the normaliser stores as ISO codes, each with the function that turns a spelling the
+# normaliser accepts ("United States", "USA", "English") into that code: a condition is stored with
+# the code, or it would never match a normalised lead; unrecognised values are kept as written.
+# The engine imports no data library: routing.apps installs routing.reference's functions
+# (pycountry) when Django starts; until then values are kept as written.
+CODED_FIELDS: dict[str, Callable[[str], str | None]] = {}
 
 
 def _as_leads_store(data: Mapping[str, Any]) -> Any:
-    coder = _CODED_FIELDS.get(data.get("field"))  # type: ignore[arg-type]
+    coder = CODED_FIELDS.get(data.get("field"))  # type: ignore[arg-type]
     op = data.get("op")
     if coder is None or (op.value if isinstance(op, Op) else op) not in (Op.EQUALS, Op.NOT_EQUALS, Op.IN, Op.NOT_IN):
         return data
@@ -641,94 +640,6 @@ class PoolFile(_Model):
         return data
 
 
-# --- intake reference data and import mappings ---------------------------------------------------
-
-
-def _rate(value: Any) -> Any:
-    """An exchange rate written as text or a number (``"0.0067"``, ``0.0067``) -> Decimal."""
-    shown = {"value": _shown(value)}
-    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
-        raise PydanticCustomError("rate", "expected a rate such as \"0.0067\", got {value}", shown)
-    try:
-        number = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise PydanticCustomError("rate", "expected a rate such as \"0.0067\", got {value}", shown) from None
-    if not number.is_finite() or number <= 0:
-        raise PydanticCustomError("rate", "expected a positive rate, got {value}", shown)
-    if number >= Decimal("1e10") or number != number.quantize(Decimal("1e-10"), rounding="ROUND_DOWN"):
-        raise PydanticCustomError("rate", "at most 10 digits before the point and 10 after, got {value}", shown)
-    return number
-
-
-def _iso_date(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value.strip()) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()) else None
-        except ValueError:
-            pass
-    raise PydanticCustomError("date", "expected a date YYYY-MM-DD, got {value}", {"value": _shown(value)})
-
-
-class ExchangeRateFile(_Model):
-    """An exchange rate ops maintain: one unit of ``currency`` in the base currency from ``as_of`` on."""
-
-    currency: str = Field(min_length=3, max_length=3, description="ISO 4217 code in capitals, e.g. `JPY`; not the base currency")
-    rate: Annotated[Decimal, BeforeValidator(_rate)] = Field(
-        description="base-currency units for one unit of `currency`, as text, e.g. `\"0.0067\"`; positive, "
-                    "at most 10 decimals")  # fmt: skip
-    as_of: Annotated[dt.date, BeforeValidator(_iso_date)] = Field(description="YYYY-MM-DD: the rate applies to leads received on or after this day")
-    note: Text = Field("", max_length=200, description="free text, e.g. where the rate comes from")
-
-    @field_validator("currency")
-    @classmethod
-    def _iso_currency(cls, value: str) -> str:
-        if currency_code(value) != value:
-            raise PydanticCustomError("currency", "unknown currency {value}: use an ISO 4217 code in capitals such as JPY",
-                                      {"value": _shown(value)})  # fmt: skip
-        return value
-
-    def dump(self) -> dict[str, Any]:
-        return {"currency": self.currency, "rate": format(self.rate.normalize(), "f"), "as_of": self.as_of.isoformat(),
-                "note": self.note}  # fmt: skip
-
-
-class LeadSynonymFile(_Model):
-    """A spelling senders use that the lead normaliser accepts: ``alias`` in ``field`` means ``value``."""
-
-    field: str = Field(description="`" + "`, `".join(SYNONYM_FIELDS) + "`")
-    alias: str = Field(min_length=1, max_length=100, description="what senders write, e.g. `hot` (matched ignoring case and accents)")
-    value: str = Field(min_length=1, max_length=50, description="what LeadOps stores: `high` for intent, an ISO code for "
-                                                                "country (`GB`), state (`US-CA`), language (`es`), currency")  # fmt: skip
-
-    @field_validator("field")
-    @classmethod
-    def _known_field(cls, value: str) -> str:
-        if value not in SYNONYM_FIELDS:
-            raise PydanticCustomError("field", "unknown field {value}; use one of {known}",
-                                      {"value": _shown(value), "known": ", ".join(SYNONYM_FIELDS)})  # fmt: skip
-        return value
-
-    @model_validator(mode="after")
-    def _target(self) -> LeadSynonymFile:
-        problem = synonym_target_problem(self.field, self.value)
-        if problem:
-            raise PydanticCustomError("synonym", "value: {problem}", {"problem": problem})
-        return self
-
-    def dump(self) -> dict[str, Any]:
-        return {"field": self.field, "alias": self.alias, "value": self.value}
-
-
-class ImportMappingFile(ColumnMapping):
-    """A saved column mapping for lead imports, chosen by name on the import page and by
-    ``importleads --mapping NAME`` (fields as in ``routing.import_mapping.ColumnMapping``)."""
-
-    name: str = Field(min_length=1, max_length=100, description="unique, e.g. `Trade show scanner`")
-
-    def dump(self) -> dict[str, Any]:
-        return {"name": self.name, "columns": dict(self.columns), "source": self.source, "currency": self.currency}
-
-
 # --- across objects -----------------------------------------------------------------------------
 
 
@@ -887,22 +798,21 @@ def json_schema() -> dict[str, Any]:
 
 
 # Documented in docs/config-format.md (the test in tests/routing/engine/test_schema.py checks it).
-DOCUMENTED: Final[dict[str, type[BaseModel]]] = {
+DOCUMENTED: Final[dict[str, type[_Model]]] = {
     "rules[]": RuleFile, "rules[].conditions[]": Condition, "rules[].requirements": Requirements,
     "rules[].requirements.skills[]": SkillRequirement, "rules[].fallback[]": FallbackFile,
     "segments[]": SegmentFile, "pools[]": PoolFile, "pools[].members[]": PoolMemberFile,
-    "exchange_rates[]": ExchangeRateFile, "lead_synonyms[]": LeadSynonymFile, "import_mappings[]": ImportMappingFile,
 }  # fmt: skip
 
 
-def reference_markdown() -> str:
+def reference_markdown(models: Mapping[str, type[BaseModel]] = DOCUMENTED) -> str:
     """The field reference of docs/config-format.md, generated from the models' field descriptions.
 
     ``manage.py configdoc`` writes it between the ``schema:begin``/``schema:end`` markers; a test
     fails when the committed document differs, so the documentation cannot drift from the schema.
     """
     lines = ["| Field | Default | Meaning |", "|---|---|---|"]
-    for prefix, model in DOCUMENTED.items():
+    for prefix, model in models.items():
         for name, info in model.model_fields.items():
             if info.is_required():
                 default = "required"

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from routing.config_io import ConfigImportError, config_export, config_import
-from routing.engine import schema
+from routing import config_schema
 from routing.models import ExchangeRate, ImportMapping, LeadSynonym
 from routing.reference import SYNONYM_FIELDS
 from tests.console.test_config_io import demo_config
@@ -128,4 +128,4 @@ def test_duplicates_are_refused_naming_both_rows(section: str, rows: list, words
 
 def test_synonym_fields_are_the_models_choices() -> None:
     assert SYNONYM_FIELDS == tuple(LeadSynonym.Field.values)
-    assert {"exchange_rates[]", "lead_synonyms[]", "import_mappings[]"} <= set(schema.DOCUMENTED)
+    assert {"exchange_rates[]", "lead_synonyms[]", "import_mappings[]"} <= set(config_schema.DOCUMENTED)

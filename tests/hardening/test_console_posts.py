@@ -288,7 +288,8 @@ def test_territory_and_skill_forms_refuse_junk(ops_client: Client) -> None:
     rejected(ops_client, f"/ops/territories/{parent.id}/", {"name": "West", "country": "US", "parent": str(child.id)},
              errors_on="cannot be its own ancestor")  # fmt: skip
     rejected(ops_client, "/ops/territories/new/", {"name": "West", "country": "US"}, errors_on="already exists")
-    rejected(ops_client, "/ops/territories/new/", {"name": "X", "country": "USA"}, errors_on="at most 2 characters")
+    rejected(ops_client, "/ops/territories/new/", {"name": "X", "country": "Narnia"}, errors_on="Unknown country")
+    rejected(ops_client, "/ops/territories/new/", {"name": "X", "country": "x" * 101}, errors_on="at most 100 characters")
     SkillFactory(kind="product", code="home")
     rejected(ops_client, "/ops/skills/new/", {"kind": "product", "code": "home", "name": "Home"}, errors_on="already exists")
     rejected(ops_client, "/ops/skills/new/", {"kind": "magic", "code": "x y", "name": "\x00"}, errors_on="Select a valid choice")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from routing import config_schema
 from routing.engine import lint, schema, types
 from routing.engine.types import Condition, Op, RuleSpec
 
@@ -191,7 +192,7 @@ def test_the_committed_field_reference_is_generated_from_the_schema() -> None:
     text = DOC.read_text(encoding="utf-8")
     begin = text.index("<!-- schema:begin")
     section = text[text.index("\n", begin) + 1 : text.index("<!-- schema:end -->")]
-    assert section == schema.reference_markdown(), "run `manage.py configdoc` and commit docs/config-format.md"
-    for prefix, model in schema.DOCUMENTED.items():
+    assert section == config_schema.reference_markdown(), "run `manage.py configdoc` and commit docs/config-format.md"
+    for prefix, model in config_schema.DOCUMENTED.items():
         for name, info in model.model_fields.items():
             assert f"`{prefix}.{name}`" in section and info.description, f"{prefix}.{name} is undocumented"
