@@ -244,12 +244,11 @@ LEADOPS_SWEEP_INTERVAL = envfloat("LEADOPS_SWEEP_INTERVAL", 1.0)
 LEADOPS_EQUITY_TOLERANCE = envfloat("LEADOPS_EQUITY_TOLERANCE", 0.05)
 # Drift alerts judge a pool only once it has this many offers in the window (docs/architecture.md).
 LEADOPS_DRIFT_MIN_LEADS = envint("LEADOPS_DRIFT_MIN_LEADS", 20, minimum=0)
-# Routing batches read capacity and fairness unlocked, then lock only the rows they write and
-# re-check them (routing.services._plan_batch); 0 locks everything reachable (the old way).
-# Off by default: the optimistic path reads rep availability before the capacity locks and its
-# reconcile step does not re-check it, so a rep deactivated mid-batch could receive an offer (found
-# by the lifecycle proof). The bench turns it on to measure it; tests of the path set it explicitly.
-LEADOPS_ROUTE_NARROW_LOCKS = envbool("LEADOPS_ROUTE_NARROW_LOCKS", False)
+# Routing batches decide with capacity and fairness read unlocked, write, then lock only the rows
+# they change and re-check under that lock every fact that made the chosen reps eligible
+# (routing.services._reconcile_under_lock), deciding again with every row locked if one moved.
+# 0 locks everything reachable before deciding (the old way; SQLite always does).
+LEADOPS_ROUTE_NARROW_LOCKS = envbool("LEADOPS_ROUTE_NARROW_LOCKS", True)
 # Benchmarks only: a fixed sleep inside every routing decision (manage.py bench --think-ms).
 LEADOPS_BENCH_THINK_MS = envfloat("LEADOPS_BENCH_THINK_MS", 0.0)
 # Inbox push (reps/push.py): offers reach an open inbox through server-sent events fed by

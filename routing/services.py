@@ -840,7 +840,7 @@ def _bulk_set(model: type[models.Model], objs: list[models.Model], fields: list[
         f"WHERE t.{qn(pk.column)} = v.{qn(pk.column)}"
     )
     with _server_bound_cursor() as cursor:
-        cursor.execute(sql, arrays)
+        cursor.execute(sql, arrays, prepare=False)
 
 
 def _copy_create(model: type[models.Model], objs: list[models.Model]) -> None:
@@ -862,7 +862,7 @@ def _copy_create(model: type[models.Model], objs: list[models.Model]) -> None:
     qn = connection.ops.quote_name
     with _server_bound_cursor() as cursor:
         cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                       [meta.db_table, meta.pk.column, len(objs)])  # fmt: skip
+                       [meta.db_table, meta.pk.column, len(objs)], prepare=False)  # fmt: skip
         for obj, (new_id,) in zip(objs, cursor.fetchall(), strict=True):
             obj.pk = new_id
         columns = ", ".join(qn(f.column) for f in fields)
@@ -878,7 +878,8 @@ def _server_bound_cursor() -> Any:
     """A psycopg cursor that sends parameters separately from the statement (server-side
     binding, psycopg's C dumpers) on the current connection and transaction. Django's cursor binds
     on the client (every array element quoted into the SQL text in Python: ~0.3 ms per decision
-    in the round-2 profile). Only for statements built here, where the SQL text is fixed."""
+    in the round-2 profile). Only for statements built here, where the SQL text is fixed; callers
+    pass ``prepare=False`` so no named prepared statement is left on a pooled connection."""
     import psycopg
 
     connection.ensure_connection()

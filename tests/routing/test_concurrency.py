@@ -48,9 +48,12 @@ def test_concurrent_duplicate_posts_create_one_lead() -> None:
     assert sum(created for _, created in results) == 1
 
 
-def test_2000_leads_through_4_workers_never_double_assign_or_exceed_caps() -> None:
-    """Route 2,000 leads with 4 concurrent workers into two pools with tight caps."""
+@pytest.mark.parametrize("narrow", [True, False], ids=["narrow locks", "every row locked"])
+def test_2000_leads_through_4_workers_never_double_assign_or_exceed_caps(settings, narrow: bool) -> None:  # noqa: ANN001
+    """Route 2,000 leads with 4 concurrent workers into two pools with tight caps, with narrow
+    locks (the default) and with every reachable row locked before deciding."""
     assert connection.vendor == "postgresql"
+    settings.LEADOPS_ROUTE_NARROW_LOCKS = narrow
     now = timezone.now()
     pools = [PoolFactory(name="Alpha"), PoolFactory(name="Beta")]
     caps = {}
