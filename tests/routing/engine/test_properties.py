@@ -115,8 +115,8 @@ class Ledger:
     outside_bound: list[int] = dataclasses.field(default_factory=list)  # leads after which the
     # credits broke the bound invariant (``within_bound``)
     worst_return: float = 0.0  # largest (got - expected since return) - (max(owed, 0) + 1)
-    unforced: list[int] = dataclasses.field(default_factory=list)  # leads that broke "owed + 1"
-    # although some eligible rep was owed a lead
+    unforced: list[int] = dataclasses.field(default_factory=list)  # leads that gave a returner
+    # a lead taking it over "owed + 1" although some eligible rep was owed a lead
 
 
 def simulate_pool(weights: list[int], pattern: str, rng: random.Random, leads: int) -> Ledger:
@@ -185,10 +185,11 @@ def simulate_pool(weights: list[int], pattern: str, rng: random.Random, leads: i
             ledger.worst = max(ledger.worst, abs(lag))
         if not within_bound([fairness.get(r, 0.0) for r in rep_ids]):
             ledger.outside_bound.append(n)
-        for owed, expected, got in ledger.since_return.values():
+        for r, (owed, expected, got) in ledger.since_return.items():
             excess = (got - expected) - (max(owed, 0.0) + 1)
             ledger.worst_return = max(ledger.worst_return, excess)
-            if excess > 1e-9 and not nobody_owed:
+            # Only a lead to the returner raises its excess: was anyone eligible owed one?
+            if r == chosen and excess > 1e-9 and not nobody_owed:
                 ledger.unforced.append(n)
     return ledger
 
@@ -308,20 +309,27 @@ def test_a_returning_rep_gets_no_more_than_it_was_owed_plus_one_while_anyone_is_
 ) -> None:
     """No catch-up burst: from a rep's return on, leads received minus leads expected since the
     return stay within what it was owed when it came back (its credit, frozen while away) + 1
-    lead, except on a lead that nobody eligible was owed (everyone in was ahead, because reps
-    who are away hold what they are owed): someone then has to go further ahead, and a returner
-    may be the one least ahead. Even then the excess stays under half a lead (the 1.5 bound).
+    lead, except that a lead nobody eligible was owed (everyone in was ahead, because reps who
+    are away hold what they are owed) may take a returner over: someone then has to go further
+    ahead, and a returner may be the one least ahead. The excess can last a few leads after that.
+
+    Proven (docs/architecture.md, "What can be promised"): (1) a lead that takes a returner over
+    "owed + 1" is always one nobody eligible was owed: the pick is the most owed (or, in a closed
+    group, a rep owed something whenever anyone is), so it ends above -1 lead when anyone was
+    owed, and over "owed + 1" means below min(owed, 0) - 1; (2) the excess is at most
+    (n - 3) / 2 leads, as the returner's credit never drops below -(n - 1) / 2: never for pools
+    of up to 3 reps, at most half a lead with 4.
 
     Strict "owed + 1" cannot be guaranteed by any pick rule, with or without memory of who
     returned: ``test_no_pick_rule_keeps_every_returner_within_owed_plus_one`` forces an excess
     of 1/6 lead (6 reps) and 7/24 (8 reps) whatever the engine picks.
 
-    Measured over 1,500 runs of this simulation (300 leads each): "owed + 1" held in 1,489; the
-    worst excess was 0.12 lead, always on such a lead.
+    Measured over 100,000 runs of this simulation through ``pick_rep`` (300 leads each,
+    ``scripts/fairness_search.py random``, seeds 1 and 2): the worst excess was 0.30 lead (8 reps).
     """
     ledger = simulate_pool(weights, pattern, random.Random(seed), leads=300)
     assert ledger.unforced == [], ledger
-    assert ledger.worst_return <= 0.5, ledger
+    assert ledger.worst_return <= max(0.0, (len(weights) - 3) / 2) + 1e-9, ledger
 
 
 def forced_returner_excess(size: int, kept: int) -> Fraction:
