@@ -117,6 +117,8 @@ class Ledger:
     worst_return: float = 0.0  # largest (got - expected since return) - (max(owed, 0) + 1)
     unforced: list[int] = dataclasses.field(default_factory=list)  # leads that gave a returner
     # a lead taking it over "owed + 1" although some eligible rep was owed a lead
+    standing: list[int] = dataclasses.field(default_factory=list)  # leads some eligible rep was
+    # owed while a returner stood over "owed + 1" (from an earlier lead nobody was owed)
 
 
 def simulate_pool(weights: list[int], pattern: str, rng: random.Random, leads: int) -> Ledger:
@@ -128,7 +130,7 @@ def simulate_pool(weights: list[int], pattern: str, rng: random.Random, leads: i
     the_config = config(rule(pool_id=10))
     flip = {"rare_flips": 0.01, "frequent_flips": rng.choice([0.03, 0.1, 0.3]), "caps_and_flips": 0.03}.get(pattern, 0.0)
     capped = pattern in ("caps", "caps_and_flips")
-    max_open = {r: rng.randint(1, 3) for r in rep_ids} if capped else {}
+    max_open = {r: rng.randint(1, 3) for r in rep_ids}  # drawn always, used when capped (as the script)
     close = rng.choice([0.05, 0.2, 0.5])  # chance an open lead closes before the next lead
     absences: dict[int, list[tuple[int, int]]] = {r: [] for r in rep_ids}
     if pattern == "long_absences":
@@ -151,7 +153,7 @@ def simulate_pool(weights: list[int], pattern: str, rng: random.Random, leads: i
                 away[r] = not away[r]
             open_count[r] -= sum(1 for _ in range(open_count[r]) if rng.random() < close)
         snapshots = {
-            r: rep(r, absences=AWAY if away[r] else (), max_open=max_open.get(r), open_count=open_count[r])
+            r: rep(r, absences=AWAY if away[r] else (), max_open=max_open[r] if capped else None, open_count=open_count[r])
             for r in rep_ids
         }
         eligible = {r for r in rep_ids if not away[r] and (not capped or open_count[r] < max_open[r])}
@@ -191,6 +193,8 @@ def simulate_pool(weights: list[int], pattern: str, rng: random.Random, leads: i
             # Only a lead to the returner raises its excess: was anyone eligible owed one?
             if r == chosen and excess > 1e-9 and not nobody_owed:
                 ledger.unforced.append(n)
+            if excess > 1e-9 and not nobody_owed:
+                ledger.standing.append(n)
     return ledger
 
 
@@ -330,6 +334,28 @@ def test_a_returning_rep_gets_no_more_than_it_was_owed_plus_one_while_anyone_is_
     ledger = simulate_pool(weights, pattern, random.Random(seed), leads=300)
     assert ledger.unforced == [], ledger
     assert ledger.worst_return <= max(0.0, (len(weights) - 3) / 2) + 1e-9, ledger
+
+
+def script_run(seed: int) -> tuple[list[int], str, Ledger]:
+    """Replay run ``seed`` of ``scripts/fairness_search.py random`` (one ``random.Random(seed)``
+    per run: pool size, weights and pattern first, then the same draws as ``simulate_pool``)."""
+    rng = random.Random(seed)
+    weights = [rng.randint(1, 6) for _ in range(rng.randint(2, 8))]
+    pattern = rng.choice(PATTERNS)
+    return weights, pattern, simulate_pool(weights, pattern, rng, leads=300)
+
+
+def test_a_returner_over_owed_plus_one_got_there_on_a_lead_nobody_was_owed() -> None:
+    """A failing input of the earlier returner check, found by the 100,000-run search (run seed
+    2233: 6 reps, weights 6,1,1,2,4,2, 30 % unavailability). A returner went 0.115 lead over
+    "owed + 1" on a lead nobody eligible was owed, and was still over on later leads when others
+    were owed: the earlier check counted those later leads. The lead that took it over was a
+    forced one, and the excess is within (6 - 3) / 2."""
+    weights, pattern, ledger = script_run(2233)
+    assert (weights, pattern) == ([6, 1, 1, 2, 4, 2], "unavailable_30")
+    assert ledger.unforced == [] and ledger.standing != []
+    assert ledger.worst_return == pytest.approx(0.11521534021534, abs=1e-9)
+    assert ledger.worst == pytest.approx(1.11521534021534, abs=1e-9)
 
 
 def forced_returner_excess(size: int, kept: int) -> Fraction:
