@@ -60,8 +60,8 @@ def _rule():  # noqa: ANN202
 
 def random_run(fairness_module, rng: random.Random, leads: int) -> tuple[int, float, float, bool, int]:
     """One sequence of the property's kind. Returns (pool size, worst drift, worst returner
-    excess, invariant kept after every lead, leads with a returner over "owed + 1" although some
-    eligible rep was owed a lead: the hypothesis property's ``unforced``)."""
+    excess, invariant kept after every lead, leads that took a returner over "owed + 1" although
+    some eligible rep was owed a lead: the hypothesis property's ``unforced``)."""
     size = rng.randint(2, 8)
     weight = {r: rng.randint(1, 6) for r in range(1, size + 1)}
     pattern = rng.choice(PATTERNS)
@@ -118,7 +118,9 @@ def random_run(fairness_module, rng: random.Random, leads: int) -> tuple[int, fl
         worst = max(worst, *(abs(expected[r] - assigned[r]) for r in rep_ids))
         excess = max(((got - exp) - (max(owed, 0.0) + 1) for owed, exp, got in since.values()), default=0.0)
         worst_return = max(worst_return, excess)
-        unforced += excess > 1e-9 and not nobody_owed
+        if chosen in since and not nobody_owed:  # only a lead to the returner raises its excess
+            owed, exp, got = since[chosen]
+            unforced += (got - exp) - (max(owed, 0.0) + 1) > 1e-9
         if within_bound is not None and not within_bound([credits.get(r, 0.0) for r in rep_ids]):
             kept = False
     return size, worst, worst_return, kept, unforced

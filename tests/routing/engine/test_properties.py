@@ -115,8 +115,10 @@ class Ledger:
     outside_bound: list[int] = dataclasses.field(default_factory=list)  # leads after which the
     # credits broke the bound invariant (``within_bound``)
     worst_return: float = 0.0  # largest (got - expected since return) - (max(owed, 0) + 1)
-    unforced: list[int] = dataclasses.field(default_factory=list)  # leads that broke "owed + 1"
-    # although some eligible rep was owed a lead
+    unforced: list[int] = dataclasses.field(default_factory=list)  # leads that gave a returner
+    # a lead taking it over "owed + 1" although some eligible rep was owed a lead
+    standing: list[int] = dataclasses.field(default_factory=list)  # leads some eligible rep was
+    # owed while a returner stood over "owed + 1" (from an earlier lead nobody was owed)
 
 
 def simulate_pool(weights: list[int], pattern: str, rng: random.Random, leads: int) -> Ledger:
@@ -128,7 +130,7 @@ def simulate_pool(weights: list[int], pattern: str, rng: random.Random, leads: i
     the_config = config(rule(pool_id=10))
     flip = {"rare_flips": 0.01, "frequent_flips": rng.choice([0.03, 0.1, 0.3]), "caps_and_flips": 0.03}.get(pattern, 0.0)
     capped = pattern in ("caps", "caps_and_flips")
-    max_open = {r: rng.randint(1, 3) for r in rep_ids} if capped else {}
+    max_open = {r: rng.randint(1, 3) for r in rep_ids}  # drawn always, used when capped (as the script)
     close = rng.choice([0.05, 0.2, 0.5])  # chance an open lead closes before the next lead
     absences: dict[int, list[tuple[int, int]]] = {r: [] for r in rep_ids}
     if pattern == "long_absences":
@@ -151,7 +153,7 @@ def simulate_pool(weights: list[int], pattern: str, rng: random.Random, leads: i
                 away[r] = not away[r]
             open_count[r] -= sum(1 for _ in range(open_count[r]) if rng.random() < close)
         snapshots = {
-            r: rep(r, absences=AWAY if away[r] else (), max_open=max_open.get(r), open_count=open_count[r])
+            r: rep(r, absences=AWAY if away[r] else (), max_open=max_open[r] if capped else None, open_count=open_count[r])
             for r in rep_ids
         }
         eligible = {r for r in rep_ids if not away[r] and (not capped or open_count[r] < max_open[r])}
@@ -185,11 +187,14 @@ def simulate_pool(weights: list[int], pattern: str, rng: random.Random, leads: i
             ledger.worst = max(ledger.worst, abs(lag))
         if not within_bound([fairness.get(r, 0.0) for r in rep_ids]):
             ledger.outside_bound.append(n)
-        for owed, expected, got in ledger.since_return.values():
+        for r, (owed, expected, got) in ledger.since_return.items():
             excess = (got - expected) - (max(owed, 0.0) + 1)
             ledger.worst_return = max(ledger.worst_return, excess)
-            if excess > 1e-9 and not nobody_owed:
+            # Only a lead to the returner raises its excess: was anyone eligible owed one?
+            if r == chosen and excess > 1e-9 and not nobody_owed:
                 ledger.unforced.append(n)
+            if excess > 1e-9 and not nobody_owed:
+                ledger.standing.append(n)
     return ledger
 
 
@@ -308,20 +313,49 @@ def test_a_returning_rep_gets_no_more_than_it_was_owed_plus_one_while_anyone_is_
 ) -> None:
     """No catch-up burst: from a rep's return on, leads received minus leads expected since the
     return stay within what it was owed when it came back (its credit, frozen while away) + 1
-    lead, except on a lead that nobody eligible was owed (everyone in was ahead, because reps
-    who are away hold what they are owed): someone then has to go further ahead, and a returner
-    may be the one least ahead. Even then the excess stays under half a lead (the 1.5 bound).
+    lead, except that a lead nobody eligible was owed (everyone in was ahead, because reps who
+    are away hold what they are owed) may take a returner over: someone then has to go further
+    ahead, and a returner may be the one least ahead. The excess can last a few leads after that.
+
+    Proven (docs/architecture.md, "What can be promised"): (1) a lead that takes a returner over
+    "owed + 1" is always one nobody eligible was owed: the pick is the most owed (or, in a closed
+    group, a rep owed something whenever anyone is), so it ends above -1 lead when anyone was
+    owed, and over "owed + 1" means below min(owed, 0) - 1; (2) the excess is at most
+    (n - 3) / 2 leads, as the returner's credit never drops below -(n - 1) / 2: never for pools
+    of up to 3 reps, at most half a lead with 4.
 
     Strict "owed + 1" cannot be guaranteed by any pick rule, with or without memory of who
     returned: ``test_no_pick_rule_keeps_every_returner_within_owed_plus_one`` forces an excess
     of 1/6 lead (6 reps) and 7/24 (8 reps) whatever the engine picks.
 
-    Measured over 1,500 runs of this simulation (300 leads each): "owed + 1" held in 1,489; the
-    worst excess was 0.12 lead, always on such a lead.
+    Measured over 100,000 runs of this simulation through ``pick_rep`` (300 leads each,
+    ``scripts/fairness_search.py random``, seeds 1 and 2): the worst excess was 0.30 lead (8 reps).
     """
     ledger = simulate_pool(weights, pattern, random.Random(seed), leads=300)
     assert ledger.unforced == [], ledger
-    assert ledger.worst_return <= 0.5, ledger
+    assert ledger.worst_return <= max(0.0, (len(weights) - 3) / 2) + 1e-9, ledger
+
+
+def script_run(seed: int) -> tuple[list[int], str, Ledger]:
+    """Replay run ``seed`` of ``scripts/fairness_search.py random`` (one ``random.Random(seed)``
+    per run: pool size, weights and pattern first, then the same draws as ``simulate_pool``)."""
+    rng = random.Random(seed)
+    weights = [rng.randint(1, 6) for _ in range(rng.randint(2, 8))]
+    pattern = rng.choice(PATTERNS)
+    return weights, pattern, simulate_pool(weights, pattern, rng, leads=300)
+
+
+def test_a_returner_over_owed_plus_one_got_there_on_a_lead_nobody_was_owed() -> None:
+    """A failing input of the earlier returner check, found by the 100,000-run search (run seed
+    2233: 6 reps, weights 6,1,1,2,4,2, 30 % unavailability). A returner went 0.115 lead over
+    "owed + 1" on a lead nobody eligible was owed, and was still over on later leads when others
+    were owed: the earlier check counted those later leads. The lead that took it over was a
+    forced one, and the excess is within (6 - 3) / 2."""
+    weights, pattern, ledger = script_run(2233)
+    assert (weights, pattern) == ([6, 1, 1, 2, 4, 2], "unavailable_30")
+    assert ledger.unforced == [] and ledger.standing != []
+    assert ledger.worst_return == pytest.approx(0.11521534021534, abs=1e-9)
+    assert ledger.worst == pytest.approx(1.11521534021534, abs=1e-9)
 
 
 def forced_returner_excess(size: int, kept: int) -> Fraction:
