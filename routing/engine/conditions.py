@@ -31,6 +31,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, Final
 
+from routing.engine.accounts import ACCOUNT_FIELDS
 from routing.engine.types import Condition, DecisionWarning, Op
 
 ATTRIBUTES_PREFIX: Final = "attributes."
@@ -57,6 +58,8 @@ LEAD_FIELDS: Final[dict[str, str]] = {
     "intent": "str",
     "segment": "str",
     "attributes": "json",
+    "website": "str",
+    **ACCOUNT_FIELDS,  # the matched account (routing.engine.accounts)
 }
 
 NUMERIC_OPS: Final = frozenset({Op.GT, Op.GTE, Op.LT, Op.LTE})
