@@ -136,16 +136,26 @@ def _duplicates(leads: Sequence[Lead], emails: dict[int, str], batch_ids: list[i
                   .filter(email_key__in=wanted, status__in=OPEN_FOR_DUPLICATES).exclude(id__in=batch_ids)
                   .select_related("owner").order_by("received_at", "id")):  # fmt: skip
         open_leads.setdefault(other.email_key, other)
-    found: dict[int, Lead] = {}
+    return link_duplicates(leads, key_of=lambda lead: emails.get(lead.id, ""), open_leads=open_leads)
+
+
+def link_duplicates(leads: Iterable[Any], *, key_of: Any, open_leads: dict[str, Any]) -> dict[int, Any]:
+    """Pure: which of ``leads`` (objects with ``id``, ``received_at``, ``route_attempts``) repeat
+    an open lead. ``key_of(lead)`` is its email key (blank: never a duplicate); ``open_leads``
+    the open lead outside the batch per key. In arrival order, a new lead (never decided) whose
+    key has an open lead is that lead's duplicate; otherwise it becomes the open lead that later
+    leads of the batch with its key repeat. So one person gets at most one routed lead per batch."""
+    open_leads = dict(open_leads)
+    found: dict[int, Any] = {}
     for lead in sorted(leads, key=lambda lead: (lead.received_at, lead.id)):
-        key = emails.get(lead.id)
+        key = key_of(lead)
         if not key:
             continue
         original = open_leads.get(key)
         if original is not None and not lead.route_attempts:  # a held or escalated lead is not new
             found[lead.id] = original
         else:
-            open_leads.setdefault(key, lead)  # later leads of this batch with the same email repeat it
+            open_leads.setdefault(key, lead)
     return found
 
 
