@@ -365,6 +365,7 @@ class TokenScope(models.TextChoices):
     OFFERS = "offers", "Act on offers and leads: accept, decline, first touch"
     REPS = "reps", "Change rep availability and caps: away, back, absences"
     CONFIG = "config", "Export, import, compare and publish the routing configuration"
+    ACCOUNTS = "accounts", "Create and update accounts by their CRM id (PUT /api/v1/accounts/{external_id})"
     ADMIN = "admin", "Everything, including webhook deliveries and dry runs against the unpublished draft"
 
 

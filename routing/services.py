@@ -1498,9 +1498,10 @@ def account_validate(data: Any) -> Any:
 
 
 @transaction.atomic
-def account_upsert(*, data: Any, by: Any = None) -> tuple[Any, bool]:
+def account_upsert(*, data: Any, account_id: int | None = None, by: Any = None) -> tuple[Any, bool]:
     """Create or update the account with ``data.external_id`` (an ``AccountFile``): idempotent,
-    so sending the same account twice changes nothing and records no history.
+    so sending the same account twice changes nothing and records no history. With
+    ``account_id`` (the console's edit form) that account is updated, its CRM id included.
 
     The owner is a rep's username; each domain belongs to one account. Raises
     :class:`AccountError` (``owner``: no such rep; ``domains``: a domain another account
@@ -1513,13 +1514,18 @@ def account_upsert(*, data: Any, by: Any = None) -> tuple[Any, bool]:
         owner_id = Rep.objects.filter(user__username=data.owner).values_list("id", flat=True).first()
         if owner_id is None:
             raise AccountError({"owner": [f"No rep with username {data.owner!r}."]})
-    account = Account.objects.select_for_update().filter(external_id=data.external_id).first()
+    if account_id is not None:
+        account = Account.objects.select_for_update().get(id=account_id)
+        if Account.objects.filter(external_id=data.external_id).exclude(id=account_id).exists():
+            raise AccountError({"external_id": ["Another account has this CRM id."]})
+    else:
+        account = Account.objects.select_for_update().filter(external_id=data.external_id).first()
     created = account is None
-    taken = dict(AccountDomain.objects.filter(domain__in=data.domains).exclude(account__external_id=data.external_id)
+    taken = dict(AccountDomain.objects.filter(domain__in=data.domains).exclude(account_id=account.id if account else None)
                  .values_list("domain", "account__name"))  # fmt: skip
     if taken:
         raise AccountError({"domains": [f"{domain} already belongs to the account {name}." for domain, name in sorted(taken.items())]})
-    values = {"name": data.name, "owner_id": owner_id, "tier": data.tier, "territory": data.territory,
+    values = {"external_id": data.external_id, "name": data.name, "owner_id": owner_id, "tier": data.tier, "territory": data.territory,
               "status": data.status, "attributes": dict(data.attributes)}  # fmt: skip
     current = set() if created else set(account.domains.values_list("domain", flat=True))
     if created:
@@ -1565,8 +1571,8 @@ ACCOUNT_CSV_COLUMNS = ("external_id", "name", "domains", "owner", "tier", "terri
 
 def accounts_import_rows(*, rows: Iterable[tuple[int, dict[str | None, Any]]], by: Any = None) -> AccountImportReport:
     """Upsert accounts from CSV rows (``(line, {header: cell})``, as ``routing.csv_import``
-    decodes them): the columns of ``ACCOUNT_CSV_COLUMNS``; any other column is a custom
-    attribute. Each row is validated and written on its own (a savepoint), so a bad row is
+    decodes them): the columns of ``ACCOUNT_CSV_COLUMNS``, and ``attr.<key>`` for custom
+    attributes. Each row is validated and written on its own (a savepoint), so a bad row is
     reported with its line and field and the others are imported."""
     from routing.models import Account
 
@@ -1577,7 +1583,7 @@ def accounts_import_rows(*, rows: Iterable[tuple[int, dict[str | None, Any]]], b
             continue
         data = {k.strip(): (v or "").strip() for k, v in cells.items() if k}
         known = {k: v for k, v in data.items() if k in ACCOUNT_CSV_COLUMNS and v != ""}
-        known["attributes"] = {k: v for k, v in data.items() if k not in ACCOUNT_CSV_COLUMNS and v != ""}
+        known["attributes"] = {k[5:]: v for k, v in data.items() if k.startswith("attr.") and v != ""}
         try:
             obj = account_validate(known)
             with transaction.atomic():

@@ -24,6 +24,7 @@ from routing.engine import REASON_LABELS
 from routing.engine.sla import SLA_CLOCK_LABELS, SlaClock, clock_of, minutes_between, sla_calendar
 from routing.engine.types import StepKind, Strategy
 from routing.models import Decision, DeliveryMode, Lead, Offer, Segment
+from routing.labels import account_match_text
 from routing.snapshots import capacity_counts, config_live, pool_snapshots
 
 WINDOWS = {"today": 1, "7d": 7, "30d": 30}
@@ -704,9 +705,12 @@ def lead_timeline(*, lead_id: int, visible: Visibility = EVERYTHING) -> tuple[Le
     None when the lead does not exist or is not visible (reps.scope). For a manager, reps outside
     their team keep their place in the story but not their name, skip reasons or decline notes.
     """
-    lead = visible.leads(Lead.objects.select_related("segment", "owner")).filter(id=lead_id).first()
+    lead = visible.leads(Lead.objects.select_related("segment", "owner", "account", "duplicate_of")).filter(id=lead_id).first()
     if lead is None:
         return None
+    # Leads linked to this one as its duplicates (both pages show the link).
+    lead.duplicate_ids = list(Lead.objects.filter(duplicate_of_id=lead_id).order_by("received_at", "id")
+                              .values_list("id", flat=True)[:50])  # fmt: skip
     decisions = list(
         Decision.objects.filter(lead_id=lead_id)
         .order_by("created_at", "id")
@@ -742,6 +746,8 @@ def lead_timeline(*, lead_id: int, visible: Visibility = EVERYTHING) -> tuple[Le
         events.append(TimelineEvent(at=offer.offered_at, kind="offer", offer=offer))
         if offer.decided_at:
             events.append(TimelineEvent(at=offer.decided_at, kind="offer_result", offer=offer))
+    matched = next((d for d in reversed(decisions) if isinstance(d.get("detail"), dict) and d["detail"].get("account")), None)
+    lead.match_text = account_match_text(matched["detail"]["account"]) if matched else ""
     last = next((e.decision for e in reversed(events) if e.kind == "decision"), None)
     if last is not None and lead.status == Lead.Status.HOLDING and last["outcome"] == "holding" and lead.hold_attempts > 1:
         # Retries with the same outcome write no decision; the lead row counts them.
