@@ -60,6 +60,7 @@ class EquityRow:
     drift: bool = False
     value_drift: bool = False
     owed: float | None = None  # the engine's live account: leads owed now (negative = ahead)
+    direct: int = 0  # offered as the account's owner or the earlier lead's holder, outside the rotation
 
     @property
     def deviation(self) -> float:
@@ -195,7 +196,8 @@ def equity_table(
         row["rep_id"]: row
         for row in EquityDaily.objects.filter(pool_id=pool_id, day__gte=start, day__lte=end)
         .values("rep_id")
-        .annotate(a=Sum("assigned"), av=Sum("assigned_value"), e=Sum("expected"), ev=Sum("expected_value"))
+        .annotate(a=Sum("assigned"), av=Sum("assigned_value"), e=Sum("expected"), ev=Sum("expected_value"),
+                  d=Sum("direct"))
     }
     snapshot = pool_snapshots([pool_id], with_fairness=False).get(pool_id)
     weights = dict(snapshot.members) if snapshot else {}
@@ -211,7 +213,7 @@ def equity_table(
             target_share=weight / total_weight if total_weight else 0.0,
             assigned=s.get("a") or 0, assigned_value=Decimal(s.get("av") or 0),
             expected=float(s.get("e") or 0.0), expected_value=float(s.get("ev") or 0.0),
-            owed=owed.get(rep_id, 0.0) if rep_id in weights else None,
+            owed=owed.get(rep_id, 0.0) if rep_id in weights else None, direct=s.get("d") or 0,
         ))  # fmt: skip
     table = EquityTable(pool_id=pool_id, start=start, end=end, tolerance=tolerance,
                         strategies=pool_strategies().get(pool_id, frozenset()), min_leads=min_leads)  # fmt: skip
@@ -281,7 +283,8 @@ def _window_rows(*, start: dt.date, end: dt.date) -> dict[int, tuple[str, list[E
     for row in (
         EquityDaily.objects.filter(day__gte=start, day__lte=end)
         .values("pool_id", "rep_id", "rep__display_name")
-        .annotate(a=Sum("assigned"), av=Sum("assigned_value"), e=Sum("expected"), ev=Sum("expected_value"))
+        .annotate(a=Sum("assigned"), av=Sum("assigned_value"), e=Sum("expected"), ev=Sum("expected_value"),
+                  d=Sum("direct"))
     ):
         by_pool[row["pool_id"]].append(EquityRow(
             rep_id=row["rep_id"], name=row["rep__display_name"], weight=0, target_share=0.0,

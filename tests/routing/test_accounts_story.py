@@ -23,7 +23,8 @@ def _config() -> dict:
         "format": "leadops-config", "format_version": 1,
         "reps": [{"username": u, "email": f"{u}@example.com", "display_name": u.title(), "tier": 3}
                  for u in ("ana", "bob", "cho")],
-        "pools": [{"name": "Main", "members": [{"rep": "bob", "weight": 1}, {"rep": "cho", "weight": 1}]}],
+        "pools": [{"name": "Main", "members": [{"rep": "ana", "weight": 1}, {"rep": "bob", "weight": 1},
+                                               {"rep": "cho", "weight": 1}]}],
         "segments": [{"slug": "standard", "name": "Standard", "sla_minutes": 60, "is_default": True}],
         "rules": [
             {"name": "Customers", "priority": 1, "pool": "Main",
@@ -149,3 +150,37 @@ def test_accounts_round_trip_through_config_as_code(setup: None) -> None:
     result = config_import(exported)
     assert [c for c in result.changes if c["section"] == "accounts"] == []
     assert Account.objects.count() == 2
+
+
+def test_owner_assignments_are_reported_apart_from_rotation_not_as_drift(setup: None, settings) -> None:  # noqa: ANN001
+    from reps.models import Pool
+    from routing.dashboards.selectors import equity_table
+    from routing.dashboards.services import equity_rollup
+
+    settings.LEADOPS_DRIFT_MIN_LEADS = 0
+    ana = Rep.objects.get(user__username="ana")
+    for n in range(8):  # eight enquiries from the customer: all to its owner, outside the rotation
+        _lead(f"buyer{n}@acme.com")
+    for n in range(6):  # six prospects: the rotation, two each
+        _lead(f"someone{n}@globex.de")
+    services.leads_route_all_pending()
+    equity_rollup()
+    today = timezone.now().date()
+    table = equity_table(pool_id=Pool.objects.get(name="Main").id, start=today, end=today)
+    rows = {r.name: r for r in table.rows}
+    assert rows["Ana"].direct == 8 and sum(r.direct for r in table.rows) == 8
+    assert sum(r.assigned for r in table.rows) == 6
+    assert not table.drifting, [(r.name, r.assigned, r.expected) for r in table.rows]
+
+
+def test_owner_assignments_can_count_toward_fairness(setup: None, settings) -> None:  # noqa: ANN001
+    from reps.models import FairnessState, Pool
+
+    settings.LEADOPS_OWNER_COUNTS_TOWARD_FAIRNESS = True
+    ana = Rep.objects.get(user__username="ana")
+    _lead("buyer@acme.com")
+    services.leads_route_all_pending()
+    decision = Decision.objects.get()
+    assert decision.step == "account_owner" and decision.detail["fairness_updates"]
+    state = FairnessState.objects.get(pool=Pool.objects.get(name="Main"), rep=ana)
+    assert (state.credit, state.assigned) == (-1.0, 1)  # charged one lead: the rotation evens it out
