@@ -17,7 +17,8 @@ Evidence, strongest first; the first that finds an account wins:
    Inc., Ltd, GmbH, S.A., ...), accents, case and punctuation ignored; an exact normalised match
    scores 100.
 4. **similar company name** – ``rapidfuzz`` ``token_sort_ratio`` (0..100) at or above
-   ``fuzzy_threshold``, computed only over a candidate set: the accounts sharing a word, or the
+   ``fuzzy_threshold`` (computed as ``fuzz.ratio`` over names whose words were sorted once at
+   build time: the same score without re-tokenising every candidate), only over a candidate set: the accounts sharing a word, or the
    first three letters of a word, with the lead's company (an inverted index built once), so
    the cost does not grow with the whole account table. Ties go to the lower account id.
 
@@ -164,6 +165,7 @@ class AccountIndex:
         self.by_name: dict[str, int] = {}
         self._ids: list[int] = []
         self._names: list[str] = []
+        self._sorted: list[str] = []  # each name's words sorted: token_sort_ratio is ratio over these
         blocks: dict[str, list[int]] = defaultdict(list)
         for account in sorted(accounts, key=lambda a: a.id):
             for raw in account.domains:
@@ -177,6 +179,7 @@ class AccountIndex:
             position = len(self._ids)
             self._ids.append(account.id)
             self._names.append(key)
+            self._sorted.append(_sorted_words(key))
             for block in _blocks(key):
                 blocks[block].append(position)
         self._blocks: Mapping[str, list[int]] = dict(blocks)
@@ -224,12 +227,16 @@ class AccountIndex:
         positions = self.candidates(key)
         if not positions:
             return None
-        best = process.extractOne(key, [self._names[p] for p in positions], scorer=fuzz.token_sort_ratio,
-                                  score_cutoff=self.fuzzy_threshold)  # fmt: skip
+        best = process.extractOne(_sorted_words(key), [self._sorted[p] for p in positions], scorer=fuzz.ratio,
+                                  processor=None, score_cutoff=self.fuzzy_threshold)  # fmt: skip
         if best is None:
             return None
         _name, score, index = best
         return Match(self._ids[positions[index]], MatchMethod.FUZZY_NAME, round(float(score), 1), shown)
+
+
+def _sorted_words(key: str) -> str:
+    return " ".join(sorted(key.split()))
 
 
 def _blocks(key: str) -> set[str]:
