@@ -2,9 +2,9 @@
 fixed number of queries per routing batch and handed to the engine on ``LeadFacts`` (reads only;
 writes are ``routing.services``).
 
-1. The match index (``routing.matching.AccountIndex``) is built once per change of the account
-   tables (one fingerprint query per batch; a rebuild reads every account and domain once) and
-   kept per process, like the routing directory.
+1. The match index (``routing.matching.AccountIndex``) is built once per process from the
+   stored normalised names and kept current incrementally (``account_index``: one aggregate
+   query per batch, plus the changed accounts when something changed).
 2. The matched accounts' facts (owner, tier, status...) are read fresh for each batch (one query).
 3. Sticky: the latest earlier lead of the same person (email, any case) or, failing that, the
    same account, received within ``LEADOPS_STICKY_WINDOW_DAYS`` and held by a rep (offered,
@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -33,35 +34,85 @@ from routing.models import Account, AccountDomain, Lead
 
 STICKY_STATUSES = (Lead.Status.OFFERED, Lead.Status.ACCEPTED, Lead.Status.CONVERTED)
 OPEN_FOR_DUPLICATES = (Lead.Status.PENDING, Lead.Status.HOLDING, Lead.Status.OFFERED, Lead.Status.ACCEPTED)
+# Changes are read back this far before the newest change seen (``updated_at`` is set at save
+# time, so a transaction may commit a change older than one already seen); every
+# FULL_CHECK_SECONDS every account's version is compared as well, which catches anything a longer
+# transaction hid, and deletions.
+CHANGE_OVERLAP = dt.timedelta(seconds=120)
+FULL_CHECK_SECONDS = 300
 
-_LOCK = threading.Lock()
-_CACHE: dict[str, tuple[tuple, AccountIndex]] = {}
+_LOCK = threading.RLock()  # worker threads share the index; it is read and changed under this lock
+_CACHE: dict[tuple, "_Cached"] = {}
 
 
-def _fingerprint() -> tuple:
-    accounts = Account.objects.aggregate(n=Count("id"), changed=Max("updated_at"), top=Max("id"))
-    domains = AccountDomain.objects.aggregate(n=Count("id"), top=Max("id"))
-    return (connection.alias, connection.settings_dict["NAME"], accounts["n"], accounts["changed"], accounts["top"],
-            domains["n"], domains["top"], settings.LEADOPS_ACCOUNT_FUZZY_THRESHOLD)  # fmt: skip
+@dataclasses.dataclass
+class _Cached:
+    index: AccountIndex
+    versions: dict[int, dt.datetime]  # account id -> the updated_at indexed
+    seen: dt.datetime | None  # the newest updated_at seen
+    checked_all_at: float  # time.monotonic() of the last full comparison
+
+
+def _records(queryset: Any) -> tuple[list[AccountRecord], dict[int, dt.datetime]]:
+    rows = list(queryset.values_list("id", "name", "name_key", "updated_at"))
+    domains: dict[int, list[str]] = {}
+    ids = [row[0] for row in rows]
+    for start in range(0, len(ids), 20_000):
+        for account_id, domain in AccountDomain.objects.filter(account_id__in=ids[start:start + 20_000]).values_list(
+                "account_id", "domain"):  # fmt: skip
+            domains.setdefault(account_id, []).append(domain)
+    records = [AccountRecord(id=i, name=name, domains=tuple(domains.get(i, ())), key=key) for i, name, key, _ in rows]
+    return records, {row[0]: row[3] for row in rows}
 
 
 def account_index() -> AccountIndex:
-    """The match index of the current accounts: two aggregate queries, and a rebuild (two more)
-    when any account or domain was added, changed or removed since the last call."""
-    fingerprint = _fingerprint()
+    """The match index of the current accounts, kept per process and brought up to date on each
+    call (callers hold ``index_lock()`` while they use it):
+
+    1. one aggregate query (count, newest change); nothing else when nothing changed;
+    2. after a change: the ids and versions changed in the last ``CHANGE_OVERLAP`` before the
+       newest change seen (one indexed query), and the full rows of those whose version differs;
+    3. when the count differs or ``FULL_CHECK_SECONDS`` passed: every id and version instead,
+       so deleted accounts are dropped and nothing a long transaction hid is missed.
+    The first call builds it from every account's stored normalised name (``Account.name_key``).
+    """
+    state = Account.objects.aggregate(n=Count("id"), changed=Max("updated_at"))
+    key = (connection.alias, connection.settings_dict["NAME"], settings.LEADOPS_ACCOUNT_FUZZY_THRESHOLD)
     with _LOCK:
-        cached = _CACHE.get("index")
-        if cached is not None and cached[0] == fingerprint:
-            return cached[1]
-    domains: dict[int, list[str]] = {}
-    for account_id, domain in AccountDomain.objects.values_list("account_id", "domain").iterator(chunk_size=10_000):
-        domains.setdefault(account_id, []).append(domain)
-    records = [AccountRecord(id=account_id, name=name, domains=tuple(domains.get(account_id, ())))
-               for account_id, name in Account.objects.values_list("id", "name").iterator(chunk_size=10_000)]  # fmt: skip
-    index = AccountIndex(records, fuzzy_threshold=settings.LEADOPS_ACCOUNT_FUZZY_THRESHOLD)
-    with _LOCK:
-        _CACHE["index"] = (fingerprint, index)
-    return index
+        cached = _CACHE.get(key)
+        if cached is None:
+            _CACHE.clear()
+            records, versions = _records(Account.objects.all())
+            cached = _CACHE[key] = _Cached(
+                AccountIndex(records, fuzzy_threshold=settings.LEADOPS_ACCOUNT_FUZZY_THRESHOLD), versions,
+                state["changed"], time.monotonic())  # fmt: skip
+            return cached.index
+        full = len(cached.index) != state["n"] or time.monotonic() - cached.checked_all_at > FULL_CHECK_SECONDS
+        newer = state["changed"] is not None and (cached.seen is None or state["changed"] > cached.seen)
+        if not (full or newer):
+            return cached.index
+        rows = Account.objects.all()
+        if not full and cached.seen is not None:
+            rows = rows.filter(updated_at__gt=cached.seen - CHANGE_OVERLAP)
+        current = dict(rows.values_list("id", "updated_at"))
+        stale = [account_id for account_id, version in current.items() if cached.versions.get(account_id) != version]
+        for start in range(0, len(stale), 20_000):
+            records, versions = _records(Account.objects.filter(id__in=stale[start:start + 20_000]))
+            for record in records:
+                cached.index.upsert(record)
+            cached.versions.update(versions)
+        if full:
+            for gone in cached.index.ids() - current.keys():
+                cached.index.remove(gone)
+                cached.versions.pop(gone, None)
+            cached.checked_all_at = time.monotonic()
+        cached.seen = state["changed"] if newer else cached.seen
+        return cached.index
+
+
+def index_lock() -> threading.RLock:
+    """Held while matching against (or changing) the shared index."""
+    return _LOCK
 
 
 def account_facts(account_ids: Iterable[int]) -> dict[int, AccountFacts]:
@@ -93,19 +144,20 @@ def leads_link(leads: Sequence[Lead], facts: dict[int, LeadFacts], *, now: dt.da
     lead (module docstring): a fixed number of queries for the whole batch."""
     from routing.batch import error_text
 
-    index = account_index()
     matches: dict[int, tuple[int, Any]] = {}
     errors: dict[int, str] = {}
-    for lead in leads:
-        if lead.id not in facts:
-            continue
-        try:
-            found = index.match(email=lead.email, website=lead.website, company=lead.company)
-        except Exception as exc:  # one lead's odd text must not stop the batch
-            errors[lead.id] = error_text(exc)
-            continue
-        if found is not None:
-            matches[lead.id] = (found.account_id, found)
+    with index_lock():
+        index = account_index()
+        for lead in leads:
+            if lead.id not in facts:
+                continue
+            try:
+                found = index.match(email=lead.email, website=lead.website, company=lead.company)
+            except Exception as exc:  # one lead's odd text must not stop the batch
+                errors[lead.id] = error_text(exc)
+                continue
+            if found is not None:
+                matches[lead.id] = (found.account_id, found)
     accounts = account_facts(account_id for account_id, _ in matches.values())
 
     emails = {lead.id: _email_key(lead.email) for lead in leads if lead.id in facts}
@@ -193,8 +245,9 @@ def _sticky(leads: Sequence[Lead], emails: dict[int, str], matches: dict[int, tu
 def lead_links_one(data: dict[str, Any], facts: LeadFacts) -> LeadFacts:
     """A lead that is not stored yet (dry run, test a lead) with its account match; no sticky
     holder or duplicate (those need an earlier stored lead)."""
-    found = account_index().match(email=data.get("email") or "", website=data.get("website") or "",
-                                  company=data.get("company") or "")  # fmt: skip
+    with index_lock():
+        found = account_index().match(email=data.get("email") or "", website=data.get("website") or "",
+                                      company=data.get("company") or "")  # fmt: skip
     match = None
     if found is not None:
         account = account_facts([found.account_id]).get(found.account_id)

@@ -23,7 +23,8 @@ Evidence, strongest first; the first that finds an account wins:
    the cost does not grow with the whole account table. Ties go to the lower account id.
 
 Each account domain belongs to one account (the table's unique constraint), so a domain match
-is never ambiguous; two accounts with the same normalised name: the lower id wins.
+is never ambiguous; two accounts with the same normalised name, or equally similar: the lower id
+wins.
 """
 
 from __future__ import annotations
@@ -57,11 +58,13 @@ _UNDERSCORE = re.compile(r"_+")
 
 @dataclass(frozen=True)
 class AccountRecord:
-    """What matching needs of one account: its id, name and domains (any spelling)."""
+    """What matching needs of one account: its id, name and domains (any spelling), and its
+    normalised name when already known (``Account.name_key``; worked out when blank)."""
 
     id: int
     name: str
     domains: tuple[str, ...] = ()
+    key: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,10 +111,11 @@ def registrable_domain(host: str) -> str:
 
 
 def domain_candidates(host: str) -> list[str]:
-    """The host, then each parent down to the registrable domain, most specific first."""
+    """The host, then each parent down to the registrable domain, most specific first; a host
+    under no known public suffix (``acme.internal``) only as it is; a bare suffix, nothing."""
     top = registrable_domain(host)
     if not top:
-        return []
+        return [] if _EXTRACT(host).suffix else [host]
     found = [host]
     while host != top and "." in host:
         host = host.split(".", 1)[1]
@@ -152,40 +156,69 @@ def normalise_name(name: str) -> str:
 
 
 class AccountIndex:
-    """Accounts indexed for matching: domain -> account, normalised name -> account, and an
-    inverted index of name words and word prefixes for the fuzzy candidate set.
+    """Accounts indexed for matching: domain -> account, normalised name -> accounts, and an
+    inverted index of name words and word prefixes (``block -> account ids``) for the fuzzy
+    candidate set.
 
-    Build once per change of the account table (``O(accounts)``); ``match`` then costs a few
-    dictionary reads plus one ``rapidfuzz`` pass over the candidates.
+    Built once (``O(accounts)``; normalising names is the costly part, so callers pass the
+    stored ``AccountRecord.key``), then kept current with :meth:`upsert` and :meth:`remove`,
+    each ``O(the account's words)``. ``match`` costs a few dictionary reads plus one
+    ``rapidfuzz`` pass over the candidates. Not thread-safe: callers hold a lock while
+    changing or reading it (``routing.accounts``).
     """
 
     def __init__(self, accounts: Iterable[AccountRecord], *, fuzzy_threshold: float = DEFAULT_FUZZY_THRESHOLD) -> None:
         self.fuzzy_threshold = float(fuzzy_threshold)
         self.by_domain: dict[str, int] = {}
-        self.by_name: dict[str, int] = {}
-        self._ids: list[int] = []
-        self._names: list[str] = []
-        self._sorted: list[str] = []  # each name's words sorted: token_sort_ratio is ratio over these
-        blocks: dict[str, list[int]] = defaultdict(list)
-        for account in sorted(accounts, key=lambda a: a.id):
-            for raw in account.domains:
-                host = host_of(raw)
-                if host:
-                    self.by_domain.setdefault(host, account.id)
-            key = normalise_name(account.name)
-            if not key:
-                continue
-            self.by_name.setdefault(key, account.id)
-            position = len(self._ids)
-            self._ids.append(account.id)
-            self._names.append(key)
-            self._sorted.append(_sorted_words(key))
-            for block in _blocks(key):
-                blocks[block].append(position)
-        self._blocks: Mapping[str, list[int]] = dict(blocks)
+        self._name_ids: dict[str, set[int]] = defaultdict(set)
+        self._entries: dict[int, tuple[str, str, tuple[str, ...]]] = {}  # id -> (key, sorted words, domains)
+        self._blocks: dict[str, set[int]] = defaultdict(set)
+        for account in accounts:
+            self.upsert(account)
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._entries)
+
+    def __contains__(self, account_id: int) -> bool:
+        return account_id in self._entries
+
+    def ids(self) -> set[int]:
+        return set(self._entries)
+
+    def upsert(self, account: AccountRecord) -> None:
+        """Index ``account`` (replacing what was indexed for its id). A domain another account
+        holds stays with the lower id (the table's unique constraint makes that moot)."""
+        self.remove(account.id)
+        domains = tuple(h for h in (host_of(raw) for raw in account.domains) if h)
+        for host in domains:
+            holder = self.by_domain.get(host)
+            if holder is None or account.id < holder:
+                self.by_domain[host] = account.id
+        key = account.key if account.key else normalise_name(account.name)
+        self._entries[account.id] = (key, _sorted_words(key), domains)
+        if key:
+            self._name_ids[key].add(account.id)
+            for block in _blocks(key):
+                self._blocks[block].add(account.id)
+
+    def remove(self, account_id: int) -> None:
+        entry = self._entries.pop(account_id, None)
+        if entry is None:
+            return
+        key, _sorted, domains = entry
+        for host in domains:
+            if self.by_domain.get(host) == account_id:
+                del self.by_domain[host]
+        if key:
+            self._name_ids[key].discard(account_id)
+            if not self._name_ids[key]:
+                del self._name_ids[key]
+            for block in _blocks(key):
+                holders = self._blocks.get(block)
+                if holders is not None:
+                    holders.discard(account_id)
+                    if not holders:
+                        del self._blocks[block]
 
     def match(self, *, email: str = "", website: str = "", company: str = "") -> Match | None:
         """The lead's account by the strongest evidence (see the module docstring), or None."""
@@ -202,8 +235,8 @@ class AccountIndex:
         key = normalise_name(company) if company else ""
         if not key:
             return None
-        if key in self.by_name:
-            return Match(self.by_name[key], MatchMethod.NAME, 100.0, company.strip())
+        if key in self._name_ids:
+            return Match(min(self._name_ids[key]), MatchMethod.NAME, 100.0, company.strip())
         return self._fuzzy(key, company.strip())
 
     def _by_host(self, host: str, method: MatchMethod) -> Match | None:
@@ -214,25 +247,28 @@ class AccountIndex:
         return None
 
     def candidates(self, key: str) -> list[int]:
-        """Positions of the accounts sharing a word or a word prefix with ``key``, smallest
-        blocks first, at most ``MAX_FUZZY_CANDIDATES``, in position (account id) order."""
+        """Ids of the accounts sharing a word or a word prefix with ``key``, smallest blocks
+        first, at most ``MAX_FUZZY_CANDIDATES`` (a block that would pass the cap is left out
+        once something is chosen), in id order."""
         chosen: set[int] = set()
         for block in sorted((self._blocks.get(b, ()) for b in _blocks(key)), key=len):
-            if len(chosen) + len(block) > MAX_FUZZY_CANDIDATES and chosen:
-                break
-            chosen.update(block[:MAX_FUZZY_CANDIDATES])
+            if len(chosen) + len(block) > MAX_FUZZY_CANDIDATES:
+                if chosen:
+                    break
+                block = set(sorted(block)[:MAX_FUZZY_CANDIDATES])
+            chosen.update(block)
         return sorted(chosen)
 
     def _fuzzy(self, key: str, shown: str) -> Match | None:
-        positions = self.candidates(key)
-        if not positions:
+        ids = self.candidates(key)
+        if not ids:
             return None
-        best = process.extractOne(_sorted_words(key), [self._sorted[p] for p in positions], scorer=fuzz.ratio,
+        best = process.extractOne(_sorted_words(key), [self._entries[i][1] for i in ids], scorer=fuzz.ratio,
                                   processor=None, score_cutoff=self.fuzzy_threshold)  # fmt: skip
         if best is None:
             return None
         _name, score, index = best
-        return Match(self._ids[positions[index]], MatchMethod.FUZZY_NAME, round(float(score), 1), shown)
+        return Match(ids[index], MatchMethod.FUZZY_NAME, round(float(score), 1), shown)
 
 
 def _sorted_words(key: str) -> str:

@@ -35,7 +35,8 @@ class TouchChannel(models.TextChoices):
     OTHER = "other", "Other"
 
 
-FALLBACK_KINDS = [StepKind.RELAX, StepKind.POOL, StepKind.BACKUP, StepKind.MANAGER, StepKind.HOLDING]
+FALLBACK_KINDS = [StepKind.ACCOUNT_OWNER, StepKind.RELAX, StepKind.POOL, StepKind.BACKUP, StepKind.MANAGER,
+                  StepKind.HOLDING]  # fmt: skip
 
 
 class Segment(models.Model):
@@ -505,6 +506,9 @@ class Account(models.Model):
 
     external_id = models.CharField(max_length=120, unique=True, help_text="The account's id in your CRM")
     name = models.CharField(max_length=200)
+    # ``name`` as matching compares it (routing.matching.normalise_name), stored so the match
+    # index is built without normalising every name again.
+    name_key = models.CharField(max_length=200, blank=True, editable=False)
     owner = models.ForeignKey("reps.Rep", null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts")
     tier = models.CharField(max_length=30, blank=True)
     territory = models.CharField(max_length=100, blank=True)
@@ -515,6 +519,7 @@ class Account(models.Model):
 
     class Meta:
         ordering = ["name", "id"]
+        indexes = [models.Index(fields=["updated_at"], name="account_updated_idx")]  # the index's change feed
 
     def __str__(self) -> str:
         return self.name

@@ -1525,7 +1525,9 @@ def account_upsert(*, data: Any, account_id: int | None = None, by: Any = None) 
                  .values_list("domain", "account__name"))  # fmt: skip
     if taken:
         raise AccountError({"domains": [f"{domain} already belongs to the account {name}." for domain, name in sorted(taken.items())]})
-    values = {"external_id": data.external_id, "name": data.name, "owner_id": owner_id, "tier": data.tier, "territory": data.territory,
+    from routing.matching import normalise_name
+
+    values = {"external_id": data.external_id, "name": data.name, "name_key": normalise_name(data.name)[:200], "owner_id": owner_id, "tier": data.tier, "territory": data.territory,
               "status": data.status, "attributes": dict(data.attributes)}  # fmt: skip
     current = set() if created else set(account.domains.values_list("domain", flat=True))
     if created:

@@ -184,3 +184,11 @@ def test_owner_assignments_can_count_toward_fairness(setup: None, settings) -> N
     assert decision.step == "account_owner" and decision.detail["fairness_updates"]
     state = FairnessState.objects.get(pool=Pool.objects.get(name="Main"), rep=ana)
     assert (state.credit, state.assigned) == (-1.0, 1)  # charged one lead: the rotation evens it out
+
+
+def test_a_lead_with_no_account_gets_no_missing_field_warning_for_account_conditions(setup: None) -> None:
+    lead = _lead("someone@unknown-company.org")
+    services.leads_route_all_pending()
+    decision = Decision.objects.get(lead=lead)
+    assert decision.detail["rule"]["name"] == "Everyone" and decision.detail["account"] is None
+    assert decision.detail["warnings"] == []

@@ -148,6 +148,25 @@ def test_two_accounts_with_the_same_name_resolve_to_the_lower_id() -> None:
 def test_fuzzy_candidates_come_from_shared_words_or_prefixes_only() -> None:
     index = AccountIndex([AccountRecord(i, f"Company {i:05d} Widgets") for i in range(1, 2000)]
                          + [AccountRecord(5000, "Zebra Logistics")])  # fmt: skip
-    positions = index.candidates(normalise_name("Zebre Logistic"))
-    assert positions == [1999]  # only Zebra shares a word prefix; the 1,999 "company ..." are never scored
+    assert index.candidates(normalise_name("Zebre Logistic")) == [5000]  # the 1,999 "company ..." are never scored
     assert index.match(company="Zebra Logistic").account_id == 5000
+
+
+def test_an_index_kept_current_by_upserts_and_removals_matches_like_a_fresh_one() -> None:
+    index = AccountIndex(ACCOUNTS)
+    index.upsert(AccountRecord(1, "Acme Anvils", ("anvils.example",)))  # renamed, domains replaced
+    index.remove(3)
+    index.upsert(AccountRecord(7, "Globex International", ("globex.com",), key="globex international"))
+    fresh = AccountIndex([AccountRecord(1, "Acme Anvils", ("anvils.example",)), *ACCOUNTS[1:2], *ACCOUNTS[3:],
+                          AccountRecord(7, "Globex International", ("globex.com",))])  # fmt: skip
+    for lead in ({"email": "x@acme.com"}, {"email": "x@anvils.example"}, {"company": "Acme"},
+                 {"company": "Acme Anvils Ltd"}, {"company": "Globex Internationl"}, {"email": "x@globex.com"}):
+        assert index.match(**lead) == fresh.match(**lead), lead
+    assert index.match(email="x@acme.com") is None and index.match(company="Globex International").account_id == 7
+    assert len(index) == len(fresh) == 6
+
+
+def test_a_domain_under_no_known_public_suffix_matches_only_exactly() -> None:
+    index = AccountIndex([AccountRecord(1, "Intranet Co", ("acme.internal",))])
+    assert index.match(email="x@acme.internal").account_id == 1
+    assert index.match(email="x@eu.acme.internal") is None  # its parent is unknown: no subdomain rule
