@@ -3,8 +3,8 @@ fixed number of queries per routing batch and handed to the engine on ``LeadFact
 writes are ``routing.services``).
 
 1. The match index (``routing.matching.AccountIndex``) is built once per process from the
-   stored normalised names and kept current incrementally (``account_index``: one aggregate
-   query per batch, plus the changed accounts when something changed).
+   stored normalised names and kept current incrementally from the account history
+   (``account_index``: one index read per batch, plus the changed accounts when something changed).
 2. The matched accounts' facts (owner, tier, status...) are read fresh for each batch (one query).
 3. Sticky: the latest earlier lead of the same person (email, any case) or, failing that, the
    same account, received within ``LEADOPS_STICKY_WINDOW_DAYS`` and held by a rep (offered,
@@ -24,7 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Max, Q
+from django.db.models import Max, Q
 from django.db.models.functions import Lower
 
 from routing.engine.accounts import with_account
@@ -34,11 +34,13 @@ from routing.models import Account, AccountDomain, Lead
 
 STICKY_STATUSES = (Lead.Status.OFFERED, Lead.Status.ACCEPTED, Lead.Status.CONVERTED)
 OPEN_FOR_DUPLICATES = (Lead.Status.PENDING, Lead.Status.HOLDING, Lead.Status.OFFERED, Lead.Status.ACCEPTED)
-# Changes are read back this far before the newest change seen (``updated_at`` is set at save
-# time, so a transaction may commit a change older than one already seen); every
-# FULL_CHECK_SECONDS every account's version is compared as well, which catches anything a longer
-# transaction hid, and deletions.
-CHANGE_OVERLAP = dt.timedelta(seconds=120)
+# The change feed is the account history (django-simple-history writes one row per create, change
+# or delete, through ``routing.services``): the newest history id tells in one index read whether
+# anything changed. History ids are assigned at insert, so a transaction can commit a lower id
+# after a higher one was seen: the last HISTORY_OVERLAP rows are read again each time, and every
+# FULL_CHECK_SECONDS every account's version is compared, which catches anything else (rows
+# written without history, e.g. a bulk load).
+HISTORY_OVERLAP = 500
 FULL_CHECK_SECONDS = 300
 
 _LOCK = threading.RLock()  # worker threads share the index; it is read and changed under this lock
@@ -49,64 +51,72 @@ _CACHE: dict[tuple, "_Cached"] = {}
 class _Cached:
     index: AccountIndex
     versions: dict[int, dt.datetime]  # account id -> the updated_at indexed
-    seen: dt.datetime | None  # the newest updated_at seen
+    history: int  # the newest history id seen
     checked_all_at: float  # time.monotonic() of the last full comparison
 
 
-def _records(queryset: Any) -> tuple[list[AccountRecord], dict[int, dt.datetime]]:
-    rows = list(queryset.values_list("id", "name", "name_key", "updated_at"))
+def _records(ids: Iterable[int] | None) -> tuple[list[AccountRecord], dict[int, dt.datetime]]:
+    """Accounts (all when ``ids`` is None) as match records, with their versions."""
+    accounts, domains_qs = Account.objects.all(), AccountDomain.objects.all()
+    if ids is not None:
+        ids = list(ids)
+        accounts, domains_qs = accounts.filter(id__in=ids), domains_qs.filter(account_id__in=ids)
+    rows = list(accounts.values_list("id", "name", "name_key", "updated_at").iterator(chunk_size=20_000))
     domains: dict[int, list[str]] = {}
-    ids = [row[0] for row in rows]
-    for start in range(0, len(ids), 20_000):
-        for account_id, domain in AccountDomain.objects.filter(account_id__in=ids[start:start + 20_000]).values_list(
-                "account_id", "domain"):  # fmt: skip
-            domains.setdefault(account_id, []).append(domain)
+    for account_id, domain in domains_qs.values_list("account_id", "domain").iterator(chunk_size=20_000):
+        domains.setdefault(account_id, []).append(domain)
     records = [AccountRecord(id=i, name=name, domains=tuple(domains.get(i, ())), key=key) for i, name, key, _ in rows]
     return records, {row[0]: row[3] for row in rows}
+
+
+def _history_top() -> int:
+    return Account.history.aggregate(top=Max("history_id"))["top"] or 0
 
 
 def account_index() -> AccountIndex:
     """The match index of the current accounts, kept per process and brought up to date on each
     call (callers hold ``index_lock()`` while they use it):
 
-    1. one aggregate query (count, newest change); nothing else when nothing changed;
-    2. after a change: the ids and versions changed in the last ``CHANGE_OVERLAP`` before the
-       newest change seen (one indexed query), and the full rows of those whose version differs;
-    3. when the count differs or ``FULL_CHECK_SECONDS`` passed: every id and version instead,
-       so deleted accounts are dropped and nothing a long transaction hid is missed.
+    1. one query (the newest account history id, an index read); nothing else when nothing changed;
+    2. after a change: the accounts named by the history rows since the last call (and the
+       ``HISTORY_OVERLAP`` before), re-read and re-indexed when their version differs, dropped
+       when deleted;
+    3. every ``FULL_CHECK_SECONDS``: every account's id and version compared instead.
     The first call builds it from every account's stored normalised name (``Account.name_key``).
     """
-    state = Account.objects.aggregate(n=Count("id"), changed=Max("updated_at"))
+    top = _history_top()
     key = (connection.alias, connection.settings_dict["NAME"], settings.LEADOPS_ACCOUNT_FUZZY_THRESHOLD)
     with _LOCK:
         cached = _CACHE.get(key)
         if cached is None:
             _CACHE.clear()
-            records, versions = _records(Account.objects.all())
+            records, versions = _records(None)
             cached = _CACHE[key] = _Cached(
-                AccountIndex(records, fuzzy_threshold=settings.LEADOPS_ACCOUNT_FUZZY_THRESHOLD), versions,
-                state["changed"], time.monotonic())  # fmt: skip
+                AccountIndex(records, fuzzy_threshold=settings.LEADOPS_ACCOUNT_FUZZY_THRESHOLD), versions, top,
+                time.monotonic())  # fmt: skip
             return cached.index
-        full = len(cached.index) != state["n"] or time.monotonic() - cached.checked_all_at > FULL_CHECK_SECONDS
-        newer = state["changed"] is not None and (cached.seen is None or state["changed"] > cached.seen)
-        if not (full or newer):
+        full = time.monotonic() - cached.checked_all_at > FULL_CHECK_SECONDS
+        if not full and top <= cached.history:
             return cached.index
-        rows = Account.objects.all()
-        if not full and cached.seen is not None:
-            rows = rows.filter(updated_at__gt=cached.seen - CHANGE_OVERLAP)
-        current = dict(rows.values_list("id", "updated_at"))
+        if full:
+            current = dict(Account.objects.values_list("id", "updated_at"))
+            touched = set(current) | cached.index.ids()
+        else:
+            touched = set(Account.history.filter(history_id__gt=cached.history - HISTORY_OVERLAP)
+                          .values_list("id", flat=True))  # fmt: skip
+            current = dict(Account.objects.filter(id__in=touched).values_list("id", "updated_at"))
+        for gone in touched - current.keys():
+            cached.index.remove(gone)
+            cached.versions.pop(gone, None)
         stale = [account_id for account_id, version in current.items() if cached.versions.get(account_id) != version]
         for start in range(0, len(stale), 20_000):
-            records, versions = _records(Account.objects.filter(id__in=stale[start:start + 20_000]))
+            records, versions = _records(stale[start:start + 20_000])
             for record in records:
                 cached.index.upsert(record)
             cached.versions.update(versions)
         if full:
-            for gone in cached.index.ids() - current.keys():
-                cached.index.remove(gone)
-                cached.versions.pop(gone, None)
             cached.checked_all_at = time.monotonic()
-        cached.seen = state["changed"] if newer else cached.seen
+        cached.history = max(top, cached.history)
         return cached.index
 
 

@@ -189,7 +189,7 @@ class AccountIndex:
         """Index ``account`` (replacing what was indexed for its id). A domain another account
         holds stays with the lower id (the table's unique constraint makes that moot)."""
         self.remove(account.id)
-        domains = tuple(h for h in (host_of(raw) for raw in account.domains) if h)
+        domains = tuple(h for h in (raw if _is_plain_domain(raw) else host_of(raw) for raw in account.domains) if h)
         for host in domains:
             holder = self.by_domain.get(host)
             if holder is None or account.id < holder:
@@ -269,6 +269,12 @@ class AccountIndex:
             return None
         _name, score, index = best
         return Match(ids[index], MatchMethod.FUZZY_NAME, round(float(score), 1), shown)
+
+
+def _is_plain_domain(text: str) -> bool:
+    """Already in stored form (``engine.schema.normalise_domain``): no need to parse it again."""
+    return text.islower() and "/" not in text and ":" not in text and "@" not in text and not text.startswith("www.") \
+        and "." in text and not text.endswith(".") and " " not in text
 
 
 def _sorted_words(key: str) -> str:

@@ -32,7 +32,7 @@ def test_the_index_follows_new_changed_and_deleted_accounts() -> None:
     assert _match(email="a@acme.com") == "crm-1" and _match(company="Globex") is None
     with CaptureQueriesContext(connection) as queries, accounts.index_lock():
         accounts.account_index()
-    assert len(queries) == 1  # nothing changed: one aggregate query
+    assert len(queries) == 1  # nothing changed: one read of the newest history id
 
     _upsert("crm-2", "Globex GmbH", "globex.de")
     assert _match(company="Globex") == "crm-2"
@@ -50,6 +50,6 @@ def test_a_change_older_than_the_newest_seen_is_caught_by_the_full_check(monkeyp
     # A change committed late, stamped before the newest change the index has already seen.
     Account.objects.filter(external_id="crm-3").update(
         name="Umbrella", name_key="umbrella", updated_at=globex.updated_at - dt.timedelta(hours=1))
-    assert _match(company="Umbrella") is None  # not seen yet: nothing newer than what was seen
+    assert _match(company="Umbrella") is None  # written without history: not seen yet
     monkeypatch.setattr(accounts, "FULL_CHECK_SECONDS", -1)  # the periodic full comparison is due
     assert _match(company="Umbrella") == "crm-3" and _match(company="Initech") is None
