@@ -10,8 +10,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reps', '0006_merge_calendars_and_readable_times'),
-        ('routing', '0007_merge_sla_clock_with_tokens_and_intake'),
+        ('reps', '0007_counter_tables_hot_updates'),
+        ('routing', '0008_router_wake'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
