@@ -184,7 +184,10 @@ def account_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 @ops_required
 @require_POST
 def account_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    account = get_object_or_404(Account, pk=pk)
+    account = Account.objects.filter(pk=pk).first()
+    if account is None:  # deleted already (a second click, another tab): the outcome asked for holds
+        messages.info(request, "That account was already deleted.")
+        return redirect("console:accounts")
     services.account_delete(account_id=account.id, by=request.user)
     messages.success(request, f"Account {account.name} deleted.")
     return redirect("console:accounts")

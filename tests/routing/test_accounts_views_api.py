@@ -133,6 +133,8 @@ def test_ops_create_and_edit_an_account_in_the_form(ops: Client, ana: object) ->
     assert Account.objects.get().external_id == "crm-2"
     assert "Acme" in ops.get("/ops/accounts/?q=acme.de").content.decode()
     assert ops.post(f"/ops/accounts/{account.id}/delete/").status_code == 302 and not Account.objects.exists()
+    again = ops.post(f"/ops/accounts/{account.id}/delete/", follow=True)  # a second click: already done
+    assert again.status_code == 200 and "already deleted" in again.content.decode()
 
 
 @pytest.mark.parametrize("role", [Role.MANAGER, Role.REP])
