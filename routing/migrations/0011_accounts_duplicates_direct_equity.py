@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('reps', '0007_counter_tables_hot_updates'),
-        ('routing', '0008_router_wake'),
+        ('routing', '0010_merge_api_tokens_assign_mode_and_import_mappings'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
