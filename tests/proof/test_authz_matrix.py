@@ -143,6 +143,7 @@ def world(settings):  # noqa: ANN001, ANN201
     account, _ = services.account_upsert(data=services.account_validate({"external_id": "crm-authz", "name": "Authz Ltd"}))
     doomed, _ = services.account_upsert(data=services.account_validate({"external_id": "crm-doomed", "name": "Doomed"}))
     ids["external_id"] = account.external_id
+    ids["rest"] = "no-such-path"  # the API's catch-all 404 (api:not_found)
     # URLs whose ``pk`` is not a rule's: the console's object pages (kind "pools" above), accounts.
     ids_by_url = {"console:object_edit": {"pk": pool.id}, "console:object_deactivate": {"pk": pool.id},
                   "console:account_edit": {"pk": account.id}, "console:account_delete": {"pk": doomed.id}}
