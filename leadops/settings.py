@@ -249,6 +249,20 @@ LEADOPS_DRIFT_MIN_LEADS = envint("LEADOPS_DRIFT_MIN_LEADS", 20, minimum=0)
 # (routing.services._reconcile_under_lock), deciding again with every row locked if one moved.
 # 0 locks everything reachable before deciding (the old way; SQLite always does).
 LEADOPS_ROUTE_NARROW_LOCKS = envbool("LEADOPS_ROUTE_NARROW_LOCKS", True)
+# Accounts (docs/architecture.md, "Accounts"): a company name at least this similar (rapidfuzz
+# token_sort_ratio, 0-100) to an account's matches it; a new lead of the same person or account
+# within this many days goes to the rep holding the earlier one (0 turns sticky routing off);
+# whether owner/sticky assignments are charged to the pool's fairness; what happens to a lead
+# whose email matches an open lead: link (not routed), merge (its details folded into the open
+# lead, then linked) or route (routed anyway, the link kept).
+LEADOPS_ACCOUNT_FUZZY_THRESHOLD = envfloat("LEADOPS_ACCOUNT_FUZZY_THRESHOLD", 90.0)
+if not 0 < LEADOPS_ACCOUNT_FUZZY_THRESHOLD <= 100:
+    raise ImproperlyConfigured("LEADOPS_ACCOUNT_FUZZY_THRESHOLD must be above 0 and at most 100")
+LEADOPS_STICKY_WINDOW_DAYS = envint("LEADOPS_STICKY_WINDOW_DAYS", 30, minimum=0)
+LEADOPS_OWNER_COUNTS_TOWARD_FAIRNESS = envbool("LEADOPS_OWNER_COUNTS_TOWARD_FAIRNESS", False)
+LEADOPS_DUPLICATE_POLICY = envstr("LEADOPS_DUPLICATE_POLICY", "link")
+if LEADOPS_DUPLICATE_POLICY not in ("link", "merge", "route"):
+    raise ImproperlyConfigured("LEADOPS_DUPLICATE_POLICY must be link, merge or route")
 # Benchmarks only: a fixed sleep inside every routing decision (manage.py bench --think-ms).
 LEADOPS_BENCH_THINK_MS = envfloat("LEADOPS_BENCH_THINK_MS", 0.0)
 # Inbox push (reps/push.py): offers reach an open inbox through server-sent events fed by

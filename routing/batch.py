@@ -43,6 +43,7 @@ class BatchState:
     touched_fairness: set[tuple[int, int]] = dataclasses.field(default_factory=set)
     # calendar id -> calendar of segments whose SLA clock is their own calendar (routing.engine.sla)
     segment_calendars: dict[int, BusinessCalendar] = dataclasses.field(default_factory=dict)
+    owner_counts_toward_fairness: bool = False  # LEADOPS_OWNER_COUNTS_TOWARD_FAIRNESS (routing.engine.route)
 
     def refresh_counts(self, now: dt.datetime) -> None:
         """Re-derive every rep's daily and weekly counts for ``now`` (a new local day or week)."""
@@ -109,6 +110,7 @@ def decide_batch(items: Iterable[BatchItem], state: BatchState, *, count_offer: 
                 item.facts, item.config, state.pools, state.reps, item.now,
                 excluded_rep_ids=item.excluded_rep_ids, escalation=item.escalation,
                 segment_calendars=state.segment_calendars,
+                owner_counts_toward_fairness=state.owner_counts_toward_fairness,
             )  # fmt: skip
             if think_ms:
                 time.sleep(think_ms / 1000)

@@ -41,16 +41,17 @@ from reps.models import Absence, Licence, Pool, PoolMember, Rep, RepSkill, Role,
 from routing import config_schema
 from routing.engine import schema
 from routing.engine.types import StepKind
-from routing.models import ExchangeRate, ImportMapping, LeadSynonym, Rule, Segment
+from routing.models import Account, ExchangeRate, ImportMapping, LeadSynonym, Rule, Segment
 from routing.reference import jurisdiction_code, place_problem_or_codes
 
 FORMAT = "leadops-config"
 FORMAT_VERSION = 1
 SECTIONS = ("skills", "teams", "territories", "reps", "pools", "segments", "rules", "exchange_rates", "lead_synonyms",
-            "import_mappings")  # fmt: skip
+            "import_mappings", "accounts")  # fmt: skip
 # Sections added after format version 1 was first written: a file without one (an older export)
-# leaves those objects as they are; a file with one, even empty, replaces them.
-OPTIONAL_SECTIONS = ("exchange_rates", "lead_synonyms", "import_mappings")
+# leaves those objects as they are; a file with one, even empty, replaces them (accounts: upserts
+# them, and leaves the ones it does not list alone: a CRM keeps them in sync).
+OPTIONAL_SECTIONS = ("exchange_rates", "lead_synonyms", "import_mappings", "accounts")
 
 
 class ConfigImportError(Exception):
@@ -140,6 +141,8 @@ def config_export(*, include_absences: bool = True) -> dict[str, Any]:
             return {"kind": kind, "pool": pool_name.get(step.get("target_id"))}
         if kind == StepKind.BACKUP:
             return {"kind": kind, "rep": username.get(step.get("target_id"))}
+        if kind == StepKind.ACCOUNT_OWNER:
+            return {"kind": kind, "respect_caps": step.get("respect_caps", True) is not False}
         return {"kind": kind}
 
     return {
@@ -194,6 +197,13 @@ def config_export(*, include_absences: bool = True) -> dict[str, Any]:
         "lead_synonyms": [{"field": s.field, "alias": s.alias, "value": s.value}
                           for s in LeadSynonym.objects.order_by("field", "alias")],
         "import_mappings": [{"name": m.name, **m.as_json()} for m in ImportMapping.objects.order_by("name")],
+        # Accounts are data a CRM keeps in sync: a file without them leaves them alone.
+        "accounts": [
+            {"external_id": a.external_id, "name": a.name, "domains": sorted(d.domain for d in a.domains.all()),
+             "owner": username.get(a.owner_id), "tier": a.tier, "territory": a.territory, "status": a.status,
+             "attributes": a.attributes or {}}
+            for a in Account.objects.prefetch_related("domains").order_by("external_id")
+        ],
     }  # fmt: skip
 
 
@@ -529,6 +539,19 @@ def _parse_doc(data: Any) -> tuple[dict[str, Any], list[str]]:  # noqa: C901 - o
         c.errors.extend(_problems(schema.duplicate_problems(
             [m.name if m else None for _, m in mappings], "import_mappings", "mapping name")))  # fmt: skip
         out["import_mappings"] = [m.dump() for _, m in mappings if m is not None]
+    if "accounts" in doc:
+        accounts = named(schema.AccountFile, "accounts")
+        valid = [(i, a) for i, a in accounts if a is not None]
+        c.errors.extend(_problems(schema.duplicate_problems([a.external_id if a else None for _, a in accounts],
+                                                            "accounts", "external_id")))  # fmt: skip
+        seen_domains: dict[str, int] = {}
+        for i, account in valid:
+            ref(account.owner, f"accounts[{i}].owner", usernames, "rep with username")
+            for domain in account.domains:
+                if domain in seen_domains:
+                    c.err(f"accounts[{i}].domains", f"{domain} is also a domain of accounts[{seen_domains[domain]}]")
+                seen_domains.setdefault(domain, i)
+        out["accounts"] = [account.dump() for _, account in valid]
     return out, c.errors
 
 
@@ -562,11 +585,13 @@ _KEYS: dict[str, Callable[[dict], str]] = {
     "exchange_rates": lambda d: f"{d['currency']} as of {d['as_of']}",
     "lead_synonyms": lambda d: f"{d['field']}: {d['alias']}",
     "import_mappings": lambda d: d["name"],
+    "accounts": lambda d: d["external_id"],
 }
 # What happens to objects that are in the database but not in the file.
 _MISSING_ACTION = {"skills": "deactivate", "territories": "deactivate", "reps": "deactivate",
                    "pools": "deactivate", "rules": "archive", "segments": "delete", "teams": None,
-                   "exchange_rates": "delete", "lead_synonyms": "delete", "import_mappings": "delete"}  # fmt: skip
+                   "exchange_rates": "delete", "lead_synonyms": "delete", "import_mappings": "delete",
+                   "accounts": None}  # fmt: skip
 
 
 def config_diff(current: dict[str, Any], incoming: dict[str, Any]) -> list[dict[str, Any]]:
@@ -810,6 +835,8 @@ def _apply(doc: dict[str, Any], user: Any) -> _Applier:  # noqa: C901 - one step
                 fallback.append({"kind": "pool", "target_id": pools[step["pool"]].pk})
             elif step["kind"] == StepKind.BACKUP:
                 fallback.append({"kind": "backup", "target_id": reps[step["rep"]].pk})
+            elif step["kind"] == StepKind.ACCOUNT_OWNER:
+                fallback.append({"kind": step["kind"], "respect_caps": step.get("respect_caps", True)})
             else:
                 fallback.append({"kind": step["kind"]})
         values = {
@@ -837,7 +864,17 @@ def _apply(doc: dict[str, Any], user: Any) -> _Applier:  # noqa: C901 - one step
                 lambda r: {"columns": r["columns"], "source": r["source"], "currency": r["currency"]},
                 lambda r: {"name": r["name"]})  # fmt: skip
 
-    # 8. Whatever the file does not list is switched off (never deleted: leads refer to it).
+    # 8. Accounts: upsert by external id (routing.services.account_upsert); the ones the file
+    #    does not list are left as they are.
+    from routing.services import AccountError, account_upsert
+
+    for i, row in enumerate(doc.get("accounts", [])):
+        try:
+            account_upsert(data=schema.AccountFile.model_validate(row), by=a.user)
+        except AccountError as exc:
+            a.errors.extend(f"accounts[{i}].{field}: {m}" for field, messages in exc.errors.items() for m in messages)
+
+    # 9. Whatever the file does not list is switched off (never deleted: leads refer to it).
     file_keys = {
         Skill: ({f"{r['kind']}:{r['code']}" for r in doc["skills"]}, lambda o: o.key),
         Territory: ({r["name"] for r in doc["territories"]}, lambda o: o.name),

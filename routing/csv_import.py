@@ -540,3 +540,18 @@ def lead_import_dry_run(*, path: Path, mapping: ColumnMapping | None, encoding: 
             flush()
     flush()
     return result
+
+
+# --- for other CSV imports (accounts: routing.views.accounts) ---------------------------------
+
+
+def separator_hint(delimiter: str, *, guessed: bool) -> str:
+    """`` (read as comma-separated; choose the separator if that is wrong)`` for a header error."""
+    read_as = f"read as {DELIMITERS.get(delimiter, repr(delimiter))}-separated"
+    return f" ({read_as}; choose the separator if that is wrong)" if guessed else f" ({read_as})"
+
+
+def csv_records(path: Path, *, encoding: str, delimiter: str) -> Iterator[tuple[int, int, dict[str | None, Any]]]:
+    """(row number, line number, cells) of every non-blank data row of a file ``csv_inspect``
+    accepted, read with its ``encoding`` and ``delimiter``; cells beyond the header under None."""
+    return _records(path, encoding, delimiter)

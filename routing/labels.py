@@ -14,7 +14,8 @@ from typing import Any, Final
 from reps.models import Tier
 from routing.engine.explain import CRITERION_LABELS, REASON_LABELS
 from routing.engine.schema import requirement_words
-from routing.engine.types import Outcome, StepKind, Strategy
+from routing.engine.accounts import METHOD_WORDS
+from routing.engine.types import MatchMethod, Outcome, StepKind, Strategy
 
 STEP_LABELS: Final[dict[str, str]] = {
     StepKind.PRIMARY.value: "rule's pool",
@@ -23,12 +24,32 @@ STEP_LABELS: Final[dict[str, str]] = {
     StepKind.BACKUP.value: "backup rep",
     StepKind.MANAGER.value: "pool manager",
     StepKind.HOLDING.value: "holding pool",
+    StepKind.ACCOUNT_OWNER.value: "account owner",
+    StepKind.STICKY.value: "rep holding the earlier lead",
 }
 
 OUTCOME_LABELS: Final[dict[str, str]] = {
     Outcome.OFFER.value: "offered",
     Outcome.HOLDING.value: "held in the holding pool",
+    "linked": "linked to an open lead (duplicate)",
 }
+
+# How a lead was matched to its account (routing.matching), as pages say it.
+MATCH_METHOD_LABELS: Final[dict[str, str]] = {
+    method.value: words for method, words in METHOD_WORDS.items()
+}
+
+
+def account_match_text(match: Mapping[str, Any] | None) -> str:
+    """A stored match (``decision_to_dict(...)["account"]``) in words: ``matched Acme Corp by the
+    email domain acme.com``; ``""`` without one."""
+    if not isinstance(match, Mapping) or not isinstance(match.get("account"), Mapping):
+        return ""
+    method = _code(match.get("method"))
+    words = f"matched {match['account'].get('name', '?')} by {MATCH_METHOD_LABELS.get(method, method)} {match.get('evidence', '')}"
+    if method == MatchMethod.FUZZY_NAME.value and isinstance(match.get("score"), (int, float)):
+        words += f" ({match['score']:.0f}% similar)"
+    return words
 
 DECISION_KIND_LABELS: Final[dict[str, str]] = {
     "route": "Routing",

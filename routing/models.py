@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from simple_history.models import HistoricalRecords
 
 from routing.engine.sla import DELIVERY_MODE_LABELS, SLA_CLOCK_LABELS, SlaClock
@@ -34,7 +35,8 @@ class TouchChannel(models.TextChoices):
     OTHER = "other", "Other"
 
 
-FALLBACK_KINDS = [StepKind.RELAX, StepKind.POOL, StepKind.BACKUP, StepKind.MANAGER, StepKind.HOLDING]
+FALLBACK_KINDS = [StepKind.ACCOUNT_OWNER, StepKind.RELAX, StepKind.POOL, StepKind.BACKUP, StepKind.MANAGER,
+                  StepKind.HOLDING]  # fmt: skip
 
 
 class Segment(models.Model):
@@ -136,6 +138,7 @@ class Lead(models.Model):
         CONVERTED = "converted", "Converted"
         CLOSED_LOST = "closed_lost", "Closed lost"
         AGED_OUT = "aged_out", "Aged out"
+        DUPLICATE = "duplicate", "Linked to an open lead (duplicate)"
 
     OPEN_STATUSES = (Status.OFFERED, Status.ACCEPTED)
     WAITING_STATUSES = (Status.PENDING, Status.HOLDING)
@@ -147,6 +150,7 @@ class Lead(models.Model):
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=40, blank=True)
     company = models.CharField(max_length=200, blank=True)
+    website = models.CharField(max_length=200, blank=True)
     title = models.CharField(max_length=120, blank=True)
     country = models.CharField(max_length=2, blank=True)
     state = models.CharField(max_length=10, blank=True)
@@ -166,6 +170,10 @@ class Lead(models.Model):
 
     segment = models.ForeignKey(Segment, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
     owner = models.ForeignKey("reps.Rep", null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
+    # The account routing matched (routing.matching; how and how sure is in the decision), and the
+    # open lead with the same email this one was linked to instead of being routed again.
+    account = models.ForeignKey("Account", null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
+    duplicate_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     high_value = models.BooleanField(default=False)
     route_attempts = models.PositiveIntegerField(default=0)
@@ -208,6 +216,8 @@ class Lead(models.Model):
             models.Index(fields=["status", "queue_at", "id"], name="lead_queue_order_idx"),
             models.Index(fields=["status", "next_retry_at"], name="lead_holding_due_idx"),
             models.Index(fields=["owner", "status"], name="lead_owner_status_idx"),
+            # Duplicates and sticky follow-ups: earlier leads of the same person (email, any case).
+            models.Index(Lower("email"), "received_at", name="lead_email_lower_idx"),
         ]
 
     def save(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
@@ -356,6 +366,7 @@ class TokenScope(models.TextChoices):
     OFFERS = "offers", "Act on offers and leads: accept, decline, first touch"
     REPS = "reps", "Change rep availability and caps: away, back, absences"
     CONFIG = "config", "Export, import, compare and publish the routing configuration"
+    ACCOUNTS = "accounts", "Create and update accounts by their CRM id (PUT /api/v1/accounts/{external_id})"
     ADMIN = "admin", "Everything, including webhook deliveries and dry runs against the unpublished draft"
 
 
@@ -481,6 +492,50 @@ class LeadSynonym(models.Model):
         problem = synonym_target_problem(self.field, self.value or "")
         if problem:
             raise ValidationError({"value": problem})
+
+
+class Account(models.Model):
+    """A company leads may belong to, with the rep who owns it (schema: ``engine.schema.AccountFile``).
+
+    Written only by ``routing.services.account_upsert`` (console, config file, CSV, API).
+    """
+
+    class Status(models.TextChoices):
+        CUSTOMER = "customer", "Customer"
+        PROSPECT = "prospect", "Prospect"
+
+    external_id = models.CharField(max_length=120, unique=True, help_text="The account's id in your CRM")
+    name = models.CharField(max_length=200)
+    # ``name`` as matching compares it (routing.matching.normalise_name), stored so the match
+    # index is built without normalising every name again.
+    name_key = models.CharField(max_length=200, blank=True, editable=False)
+    owner = models.ForeignKey("reps.Rep", null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts")
+    tier = models.CharField(max_length=30, blank=True)
+    territory = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROSPECT)
+    attributes = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["updated_at"], name="account_updated_idx")]  # the index's change feed
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AccountDomain(models.Model):
+    """One web/email domain of an account (``acme.com``); a domain belongs to one account."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="domains")
+    domain = models.CharField(max_length=253, unique=True)
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return self.domain
 
 
 class LeadImport(models.Model):

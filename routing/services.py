@@ -35,9 +35,11 @@ from routing.batch import (
 )
 from routing.engine import business_time, queue, sla
 from routing.engine.eligibility import rep_calendar
+from routing.engine.explain import to_jsonable
 from routing.engine.route import shared_offer_deadline
 from routing.engine.types import ConfigSnapshot, LeadFacts, Outcome, PoolSnapshot, RepSnapshot, StepKind
 from routing.engine.types import Decision as EngineDecision
+from routing.accounts import lead_links_one, leads_link
 from routing.models import Decision, DeliveryMode, Lead, Offer, RuleSet, Segment, TouchChannel
 from routing.snapshots import (
     Directory,
@@ -478,6 +480,7 @@ class _Plan:
     failed: dict[int, str]  # lead id -> error text
     now: dt.datetime
     seen: _Seen | None = None
+    linked: dict[int, tuple[Lead, LeadFacts]] = dataclasses.field(default_factory=dict)  # duplicate -> (open lead, facts)
 
 
 def _narrow_locks() -> bool:
@@ -523,9 +526,33 @@ def _plan_batch(leads: list[Lead], *, config: ConfigSnapshot, now: dt.datetime, 
     failed: dict[int, str] = {}
     staged: list[tuple[Lead, LeadFacts, ConfigSnapshot]] = []
     batch_rules = {}
+    raw_facts: dict[int, LeadFacts] = {}
     for lead in leads:
         try:
-            facts = lead_facts(lead)
+            raw_facts[lead.id] = lead_facts(lead)
+        except Exception as exc:  # bad data on one lead: quarantine it, route the rest
+            failed[lead.id] = error_text(exc)
+    # Accounts, sticky holders and duplicates (routing.accounts), before rules read account.* fields.
+    links = leads_link(leads, raw_facts, now=now)
+    failed.update(links.errors)
+    linked: dict[int, tuple[Lead, LeadFacts]] = {}
+    policy = settings.LEADOPS_DUPLICATE_POLICY
+    extra_direct: set[int] = set()
+    for lead in leads:
+        facts = links.facts.get(lead.id)
+        if facts is None:
+            continue
+        original = links.duplicates.get(lead.id)
+        if original is not None and policy != "route":
+            linked[lead.id] = (original, facts)
+            continue
+        if original is not None:
+            lead.duplicate_of_id = original.id
+        if facts.account is not None and facts.account.account.owner_id:
+            extra_direct.add(facts.account.account.owner_id)
+        if facts.sticky is not None:
+            extra_direct.add(facts.sticky.rep_id)
+        try:
             # engine.classify's steps, with the rule picked from the narrowed candidates only.
             fields = engine.routing_fields(facts, engine.qualify(facts, config))
             narrowed = index.narrow(fields)
@@ -539,7 +566,7 @@ def _plan_batch(leads: list[Lead], *, config: ConfigSnapshot, now: dt.datetime, 
     pool_ids, extra_reps = batch_scope(batch_rules.values())
     directory = routing_directory()
     pools = directory.pools(pool_ids)
-    rep_ids = reachable_reps(pools, extra_reps)
+    rep_ids = reachable_reps(pools, extra_reps | extra_direct)
     members = {pid: [r for r, _ in p.members] for pid, p in pools.items()}
     if narrow:
         loads, fairness_rows = _read_loads(rep_ids), _read_fairness(members)
@@ -557,7 +584,8 @@ def _plan_batch(leads: list[Lead], *, config: ConfigSnapshot, now: dt.datetime, 
     }
     state = BatchState(pools=pools, reps=directory.reps(rep_ids, now=now, loads=loads), loads=loads,
                        fairness_rows=fairness_rows, touched_fairness=touched_fairness,
-                       segment_calendars=segment_calendars(config, now=now))  # fmt: skip
+                       segment_calendars=segment_calendars(config, now=now),
+                       owner_counts_toward_fairness=settings.LEADOPS_OWNER_COUNTS_TOWARD_FAIRNESS)  # fmt: skip
     seen_reps = dict(state.reps)  # frozen snapshots: deciding replaces entries, never changes them
     excluded: dict[int, set[int]] = {}
     prior_offers: set[int] = set()
@@ -580,8 +608,9 @@ def _plan_batch(leads: list[Lead], *, config: ConfigSnapshot, now: dt.datetime, 
         if result.decision is None:
             failed[result.item.lead_id] = result.error
     decided = {r.item.lead_id for r in results if r.decision is not None}
-    return _Plan(leads=[lead for lead in leads if lead.id in decided], results=[r for r in results if r.decision],
-                 state=state, prior_offers=prior_offers, failed=failed, now=now, seen=seen)  # fmt: skip
+    return _Plan(leads=[lead for lead in leads if lead.id in decided or lead.id in linked],
+                 results=[r for r in results if r.decision], state=state, prior_offers=prior_offers, failed=failed,
+                 now=now, seen=seen, linked=linked)  # fmt: skip
 
 
 def _decision_kind(lead: Lead, *, prior_offers: set[int]) -> str:
@@ -598,7 +627,10 @@ def _decision_kind(lead: Lead, *, prior_offers: set[int]) -> str:
 _LEAD_ROUTING_FIELDS = [
     "segment", "high_value", "segment_priority", "queue_at", "route_attempts", "routed_at", "status", "owner",
     "offered_at", "next_retry_at", "hold_attempts", "last_tried_at", "held_rule_id", "outcome_key",
+    "account", "duplicate_of",
 ]  # fmt: skip
+# What a merged duplicate may fill in on the open lead it repeats (blank fields only).
+_MERGE_FIELDS = ("first_name", "last_name", "phone", "company", "website", "title", "postal_code")
 
 
 def _persist_batch(plan: _Plan, *, now: dt.datetime) -> list[Event]:
@@ -615,8 +647,11 @@ def _persist_batch(plan: _Plan, *, now: dt.datetime) -> list[Event]:
     records: list[Decision] = []
     offers: dict[int, Offer] = {}
     events: list[tuple[int, str]] = []  # (lead id, event) in batch order
+    merged = _persist_duplicates(plan, records=records, events=events, now=now)
     for result in plan.results:
         lead, decision = leads[result.item.lead_id], result.decision
+        account = result.item.facts.account
+        lead.account_id = account.account.id if account is not None else None
         kind = _decision_kind(lead, prior_offers=plan.prior_offers)
         chosen = result.chosen_rep_id
         was_holding = lead.status == Lead.Status.HOLDING
@@ -659,6 +694,8 @@ def _persist_batch(plan: _Plan, *, now: dt.datetime) -> list[Event]:
             if not was_holding:
                 events.append((lead.id, "lead.holding"))
     _copy_create(Decision, records)
+    if merged:
+        _bulk_set(Lead, list(merged.values()), [*_MERGE_FIELDS, "attributes"])
     by_lead = {record.lead_id: record for record in records}
     for lead_id, offer in offers.items():
         offer.decision = by_lead[lead_id]
@@ -678,7 +715,9 @@ def _persist_batch(plan: _Plan, *, now: dt.datetime) -> list[Event]:
     out: list[Event] = []
     for lead_id, event in events:
         escalation = by_lead[lead_id].kind == Decision.Kind.ESCALATION
-        if event == "offer.created":
+        if event == "lead.duplicate":
+            out.append((event, {"lead_id": lead_id, "duplicate_of": leads[lead_id].duplicate_of_id}))
+        elif event == "offer.created":
             offer = offers[lead_id]
             out.append((event, {"lead_id": lead_id, "offer_id": offer.id, "rep_id": offer.rep_id,
                                 "step": by_lead[lead_id].step or None, "escalation": escalation,
@@ -686,6 +725,42 @@ def _persist_batch(plan: _Plan, *, now: dt.datetime) -> list[Event]:
         else:
             out.append((event, {"lead_id": lead_id, "escalation": escalation}))
     return out
+
+
+def _persist_duplicates(plan: _Plan, *, records: list[Decision], events: list[tuple[int, str]],
+                        now: dt.datetime) -> dict[int, Lead]:  # fmt: skip
+    """Link each duplicate to the open lead it repeats, with its audit record, instead of routing
+    it (LEADOPS_DUPLICATE_POLICY ``link``); ``merge`` also fills the open lead's blank details and
+    adds attributes it lacks. Returns the open leads to update (merge), by id."""
+    merged: dict[int, Lead] = {}
+    policy = settings.LEADOPS_DUPLICATE_POLICY
+    for lead_id, (original, facts) in plan.linked.items():
+        lead = next(lead for lead in plan.leads if lead.id == lead_id)
+        holder = f", held by {original.owner.display_name}" if original.owner_id and original.owner else ""
+        summary = (f"Same email as open lead #{original.id} ({original.get_status_display().lower()}{holder}): "
+                   f"linked to it, not routed again.")  # fmt: skip
+        if policy == "merge":
+            target = merged.setdefault(original.id, original)
+            filled = [name for name in _MERGE_FIELDS if not getattr(target, name) and getattr(lead, name)]
+            for name in filled:
+                setattr(target, name, getattr(lead, name))
+            extra = {k: v for k, v in (lead.attributes or {}).items() if k not in (target.attributes or {})}
+            if extra:
+                target.attributes = {**(target.attributes or {}), **extra}
+            summary = summary.replace("linked to it", f"its details merged into it ({', '.join(filled + list(extra)) or 'nothing new'}) and linked")
+        lead.status, lead.duplicate_of_id, lead.owner_id = Lead.Status.DUPLICATE, original.id, None
+        lead.account_id = facts.account.account.id if facts.account is not None else None
+        lead.route_attempts += 1
+        lead.routed_at = lead.last_tried_at = now
+        lead.next_retry_at = None
+        records.append(Decision(
+            lead=lead, kind=Decision.Kind.ROUTE, created_at=now, outcome="linked", step="", summary=summary[:500],
+            inputs=_jsonable(dict(facts.fields)),
+            detail={"duplicate_of": original.id, "policy": policy, "account": to_jsonable(facts.account),
+                    "summary": summary, "steps": []},
+        ))  # fmt: skip
+        events.append((lead.id, "lead.duplicate"))
+    return merged
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -925,9 +1000,11 @@ def lead_dry_run(*, data: dict[str, Any], draft: bool = False, now: dt.datetime 
     config = config_draft() if draft else config_live()
     pool_ids, extra_reps = _batch_scope(config.rules)
     pools = pool_snapshots(pool_ids)
-    reps = rep_snapshots(_reachable_reps(pools, extra_reps), now=now)
-    return engine.route(lead_facts(data, received_at=now), config, pools, reps, now,
-                        segment_calendars=segment_calendars(config, now=now))  # fmt: skip
+    facts = lead_links_one(data, lead_facts(data, received_at=now))
+    owner = facts.account.account.owner_id if facts.account is not None else None
+    reps = rep_snapshots(_reachable_reps(pools, extra_reps | ({owner} if owner else set())), now=now)
+    return engine.route(facts, config, pools, reps, now, segment_calendars=segment_calendars(config, now=now),
+                        owner_counts_toward_fairness=settings.LEADOPS_OWNER_COUNTS_TOWARD_FAIRNESS)  # fmt: skip
 
 
 # --- offers and capacity ----------------------------------------------------------------
@@ -1396,7 +1473,140 @@ def rule_publish(*, user=None, note: str = "") -> RuleSet:  # noqa: ANN001
         return ruleset
 
 
+# --- accounts -------------------------------------------------------------------------------
+
+
+class AccountError(Exception):
+    """An account that cannot be written; ``errors`` maps each field to its messages."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items()))
+
+
+def account_validate(data: Any) -> Any:
+    """``data`` (a mapping from a form, a CSV row, a config file or the API) read through the
+    one account schema (``engine.schema.AccountFile``); raises :class:`AccountError` keyed by field."""
+    from routing.engine import schema
+
+    obj, problems = schema.validate(schema.AccountFile, data)
+    if problems:
+        errors: dict[str, list[str]] = {}
+        for path, message in problems:
+            errors.setdefault(path.split(".", 1)[0].split("[", 1)[0] or "__all__", []).append(message)
+        raise AccountError(errors)
+    return obj
+
+
+@transaction.atomic
+def account_upsert(*, data: Any, account_id: int | None = None, by: Any = None) -> tuple[Any, bool]:
+    """Create or update the account with ``data.external_id`` (an ``AccountFile``): idempotent,
+    so sending the same account twice changes nothing and records no history. With
+    ``account_id`` (the console's edit form) that account is updated, its CRM id included.
+
+    The owner is a rep's username; each domain belongs to one account. Raises
+    :class:`AccountError` (``owner``: no such rep; ``domains``: a domain another account
+    holds) and writes nothing then. Returns ``(account, created)``.
+    """
+    from routing.models import Account, AccountDomain
+
+    owner_id = None
+    if data.owner:
+        owner_id = Rep.objects.filter(user__username=data.owner).values_list("id", flat=True).first()
+        if owner_id is None:
+            raise AccountError({"owner": [f"No rep with username {data.owner!r}."]})
+    if account_id is not None:
+        account = Account.objects.select_for_update().get(id=account_id)
+        if Account.objects.filter(external_id=data.external_id).exclude(id=account_id).exists():
+            raise AccountError({"external_id": ["Another account has this CRM id."]})
+    else:
+        account = Account.objects.select_for_update().filter(external_id=data.external_id).first()
+    created = account is None
+    taken = dict(AccountDomain.objects.filter(domain__in=data.domains).exclude(account_id=account.id if account else None)
+                 .values_list("domain", "account__name"))  # fmt: skip
+    if taken:
+        raise AccountError({"domains": [f"{domain} already belongs to the account {name}." for domain, name in sorted(taken.items())]})
+    from routing.matching import normalise_name
+
+    values = {"external_id": data.external_id, "name": data.name, "name_key": normalise_name(data.name)[:200], "owner_id": owner_id, "tier": data.tier, "territory": data.territory,
+              "status": data.status, "attributes": dict(data.attributes)}  # fmt: skip
+    current = set() if created else set(account.domains.values_list("domain", flat=True))
+    if created:
+        account = Account(external_id=data.external_id)
+    changed = created or any(getattr(account, k) != v for k, v in values.items()) or current != set(data.domains)
+    if not changed:
+        return account, False
+    for key, value in values.items():
+        setattr(account, key, value)
+    if by is not None:
+        account._history_user = by
+    account.save()  # also moves updated_at, which tells the match index to rebuild (routing.accounts)
+    AccountDomain.objects.filter(account=account).exclude(domain__in=data.domains).delete()
+    AccountDomain.objects.bulk_create([AccountDomain(account=account, domain=d) for d in data.domains if d not in current])
+    return account, created
+
+
+def account_delete(*, account_id: int, by: Any = None) -> None:
+    """Delete an account and its domains; leads keep their history (their account link is cleared)."""
+    from routing.models import Account
+
+    account = Account.objects.filter(id=account_id).first()
+    if account is not None:
+        if by is not None:
+            account._history_user = by
+        account.delete()
+
+
+@dataclasses.dataclass
+class AccountImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # {"line", "field", "message"}
+
+    @property
+    def rows(self) -> int:
+        return self.created + self.updated + self.unchanged + len({e["line"] for e in self.errors})
+
+
+ACCOUNT_CSV_COLUMNS = ("external_id", "name", "domains", "owner", "tier", "territory", "status")
+
+
+def accounts_import_rows(*, rows: Iterable[tuple[int, dict[str | None, Any]]], by: Any = None) -> AccountImportReport:
+    """Upsert accounts from CSV rows (``(line, {header: cell})``, as ``routing.csv_import``
+    decodes them): the columns of ``ACCOUNT_CSV_COLUMNS``, and ``attr.<key>`` for custom
+    attributes. Each row is validated and written on its own (a savepoint), so a bad row is
+    reported with its line and field and the others are imported."""
+    from routing.models import Account
+
+    report = AccountImportReport()
+    for line, cells in rows:
+        if None in cells:  # more cells than headers
+            report.errors.append({"line": line, "field": "", "message": "This row has more cells than the header."})
+            continue
+        data = {k.strip(): (v or "").strip() for k, v in cells.items() if k}
+        known = {k: v for k, v in data.items() if k in ACCOUNT_CSV_COLUMNS and v != ""}
+        known["attributes"] = {k[5:]: v for k, v in data.items() if k.startswith("attr.") and v != ""}
+        try:
+            obj = account_validate(known)
+            with transaction.atomic():
+                before = Account.objects.filter(external_id=obj.external_id).values_list("updated_at", flat=True).first()
+                account, created = account_upsert(data=obj, by=by)
+        except AccountError as exc:
+            for field, messages in exc.errors.items():
+                report.errors.extend({"line": line, "field": field, "message": m} for m in messages)
+            continue
+        if created:
+            report.created += 1
+        elif before != account.updated_at:
+            report.updated += 1
+        else:
+            report.unchanged += 1
+    return report
+
+
 __all__ = [
+    "AccountError", "account_delete", "account_upsert", "account_validate", "accounts_import_rows",
     "OfferError", "capacity_lock", "holding_release", "holding_wake", "holding_wake_for_changes", "lead_close", "lead_quarantine_retry",
     "leads_quarantine_release", "lead_dry_run", "lead_hand_back", "lead_intake",
     "leads_age_out", "leads_recover_stale", "leads_route_all_pending", "leads_route_pending", "listen",

@@ -31,7 +31,7 @@ from routing.engine.types import (
 from routing.models import Lead, Rule, RuleSet, Segment
 
 LEAD_FACT_FIELDS = (
-    "source", "external_id", "first_name", "last_name", "email", "phone", "company", "title",
+    "source", "external_id", "first_name", "last_name", "email", "phone", "company", "website", "title",
     "country", "state", "postal_code", "language", "product_line", "value", "currency",
     "fit_score", "account_tier", "intent", "attributes",
 )  # fmt: skip

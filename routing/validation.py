@@ -291,6 +291,7 @@ class LeadIn(BaseModel):
     email: _text_field(254, _email) | None = None
     phone: _text_field(40) | None = None
     company: _text_field(200) | None = None
+    website: _text_field(200, description="The company's website or domain, e.g. acme.com (matched to accounts)") | None = None
     title: _text_field(120) | None = None
     country: _text_field(2, _country, input_max_length=100, description="ISO 3166-1 alpha-2 code or English name; stored as the code") | None = None
     state: _text_field(100, description="ISO 3166-2 subdivision of `country` (code or name); stored as the code, e.g. CA") | None = None

@@ -34,6 +34,9 @@ def _fresh_routing_caches() -> None:
     snapshots._CONFIG_CACHE.clear()
     snapshots._INDEX_CACHE.clear()
     snapshots._DIRECTORY = None
+    from routing import accounts
+
+    accounts._CACHE.clear()  # the account match index (routing.accounts)
     services._LAST_SEEN.clear()  # what this process's last sweep pass saw (holding wake-ups)
     from calendars.selectors import calendar_cache_clear
 

@@ -135,9 +135,9 @@ def _denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
 
 
 def _register() -> None:
-    from routing.api import config, decisions, leads, offers, reps, webhooks
+    from routing.api import accounts, config, decisions, leads, offers, reps, webhooks
 
-    for module in (leads, decisions, offers, reps, config, webhooks):
+    for module in (leads, decisions, offers, reps, config, webhooks, accounts):
         api.add_router("", module.router)
 
 

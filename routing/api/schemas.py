@@ -84,7 +84,15 @@ class LeadSummary(_Out):
     first_touch_channel: str | None
 
 
+class AccountRef(_Out):
+    id: int
+    external_id: str
+    name: str
+
+
 class LeadOut(LeadSummary):
+    account: AccountRef | None = Field(description="The account routing matched; how and how sure: the decision's `detail.account`")
+    duplicate_of: int | None = Field(description="The open lead with the same email this one was linked to")
     current_offer: OfferOut | None
     decision: DecisionOut | None = Field(description="The latest decision")
     decisions: list[DecisionOut] = Field(description="The full decision history, oldest first")
@@ -251,6 +259,9 @@ def lead_out(lead: Lead) -> dict[str, Any]:
     current = next((o for o in offers if o.status == Offer.Status.OPEN), None)
     return {
         **lead_summary(lead),
+        "account": {"id": lead.account.id, "external_id": lead.account.external_id, "name": lead.account.name}
+        if lead.account_id and lead.account else None,
+        "duplicate_of": lead.duplicate_of_id,
         "current_offer": offer_out(current) if current else None,
         "decision": decision_out(decisions[-1]) if decisions else None,
         "decisions": [decision_out(d) for d in decisions],

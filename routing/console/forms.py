@@ -38,12 +38,14 @@ OP_LABELS = {
 OP_CHOICES = [(op.value, OP_LABELS[op]) for op in Op]
 CRITERION_CHOICES = [(c.value, c.value.replace("_", " ")) for c in Criterion]
 FALLBACK_LABELS = {
-    StepKind.RELAX: "Relax criteria", StepKind.POOL: "Another pool", StepKind.BACKUP: "Backup rep",
+    StepKind.ACCOUNT_OWNER: "Account owner first", StepKind.RELAX: "Relax criteria", StepKind.POOL: "Another pool", StepKind.BACKUP: "Backup rep",
     StepKind.MANAGER: "Pool manager", StepKind.HOLDING: "Holding pool",
 }  # fmt: skip
 FALLBACK_CHOICES = [(k.value, FALLBACK_LABELS.get(k, k.value)) for k in FALLBACK_KINDS]
 # Shown in place of a target for the kinds that need none.
 FALLBACK_HINTS = [
+    (StepKind.ACCOUNT_OWNER.value, "the matched account's owner, before the pool (first step only; caps apply "
+                                   "unless the configuration file sets respect_caps: false)"),
     (StepKind.RELAX.value, "the rule's pool again, relaxing the next criterion below"),
     (StepKind.MANAGER.value, "the pool's manager (no target to choose)"),
     (StepKind.HOLDING.value, "parks the lead until someone can take it; ends the chain"),
@@ -339,6 +341,9 @@ class RuleEditor:
             step: dict[str, Any] = {"kind": row["kind"]}
             if row["kind"] in (StepKind.POOL, StepKind.BACKUP):
                 step["target_id"] = digits_to_id(row["pool"] if row["kind"] == StepKind.POOL else row["rep"])
+            elif row["kind"] == StepKind.ACCOUNT_OWNER:  # the editor keeps what the file set
+                previous = next((s for s in self.rule.fallback or [] if s.get("kind") == StepKind.ACCOUNT_OWNER), {})
+                step["respect_caps"] = previous.get("respect_caps", True) is not False
             fallback.append(step)
         pool = data.get("pool")
         stored = {

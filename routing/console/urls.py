@@ -2,6 +2,7 @@ from django.urls import path, re_path
 from django.views.generic import RedirectView
 
 from routing.console import security_views, views
+from routing.views import accounts as account_views
 
 app_name = "console"
 KINDS = "|".join(views.ENTITIES)
@@ -19,6 +20,10 @@ urlpatterns = [
     path("versions/<int:version>/restore/", views.version_restore, name="version_restore"),
     path("test/", views.test_lead, name="test"),
     path("config/", views.config_page, name="config"),
+    path("accounts/", account_views.accounts, name="accounts"),
+    path("accounts/new/", account_views.account_edit, name="account_new"),
+    path("accounts/<int:pk>/", account_views.account_edit, name="account_edit"),
+    path("accounts/<int:pk>/delete/", account_views.account_delete, name="account_delete"),
     path("config/export.json", views.config_download, name="config_export"),
     path("security/tokens/", security_views.tokens, name="security_tokens"),
     path("security/tokens/<int:token_id>/revoke/", security_views.token_revoke, name="security_token_revoke"),

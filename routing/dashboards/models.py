@@ -26,6 +26,10 @@ class EquityDaily(models.Model):
     assigned_value = models.DecimalField(max_digits=18, decimal_places=2, default=0)
     expected = models.FloatField(default=0.0)
     expected_value = models.FloatField(default=0.0)
+    # Leads given to the rep as the account's owner or the holder of an earlier lead, outside
+    # the rotation (not in ``assigned``/``expected``, so they never show as drift), unless
+    # LEADOPS_OWNER_COUNTS_TOWARD_FAIRNESS charged them to the pool's fairness.
+    direct = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["pool", "day", "rep"], name="equitydaily_unique")]

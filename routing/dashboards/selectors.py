@@ -24,6 +24,7 @@ from routing.engine import REASON_LABELS
 from routing.engine.sla import SLA_CLOCK_LABELS, SlaClock, clock_of, minutes_between, sla_calendar
 from routing.engine.types import StepKind, Strategy
 from routing.models import Decision, DeliveryMode, Lead, Offer, Segment
+from routing.labels import account_match_text
 from routing.snapshots import capacity_counts, config_live, pool_snapshots
 
 WINDOWS = {"today": 1, "7d": 7, "30d": 30}
@@ -59,6 +60,7 @@ class EquityRow:
     drift: bool = False
     value_drift: bool = False
     owed: float | None = None  # the engine's live account: leads owed now (negative = ahead)
+    direct: int = 0  # offered as the account's owner or the earlier lead's holder, outside the rotation
 
     @property
     def deviation(self) -> float:
@@ -194,7 +196,8 @@ def equity_table(
         row["rep_id"]: row
         for row in EquityDaily.objects.filter(pool_id=pool_id, day__gte=start, day__lte=end)
         .values("rep_id")
-        .annotate(a=Sum("assigned"), av=Sum("assigned_value"), e=Sum("expected"), ev=Sum("expected_value"))
+        .annotate(a=Sum("assigned"), av=Sum("assigned_value"), e=Sum("expected"), ev=Sum("expected_value"),
+                  d=Sum("direct"))
     }
     snapshot = pool_snapshots([pool_id], with_fairness=False).get(pool_id)
     weights = dict(snapshot.members) if snapshot else {}
@@ -210,7 +213,7 @@ def equity_table(
             target_share=weight / total_weight if total_weight else 0.0,
             assigned=s.get("a") or 0, assigned_value=Decimal(s.get("av") or 0),
             expected=float(s.get("e") or 0.0), expected_value=float(s.get("ev") or 0.0),
-            owed=owed.get(rep_id, 0.0) if rep_id in weights else None,
+            owed=owed.get(rep_id, 0.0) if rep_id in weights else None, direct=s.get("d") or 0,
         ))  # fmt: skip
     table = EquityTable(pool_id=pool_id, start=start, end=end, tolerance=tolerance,
                         strategies=pool_strategies().get(pool_id, frozenset()), min_leads=min_leads)  # fmt: skip
@@ -280,7 +283,8 @@ def _window_rows(*, start: dt.date, end: dt.date) -> dict[int, tuple[str, list[E
     for row in (
         EquityDaily.objects.filter(day__gte=start, day__lte=end)
         .values("pool_id", "rep_id", "rep__display_name")
-        .annotate(a=Sum("assigned"), av=Sum("assigned_value"), e=Sum("expected"), ev=Sum("expected_value"))
+        .annotate(a=Sum("assigned"), av=Sum("assigned_value"), e=Sum("expected"), ev=Sum("expected_value"),
+                  d=Sum("direct"))
     ):
         by_pool[row["pool_id"]].append(EquityRow(
             rep_id=row["rep_id"], name=row["rep__display_name"], weight=0, target_share=0.0,
@@ -704,9 +708,12 @@ def lead_timeline(*, lead_id: int, visible: Visibility = EVERYTHING) -> tuple[Le
     None when the lead does not exist or is not visible (reps.scope). For a manager, reps outside
     their team keep their place in the story but not their name, skip reasons or decline notes.
     """
-    lead = visible.leads(Lead.objects.select_related("segment", "owner")).filter(id=lead_id).first()
+    lead = visible.leads(Lead.objects.select_related("segment", "owner", "account", "duplicate_of")).filter(id=lead_id).first()
     if lead is None:
         return None
+    # Leads linked to this one as its duplicates (both pages show the link).
+    lead.duplicate_ids = list(Lead.objects.filter(duplicate_of_id=lead_id).order_by("received_at", "id")
+                              .values_list("id", flat=True)[:50])  # fmt: skip
     decisions = list(
         Decision.objects.filter(lead_id=lead_id)
         .order_by("created_at", "id")
@@ -742,6 +749,8 @@ def lead_timeline(*, lead_id: int, visible: Visibility = EVERYTHING) -> tuple[Le
         events.append(TimelineEvent(at=offer.offered_at, kind="offer", offer=offer))
         if offer.decided_at:
             events.append(TimelineEvent(at=offer.decided_at, kind="offer_result", offer=offer))
+    matched = next((d for d in reversed(decisions) if isinstance(d.get("detail"), dict) and d["detail"].get("account")), None)
+    lead.match_text = account_match_text(matched["detail"]["account"]) if matched else ""
     last = next((e.decision for e in reversed(events) if e.kind == "decision"), None)
     if last is not None and lead.status == Lead.Status.HOLDING and last["outcome"] == "holding" and lead.hold_attempts > 1:
         # Retries with the same outcome write no decision; the lead row counts them.

@@ -43,8 +43,19 @@ def _int(value: Any) -> int:
         return 0
 
 
+DIRECT_STEPS = frozenset({"account_owner", "sticky"})
+
+
+def is_direct(detail: dict[str, Any]) -> bool:
+    """An offer to the account's owner or the holder of an earlier lead that did not move the
+    pool's fairness (LEADOPS_OWNER_COUNTS_TOWARD_FAIRNESS off): outside the rotation."""
+    return detail.get("chosen_step") in DIRECT_STEPS and not detail.get("fairness_updates")
+
+
 def _fold(rows: Iterable[tuple], acc: dict[tuple[int, dt.date, int], list]) -> int:
-    """Add decisions (id, pool, rep, created_at, value, detail) into per-(pool, day, rep) deltas."""
+    """Add decisions (id, pool, rep, created_at, value, detail) into per-(pool, day, rep) deltas:
+    ``[assigned, assigned value, expected, expected value, direct]``. Owner and sticky offers
+    outside the rotation count only as ``direct`` (reported apart, never as drift)."""
     last = 0
     for dec_id, pool_id, rep_id, created_at, value, detail in rows:
         last = max(last, dec_id)
@@ -53,6 +64,9 @@ def _fold(rows: Iterable[tuple], acc: dict[tuple[int, dt.date, int], list]) -> i
         day = created_at.astimezone(dt.UTC).date()
         value = Decimal(value or 0)
         cell = acc[(pool_id, day, rep_id)]
+        if is_direct(detail or {}):
+            cell[4] += 1
+            continue
         cell[0] += 1
         cell[1] += value
         for other, share in expected_shares(detail or {}).items():
@@ -91,7 +105,7 @@ def _rollup_batch(*, batch: int) -> int:
     if not rows:
         return 0
     offers = [r for r in rows if r[2] is not None]
-    acc: dict[tuple[int, dt.date, int], list] = defaultdict(lambda: [0, Decimal(0), 0.0, 0.0])
+    acc: dict[tuple[int, dt.date, int], list] = defaultdict(lambda: [0, Decimal(0), 0.0, 0.0, 0])
     _fold(offers, acc)
     if acc:
         _apply(acc)
@@ -111,18 +125,19 @@ def _apply(acc: dict[tuple[int, dt.date, int], list]) -> None:
         for row in EquityDaily.objects.select_for_update().filter(pool_id__in=pools, day__in=days, rep_id__in=reps)
     }
     rows = []
-    for (pool_id, day, rep_id), (assigned, value, expected, expected_value) in acc.items():
+    for (pool_id, day, rep_id), (assigned, value, expected, expected_value, direct) in acc.items():
         old = existing.get((pool_id, day, rep_id))
         if old is not None:
             assigned += old.assigned
             value += old.assigned_value
             expected += old.expected
             expected_value += old.expected_value
+            direct += old.direct
         rows.append(EquityDaily(pool_id=pool_id, day=day, rep_id=rep_id, assigned=assigned, assigned_value=value,
-                                expected=expected, expected_value=expected_value))  # fmt: skip
+                                expected=expected, expected_value=expected_value, direct=direct))  # fmt: skip
     EquityDaily.objects.bulk_create(
         rows, batch_size=1000, update_conflicts=True, unique_fields=["pool", "day", "rep"],
-        update_fields=["assigned", "assigned_value", "expected", "expected_value"],
+        update_fields=["assigned", "assigned_value", "expected", "expected_value", "direct"],
     )  # fmt: skip
 
 
@@ -148,7 +163,8 @@ def equity_reconcile(*, days: int = 2, today: dt.date | None = None) -> int:
         }
         rolled = {
             (row["pool_id"], row["day"]): row["n"]
-            for row in EquityDaily.objects.filter(day__gte=start).values("pool_id", "day").annotate(n=Sum("assigned"))
+            for row in EquityDaily.objects.filter(day__gte=start).values("pool_id", "day")
+            .annotate(n=Sum(F("assigned") + F("direct")))
         }
         wrong = [key for key in set(actual) | set(rolled) if actual.get(key, 0) != rolled.get(key, 0)]
         for pool_id, day in wrong:
@@ -157,7 +173,7 @@ def equity_reconcile(*, days: int = 2, today: dt.date | None = None) -> int:
             rows = offers.filter(pool_id=pool_id, created_at__gte=begin, created_at__lt=begin + dt.timedelta(days=1)).values_list(
                 "id", "pool_id", "chosen_rep_id", "created_at", "lead__value", "detail"
             )
-            acc: dict[tuple[int, dt.date, int], list] = defaultdict(lambda: [0, Decimal(0), 0.0, 0.0])
+            acc: dict[tuple[int, dt.date, int], list] = defaultdict(lambda: [0, Decimal(0), 0.0, 0.0, 0])
             _fold(rows.iterator(chunk_size=2000), acc)
             if acc:
                 _apply(acc)

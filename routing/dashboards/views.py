@@ -100,12 +100,13 @@ def equity_export(request: HtmxHttpRequest) -> HttpResponse:
         return HttpResponse(f"Invalid filter: {form.errors.as_text()}", status=400, content_type="text/plain")
     header = ["rep_id", "rep", "weight", "target_share", "assigned", "actual_share", "expected", "expected_share",
               "deviation_leads", "deviation_pct", "assigned_value", "value_share", "expected_value",
-              "expected_value_share", "value_deviation", "drift", "value_drift", "owed_now"]  # fmt: skip
+              "expected_value_share", "value_deviation", "drift", "value_drift", "owed_now", "owner_and_follow_ups"]  # fmt: skip
     rows = (
         [r.rep_id, r.name, r.weight, f"{r.target_share:.4f}", r.assigned, f"{r.actual_share:.4f}", f"{r.expected:.3f}",
          f"{r.expected_share:.4f}", f"{r.deviation:.3f}", "" if r.deviation_pct is None else f"{r.deviation_pct:.1f}",
          r.assigned_value, f"{r.value_share:.4f}", f"{r.expected_value:.2f}", f"{r.expected_value_share:.4f}",
-         f"{r.value_deviation:.2f}", int(r.drift), int(r.value_drift), "" if r.owed is None else f"{r.owed:.3f}"]
+         f"{r.value_deviation:.2f}", int(r.drift), int(r.value_drift), "" if r.owed is None else f"{r.owed:.3f}",
+         r.direct]
         for r in (table.rows if table else ())
     )  # fmt: skip
     name = f"equity-pool{table.pool_id}-{table.start}-{table.end}.csv" if table else "equity.csv"

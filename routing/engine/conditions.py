@@ -31,6 +31,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, Final
 
+from routing.engine.accounts import ACCOUNT_FIELDS
 from routing.engine.types import Condition, DecisionWarning, Op
 
 ATTRIBUTES_PREFIX: Final = "attributes."
@@ -57,6 +58,8 @@ LEAD_FIELDS: Final[dict[str, str]] = {
     "intent": "str",
     "segment": "str",
     "attributes": "json",
+    "website": "str",
+    **ACCOUNT_FIELDS,  # the matched account (routing.engine.accounts)
 }
 
 NUMERIC_OPS: Final = frozenset({Op.GT, Op.GTE, Op.LT, Op.LTE})
@@ -222,7 +225,7 @@ def condition_warning(cond: Condition, lead_fields: Mapping[str, Any]) -> Decisi
     """Why ``cond`` cannot hold for this lead's data, or None when the data has the right shape.
 
     ``missing_field``: the field is absent, ``None`` or ``""`` and the operator is not
-    ``is_empty``/``is_set``. ``wrong_type``: the field holds a value the operator cannot compare
+    ``is_empty``/``is_set`` (not for ``account.*`` fields: a lead with no account is no fault). ``wrong_type``: the field holds a value the operator cannot compare
     (a non-number for gt/gte/lt/lte/between or against a number; a list or object for
     equals/in; a number or object for contains/starts_with). A condition that is merely false
     ("country equals US" for a CA lead) gives None.
@@ -232,6 +235,8 @@ def condition_warning(cond: Condition, lead_fields: Mapping[str, Any]) -> Decisi
         return None
     field_value = resolve_field(cond.field, lead_fields)
     if field_value is None or (isinstance(field_value, str) and field_value.strip() == ""):
+        if cond.field in ACCOUNT_FIELDS:
+            return None  # no account matched: not a fault in the lead's data (the decision says so)
         return DecisionWarning(
             kind="missing_field",
             field=str(cond.field),

@@ -12,7 +12,9 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Final
 
+from routing.engine.accounts import STICKY_WORDS, match_words
 from routing.engine.types import (
+    AccountMatch,
     CandidateResult,
     Condition,
     Criterion,
@@ -28,6 +30,7 @@ from routing.engine.types import (
     SkillRequirement,
     StepKind,
     StepResult,
+    StickyHint,
     Strategy,
 )
 
@@ -135,6 +138,24 @@ def _fallback_offer(
     return _offer(step, rule, reps)
 
 
+def _direct(step: StepResult, account: AccountMatch | None, sticky: StickyHint | None) -> str:
+    """A sticky or account-owner step in words: who was offered it, or why they could not take it."""
+    if step.kind is StepKind.STICKY:
+        basis = STICKY_WORDS.get(sticky.basis, "an earlier lead") if sticky is not None else "an earlier lead"
+        role, whose = "the rep holding", f" ({basis} #{sticky.lead_id})" if sticky is not None else ""
+    else:
+        role, whose = "account owner", f" of {account.account.name}" if account is not None else ""
+    if not step.candidates:
+        if step.kind is StepKind.ACCOUNT_OWNER and account is None:
+            return "no account matched, so no account owner to try"
+        return f"{account.account.name if account else 'the account'} has no owner"
+    candidate = step.candidates[0]
+    if candidate.eligible:
+        return f"offered to {role} {candidate.name}{whose}"
+    reasons = ", ".join(REASON_LABELS.get(r, str(r)) for r in candidate.reasons)
+    return f"{role} {candidate.name}{whose} cannot take it ({reasons}), so it went down the chain"
+
+
 def summarize(
     *,
     segment: SegmentSpec | None,
@@ -143,23 +164,40 @@ def summarize(
     pools: Mapping[int, PoolSnapshot],
     reps: Mapping[int, RepSnapshot],
     escalation_skipped_pool: bool = False,
+    account: AccountMatch | None = None,
+    sticky: StickyHint | None = None,
 ) -> str:
-    """One sentence saying why the decision came out as it did."""
+    """One sentence saying why the decision came out as it did (after the account match, if
+    any: "Matched Acme Corp by the email domain acme.com.")."""
+    lead_in = ""
+    if account is not None:
+        words = match_words(account)
+        lead_in = f"{words[0].upper()}{words[1:]}. "
     if rule is None:
         where = f" (segment '{segment.name}')" if segment is not None else ""
-        return f"No rule matched the lead{where}; parked in holding."
+        return f"{lead_in}No rule matched the lead{where}; parked in holding."
 
-    head = f"Rule '{rule.name}' → {_pool_label(pools, rule.pool_id)}"
+    head = f"{lead_in}Rule '{rule.name}' → {_pool_label(pools, rule.pool_id)}"
     if escalation_skipped_pool:
         head += " (escalation: pool not retried)"
+    direct = []
+    for step in steps:
+        if step.kind not in (StepKind.STICKY, StepKind.ACCOUNT_OWNER):
+            break
+        direct.append(step)
+    if direct and direct[-1].chosen_rep_id is not None:
+        return f"{head}: {_direct(direct[-1], account, sticky)}."
+    parts: list[str] = [_direct(step, account, sticky) for step in direct]
+    steps = steps[len(direct):]
     if not steps:
-        return f"{head}: no fallback step to take; parked in holding."
+        parts.append("no fallback step to take; parked in holding")
+        return f"{head}: {'; '.join(parts)}."
 
     last = steps[-1]
     if last.chosen_rep_id is not None and len(steps) == 1 and last.kind is StepKind.PRIMARY:
-        return f"{head}: {_offer(last, rule, reps)}."
+        parts.append(_offer(last, rule, reps))
+        return f"{head}: {'; '.join(parts)}."
 
-    parts: list[str] = []
     if steps[0].kind is StepKind.PRIMARY:
         parts.append(_failure(steps[0], pools))
     if last.chosen_rep_id is not None:
@@ -237,6 +275,8 @@ def decision_to_dict(decision: Decision) -> dict[str, Any]:
         "fairness_updates": _fairness(d.fairness_updates),
         "summary": _plain(d.summary),
         "warnings": _warnings(d.warnings),
+        "account": to_jsonable(d.account),
+        "sticky": to_jsonable(d.sticky),
     }
 
 
@@ -309,7 +349,8 @@ def _rule(rule: Any) -> Any:
         requirements = to_jsonable(req)
     if type(rule.fallback) in _SEQUENCES:
         fallback = [
-            {"kind": _enum(f.kind), "target_id": _plain(f.target_id)} if type(f) is FallbackStep else to_jsonable(f)
+            {"kind": _enum(f.kind), "target_id": _plain(f.target_id), "respect_caps": _plain(f.respect_caps)}
+            if type(f) is FallbackStep else to_jsonable(f)
             for f in rule.fallback
         ]  # fmt: skip
     else:

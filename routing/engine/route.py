@@ -2,6 +2,14 @@
 
 1. Qualify the lead into a segment; rules see the segment slug as the ``segment`` field.
 2. Select the first matching rule; none => holding.
+2a. STICKY: the lead carries an earlier lead's holder (``LeadFacts.sticky``, same person or
+   account within the window, found at fetch) => that rep with only the hard checks, caps
+   included.
+2b. ACCOUNT_OWNER: the rule's chain starts with an ``account_owner`` step and the lead matched
+   an account (``LeadFacts.account``) => its owner with only the hard checks (caps unless the
+   step says not to). When either rep cannot take the lead, the step records why and the
+   chain goes on. Neither moves fairness credits unless ``owner_counts_toward_fairness``: then
+   the chosen rep's credit in the rule's pool drops by one lead, as if the pool had picked them.
 3. PRIMARY: the rule's pool with all criteria (skipped on an escalation when the rule says not to
    re-route to the pool; RELAX steps are then skipped too).
 4. Nobody eligible => walk ``rule.fallback`` in order:
@@ -26,6 +34,7 @@ from typing import Any
 from routing.engine import sla
 from routing.engine.business_time import BusinessCalendar, closed_reason
 from routing.engine.eligibility import ALL_CRITERIA, check_rep
+from routing.engine.fairness import read_credit
 from routing.engine.explain import summarize
 from routing.engine.qualify import classify, decision_warnings
 from routing.engine.strategies import pick_rep
@@ -48,6 +57,8 @@ from routing.engine.types import (
 
 _ALL_CRITERIA_ORDERED: tuple[Criterion, ...] = tuple(Criterion)
 _SOFT_CRITERIA_ALL_RELAXED: frozenset[Criterion] = ALL_CRITERIA
+CAP_REASONS = frozenset({Reason.AT_OPEN_CAP, Reason.AT_DAILY_CAP, Reason.AT_WEEKLY_CAP})
+DIRECT_STEPS = frozenset({StepKind.STICKY, StepKind.ACCOUNT_OWNER})  # a named rep before the pool
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,7 @@ class _Context:
     pools: Mapping[int, PoolSnapshot]
     reps: Mapping[int, RepSnapshot]
     offer_deadline: dt.datetime | None = None  # same for every rep; None on the rep's own clock
+    owner_counts_toward_fairness: bool = False
 
 
 def _missing_rep(rep_id: int, weight: int) -> CandidateResult:
@@ -150,9 +162,10 @@ def _pool_step(
 
 
 def _single_rep_step(
-    ctx: _Context, kind: StepKind, pool_id: int | None, rep_id: int | None
+    ctx: _Context, kind: StepKind, pool_id: int | None, rep_id: int | None, *, respect_caps: bool = True
 ) -> StepResult:
-    """A named rep (backup or manager) with only the hard checks."""
+    """A named rep (backup, manager, account owner, sticky holder) with only the hard checks;
+    without ``respect_caps`` their caps do not stop them."""
     if rep_id is None:
         return StepResult(kind, pool_id, _ALL_CRITERIA_ORDERED, (), chosen_rep_id=None)
     rep = ctx.reps.get(rep_id)
@@ -160,6 +173,8 @@ def _single_rep_step(
         candidate = _missing_rep(rep_id, weight=0)
     else:
         reasons = _check(ctx, rep, _SOFT_CRITERIA_ALL_RELAXED)
+        if not respect_caps:
+            reasons = tuple(reason for reason in reasons if reason not in CAP_REASONS)
         candidate = CandidateResult(rep.id, rep.name, eligible=not reasons, reasons=reasons)
     chosen = candidate.rep_id if candidate.eligible else None
     return StepResult(kind, pool_id, _ALL_CRITERIA_ORDERED, (candidate,), chosen_rep_id=chosen)
@@ -186,6 +201,29 @@ def _walk(
         if step.chosen_rep_id is not None and step.pool_id is not None:
             updates[step.pool_id] = credits
         return step.chosen_rep_id is not None
+
+    def direct_step(kind: StepKind, rep_id: int | None, respect_caps: bool) -> bool:
+        step = _single_rep_step(ctx, kind, None, rep_id, respect_caps=respect_caps)
+        steps.append(step)
+        chosen = step.chosen_rep_id
+        if chosen is None:
+            return False
+        pool = ctx.pools.get(rule.pool_id)
+        if ctx.owner_counts_toward_fairness and pool is not None and any(r == chosen for r, _ in pool.members):
+            updates[pool.id] = {chosen: read_credit(pool.fairness, chosen) - 1.0}
+        return True
+
+    sticky = ctx.lead.sticky
+    if sticky is not None and direct_step(StepKind.STICKY, sticky.rep_id, True):
+        return steps, updates, False
+    first = rule.fallback[0] if rule.fallback else None
+    if first is not None and _fallback_kind(first) is StepKind.ACCOUNT_OWNER:
+        account = ctx.lead.account
+        owner_id = account.account.owner_id if account is not None else None
+        if account is not None and direct_step(StepKind.ACCOUNT_OWNER, owner_id, first.respect_caps):
+            return steps, updates, False
+        if account is None:
+            steps.append(StepResult(StepKind.ACCOUNT_OWNER, None, _ALL_CRITERIA_ORDERED, (), chosen_rep_id=None))
 
     if not skip_pool and pool_step(StepKind.PRIMARY, rule.pool_id, ()):
         return steps, updates, False
@@ -219,7 +257,7 @@ def _walk(
         elif kind is StepKind.HOLDING:
             steps.append(StepResult(StepKind.HOLDING, None, (), (), chosen_rep_id=None))
             return steps, updates, True
-        # PRIMARY or unknown kinds in a fallback chain mean nothing: ignore them.
+        # PRIMARY, ACCOUNT_OWNER (taken before the pool) or unknown kinds: nothing to do here.
     return steps, updates, False
 
 
@@ -248,8 +286,12 @@ def route(
     excluded_rep_ids: frozenset[int] = frozenset(),
     escalation: bool = False,
     segment_calendars: Mapping[int, BusinessCalendar] | None = None,
+    owner_counts_toward_fairness: bool = False,
 ) -> Decision:
     """Decide who is offered ``lead`` (or that it waits in holding), with every step's reasons.
+
+    ``owner_counts_toward_fairness``: an account-owner or sticky assignment charges the rep one
+    lead in the rule's pool (LEADOPS_OWNER_COUNTS_TOWARD_FAIRNESS; off by default).
 
     ``segment_calendars``: calendar id -> calendar, for segments whose SLA clock is their own
     calendar; with it, no rep is offered a lead whose offer would expire before they are back.
@@ -269,8 +311,10 @@ def route(
             chosen_rep_id=None,
             chosen_step=None,
             fairness_updates={},
-            summary=summarize(segment=segment, rule=None, steps=(), pools=pools, reps=reps),
+            summary=summarize(segment=segment, rule=None, steps=(), pools=pools, reps=reps, account=lead.account),
             warnings=warnings,
+            account=lead.account,
+            sticky=lead.sticky,
         )
 
     high_value = classified.high_value
@@ -284,6 +328,7 @@ def route(
         pools=pools,
         reps=reps,
         offer_deadline=shared_offer_deadline(segment, segment_calendars or {}, now),
+        owner_counts_toward_fairness=owner_counts_toward_fairness,
     )
     skip_pool = escalation and not rule.reroute_on_escalation
     step_list, updates, held = _walk(ctx, skip_pool=skip_pool)
@@ -314,6 +359,10 @@ def route(
             pools=pools,
             reps=reps,
             escalation_skipped_pool=skip_pool,
+            account=lead.account,
+            sticky=lead.sticky,
         ),
         warnings=warnings,
+        account=lead.account,
+        sticky=lead.sticky,
     )

@@ -55,10 +55,12 @@ Problem = tuple[str, str]  # (JSON path, message)
 MAX_DEPTH: Final = 32  # nesting of a JSON value (attributes, condition values) that we store
 MAX_INT: Final = 2_147_483_647  # PostgreSQL integer
 MAX_SMALLINT: Final = 32_767
-FALLBACK_KINDS: Final = (StepKind.RELAX, StepKind.POOL, StepKind.BACKUP, StepKind.MANAGER, StepKind.HOLDING)
+FALLBACK_KINDS: Final = (StepKind.ACCOUNT_OWNER, StepKind.RELAX, StepKind.POOL, StepKind.BACKUP, StepKind.MANAGER,
+                         StepKind.HOLDING)  # fmt: skip
 SLUG_RE: Final = r"^[-a-zA-Z0-9_]+$"
 
 HOLDING_NOT_LAST: Final = "Holding ends the chain: put it last."
+OWNER_NOT_FIRST: Final = "The account owner is tried before the pool: put that step first."
 RELAX_WITHOUT_ORDER: Final = "A relax step needs a relaxation order."
 VALUE_NEEDED: Final = "Enter a value, or use 'is empty' / 'is set'."
 
@@ -324,9 +326,12 @@ FallbackKind = Annotated[StepKind, BeforeValidator(_fallback_kind)]
 class FallbackFile(_Model):
     """A fallback step in a file: ``pool`` names the pool of a pool step, ``rep`` the backup rep."""
 
-    kind: FallbackKind = Field(description="`relax`, `pool` (+ `pool`), `backup` (+ `rep`), `manager`, `holding`")
+    kind: FallbackKind = Field(description="`account_owner` (first only: the matched account's owner, before the pool), "
+                                           "`relax`, `pool` (+ `pool`), `backup` (+ `rep`), `manager`, `holding`")
     pool: OptionalRef = Field(None, description="the pool of a `pool` step, by name")
     rep: OptionalRef = Field(None, description="the backup rep of a `backup` step, by username")
+    respect_caps: bool = Field(True, description="`account_owner` only: the owner's open, daily and weekly caps apply "
+                                                 "(false: only active, absence, licence and an earlier decline stop them)")
 
     @model_validator(mode="after")
     def _target(self) -> FallbackFile:
@@ -345,6 +350,8 @@ class FallbackFile(_Model):
             return {"kind": self.kind.value, "pool": self.pool}
         if self.kind is StepKind.BACKUP:
             return {"kind": self.kind.value, "rep": self.rep}
+        if self.kind is StepKind.ACCOUNT_OWNER:
+            return {"kind": self.kind.value, "respect_caps": self.respect_caps}
         return {"kind": self.kind.value}
 
 
@@ -353,6 +360,7 @@ class FallbackStored(_Model):
 
     kind: FallbackKind
     target_id: int | None = Field(None, ge=1)
+    respect_caps: bool = True
 
     @model_validator(mode="after")
     def _target(self) -> FallbackStored:
@@ -369,10 +377,12 @@ class FallbackStored(_Model):
     def dump(self) -> dict[str, Any]:
         if self.kind in (StepKind.POOL, StepKind.BACKUP):
             return {"kind": self.kind.value, "target_id": self.target_id}
+        if self.kind is StepKind.ACCOUNT_OWNER:
+            return {"kind": self.kind.value, "respect_caps": self.respect_caps}
         return {"kind": self.kind.value}
 
     def to_spec(self) -> types.FallbackStep:
-        return types.FallbackStep(kind=self.kind, target_id=self.target)
+        return types.FallbackStep(kind=self.kind, target_id=self.target, respect_caps=self.respect_caps)
 
 
 # --- rules --------------------------------------------------------------------------------------
@@ -493,6 +503,8 @@ def rule_problems(rule: Mapping[str, Any], path: str = "$") -> list[Problem]:
         problems.append((join_path(path, "fallback", kinds.index(StepKind.HOLDING)), HOLDING_NOT_LAST))
     if StepKind.RELAX in kinds and not relaxation:
         problems.append((join_path(path, "fallback", kinds.index(StepKind.RELAX)), RELAX_WITHOUT_ORDER))
+    problems += [(join_path(path, "fallback", i), OWNER_NOT_FIRST)
+                 for i, kind in enumerate(kinds) if kind == StepKind.ACCOUNT_OWNER and i > 0]  # fmt: skip
     return problems
 
 
@@ -638,6 +650,83 @@ class PoolFile(_Model):
         data = self.model_dump(mode="json")
         data["members"] = sorted(data["members"], key=lambda m: m["rep"])
         return data
+
+
+def normalise_domain(value: Any) -> str:
+    """A domain as accounts store it: lower-case, no scheme, ``www.``, port, path or trailing
+    dot; international names in their ``xn--`` form. Raises ``ValueError`` naming the problem."""
+    if not isinstance(value, str):
+        raise ValueError(f"expected a domain such as acme.com, got {_shown(value)}")
+    text = value.strip().lower()
+    text = re.sub(r"^[a-z][a-z0-9+.-]*://", "", text)
+    text = text.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rsplit("@", 1)[-1].split(":", 1)[0].strip(".")
+    if text.startswith("www."):
+        text = text[4:]
+    try:
+        text = text.encode("idna").decode("ascii") if not text.isascii() else text
+    except UnicodeError:
+        raise ValueError(f"{_shown(value)} is not a domain name") from None
+    if not re.match(_DOMAIN_RE, text):
+        raise ValueError(f"{_shown(value)} is not a domain such as acme.com")
+    return text
+
+
+def _domains(value: Any) -> Any:
+    """A list of domains, or one text with domains separated by spaces, commas, ``;`` or ``|``."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        value = [part for part in re.split(r"[\s,;|]+", value) if part]
+    if not isinstance(value, list):
+        raise PydanticCustomError("domains", "expected a list of domains such as [\"acme.com\"]")
+    out: list[str] = []
+    for item in value:
+        try:
+            domain = normalise_domain(item)
+        except ValueError as exc:
+            raise PydanticCustomError("domain", "{problem}", {"problem": str(exc)}) from None
+        if domain not in out:
+            out.append(domain)
+    if len(out) > MAX_ACCOUNT_DOMAINS:
+        raise PydanticCustomError("domains", "at most {n} domains", {"n": MAX_ACCOUNT_DOMAINS})
+    return out
+
+
+def _status(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() in ACCOUNT_STATUSES:
+        return value.strip().lower()
+    if value is None or value == "":
+        return "prospect"
+    raise PydanticCustomError("status", "unknown status {value}; use customer or prospect", {"value": _shown(value)})
+
+
+class AccountFile(_Model):
+    """An account: the company a lead may belong to, with its owner. The one schema of the
+    config file's ``accounts`` section, the console form, the CSV import and the API upsert."""
+
+    external_id: str = Field(min_length=1, max_length=120, description="the account's id in your CRM: the key of an upsert")
+    name: str = Field(min_length=1, max_length=200, description="company name, matched after removing legal suffixes, accents, case and punctuation")
+    domains: Annotated[list[str], BeforeValidator(_domains)] = Field(
+        default_factory=list, description="web and email domains (`acme.com`); a subdomain of one matches too; each belongs to one account")  # fmt: skip
+    owner: OptionalRef = Field(None, max_length=150, description="username of the rep who owns the account (the `account_owner` step)")
+    tier: Text = Field("", max_length=30, description="free text, e.g. `enterprise`: rules read it as `account.tier`")
+    territory: Text = Field("", max_length=100, description="free text: rules read it as `account.territory`")
+    status: Annotated[str, BeforeValidator(_status)] = Field(
+        "prospect", description="`customer` or `prospect`: rules read it as `account.status`")  # fmt: skip
+    attributes: dict[str, Any] = Field(default_factory=dict, description="custom attributes (a JSON object)")
+
+    @field_validator("attributes")
+    @classmethod
+    def _storable(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for where, problem in storable_problems(value, "attributes"):
+            raise PydanticCustomError("storable", "{where}: {problem}", {"where": where, "problem": problem})
+        return value
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "external_id": self.external_id, "name": self.name, "domains": list(self.domains), "owner": self.owner,
+            "tier": self.tier, "territory": self.territory, "status": self.status, "attributes": dict(self.attributes),
+        }  # fmt: skip
 
 
 # --- across objects -----------------------------------------------------------------------------
@@ -802,6 +891,7 @@ DOCUMENTED: Final[dict[str, type[_Model]]] = {
     "rules[]": RuleFile, "rules[].conditions[]": Condition, "rules[].requirements": Requirements,
     "rules[].requirements.skills[]": SkillRequirement, "rules[].fallback[]": FallbackFile,
     "segments[]": SegmentFile, "pools[]": PoolFile, "pools[].members[]": PoolMemberFile,
+    "accounts[]": AccountFile,
 }  # fmt: skip
 
 

@@ -75,6 +75,8 @@ class StepKind(StrEnum):
     BACKUP = "backup"  # a named backup rep (hard constraints still apply)
     MANAGER = "manager"  # the pool's manager (hard constraints still apply)
     HOLDING = "holding"  # park in the holding pool
+    ACCOUNT_OWNER = "account_owner"  # the matched account's owner, before the pool (hard constraints apply)
+    STICKY = "sticky"  # the rep holding this person's or account's earlier lead (hard constraints apply)
 
 
 class Outcome(StrEnum):
@@ -123,8 +125,9 @@ class Requirements:
 
 @dataclass(frozen=True)
 class FallbackStep:
-    kind: StepKind  # RELAX, POOL, BACKUP, MANAGER or HOLDING
+    kind: StepKind  # ACCOUNT_OWNER (first only), RELAX, POOL, BACKUP, MANAGER or HOLDING
     target_id: int | None = None  # pool id for POOL, rep id for BACKUP
+    respect_caps: bool = True  # ACCOUNT_OWNER: the owner's open/daily/weekly caps apply
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,45 @@ class DecisionWarning:
     sources: tuple[str, ...] = ()
 
 
+class MatchMethod(StrEnum):
+    """How a lead was matched to an account, strongest evidence first (``routing.matching``)."""
+
+    EMAIL_DOMAIN = "email_domain"
+    WEBSITE_DOMAIN = "website_domain"
+    NAME = "name"  # the normalised company name, exactly
+    FUZZY_NAME = "fuzzy_name"  # a similar normalised company name, above the threshold
+
+
+@dataclass(frozen=True)
+class AccountFacts:
+    """The account a lead matched, as rules and the owner step see it."""
+
+    id: int
+    name: str
+    owner_id: int | None = None
+    tier: str = ""
+    status: str = "prospect"  # customer / prospect
+    territory: str = ""
+    external_id: str = ""
+
+
+@dataclass(frozen=True)
+class AccountMatch:
+    account: AccountFacts
+    method: MatchMethod
+    score: float  # 0..100; 100 for a domain or exact name
+    evidence: str  # what matched: the domain (``acme.com``) or the lead's company name
+
+
+@dataclass(frozen=True)
+class StickyHint:
+    """The rep who holds this lead's earlier sibling: same person (email) or same account."""
+
+    rep_id: int
+    lead_id: int
+    basis: str  # "person" or "account"
+
+
 @dataclass(frozen=True)
 class LeadFacts:
     id: int | None
@@ -177,6 +219,8 @@ class LeadFacts:
     # currency (the lead's own), fit_score, account_tier, intent, segment (slug, after
     # qualification), attributes (dict), plus contact fields
     warnings: tuple[DecisionWarning, ...] = ()  # found at fetch, e.g. no exchange rate
+    account: AccountMatch | None = None  # matched at fetch (routing.matching); fields "account.*" too
+    sticky: StickyHint | None = None  # an earlier lead's holder, found at fetch within the window
 
 
 @dataclass(frozen=True)
@@ -271,3 +315,5 @@ class Decision:
     fairness_updates: Mapping[int, Mapping[int, float]]
     summary: str  # one human sentence: why this outcome
     warnings: tuple[DecisionWarning, ...] = ()  # data problems that made conditions non-matches
+    account: AccountMatch | None = None  # the lead's account match, as handed in
+    sticky: StickyHint | None = None  # the earlier lead's holder, as handed in

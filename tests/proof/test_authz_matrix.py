@@ -140,8 +140,13 @@ def world(settings):  # noqa: ANN001, ANN201
         "import_id": LeadImport.objects.create(file_name="x.csv", path="/nonexistent.csv", created_at=timezone.now()).id,
         "synonym_id": LeadSynonym.objects.get_or_create(field="intent", alias="hot", defaults={"value": "high"})[0].id,
     }  # fmt: skip
-    # URLs whose ``pk`` is not a rule's: the console's object pages (kind "pools" above).
-    ids_by_url = {"console:object_edit": {"pk": pool.id}, "console:object_deactivate": {"pk": pool.id}}
+    account, _ = services.account_upsert(data=services.account_validate({"external_id": "crm-authz", "name": "Authz Ltd"}))
+    doomed, _ = services.account_upsert(data=services.account_validate({"external_id": "crm-doomed", "name": "Doomed"}))
+    ids["external_id"] = account.external_id
+    ids["rest"] = "no-such-path"  # the API's catch-all 404 (api:not_found)
+    # URLs whose ``pk`` is not a rule's: the console's object pages (kind "pools" above), accounts.
+    ids_by_url = {"console:object_edit": {"pk": pool.id}, "console:object_deactivate": {"pk": pool.id},
+                  "console:account_edit": {"pk": account.id}, "console:account_delete": {"pk": doomed.id}}
     return {"users": users, "ids": ids, "ids_by_url": ids_by_url, "rep_a": rep_a, "rep_b": rep_b, "leads": leads,
             "pool": pool}  # fmt: skip
 

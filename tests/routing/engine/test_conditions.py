@@ -226,5 +226,6 @@ def test_lead_fields_lists_every_known_field_with_its_type() -> None:
     assert set(LEAD_FIELDS) == {
         "source", "external_id", "first_name", "last_name", "email", "phone", "company",
         "title", "country", "state", "postal_code", "language", "product_line", "value",
-        "currency", "fit_score", "account_tier", "intent", "segment", "attributes",
+        "currency", "fit_score", "account_tier", "intent", "segment", "attributes", "website",
+        "account.name", "account.tier", "account.status", "account.territory", "account.external_id",
     }  # fmt: skip
