@@ -652,6 +652,13 @@ class PoolFile(_Model):
         return data
 
 
+# --- accounts -----------------------------------------------------------------------------------
+
+ACCOUNT_STATUSES: Final = ("customer", "prospect")
+MAX_ACCOUNT_DOMAINS: Final = 50
+_DOMAIN_RE: Final = r"^(?=.{3,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$"
+
+
 def normalise_domain(value: Any) -> str:
     """A domain as accounts store it: lower-case, no scheme, ``www.``, port, path or trailing
     dot; international names in their ``xn--`` form. Raises ``ValueError`` naming the problem."""
