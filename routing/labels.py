@@ -1,5 +1,7 @@
 """Words for the routing codes that pages show: step kinds, outcomes, decision kinds, strategies,
-relaxed criteria and rule requirements. Pure functions over plain values, no ORM.
+relaxed criteria, rule requirements, condition fields, operators and values, yes/no. Pure
+functions over plain values, no ORM. This is the one module pages, forms and exports take words
+from: nothing else defines a label for a routing code.
 
 Reasons and criteria reuse the engine's own labels (routing.engine.explain), so a page and a
 decision summary never describe the same thing differently. Unknown codes (an old decision
@@ -14,7 +16,16 @@ from typing import Any, Final
 from reps.models import Tier
 from routing.engine.explain import CRITERION_LABELS, REASON_LABELS
 from routing.engine.schema import requirement_words
-from routing.engine.types import Outcome, StepKind, Strategy
+from routing.engine.types import Criterion, Op, Outcome, StepKind, Strategy
+from routing.engine.words import FIELD_LABELS, OP_LABELS, condition_text, conditions_text, field_label, op_label, value_text
+
+__all__ = [
+    "FIELD_LABELS", "OP_LABELS", "condition_text", "conditions_text", "field_label", "op_label", "value_text",
+    "STEP_LABELS", "OUTCOME_LABELS", "DECISION_KIND_LABELS", "STRATEGY_LABELS", "FALLBACK_LABELS",
+    "step_label", "outcome_label", "decision_kind_label", "strategy_label", "criterion_label", "criteria_text",
+    "reason_label", "reasons_text", "tier_label", "requirements_text", "yes_no", "fallback_text", "op_choices",
+    "criterion_choices", "fallback_choices", "history_type_label",
+]
 
 STEP_LABELS: Final[dict[str, str]] = {
     StepKind.PRIMARY.value: "rule's pool",
@@ -42,6 +53,18 @@ STRATEGY_LABELS: Final[dict[str, str]] = {
     Strategy.CAPACITY_BALANCED.value: "Capacity balanced",
     Strategy.BEST_MATCH.value: "Best match",
 }
+
+# The fallback step kinds as the rule editor offers them (a chain reads "Another pool → Holding pool").
+FALLBACK_LABELS: Final[dict[str, str]] = {
+    StepKind.RELAX.value: "Relax criteria",
+    StepKind.POOL.value: "Another pool",
+    StepKind.BACKUP.value: "Backup rep",
+    StepKind.MANAGER.value: "Pool manager",
+    StepKind.HOLDING.value: "Holding pool",
+}
+
+# simple-history's record types, and a restore (a change whose reason starts "Restored").
+HISTORY_TYPE_LABELS: Final[dict[str, str]] = {"+": "created", "~": "changed", "-": "deleted"}
 
 _CRITERIA: Final[dict[str, str]] = {str(c.value): label for c, label in CRITERION_LABELS.items()}
 _REASONS: Final[dict[str, str]] = {str(r.value): label for r, label in REASON_LABELS.items()}
@@ -158,3 +181,55 @@ def requirements_text(requirements: Mapping[str, Any] | None) -> str:
     known = {"skills", *words}
     parts += [f"{key}={value}" for key, value in sorted(requirements.items()) if key not in known and value]
     return "; ".join(parts) or "none"
+
+
+def reasons_text(reasons: Iterable[Any] | None) -> list[str]:
+    """A candidate's skip reason codes in words, in order."""
+    return [reason_label(r) for r in reasons or ()]
+
+
+def yes_no(value: Any) -> str:
+    """True/False (or "true"/"false") as "yes"/"no"; anything else unchanged."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value in ("true", "True"):
+        return "yes"
+    if value in ("false", "False"):
+        return "no"
+    return "" if value is None else str(value)
+
+
+def fallback_text(steps: Iterable[Mapping[str, Any]] | None, *, pools: Mapping[int, str] | None = None,
+                  reps: Mapping[int, str] | None = None) -> str:
+    """A fallback chain in words: "Another pool (General) → Holding pool"."""
+    parts = []
+    for step in steps or ():
+        kind, target = _code(step.get("kind")), step.get("target_id")
+        label = FALLBACK_LABELS.get(kind, kind)
+        if kind == StepKind.POOL.value and target is not None:
+            label += f" ({(pools or {}).get(target, f'pool #{target}')})"
+        elif kind == StepKind.BACKUP.value and target is not None:
+            label += f" ({(reps or {}).get(target, f'rep #{target}')})"
+        parts.append(label)
+    return " → ".join(parts) or "none"
+
+
+def history_type_label(history_type: Any, reason: Any = None) -> str:
+    """A history record's kind in words; a change recorded by a restore reads "restored"."""
+    if reason and str(reason).startswith("Restored"):
+        return "restored"
+    return HISTORY_TYPE_LABELS.get(str(history_type), str(history_type))
+
+
+def op_choices() -> list[tuple[str, str]]:
+    """Operators for a drop-down: (code, words)."""
+    return [(op.value, OP_LABELS[op]) for op in Op]
+
+
+def criterion_choices() -> list[tuple[str, str]]:
+    """Relaxable criteria for a drop-down: (code, words)."""
+    return [(c.value, criterion_label(c)) for c in Criterion]
+
+
+def fallback_choices(kinds: Iterable[Any]) -> list[tuple[str, str]]:
+    return [(_code(k), FALLBACK_LABELS.get(_code(k), _code(k))) for k in kinds]

@@ -14,6 +14,12 @@ register.filter("outcome_label", labels.outcome_label)
 register.filter("decision_kind_label", labels.decision_kind_label)
 register.filter("strategy_label", labels.strategy_label)
 register.filter("criteria_text", labels.criteria_text)
+register.filter("conditions_text", labels.conditions_text)
+register.filter("condition_text", labels.condition_text)
+register.filter("field_label", labels.field_label)
+register.filter("reason_label", labels.reason_label)
+register.filter("yes_no", labels.yes_no)
+register.filter("fallback_text", labels.fallback_text)
 
 
 @register.filter

@@ -21,7 +21,8 @@ from calendars.forms import TimezoneField, WeeklyHoursField
 from reps.models import Absence, Licence, Pool, PoolMember, Rep, RepSkill, Skill, Team, Territory, Tier
 from routing.engine import LEAD_FIELDS, schema
 from routing.engine.conditions import LIST_OPS, NUMERIC_OPS, PRESENCE_OPS
-from routing.engine.types import Criterion, Op, StepKind
+from routing.engine.types import Op, StepKind
+from routing import labels
 from routing.console import selectors
 from routing.models import FALLBACK_KINDS, Rule, Segment
 from routing.import_mapping import FIELD_LABELS
@@ -30,18 +31,10 @@ from routing.validation import contains_nul as has_nul
 from routing.validation import lead_input_fields
 
 FIELD_NAMES = [name for name in LEAD_FIELDS if name != "attributes"]
-OP_LABELS = {
-    Op.EQUALS: "equals", Op.NOT_EQUALS: "does not equal", Op.IN: "is one of", Op.NOT_IN: "is none of",
-    Op.CONTAINS: "contains", Op.STARTS_WITH: "starts with", Op.GT: ">", Op.GTE: "≥", Op.LT: "<", Op.LTE: "≤",
-    Op.BETWEEN: "between", Op.IS_EMPTY: "is empty", Op.IS_SET: "is set",
-}  # fmt: skip
-OP_CHOICES = [(op.value, OP_LABELS[op]) for op in Op]
-CRITERION_CHOICES = [(c.value, c.value.replace("_", " ")) for c in Criterion]
-FALLBACK_LABELS = {
-    StepKind.RELAX: "Relax criteria", StepKind.POOL: "Another pool", StepKind.BACKUP: "Backup rep",
-    StepKind.MANAGER: "Pool manager", StepKind.HOLDING: "Holding pool",
-}  # fmt: skip
-FALLBACK_CHOICES = [(k.value, FALLBACK_LABELS.get(k, k.value)) for k in FALLBACK_KINDS]
+FIELD_CHOICES = [(name, labels.field_label(name)) for name in FIELD_NAMES]
+OP_CHOICES = labels.op_choices()
+CRITERION_CHOICES = labels.criterion_choices()
+FALLBACK_CHOICES = labels.fallback_choices(FALLBACK_KINDS)
 # Shown in place of a target for the kinds that need none.
 FALLBACK_HINTS = [
     (StepKind.RELAX.value, "the rule's pool again, relaxing the next criterion below"),
@@ -397,7 +390,7 @@ def _whole(text: Any) -> Any:
 
 def builder_choices() -> dict[str, Any]:
     return {
-        "field_names": FIELD_NAMES, "op_choices": OP_CHOICES, "criterion_choices": CRITERION_CHOICES,
+        "field_names": FIELD_NAMES, "field_choices": FIELD_CHOICES, "op_choices": OP_CHOICES, "criterion_choices": CRITERION_CHOICES,
         "fallback_choices": FALLBACK_CHOICES, "fallback_hints": FALLBACK_HINTS,
         "skill_choices": [(s.key, str(s)) for s in Skill.objects.filter(active=True)],
         "pool_choices": [(str(p.id), p.name) for p in Pool.objects.filter(active=True)],

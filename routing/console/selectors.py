@@ -10,14 +10,13 @@ from pydantic import ValidationError
 
 from reps.models import Pool, Rep, Skill, Territory
 from routing import labels
-from routing.engine import REASON_LABELS, lint, schema
+from routing.engine import lint, schema
 from routing.engine import explain as engine_explain
 from routing.engine.types import Decision as EngineDecision
-from routing.engine.types import Reason
 from routing.models import Lead, Rule, RuleSet, Segment
 from routing.snapshots import LEAD_FACT_FIELDS
 
-HISTORY_TYPES = {"+": "created", "~": "changed", "-": "deleted"}
+HISTORY_TYPES = labels.HISTORY_TYPE_LABELS
 
 
 def rule_list() -> QuerySet[Rule]:
@@ -68,8 +67,12 @@ def rule_list_checked() -> list[Rule]:
         except ValidationError:
             continue  # a rule that no longer reads is the editor's to explain, not the lint's
     found = lint.never_matching(specs)
+    pools = dict(Pool.objects.values_list("id", "name"))
+    reps = dict(Rep.objects.values_list("id", "display_name"))
     for rule in rules:
         rule.never_matches = found.get(rule.id, "")
+        rule.conditions_words = labels.conditions_text(rule.conditions)
+        rule.fallback_words = labels.fallback_text(rule.fallback, pools=pools, reps=reps)
     return rules
 
 
@@ -122,16 +125,7 @@ def _readable(name: str, value: Any, pools: dict[int, str], reps: dict[int, str]
     if name == "pool":
         return pools.get(value, f"pool #{value}")
     if name == "fallback" and isinstance(value, list):
-        parts = []
-        for step in value:
-            kind, target = step.get("kind"), step.get("target_id")
-            if kind == "pool":
-                parts.append(f"pool {pools.get(target, target)}")
-            elif kind == "backup":
-                parts.append(f"backup {reps.get(target, target)}")
-            else:
-                parts.append(str(kind))
-        return " → ".join(parts) or "—"
+        return labels.fallback_text(value, pools=pools, reps=reps)
     if name == "requirements" and isinstance(value, dict):
         return labels.requirements_text(value)
     if name == "strategy":
@@ -141,8 +135,9 @@ def _readable(name: str, value: Any, pools: dict[int, str], reps: dict[int, str]
     if name == "high_value_min_tier":
         return labels.tier_label(value)
     if name == "conditions" and isinstance(value, list):
-        return " AND ".join(f"{c.get('field')} {c.get('op')} {json.dumps(c.get('value'))}" if "value" in c
-                            else f"{c.get('field')} {c.get('op')}" for c in value) or "(matches every lead)"  # fmt: skip
+        return labels.conditions_text(value, empty="(matches every lead)")
+    if isinstance(value, bool):
+        return labels.yes_no(value)
     if isinstance(value, (dict, list)):
         return json.dumps(value, sort_keys=True)
     return str(value)
@@ -195,7 +190,7 @@ def dry_run_explanation(decision: EngineDecision) -> dict[str, Any]:
             "candidates": [
                 {"name": c.name, "rep_id": c.rep_id, "eligible": c.eligible, "weight": c.weight,
                  "score": c.score, "chosen": c.rep_id == step.chosen_rep_id,
-                 "reasons": [REASON_LABELS.get(Reason(r), str(r)) for r in c.reasons]}
+                 "reasons": labels.reasons_text(c.reasons)}
                 for c in step.candidates
             ],
         })  # fmt: skip

@@ -20,7 +20,7 @@ from reps.models import Absence, FairnessState, Pool, Rep, RepLoad
 from reps.scope import EVERYTHING, Visibility
 from reps.selectors import away_is_until_back
 from routing.dashboards.models import EquityDaily
-from routing.engine import REASON_LABELS
+from routing import labels
 from routing.engine.sla import SLA_CLOCK_LABELS, SlaClock, clock_of, minutes_between, sla_calendar
 from routing.engine.types import StepKind, Strategy
 from routing.models import Decision, DeliveryMode, Lead, Offer, Segment
@@ -107,18 +107,17 @@ class EquityTable:
 
     @property
     def strategy_labels(self) -> list[str]:
-        return [STRATEGY_LABELS.get(s, s) for s in sorted(self.strategies)]
+        return [_strategy_words(s) for s in sorted(self.strategies)]
 
     @property
     def drifting(self) -> list[EquityRow]:
         return [r for r in self.rows if r.drift or r.value_drift]
 
 
-STRATEGY_LABELS = {
-    Strategy.WEIGHTED_FAIR.value: "weighted fair",
-    Strategy.CAPACITY_BALANCED.value: "capacity balanced",
-    Strategy.BEST_MATCH.value: "best match",
-}
+def _strategy_words(strategy: str) -> str:
+    return labels.strategy_label(strategy).lower()
+
+
 # A gap this small is the rotation's rhythm, never drift. It is not the engine's proven bound,
 # which grows with the pool ((n - 1) / 2 leads, routing.engine.fairness.drift_bound; no rule can
 # promise 1.5 for 7 or more reps): in everyday patterns reps stay within about one lead, and the
@@ -312,7 +311,7 @@ def strategy_notes(*, start: dt.date, end: dt.date) -> list[PoolNote]:
             continue
         name, rows = window.get(pool_id, (pools[pool_id].name, []))
         leads = sum(r.assigned for r in rows)
-        note = PoolNote(pool_id, pools[pool_id].name, [STRATEGY_LABELS.get(s, s) for s in sorted(strategies[pool_id])], leads)
+        note = PoolNote(pool_id, pools[pool_id].name, [_strategy_words(s) for s in sorted(strategies[pool_id])], leads)
         if leads:
             top = max(rows, key=lambda r: (r.assigned, r.name))
             note.busiest, note.busiest_share = top.name, top.assigned / leads
@@ -668,15 +667,12 @@ class TimelineEvent:
     text: str = ""
 
 
-_REASON_TEXT = {str(reason.value): label for reason, label in REASON_LABELS.items()}
-
-
 def _candidates(step: dict[str, Any]) -> list[dict[str, Any]]:
     """Eligible first; each with its skip reasons in words and whether it was the pick."""
     chosen = step.get("chosen_rep_id")
     out = [
         {**c, "chosen": c.get("rep_id") == chosen and chosen is not None,
-         "reason_text": [_REASON_TEXT.get(str(r), str(r)) for r in c.get("reasons") or ()]}
+         "reason_text": labels.reasons_text(c.get("reasons"))}
         for c in step.get("candidates") or ()
     ]  # fmt: skip
     return sorted(out, key=lambda c: (not c["chosen"], not c.get("eligible"), c.get("name") or ""))
