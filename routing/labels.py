@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from reps.models import Tier
+from routing.engine.conditions import LEAD_FIELDS, to_decimal
 from routing.engine.explain import CRITERION_LABELS, REASON_LABELS
 from routing.engine.schema import requirement_words
 from routing.engine.types import Criterion, Op, Outcome, StepKind, Strategy
@@ -24,7 +25,7 @@ __all__ = [
     "STEP_LABELS", "OUTCOME_LABELS", "DECISION_KIND_LABELS", "STRATEGY_LABELS", "FALLBACK_LABELS",
     "step_label", "outcome_label", "decision_kind_label", "strategy_label", "criterion_label", "criteria_text",
     "reason_label", "reasons_text", "tier_label", "requirements_text", "yes_no", "fallback_text", "op_choices",
-    "criterion_choices", "fallback_choices", "history_type_label",
+    "criterion_choices", "fallback_choices", "history_type_label", "rule_check_rows", "RULE_CHECK_LABELS", "source_label",
 ]
 
 STEP_LABELS: Final[dict[str, str]] = {
@@ -233,3 +234,43 @@ def criterion_choices() -> list[tuple[str, str]]:
 
 def fallback_choices(kinds: Iterable[Any]) -> list[tuple[str, str]]:
     return [(_code(k), FALLBACK_LABELS.get(_code(k), _code(k))) for k in kinds]
+
+
+RULE_CHECK_LABELS: Final[dict[str, str]] = {
+    "matched": "matched",
+    "failed": "did not match",
+    "disabled": "switched off",
+    "not_reached": "not checked",
+}
+
+
+def rule_check_rows(checks: Iterable[Any]) -> list[dict[str, Any]]:
+    """``engine.qualify.rule_checks`` as rows a page shows: each rule in evaluation order, what
+    happened to it in words and why ("needs value is at least 50,000; the lead's value is 9,000")."""
+    rows = []
+    for check in checks:
+        rule, outcome = check.rule, check.outcome
+        if outcome == "matched":
+            why = "all its conditions hold" if rule.conditions else "it matches every lead"
+        elif outcome == "failed" and check.failing is not None:
+            field = field_label(check.failing.field)
+            field = field if field.split(" ", 1)[0].isupper() and len(field) > 1 else field[:1].lower() + field[1:]
+            actual = check.actual
+            if isinstance(actual, str) and LEAD_FIELDS.get(check.failing.field) in ("decimal", "int"):
+                actual = to_decimal(actual) if to_decimal(actual) is not None else actual  # stored as text
+            has = not (actual is None or actual == "" or actual == [] or actual == {})
+            why = (f"needs “{condition_text(check.failing)}”, but "
+                   + (f"the lead's {field} is {value_text(actual)}" if has else f"the lead has no {field}"))
+        elif outcome == "disabled":
+            why = "the rule is switched off"
+        else:
+            why = "a rule above it took the lead"
+        rows.append({"rule_id": rule.id, "name": rule.name, "priority": rule.priority, "outcome": outcome,
+                     "outcome_label": RULE_CHECK_LABELS.get(outcome, outcome), "why": why})
+    return rows
+
+
+def source_label(source: Any) -> str:
+    """A decision warning's source ("rule:Zurich desk", "segment:vip") in words."""
+    kind, _, name = str(source).partition(":")
+    return f"{kind} “{name}”" if name and kind in ("rule", "segment") else str(source)

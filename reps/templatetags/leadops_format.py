@@ -20,6 +20,7 @@ register.filter("field_label", labels.field_label)
 register.filter("reason_label", labels.reason_label)
 register.filter("yes_no", labels.yes_no)
 register.filter("fallback_text", labels.fallback_text)
+register.filter("source_label", labels.source_label)
 
 
 @register.filter

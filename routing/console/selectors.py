@@ -222,3 +222,16 @@ ENTITY_QUERYSETS = {
     "territories": lambda: Territory.objects.select_related("parent"),
     "skills": lambda: Skill.objects.all(),
 }
+
+
+def dry_run_rule_checks(*, data: dict[str, Any], draft: bool, now: Any = None) -> list[dict[str, Any]]:
+    """Each rule of the draft (``draft``) or live rule set in evaluation order, and why it did or
+    did not take the lead ``data`` (a cleaned lead, as ``routing.services.lead_dry_run`` takes)."""
+    from django.utils import timezone
+
+    from routing.engine.qualify import classify, rule_checks
+    from routing.snapshots import config_draft, config_live, lead_facts
+
+    config = config_draft() if draft else config_live()
+    classified = classify(lead_facts(data, received_at=now or timezone.now()), config)
+    return labels.rule_check_rows(rule_checks(classified.fields, config))

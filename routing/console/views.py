@@ -169,7 +169,7 @@ def version_restore(request: HtmxHttpRequest, version: int) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def test_lead(request: HtmxHttpRequest) -> HttpResponse:
     form = forms.TestLeadForm(request.POST or None, recent=selectors.recent_lead_choices())
-    result, error = None, None
+    result, error, checks = None, None, []
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         lead = data["lead_json"]
@@ -190,10 +190,11 @@ def test_lead(request: HtmxHttpRequest) -> HttpResponse:
         else:
             decision = routing_services.lead_dry_run(data=cleaned, draft=data["mode"] == "draft")
             result = selectors.dry_run_explanation(decision)
+            checks = selectors.dry_run_rule_checks(data=cleaned, draft=data["mode"] == "draft")
     template = "console/test_lead.html"
     if request.htmx:
         template += "#test-result"
-    return render(request, template, {"form": form, "result": result, "error": error})
+    return render(request, template, {"form": form, "result": result, "error": error, "checks": checks})
 
 
 # --- import / export ------------------------------------------------------------------------

@@ -694,6 +694,35 @@ def _redacted(candidate: dict[str, Any]) -> dict[str, Any]:
             "reasons": [], "reason_text": [], "weight": None, "score": None}
 
 
+def _decision_rule_checks(decisions: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    """Decision id -> each rule of the published version that decided it, in evaluation order,
+    and why it did or did not take the lead (``labels.rule_check_rows``), re-checked against the
+    lead's fields as the decision recorded them (``Decision.inputs``). One query for every version.
+
+    Decisions on the unpublished tables (no version) or with unreadable snapshots get none.
+    """
+    from routing.engine.qualify import rule_checks
+    from routing.models import RuleSet
+    from routing.snapshots import config_from_json
+
+    versions = {d["ruleset_version"] for d in decisions if d["ruleset_version"]}
+    configs = {}
+    for version, snapshot in RuleSet.objects.filter(version__in=versions).values_list("version", "snapshot"):
+        try:
+            configs[version] = config_from_json(snapshot, version=version)
+        except Exception:  # noqa: BLE001 - an old snapshot the schema no longer reads: show the rest
+            continue
+    found = {}
+    for d in decisions:
+        config = configs.get(d["ruleset_version"])
+        if config is None or not isinstance(d.get("inputs"), dict):
+            continue
+        segment = next((s for s in config.segments if s.id == d["segment_id"]), None)
+        fields = {**d["inputs"], "segment": segment.slug if segment is not None else None}
+        found[d["id"]] = labels.rule_check_rows(rule_checks(fields, config))
+    return found
+
+
 def lead_timeline(*, lead_id: int, visible: Visibility = EVERYTHING) -> tuple[Lead, list[TimelineEvent]] | None:
     """A lead with every decision (full engine detail) and every offer, oldest first. Four queries.
 
@@ -708,8 +737,9 @@ def lead_timeline(*, lead_id: int, visible: Visibility = EVERYTHING) -> tuple[Le
         .order_by("created_at", "id")
         .values("id", "created_at", "kind", "rule_id", "rule__name", "rule_history_id", "ruleset_version",
                 "pool_id", "pool__name", "segment_id", "segment__name", "outcome", "step", "chosen_rep_id",
-                "chosen_rep__display_name", "summary", "detail", "duration_us")
+                "chosen_rep__display_name", "summary", "detail", "duration_us", "inputs")
     )  # fmt: skip
+    checks = _decision_rule_checks(decisions)
     offers = list(Offer.objects.filter(lead_id=lead_id).select_related("rep").order_by("offered_at", "id"))
     pool_ids = {s.get("pool_id") for d in decisions for s in (d["detail"] or {}).get("steps") or () if s.get("pool_id")}
     pool_names = dict(Pool.objects.filter(id__in=pool_ids).values_list("id", "name")) if pool_ids else {}
@@ -723,6 +753,7 @@ def lead_timeline(*, lead_id: int, visible: Visibility = EVERYTHING) -> tuple[Le
         ]  # fmt: skip
         d.update(_explorer_row(d, visible))
         d["high_value"] = detail.get("high_value")
+        d["rule_checks"] = checks.get(d["id"], [])
         d["warnings"] = [w for w in detail.get("warnings") or () if isinstance(w, dict)]
         d["repeats"], d["last_repeat_at"] = 0, None
         previous = next((e for e in reversed(events) if e.kind == "decision"), None)

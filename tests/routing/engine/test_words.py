@@ -51,3 +51,32 @@ def test_lint_messages_name_fields_and_conditions_in_words() -> None:
     message = lint.never_matching([rule])[1]
     assert "no vertical satisfies both 'vertical is insurance'" in message
     assert "attributes." not in message and " in " not in message
+
+
+def _rule(rule_id: int, priority: int, *conds: tuple, enabled: bool = True) -> RuleSpec:
+    return RuleSpec(id=rule_id, history_id=rule_id, name=f"r{rule_id}", priority=priority, enabled=enabled, pool_id=1,
+                    conditions=tuple(Condition(f, Op(o), v) for f, o, v in conds))
+
+
+def test_each_rule_is_checked_in_order_and_says_why_it_did_not_match() -> None:
+    from routing.engine.qualify import rule_checks, select_rule
+    from routing.engine.types import ConfigSnapshot
+
+    config = ConfigSnapshot(version=1, segments=(), rules=(
+        _rule(4, 40),  # catch-all, after the match
+        _rule(1, 10, ("attributes.vertical", "equals", "insurance"), ("value", "gte", 50000)),
+        _rule(2, 20, ("state", "in", ["TX", "FL"])),
+        _rule(5, 15, ("country", "equals", "US"), enabled=False),
+        _rule(3, 30, ("attributes.vertical", "equals", "insurance")),
+    ))  # fmt: skip
+    fields = {"value": "9000.00", "state": "CA", "attributes": {"vertical": "insurance"}}
+    checks = rule_checks(fields, config)
+    assert [(c.rule.id, c.outcome) for c in checks] == [
+        (1, "failed"), (5, "disabled"), (2, "failed"), (3, "matched"), (4, "not_reached")]
+    assert next(c.rule for c in checks if c.outcome == "matched") == select_rule(fields, config)
+    rows = labels.rule_check_rows(checks)
+    assert rows[0]["why"] == "needs “value is at least 50,000”, but the lead's value is 9,000"
+    assert rows[2]["why"] == "needs “state is TX or FL”, but the lead's state is CA"
+    assert [r["outcome_label"] for r in rows] == ["did not match", "switched off", "did not match", "matched", "not checked"]
+    assert labels.rule_check_rows(rule_checks({"attributes": {}}, config))[0]["why"] == (
+        "needs “vertical is insurance”, but the lead has no vertical")
