@@ -21,6 +21,7 @@ from calendars.forms import CalendarForm, CompanyDayOffFormSet
 from calendars.models import BusinessCalendar
 from reps.access import manager_required, ops_required
 from reps.models import Pool, Rep, Skill, Territory
+from routing import labels
 from routing import services as routing_services
 from routing.config_io import ConfigImportError, config_export, config_import, config_validate
 from routing.console import forms, selectors, services
@@ -113,6 +114,10 @@ def rule_history(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     version = pick("version", versions[0])
     position = versions.index(version)
     against = pick("against", versions[position + 1] if position + 1 < len(versions) else None)
+    numbers = selectors.rule_version_numbers([rule.pk])
+    for v in versions:
+        v.number = numbers.get(v.history_id, v.history_id)
+        v.change_label = labels.history_type_label(v.history_type, v.history_change_reason)
     context = {
         "rule": rule, "versions": versions, "version": version, "against": against,
         "changes": selectors.rule_version_diff(version, against) if against is not version else [],
@@ -132,7 +137,8 @@ def rule_restore(request: HtmxHttpRequest, pk: int, history_id: int) -> HttpResp
     except ValidationError as exc:
         messages.error(request, f"Cannot restore this version: {'; '.join(exc.messages)}")
         return redirect(f"{reverse('console:rule_history', args=[pk])}?version={history_id}")
-    messages.success(request, "Earlier version restored as the newest draft. Publish to make it live.")
+    messages.success(request, "Earlier version restored as the newest draft version (recorded as a restore). "
+                              "Publish to make it live.")
     return redirect("console:rule_history", pk=pk)
 
 
@@ -141,10 +147,16 @@ def rule_restore(request: HtmxHttpRequest, pk: int, history_id: int) -> HttpResp
 def versions(request: HtmxHttpRequest) -> HttpResponse:
     form = forms.PublishForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        ruleset = services.ruleset_publish(user=request.user, note=form.cleaned_data["note"])
-        messages.success(request, f"Published version {ruleset.version}. Routing uses it now.")
+        try:
+            ruleset = services.ruleset_publish(user=request.user, note=form.cleaned_data["note"])
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"Published version {ruleset.version}. Routing uses it now.")
         return redirect("console:versions")
-    context = {"form": form, "rulesets": selectors.ruleset_list(), "draft_changed": selectors.draft_differs_from_live()}
+    diff = selectors.draft_diff()
+    context = {"form": form, "rulesets": selectors.ruleset_list(), "draft_changed": not diff["empty"], "diff": diff,
+               "nothing_published": diff["live_version"] is None}  # fmt: skip
     return render(request, "console/versions.html", context)
 
 
@@ -251,6 +263,7 @@ class Entity:
     columns: tuple[tuple[str, str], ...]  # (label, attribute)
     formsets: tuple[tuple[str, Any], ...] = field(default=())
     can_deactivate: bool = True
+    drafted: bool = False  # saved to the draft and published with the rules (segments), else live at once
 
 
 ENTITIES: dict[str, Entity] = {
@@ -272,7 +285,7 @@ ENTITIES: dict[str, Entity] = {
                        (("Order", "order"), ("Name", "name"), ("Slug", "slug"), ("SLA (min)", "sla_minutes"),
                         ("Accept fraction", "accept_fraction"), ("SLA clock", "get_sla_clock_display"), ("Mode", "mode"),
                         ("Priority", "priority"), ("Default", "is_default")),
-                       can_deactivate=False),  # fmt: skip
+                       can_deactivate=False, drafted=True),  # fmt: skip
     "territories": Entity("Territories", "territory", Territory, forms.TerritoryForm,
                           selectors.ENTITY_QUERYSETS["territories"], ("name", "country", "region", "postal_prefix"),
                           (("Name", "name"), ("Parent", "parent"), ("Country", "country"), ("Region", "region"),

@@ -740,6 +740,9 @@ def lead_timeline(*, lead_id: int, visible: Visibility = EVERYTHING) -> tuple[Le
                 "chosen_rep__display_name", "summary", "detail", "duration_us", "inputs")
     )  # fmt: skip
     checks = _decision_rule_checks(decisions)
+    from routing.console.selectors import rule_version_numbers
+
+    rule_versions = rule_version_numbers({d["rule_id"] for d in decisions if d["rule_id"]}) if decisions else {}
     offers = list(Offer.objects.filter(lead_id=lead_id).select_related("rep").order_by("offered_at", "id"))
     pool_ids = {s.get("pool_id") for d in decisions for s in (d["detail"] or {}).get("steps") or () if s.get("pool_id")}
     pool_names = dict(Pool.objects.filter(id__in=pool_ids).values_list("id", "name")) if pool_ids else {}
@@ -754,6 +757,7 @@ def lead_timeline(*, lead_id: int, visible: Visibility = EVERYTHING) -> tuple[Le
         d.update(_explorer_row(d, visible))
         d["high_value"] = detail.get("high_value")
         d["rule_checks"] = checks.get(d["id"], [])
+        d["rule_version"] = rule_versions.get(d["rule_history_id"])
         d["warnings"] = [w for w in detail.get("warnings") or () if isinstance(w, dict)]
         d["repeats"], d["last_repeat_at"] = 0, None
         previous = next((e for e in reversed(events) if e.kind == "decision"), None)
