@@ -214,6 +214,36 @@ def dry_run_explanation(decision: EngineDecision) -> dict[str, Any]:
     }
 
 
+def pool_current_members(pool: Pool) -> list[dict[str, Any]]:
+    """Who the pool routes to now, static and dynamic (``snapshots.pool_snapshots``: active reps),
+    by name: ``[{"rep_id", "name", "weight", "dynamic": bool}]``. Three to four queries."""
+    from routing.snapshots import pool_snapshots
+
+    snapshot = pool_snapshots([pool.pk], with_fairness=False).get(pool.pk)
+    if snapshot is None:
+        return []
+    static = set(pool.members.values_list("rep_id", flat=True))
+    names = dict(Rep.objects.filter(id__in=[rep_id for rep_id, _ in snapshot.members]).values_list("id", "display_name"))
+    rows = [{"rep_id": rep_id, "name": names.get(rep_id, f"Rep #{rep_id}"), "weight": weight, "dynamic": rep_id not in static}
+            for rep_id, weight in snapshot.members]  # fmt: skip
+    return sorted(rows, key=lambda r: r["name"])
+
+
+def pools_with_member_counts(pools: QuerySet[Pool]) -> list[Pool]:
+    """Pools with ``member_count``: everyone an active pool routes to now, dynamic members included
+    (a pool of "every rep with skill X" is not empty because it lists nobody by hand); an
+    inactive pool keeps the count of ``pools`` (its listed members)."""
+    from routing.snapshots import pool_snapshots
+
+    pools = list(pools)
+    snapshots = pool_snapshots([p.pk for p in pools], with_fairness=False)
+    for pool in pools:
+        snapshot = snapshots.get(pool.pk)
+        if snapshot is not None:
+            pool.member_count = len(snapshot.members)
+    return pools
+
+
 # Entities of the generic configuration screens: list columns and search fields.
 ENTITY_QUERYSETS = {
     "pools": lambda: Pool.objects.select_related("manager", "dynamic_skill", "dynamic_team"),

@@ -277,13 +277,14 @@ ENTITIES: dict[str, Entity] = {
                    ("display_name", "user__username", "user__email", "team__name"),
                    (("Name", "display_name"), ("Username", "user.username"), ("Tier", "get_tier_display"),
                     ("Team", "team"), ("Manager", "manager"), ("Timezone", "timezone"),
-                    ("Max open", "max_open"), ("Max/day", "max_daily"), ("Active", "active")),
+                    ("Open leads cap", "max_open"), ("Daily cap", "max_daily"), ("Active", "active")),
                    (("Skills", forms.RepSkillFormSet), ("Licences", forms.LicenceFormSet),
                     ("Absences", forms.AbsenceFormSet))),  # fmt: skip
     "segments": Entity("Segments", "segment", Segment, forms.SegmentForm, selectors.ENTITY_QUERYSETS["segments"],
                        ("slug", "name"),
                        (("Order", "order"), ("Name", "name"), ("Slug", "slug"), ("SLA (min)", "sla_minutes"),
-                        ("Accept fraction", "accept_fraction"), ("SLA clock", "get_sla_clock_display"), ("Mode", "mode"),
+                        ("Share of SLA to accept", "accept_fraction"), ("SLA clock", "get_sla_clock_display"),
+                        ("Delivery", "get_mode_display"),
                         ("Priority", "priority"), ("Default", "is_default")),
                        can_deactivate=False, drafted=True),  # fmt: skip
     "territories": Entity("Territories", "territory", Territory, forms.TerritoryForm,
@@ -326,6 +327,8 @@ def object_list(request: HtmxHttpRequest, kind: str) -> HttpResponse:
         return HttpResponse(f"Invalid search: {search.errors.as_text()}", status=400, content_type="text/plain")
     query = search.cleaned_data["q"]
     objects = selectors.object_search(entity.queryset(), entity.search, query)
+    if kind == "pools":
+        objects = selectors.pools_with_member_counts(objects)
     rows = [{"obj": obj, "cells": [_cell(obj, attr) for _, attr in entity.columns]} for obj in objects]
     context = {"entity": entity, "kind": kind, "rows": rows, "q": query, "kinds": ENTITIES}
     template = "console/objects.html"
@@ -342,10 +345,15 @@ def object_edit(request: HtmxHttpRequest, kind: str, pk: int | None = None) -> H
     obj = get_object_or_404(entity.model, pk=pk) if pk else entity.model()
     data = request.POST if request.method == "POST" else None
     form = entity.form(data, instance=obj)
+    action = request.POST.get("action", "save") if data is not None else ""
+    if action.startswith("add_row:"):
+        data = forms.formset_add_row(data, prefix=action.split(":", 1)[1])
+        form = entity.form(data, instance=obj)
     formsets = [(label, cls(data, instance=obj, prefix=cls.model.__name__.lower())) for label, cls in entity.formsets]
     conditions = forms.ConditionRows(getattr(obj, "conditions", None), data) if kind == "segments" else None
-    if request.method == "POST":
-        action = request.POST.get("action", "save")
+    if action.startswith("add_row:"):
+        forms.quiet(form, [fs for _, fs in formsets])  # another row, not a save: no errors yet
+    elif request.method == "POST":
         if conditions is not None and action != "save":
             conditions.act(action)
         else:
@@ -364,8 +372,13 @@ def object_edit(request: HtmxHttpRequest, kind: str, pk: int | None = None) -> H
                 messages.success(request, f"{entity.singular.capitalize()} '{saved}' saved.")
                 url = reverse("console:objects", args=[kind])
                 return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    if kind == "pools" and obj.pk:
+        extra_context = {"current_members": selectors.pool_current_members(obj)}
+    else:
+        extra_context = {}
     context = {"entity": entity, "kind": kind, "obj": obj, "form": form, "formsets": formsets, "kinds": ENTITIES,
-               "condition_rows": conditions.render() if conditions is not None else None, **forms.builder_choices()}  # fmt: skip
+               "condition_rows": conditions.render() if conditions is not None else None, **forms.builder_choices(),
+               **extra_context}  # fmt: skip
     template = "console/object_form.html"
     if request.htmx:
         template += "#object-form"
