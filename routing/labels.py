@@ -18,14 +18,17 @@ from routing.engine.conditions import LEAD_FIELDS, to_decimal
 from routing.engine.explain import CRITERION_LABELS, REASON_LABELS
 from routing.engine.schema import requirement_words
 from routing.engine.types import Criterion, Op, Outcome, StepKind, Strategy
-from routing.engine.words import FIELD_LABELS, OP_LABELS, condition_text, conditions_text, field_label, op_label, value_text
+from routing.engine.words import (
+    FIELD_LABELS, OP_LABELS, condition_text, conditions_text, field_label, join_or, op_label, value_text,
+)  # fmt: skip
 
 __all__ = [
     "FIELD_LABELS", "OP_LABELS", "condition_text", "conditions_text", "field_label", "op_label", "value_text",
     "STEP_LABELS", "OUTCOME_LABELS", "DECISION_KIND_LABELS", "STRATEGY_LABELS", "FALLBACK_LABELS",
     "step_label", "outcome_label", "decision_kind_label", "strategy_label", "criterion_label", "criteria_text",
     "reason_label", "reasons_text", "tier_label", "requirements_text", "yes_no", "fallback_text", "op_choices",
-    "criterion_choices", "fallback_choices", "history_type_label", "rule_check_rows", "RULE_CHECK_LABELS", "source_label",
+    "criterion_choices", "fallback_choices", "history_type_label", "rule_check_rows", "RULE_CHECK_LABELS", "source_label", "tie_note", "score_meaning", "SCORE_MEANINGS",
+    "CREDIT_MEANING", "TIE_BREAK",
 ]
 
 STEP_LABELS: Final[dict[str, str]] = {
@@ -274,3 +277,40 @@ def source_label(source: Any) -> str:
     """A decision warning's source ("rule:Zurich desk", "segment:vip") in words."""
     kind, _, name = str(source).partition(":")
     return f"{kind} “{name}”" if name and kind in ("rule", "segment") else str(source)
+
+
+# What a candidate's score is under each strategy (routing.engine.strategies), and how ties go.
+SCORE_MEANINGS: Final[dict[str, str]] = {
+    Strategy.WEIGHTED_FAIR.value: "leads the rep is owed in this pool (their credit, after adding their share of this "
+                                  "lead); the rep owed most, for their weight, is picked",
+    Strategy.CAPACITY_BALANCED.value: "open leads divided by the rep's cap (uncapped reps against the largest cap); "
+                                      "the lightest load is picked",
+    Strategy.BEST_MATCH.value: "the sum of the rep's levels in the skills the rule requires (and the lead's language "
+                               "when the rule requires it); the highest is picked",
+}
+CREDIT_MEANING: Final = ("a rep's running balance of leads in a pool: every lead they could have taken adds their "
+                         "share (their weight over the eligible reps' weights), every lead they get takes one away. "
+                         "Positive means the pool owes them leads.")
+TIE_BREAK: Final = ("the weighted-fair rotation decides: the rep whose turn comes first for their weight, "
+                    "then, if still equal, the rep added to LeadOps first")
+
+
+def score_meaning(strategy: Any) -> str:
+    return SCORE_MEANINGS.get(_code(strategy), "")
+
+
+def tie_note(strategy: Any, candidates: Iterable[Mapping[str, Any]], chosen_rep_id: Any) -> str:
+    """"Tie: Ana and Ben both scored 3.000; …" when the chosen rep's score (as shown, three
+    decimals) equals another eligible rep's, naming the tie-break; "" otherwise."""
+    candidates = [c for c in candidates if c.get("eligible") and c.get("score") is not None]
+    chosen = next((c for c in candidates if c.get("rep_id") == chosen_rep_id and chosen_rep_id is not None), None)
+    if chosen is None:
+        return ""
+    shown = f"{float(chosen['score']):.3f}"
+    tied = [c for c in candidates if c is not chosen and f"{float(c['score']):.3f}" == shown]
+    if not tied:
+        return ""
+    names = [str(chosen.get("name"))] + [str(c.get("name")) for c in tied]
+    both = "both" if len(names) == 2 else "all"
+    return (f"Tie: {join_or(names, 'and')} {both} scored {shown}; {chosen.get('name')} was chosen because "
+            f"{TIE_BREAK}.")

@@ -181,6 +181,7 @@ def dry_run_explanation(decision: EngineDecision) -> dict[str, Any]:
     """The engine's decision as rows a person can read: steps, candidates and reasons."""
     pool_names = dict(Pool.objects.values_list("id", "name"))
     steps = []
+    strategy = decision.rule.strategy if decision.rule else None
     for step in decision.steps:
         steps.append({
             "kind": str(step.kind.value if hasattr(step.kind, "value") else step.kind),
@@ -194,6 +195,8 @@ def dry_run_explanation(decision: EngineDecision) -> dict[str, Any]:
                 for c in step.candidates
             ],
         })  # fmt: skip
+    for step in steps:
+        step["tie"] = labels.tie_note(strategy, step["candidates"], step["chosen_rep_id"])
     chosen = None
     for step in steps:
         for c in step["candidates"]:
@@ -209,6 +212,7 @@ def dry_run_explanation(decision: EngineDecision) -> dict[str, Any]:
         "chosen": chosen,
         "chosen_step": str(getattr(decision.chosen_step, "value", decision.chosen_step or "")),
         "version": decision.config_version,
+        "strategy": str(getattr(strategy, "value", strategy or "")),
         "steps": steps,
         "warnings": engine_explain.to_jsonable(decision.warnings),
     }

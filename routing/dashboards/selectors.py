@@ -638,10 +638,64 @@ def decisions_page(filters: DecisionFilters, *, cursor: str = "", limit: int = 5
     return DecisionPage(rows=rows, next_cursor=encode_cursor(rows[-1]) if more and rows else None)
 
 
+# The decisions CSV: (header, how a row gives the cell). Headers in words, codes in words
+# (routing/labels.py), and the reps each step skipped with their reasons.
+EXPORT_COLUMNS: tuple[tuple[str, Any], ...] = (
+    ("Decision id", lambda r: r["id"]),
+    ("When (UTC)", lambda r: r["created_at"].astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")),
+    ("Kind", lambda r: labels.decision_kind_label(r["kind"])),
+    ("Lead id", lambda r: r["lead_id"]),
+    ("First name", lambda r: r["lead__first_name"]),
+    ("Last name", lambda r: r["lead__last_name"]),
+    ("Company", lambda r: r["lead__company"]),
+    ("Value", lambda r: r["lead__value"]),
+    ("Rule id", lambda r: r["rule_id"]),
+    ("Rule", lambda r: r["rule__name"]),
+    ("Rule version", lambda r: r.get("rule_version") or ""),
+    ("Published version", lambda r: r["ruleset_version"] or "draft"),
+    ("Pool id", lambda r: r["pool_id"]),
+    ("Pool", lambda r: r["pool__name"]),
+    ("Segment", lambda r: r["segment__name"]),
+    ("Outcome", lambda r: labels.outcome_label(r["outcome"])),
+    ("Via", lambda r: labels.step_label(r["step"]) if r["step"] else ""),
+    ("Rep id", lambda r: r["chosen_rep_id"]),
+    ("Rep", lambda r: r["chosen_rep__display_name"]),
+    ("Why", lambda r: r["summary"]),
+    ("Reps skipped and why", lambda r: r.get("skipped", "")),
+)
+EXPORT_HEADER = tuple(header for header, _ in EXPORT_COLUMNS)
+
+
+def _skipped_text(detail: Any, visible: Visibility) -> str:
+    """"Ana Ruiz: no valid licence; Ben Okafor: outside working hours, at daily cap" over every
+    step of a decision (a rep outside the viewer's team keeps its place, not its name or reasons)."""
+    parts = []
+    for step in (detail or {}).get("steps") or ():
+        for c in step.get("candidates") or ():
+            if c.get("eligible"):
+                continue
+            if not visible.sees_rep(c.get("rep_id")):
+                parts.append(f"{OTHER_TEAM}: skipped")
+                continue
+            parts.append(f"{c.get('name')}: {', '.join(labels.reasons_text(c.get('reasons'))) or 'not eligible'}")
+    return "; ".join(parts)
+
+
 def decisions_export(filters: DecisionFilters) -> Iterator[tuple]:
-    """Rows for the CSV export, streamed from a server-side cursor."""
-    rows = decisions_filtered(filters).values(*EXPLORER_FIELDS).iterator(chunk_size=2000)
-    return (tuple(_explorer_row(row, filters.visible)[f] for f in EXPLORER_FIELDS) for row in rows)
+    """Rows for the CSV export (``EXPORT_HEADER``), streamed from a server-side cursor. Two
+    queries: the rules' version numbers, then the decisions with their detail."""
+    from routing.console.selectors import rule_version_numbers
+    from routing.models import Rule
+
+    versions = rule_version_numbers(Rule.objects.values_list("id", flat=True))
+    rows = decisions_filtered(filters).values(*EXPLORER_FIELDS, "detail").iterator(chunk_size=500)
+
+    def row_of(raw: dict[str, Any]) -> tuple:
+        row = _explorer_row(raw, filters.visible)
+        row = {**row, "rule_version": versions.get(row["rule_history_id"]), "skipped": _skipped_text(raw["detail"], filters.visible)}
+        return tuple(cell(row) for _, cell in EXPORT_COLUMNS)
+
+    return (row_of(raw) for raw in rows)
 
 
 OTHER_TEAM = "A rep outside your team"
@@ -749,11 +803,13 @@ def lead_timeline(*, lead_id: int, visible: Visibility = EVERYTHING) -> tuple[Le
     events = [TimelineEvent(at=lead.received_at, kind="received", text="Lead received")]
     for d in decisions:
         detail = d["detail"] or {}
-        d["steps"] = [
-            {**s, "pool_name": pool_names.get(s.get("pool_id"), ""),
-             "candidates": [c if visible.sees_rep(c.get("rep_id")) else _redacted(c) for c in _candidates(s)]}
-            for s in detail.get("steps") or ()
-        ]  # fmt: skip
+        strategy = (detail.get("rule") or {}).get("strategy") if isinstance(detail.get("rule"), dict) else None
+        d["strategy"] = strategy
+        d["steps"] = []
+        for s in detail.get("steps") or ():
+            candidates = [c if visible.sees_rep(c.get("rep_id")) else _redacted(c) for c in _candidates(s)]
+            d["steps"].append({**s, "pool_name": pool_names.get(s.get("pool_id"), ""), "candidates": candidates,
+                               "tie": labels.tie_note(strategy, candidates, s.get("chosen_rep_id"))})  # fmt: skip
         d.update(_explorer_row(d, visible))
         d["high_value"] = detail.get("high_value")
         d["rule_checks"] = checks.get(d["id"], [])

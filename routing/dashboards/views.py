@@ -178,7 +178,7 @@ def decisions_export(request: HtmxHttpRequest) -> HttpResponse:
     if not form.is_valid():
         return HttpResponse(f"Invalid filter: {form.errors.as_text()}", status=400, content_type="text/plain")
     rows = selectors.decisions_export(_decision_filters(form, request))
-    return csv_response(selectors.EXPLORER_FIELDS, rows, "decisions.csv")
+    return csv_response(selectors.EXPORT_HEADER, rows, "decisions.csv")
 
 
 @require_GET
