@@ -219,8 +219,9 @@ def equity_table(
     return table
 
 
-def equity_series(*, pool_id: int, start: dt.date, end: dt.date, rep_ids: list[int]) -> dict[int, list[tuple[dt.date, float]]]:
-    """Per rep and day: leads received minus leads expected (0 on days without rows). One query."""
+def equity_series(*, pool_id: int, start: dt.date, end: dt.date, rep_ids: list[int]) -> dict[int, list[tuple[dt.date, float | None]]]:
+    """Per rep and day: leads received minus leads expected; None on a day without a row (the
+    pool neither sent the rep a lead nor expected one: nothing to plot). One query."""
     days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
     found: dict[int, dict[dt.date, float]] = defaultdict(dict)
     if rep_ids:
@@ -228,7 +229,7 @@ def equity_series(*, pool_id: int, start: dt.date, end: dt.date, rep_ids: list[i
             pool_id=pool_id, day__gte=start, day__lte=end, rep_id__in=rep_ids
         ).values_list("rep_id", "day", "assigned", "expected"):
             found[rep_id][day] = assigned - expected
-    return {rep_id: [(d, found[rep_id].get(d, 0.0)) for d in days] for rep_id in rep_ids}
+    return {rep_id: [(d, found[rep_id].get(d)) for d in days] for rep_id in rep_ids}
 
 
 @dataclass
