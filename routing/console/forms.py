@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -607,15 +608,19 @@ def is_jurisdiction(value: str) -> bool:
 def jurisdiction_choices(extra: Any = ()) -> list[Any]:
     """Whole countries, then the states or regions of the countries LeadOps works in (those of
     its territories, its licences and ``extra``), from ISO 3166 (pycountry): "US-CA" reads
-    "California (US-CA)". Grouped for the select."""
-    import pycountry
-
+    "California (US-CA)". Grouped for the select. Two queries."""
     from reps.models import Licence as LicenceModel
 
     wanted = {str(c).upper() for c in Territory.objects.exclude(country="").values_list("country", flat=True)}
     wanted |= {j.split("-")[0].upper() for j in LicenceModel.objects.values_list("jurisdiction", flat=True).distinct()}
     wanted |= {str(e).split("-")[0].upper() for e in extra if e}
-    wanted = wanted or {"US"}  # nothing configured yet: the demo's and most users' country
+    return _jurisdiction_groups(frozenset(wanted or {"US"}))  # nothing configured yet: the demo's and most users' country
+
+
+@lru_cache(maxsize=32)
+def _jurisdiction_groups(wanted: frozenset[str]) -> list[Any]:
+    import pycountry
+
     countries = sorted(pycountry.countries, key=lambda c: c.name)
     groups: list[Any] = [("", "—"), ("Whole countries", [(c.alpha_2, f"{c.name} ({c.alpha_2})") for c in countries])]
     for country in sorted(wanted):
@@ -640,23 +645,25 @@ def product_line_choices(extra: Any = ()) -> list[tuple[str, str]]:
 
 
 class LicenceForm(forms.ModelForm):
-    """A licence row: jurisdiction and product line picked from lists, not typed."""
+    """A licence row: jurisdiction and product line picked from lists, not typed. ``choices``
+    (from ``LicenceRows``) saves every row from querying the lists again."""
 
     class Meta:
         model = Licence
         fields = ["jurisdiction", "product_line", "valid_from", "valid_until"]
         widgets = {"valid_from": forms.DateInput(attrs={"type": "date"}), "valid_until": forms.DateInput(attrs={"type": "date"})}
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, choices: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         saved_j, saved_p = self.instance.jurisdiction or "", self.instance.product_line or ""
+        choices = choices or {}
         self.fields["jurisdiction"] = ListedChoiceField(
-            choices=jurisdiction_choices([saved_j]), label="Jurisdiction", also_valid=lambda v: v == saved_j or is_jurisdiction(v),
+            choices=choices.get("jurisdiction") or jurisdiction_choices([saved_j]), label="Jurisdiction", also_valid=lambda v: v == saved_j or is_jurisdiction(v),
             help_text="A state or region, or a whole country",
         )  # fmt: skip
         # Product lines are the company's own words: the list offers the known ones, and a line
         # posted by a script or an older page is kept as typed, as the model always allowed.
-        self.fields["product_line"] = ListedChoiceField(choices=product_line_choices([saved_p]), label="Product line",
+        self.fields["product_line"] = ListedChoiceField(choices=choices.get("product_line") or product_line_choices([saved_p]), label="Product line",
                                                         also_valid=lambda v: len(v) <= 50)  # fmt: skip
 
     def clean_jurisdiction(self) -> str:
@@ -664,8 +671,19 @@ class LicenceForm(forms.ModelForm):
         return jurisdiction_code(self.cleaned_data["jurisdiction"]) or self.cleaned_data["jurisdiction"]
 
 
+class LicenceRows(forms.BaseInlineFormSet):
+    """The lists are worked out once for all rows (they include every row's saved value)."""
+
+    def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
+        if not hasattr(self, "_choices"):
+            saved = list(self.get_queryset().values_list("jurisdiction", "product_line")) if self.instance.pk else []
+            self._choices = {"jurisdiction": jurisdiction_choices([j for j, _ in saved]),
+                             "product_line": product_line_choices([p for _, p in saved])}  # fmt: skip
+        return {**super().get_form_kwargs(index), "choices": self._choices}
+
+
 LicenceFormSet = forms.inlineformset_factory(
-    Rep, Licence, form=LicenceForm, fields=["jurisdiction", "product_line", "valid_from", "valid_until"], **REP_ROWS,
+    Rep, Licence, form=LicenceForm, formset=LicenceRows, fields=["jurisdiction", "product_line", "valid_from", "valid_until"], **REP_ROWS,
     widgets={"valid_from": forms.DateInput(attrs={"type": "date"}), "valid_until": forms.DateInput(attrs={"type": "date"})},
 )  # fmt: skip
 AbsenceFormSet = forms.inlineformset_factory(
