@@ -19,7 +19,7 @@ from routing.engine.explain import CRITERION_LABELS, REASON_LABELS
 from routing.engine.schema import requirement_words
 from routing.engine.types import Criterion, Op, Outcome, StepKind, Strategy
 from routing.engine.words import (
-    FIELD_LABELS, OP_LABELS, condition_text, conditions_text, field_label, join_or, op_label, value_text,
+    FIELD_LABELS, OP_LABELS, STRATEGY_LABELS, condition_text, conditions_text, field_label, join_or, op_label, value_text,
 )  # fmt: skip
 
 __all__ = [
@@ -52,11 +52,6 @@ DECISION_KIND_LABELS: Final[dict[str, str]] = {
     "manual": "Manual",
 }
 
-STRATEGY_LABELS: Final[dict[str, str]] = {
-    Strategy.WEIGHTED_FAIR.value: "Weighted fair",
-    Strategy.CAPACITY_BALANCED.value: "Capacity balanced",
-    Strategy.BEST_MATCH.value: "Best match",
-}
 
 # The fallback step kinds as the rule editor offers them (a chain reads "Another pool → Holding pool").
 FALLBACK_LABELS: Final[dict[str, str]] = {

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Final
 
-from routing.engine.types import Condition, Op
+from routing.engine.types import Condition, Op, Strategy
 
 ATTRIBUTES_PREFIX: Final = "attributes."
 
@@ -58,6 +58,12 @@ OP_LABELS: Final[dict[Op, str]] = {
     Op.BETWEEN: "is between",
     Op.IS_EMPTY: "is empty",
     Op.IS_SET: "is filled in",
+}
+
+STRATEGY_LABELS: Final[dict[str, str]] = {
+    Strategy.WEIGHTED_FAIR.value: "Weighted fair",
+    Strategy.CAPACITY_BALANCED.value: "Capacity balanced",
+    Strategy.BEST_MATCH.value: "Best match",
 }
 
 _ACRONYMS: Final = frozenset({"id", "sla", "url", "crm", "api", "utm", "us", "eu"})
