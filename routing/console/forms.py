@@ -660,6 +660,7 @@ class LicenceForm(forms.ModelForm):
         self.fields["jurisdiction"] = ListedChoiceField(
             choices=choices.get("jurisdiction") or jurisdiction_choices([saved_j]), label="Jurisdiction", also_valid=lambda v: v == saved_j or is_jurisdiction(v),
             help_text="A state or region, or a whole country",
+            error_messages={"invalid_choice": "Unknown jurisdiction: use an ISO 3166 country (US) or subdivision (US-CA) code."},
         )  # fmt: skip
         # Product lines are the company's own words: the list offers the known ones, and a line
         # posted by a script or an older page is kept as typed, as the model always allowed.

@@ -26,9 +26,12 @@ SKIP_PREFIXES = ("/admin/", "/api/", "/health/", "/metrics", "/inbox/events/", "
 
 ENGINE_CODES = sorted({str(m.value) for enum in (Reason, Criterion, Strategy, StepKind, Op) for m in enum if "_" in str(m.value)}
                       | {"gte", "lte"})  # fmt: skip
+ENGLISH_OPS = {Op.IN, Op.CONTAINS, Op.BETWEEN}
 FIELDS = "value|state|country|language|product_line|fit_score|intent|segment|postal_code|company|source|account_tier"
 PROBLEMS = {
-    "operator code": re.compile(rf"\b(?:attributes\.\w+|{FIELDS})\s+(?:{'|'.join(o.value for o in Op)})\b"),
+    # "in", "contains" and "between" are also English ("value in currency"): only before a list.
+    "operator code": re.compile(rf"\b(?:attributes\.\w+|{FIELDS})\s+(?:{'|'.join(o.value for o in Op if o not in ENGLISH_OPS)}"
+                                rf"|(?:in|between)(?=\s*\[))\b"),
     "engine code": re.compile(rf"\b(?:{'|'.join(map(re.escape, ENGINE_CODES))})\b"),
     "custom attribute path": re.compile(r"\battributes\.[a-z_]+"),
     "Python list": re.compile(r"\[(?:'[^']*'|\"[^\"]*\"|-?\d+(?:\.\d+)?)(?:, (?:'[^']*'|\"[^\"]*\"|-?\d+(?:\.\d+)?))*\]"),
@@ -158,7 +161,7 @@ def test_no_page_speaks_engine_codes_to_any_role() -> None:
 
 
 @pytest.mark.parametrize(("text", "kind"), [
-    ("value gte 50000", "operator code"), ("state in ['TX', 'FL']", "Python list"),
+    ("value gte 50000", "operator code"), ("state in ['TX', 'FL']", "Python list"), ("state in ['TX']", "operator code"),
     ("attributes.vertical equals insurance", "custom attribute path"), ("Enabled: True", "Python boolean"),
     ("lead__first_name", "ORM path"), ("skipped: at_open_cap", "engine code"), ("weighted_fair", "engine code"),
     ("calendar: None", "Python None"), ("{'skill': 'x'}", "Python dict"),
