@@ -1,5 +1,7 @@
 """Words for the routing codes that pages show: step kinds, outcomes, decision kinds, strategies,
-relaxed criteria and rule requirements. Pure functions over plain values, no ORM.
+relaxed criteria, rule requirements, condition fields, operators and values, yes/no. Pure
+functions over plain values, no ORM. This is the one module pages, forms and exports take words
+from: nothing else defines a label for a routing code.
 
 Reasons and criteria reuse the engine's own labels (routing.engine.explain), so a page and a
 decision summary never describe the same thing differently. Unknown codes (an old decision
@@ -12,10 +14,23 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from reps.models import Tier
+from routing.engine.conditions import LEAD_FIELDS, to_decimal
 from routing.engine.explain import CRITERION_LABELS, REASON_LABELS
 from routing.engine.schema import requirement_words
 from routing.engine.accounts import METHOD_WORDS
-from routing.engine.types import MatchMethod, Outcome, StepKind, Strategy
+from routing.engine.types import Criterion, MatchMethod, Op, Outcome, StepKind, Strategy
+from routing.engine.words import (
+    FIELD_LABELS, OP_LABELS, STRATEGY_LABELS, condition_text, conditions_text, field_label, join_or, op_label, value_text,
+)  # fmt: skip
+
+__all__ = [
+    "FIELD_LABELS", "OP_LABELS", "condition_text", "conditions_text", "field_label", "op_label", "value_text",
+    "STEP_LABELS", "OUTCOME_LABELS", "DECISION_KIND_LABELS", "STRATEGY_LABELS", "FALLBACK_LABELS",
+    "step_label", "outcome_label", "decision_kind_label", "strategy_label", "criterion_label", "criteria_text",
+    "reason_label", "reasons_text", "tier_label", "requirements_text", "yes_no", "fallback_text", "op_choices",
+    "criterion_choices", "fallback_choices", "history_type_label", "rule_check_rows", "RULE_CHECK_LABELS", "source_label", "tie_note", "score_meaning", "SCORE_MEANINGS",
+    "CREDIT_MEANING", "TIE_BREAK",
+]
 
 STEP_LABELS: Final[dict[str, str]] = {
     StepKind.PRIMARY.value: "rule's pool",
@@ -51,6 +66,7 @@ def account_match_text(match: Mapping[str, Any] | None) -> str:
         words += f" ({match['score']:.0f}% similar)"
     return words
 
+
 DECISION_KIND_LABELS: Final[dict[str, str]] = {
     "route": "Routing",
     "escalation": "Escalation",
@@ -58,11 +74,19 @@ DECISION_KIND_LABELS: Final[dict[str, str]] = {
     "manual": "Manual",
 }
 
-STRATEGY_LABELS: Final[dict[str, str]] = {
-    Strategy.WEIGHTED_FAIR.value: "Weighted fair",
-    Strategy.CAPACITY_BALANCED.value: "Capacity balanced",
-    Strategy.BEST_MATCH.value: "Best match",
+
+# The fallback step kinds as the rule editor offers them (a chain reads "Another pool → Holding pool").
+FALLBACK_LABELS: Final[dict[str, str]] = {
+    StepKind.ACCOUNT_OWNER.value: "Account owner first",
+    StepKind.RELAX.value: "Relax criteria",
+    StepKind.POOL.value: "Another pool",
+    StepKind.BACKUP.value: "Backup rep",
+    StepKind.MANAGER.value: "Pool manager",
+    StepKind.HOLDING.value: "Holding pool",
 }
+
+# simple-history's record types, and a restore (a change whose reason starts "Restored").
+HISTORY_TYPE_LABELS: Final[dict[str, str]] = {"+": "created", "~": "changed", "-": "deleted"}
 
 _CRITERIA: Final[dict[str, str]] = {str(c.value): label for c, label in CRITERION_LABELS.items()}
 _REASONS: Final[dict[str, str]] = {str(r.value): label for r, label in REASON_LABELS.items()}
@@ -179,3 +203,132 @@ def requirements_text(requirements: Mapping[str, Any] | None) -> str:
     known = {"skills", *words}
     parts += [f"{key}={value}" for key, value in sorted(requirements.items()) if key not in known and value]
     return "; ".join(parts) or "none"
+
+
+def reasons_text(reasons: Iterable[Any] | None) -> list[str]:
+    """A candidate's skip reason codes in words, in order."""
+    return [reason_label(r) for r in reasons or ()]
+
+
+def yes_no(value: Any) -> str:
+    """True/False (or "true"/"false") as "yes"/"no"; anything else unchanged."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value in ("true", "True"):
+        return "yes"
+    if value in ("false", "False"):
+        return "no"
+    return "" if value is None else str(value)
+
+
+def fallback_text(steps: Iterable[Mapping[str, Any]] | None, *, pools: Mapping[int, str] | None = None,
+                  reps: Mapping[int, str] | None = None) -> str:
+    """A fallback chain in words: "Another pool (General) → Holding pool"."""
+    parts = []
+    for step in steps or ():
+        kind, target = _code(step.get("kind")), step.get("target_id")
+        label = FALLBACK_LABELS.get(kind, kind)
+        if kind == StepKind.POOL.value and target is not None:
+            label += f" ({(pools or {}).get(target, f'pool #{target}')})"
+        elif kind == StepKind.BACKUP.value and target is not None:
+            label += f" ({(reps or {}).get(target, f'rep #{target}')})"
+        parts.append(label)
+    return " → ".join(parts) or "none"
+
+
+def history_type_label(history_type: Any, reason: Any = None) -> str:
+    """A history record's kind in words; a change recorded by a restore reads "restored"."""
+    if reason and str(reason).startswith("Restored"):
+        return "restored"
+    return HISTORY_TYPE_LABELS.get(str(history_type), str(history_type))
+
+
+def op_choices() -> list[tuple[str, str]]:
+    """Operators for a drop-down: (code, words)."""
+    return [(op.value, OP_LABELS[op]) for op in Op]
+
+
+def criterion_choices() -> list[tuple[str, str]]:
+    """Relaxable criteria for a drop-down: (code, words)."""
+    return [(c.value, criterion_label(c)) for c in Criterion]
+
+
+def fallback_choices(kinds: Iterable[Any]) -> list[tuple[str, str]]:
+    return [(_code(k), FALLBACK_LABELS.get(_code(k), _code(k))) for k in kinds]
+
+
+RULE_CHECK_LABELS: Final[dict[str, str]] = {
+    "matched": "matched",
+    "failed": "did not match",
+    "disabled": "switched off",
+    "not_reached": "not checked",
+}
+
+
+def rule_check_rows(checks: Iterable[Any]) -> list[dict[str, Any]]:
+    """``engine.qualify.rule_checks`` as rows a page shows: each rule in evaluation order, what
+    happened to it in words and why ("needs value is at least 50,000; the lead's value is 9,000")."""
+    rows = []
+    for check in checks:
+        rule, outcome = check.rule, check.outcome
+        if outcome == "matched":
+            why = "all its conditions hold" if rule.conditions else "it matches every lead"
+        elif outcome == "failed" and check.failing is not None:
+            field = field_label(check.failing.field)
+            field = field if field.split(" ", 1)[0].isupper() and len(field) > 1 else field[:1].lower() + field[1:]
+            actual = check.actual
+            if isinstance(actual, str) and LEAD_FIELDS.get(check.failing.field) in ("decimal", "int"):
+                actual = to_decimal(actual) if to_decimal(actual) is not None else actual  # stored as text
+            has = not (actual is None or actual == "" or actual == [] or actual == {})
+            why = (f"needs “{condition_text(check.failing)}”, but "
+                   + (f"the lead's {field} is {value_text(actual)}" if has else f"the lead has no {field}"))
+        elif outcome == "disabled":
+            why = "the rule is switched off"
+        else:
+            why = "a rule above it took the lead"
+        rows.append({"rule_id": rule.id, "name": rule.name, "priority": rule.priority, "outcome": outcome,
+                     "outcome_label": RULE_CHECK_LABELS.get(outcome, outcome), "why": why})
+    return rows
+
+
+def source_label(source: Any) -> str:
+    """A decision warning's source ("rule:Zurich desk", "segment:vip") in words."""
+    kind, _, name = str(source).partition(":")
+    return f"{kind} “{name}”" if name and kind in ("rule", "segment") else str(source)
+
+
+# What a candidate's score is under each strategy (routing.engine.strategies), and how ties go.
+SCORE_MEANINGS: Final[dict[str, str]] = {
+    Strategy.WEIGHTED_FAIR.value: "leads the rep is owed in this pool (their credit, after adding their share of this "
+                                  "lead); the rep owed most, for their weight, is picked",
+    Strategy.CAPACITY_BALANCED.value: "open leads divided by the rep's cap (uncapped reps against the largest cap); "
+                                      "the lightest load is picked",
+    Strategy.BEST_MATCH.value: "the sum of the rep's levels in the skills the rule requires (and the lead's language "
+                               "when the rule requires it); the highest is picked",
+}
+CREDIT_MEANING: Final = ("a rep's running balance of leads in a pool: every lead they could have taken adds their "
+                         "share (their weight over the eligible reps' weights), every lead they get takes one away. "
+                         "Positive means the pool owes them leads.")
+TIE_BREAK: Final = ("the weighted-fair rotation decides: the rep whose turn comes first for their weight, "
+                    "then, if still equal, the rep added to LeadOps first")
+
+
+def score_meaning(strategy: Any) -> str:
+    return SCORE_MEANINGS.get(_code(strategy), "")
+
+
+def tie_note(strategy: Any, candidates: Iterable[Mapping[str, Any]], chosen_rep_id: Any) -> str:
+    """"Tie: Ana and Ben both scored 3.000; …" when the chosen rep's score (as shown, three
+    decimals) equals another eligible rep's, naming the tie-break; "" otherwise."""
+    candidates = [c for c in candidates if c.get("eligible") and c.get("score") is not None]
+    chosen = next((c for c in candidates if c.get("rep_id") == chosen_rep_id and chosen_rep_id is not None), None)
+    if chosen is None:
+        return ""
+    shown = f"{float(chosen['score']):.3f}"
+    tied = [c for c in candidates if c is not chosen and f"{float(c['score']):.3f}" == shown]
+    if not tied:
+        return ""
+    names = [str(chosen.get("name"))] + [str(c.get("name")) for c in tied]
+    both = "both" if len(names) == 2 else "all"
+    return (f"Tie: {join_or(names, 'and')} {both} scored {shown}; {chosen.get('name')} was chosen because "
+            f"{TIE_BREAK}.")

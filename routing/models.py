@@ -15,11 +15,13 @@ from simple_history.models import HistoricalRecords
 
 from routing.engine.sla import DELIVERY_MODE_LABELS, SLA_CLOCK_LABELS, SlaClock
 from routing.engine.sla import DeliveryMode as EngineDeliveryMode
-from routing.engine.types import Criterion, StepKind, Strategy
+from routing.engine.types import StepKind, Strategy
+from routing.engine.words import STRATEGY_LABELS
 
-STRATEGY_CHOICES = [(s.value, s.value.replace("_", " ").capitalize()) for s in Strategy]
-CRITERION_CHOICES = [(c.value, c.value.replace("_", " ").capitalize()) for c in Criterion]
+STRATEGY_CHOICES = [(s.value, STRATEGY_LABELS[s.value]) for s in Strategy]  # words: routing.labels
 SLA_CLOCK_CHOICES = [(clock.value, SLA_CLOCK_LABELS[clock]) for clock in SlaClock]
+
+
 class DeliveryMode(models.TextChoices):
     """How a segment's leads reach a rep: routing.engine.sla.DeliveryMode, with its labels."""
 

@@ -14,6 +14,21 @@ register.filter("outcome_label", labels.outcome_label)
 register.filter("decision_kind_label", labels.decision_kind_label)
 register.filter("strategy_label", labels.strategy_label)
 register.filter("criteria_text", labels.criteria_text)
+register.filter("conditions_text", labels.conditions_text)
+register.filter("condition_text", labels.condition_text)
+register.filter("field_label", labels.field_label)
+register.filter("reason_label", labels.reason_label)
+register.filter("yes_no", labels.yes_no)
+register.filter("fallback_text", labels.fallback_text)
+register.filter("source_label", labels.source_label)
+register.filter("score_meaning", labels.score_meaning)
+
+
+@register.simple_tag
+def glossary_words() -> dict[str, object]:
+    """Words of the score/credit glossary (templates/routing/_glossary.html)."""
+    return {"score_meanings": list(labels.SCORE_MEANINGS.items()), "credit_meaning": labels.CREDIT_MEANING,
+            "tie_break": labels.TIE_BREAK}
 
 
 @register.filter

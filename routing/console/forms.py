@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -21,7 +22,8 @@ from calendars.forms import TimezoneField, WeeklyHoursField
 from reps.models import Absence, Licence, Pool, PoolMember, Rep, RepSkill, Skill, Team, Territory, Tier
 from routing.engine import LEAD_FIELDS, schema
 from routing.engine.conditions import LIST_OPS, NUMERIC_OPS, PRESENCE_OPS
-from routing.engine.types import Criterion, Op, StepKind
+from routing.engine.types import Op, StepKind
+from routing import labels
 from routing.console import selectors
 from routing.models import FALLBACK_KINDS, Rule, Segment
 from routing.import_mapping import FIELD_LABELS
@@ -30,18 +32,10 @@ from routing.validation import contains_nul as has_nul
 from routing.validation import lead_input_fields
 
 FIELD_NAMES = [name for name in LEAD_FIELDS if name != "attributes"]
-OP_LABELS = {
-    Op.EQUALS: "equals", Op.NOT_EQUALS: "does not equal", Op.IN: "is one of", Op.NOT_IN: "is none of",
-    Op.CONTAINS: "contains", Op.STARTS_WITH: "starts with", Op.GT: ">", Op.GTE: "≥", Op.LT: "<", Op.LTE: "≤",
-    Op.BETWEEN: "between", Op.IS_EMPTY: "is empty", Op.IS_SET: "is set",
-}  # fmt: skip
-OP_CHOICES = [(op.value, OP_LABELS[op]) for op in Op]
-CRITERION_CHOICES = [(c.value, c.value.replace("_", " ")) for c in Criterion]
-FALLBACK_LABELS = {
-    StepKind.ACCOUNT_OWNER: "Account owner first", StepKind.RELAX: "Relax criteria", StepKind.POOL: "Another pool", StepKind.BACKUP: "Backup rep",
-    StepKind.MANAGER: "Pool manager", StepKind.HOLDING: "Holding pool",
-}  # fmt: skip
-FALLBACK_CHOICES = [(k.value, FALLBACK_LABELS.get(k, k.value)) for k in FALLBACK_KINDS]
+FIELD_CHOICES = [(name, labels.field_label(name)) for name in FIELD_NAMES]
+OP_CHOICES = labels.op_choices()
+CRITERION_CHOICES = labels.criterion_choices()
+FALLBACK_CHOICES = labels.fallback_choices(FALLBACK_KINDS)
 # Shown in place of a target for the kinds that need none.
 FALLBACK_HINTS = [
     (StepKind.ACCOUNT_OWNER.value, "the matched account's owner, before the pool (first step only; caps apply "
@@ -402,7 +396,7 @@ def _whole(text: Any) -> Any:
 
 def builder_choices() -> dict[str, Any]:
     return {
-        "field_names": FIELD_NAMES, "op_choices": OP_CHOICES, "criterion_choices": CRITERION_CHOICES,
+        "field_names": FIELD_NAMES, "field_choices": FIELD_CHOICES, "op_choices": OP_CHOICES, "criterion_choices": CRITERION_CHOICES,
         "fallback_choices": FALLBACK_CHOICES, "fallback_hints": FALLBACK_HINTS,
         "skill_choices": [(s.key, str(s)) for s in Skill.objects.filter(active=True)],
         "pool_choices": [(str(p.id), p.name) for p in Pool.objects.filter(active=True)],
@@ -455,23 +449,6 @@ class TerritoryForm(forms.ModelForm):
         return data
 
 
-class LicenceForm(forms.ModelForm):
-    """A jurisdiction accepted as a country or subdivision code or name (``US``, ``US-CA``,
-    ``US-California``), stored as the code leads are compared with."""
-
-    jurisdiction = forms.CharField(max_length=100, help_text="US-CA for a state, US for a whole country")
-
-    class Meta:
-        model = Licence
-        fields = ["jurisdiction", "product_line", "valid_from", "valid_until"]
-
-    def clean_jurisdiction(self) -> str:
-        code = jurisdiction_code(self.cleaned_data["jurisdiction"])
-        if code is None:
-            raise forms.ValidationError("Unknown jurisdiction: use an ISO 3166 country (US) or subdivision (US-CA) code.")
-        return code
-
-
 class PoolForm(forms.ModelForm):
     """A pool; its values pass ``schema.PoolFile`` (the importer's model), references as names."""
 
@@ -481,7 +458,7 @@ class PoolForm(forms.ModelForm):
                   "dynamic_weight", "calendar"]  # fmt: skip
         labels = {"dynamic_skill": "Dynamic: every active rep with skill", "dynamic_min_level": "… at level at least",
                   "dynamic_team": "Dynamic: every active rep in team", "dynamic_weight": "Weight of dynamic members",
-                  "calendar": "Opening hours (business calendar)"}  # fmt: skip
+                  "calendar": "Opening hours (business calendar)", "manager": "Pool manager"}  # fmt: skip
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -528,6 +505,10 @@ class SegmentForm(forms.ModelForm):
         model = Segment
         fields = ["slug", "name", "sla_minutes", "accept_fraction", "sla_clock", "calendar", "mode", "priority",
                   "order", "is_default"]  # fmt: skip
+        labels = {"slug": "Short name (in URLs and conditions)", "sla_minutes": "SLA minutes",
+                  "accept_fraction": "Share of the SLA a rep has to accept", "sla_clock": "SLA clock",
+                  "mode": "Delivery", "priority": "Queue priority", "order": "Qualification order",
+                  "is_default": "Default segment (for leads no other segment claims)"}  # fmt: skip
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -563,7 +544,13 @@ class RepForm(forms.ModelForm):
         model = Rep
         fields = ["display_name", "tier", "timezone", "working_hours", "calendar", "active", "team", "manager",
                   "max_open", "max_daily", "max_weekly", "territories"]  # fmt: skip
-        widgets = {"territories": forms.SelectMultiple(attrs={"size": 5})}
+        widgets = {"territories": forms.CheckboxSelectMultiple}
+        labels = {"display_name": "Name", "max_open": "Most open leads at once", "max_daily": "Most new leads a day",
+                  "max_weekly": "Most new leads a week", "tier": "Seniority tier"}  # fmt: skip
+        help_texts = {"max_open": "Offers and accepted leads still open; blank = no cap",
+                      "max_daily": "Counted in the rep's own timezone; blank = no cap",
+                      "max_weekly": "Monday to Sunday in the rep's timezone; blank = no cap",
+                      "territories": "Tick every territory this rep covers"}  # fmt: skip
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -605,8 +592,104 @@ class RepForm(forms.ModelForm):
 # A rep has a handful of skills, licences and absences: a tampered TOTAL_FORMS must not build 2,000 forms.
 REP_ROWS = {"extra": 1, "can_delete": True, "max_num": 100, "absolute_max": 100, "validate_max": True}
 RepSkillFormSet = forms.inlineformset_factory(Rep, RepSkill, fields=["skill", "level"], **REP_ROWS)
+class ListedChoiceField(forms.ChoiceField):
+    """A select whose choices are computed per form. ``also_valid(value)`` accepts what the list
+    leaves out on purpose (every ISO 3166-2 code, though only some countries' regions are listed;
+    a value saved before, e.g. by an import)."""
+
+    def __init__(self, *, choices: Any, also_valid: Any = None, **kwargs: Any) -> None:
+        super().__init__(choices=choices, **kwargs)
+        self.also_valid = also_valid or (lambda value: False)
+
+    def valid_value(self, value: Any) -> bool:
+        return super().valid_value(value) or (bool(value) and self.also_valid(value))
+
+
+def is_jurisdiction(value: str) -> bool:
+    """A country or subdivision the lead normaliser knows (``routing.reference.jurisdiction_code``)."""
+    return jurisdiction_code(str(value)) is not None
+
+
+def jurisdiction_choices(extra: Any = ()) -> list[Any]:
+    """Whole countries, then the states or regions of the countries LeadOps works in (those of
+    its territories, its licences and ``extra``), from ISO 3166 (pycountry): "US-CA" reads
+    "California (US-CA)". Grouped for the select. Two queries."""
+    from reps.models import Licence as LicenceModel
+
+    wanted = {str(c).upper() for c in Territory.objects.exclude(country="").values_list("country", flat=True)}
+    wanted |= {j.split("-")[0].upper() for j in LicenceModel.objects.values_list("jurisdiction", flat=True).distinct()}
+    wanted |= {str(e).split("-")[0].upper() for e in extra if e}
+    return _jurisdiction_groups(frozenset(wanted or {"US"}))  # nothing configured yet: the demo's and most users' country
+
+
+@lru_cache(maxsize=32)
+def _jurisdiction_groups(wanted: frozenset[str]) -> list[Any]:
+    import pycountry
+
+    countries = sorted(pycountry.countries, key=lambda c: c.name)
+    groups: list[Any] = [("", "—"), ("Whole countries", [(c.alpha_2, f"{c.name} ({c.alpha_2})") for c in countries])]
+    for country in sorted(wanted):
+        found = pycountry.countries.get(alpha_2=country)
+        subs = sorted(pycountry.subdivisions.get(country_code=country) or (), key=lambda s: s.name) if found else []
+        if subs:
+            groups.append((f"{found.name}: states and regions", [(s.code, f"{s.name} ({s.code})") for s in subs]))
+    return groups
+
+
+def product_line_choices(extra: Any = ()) -> list[tuple[str, str]]:
+    """Every product line: "any product line" (the engine's wildcard), the product skills and the
+    lines licences already name."""
+    from reps.models import Licence as LicenceModel
+    from routing.engine.eligibility import WILDCARD_PRODUCT_LINE
+
+    named = {s.code: s.name for s in Skill.objects.filter(kind=Skill.Kind.PRODUCT)}
+    for line in [*LicenceModel.objects.values_list("product_line", flat=True).distinct(), *extra]:
+        if line and line != WILDCARD_PRODUCT_LINE:
+            named.setdefault(line, line)
+    return [("", "—"), (WILDCARD_PRODUCT_LINE, "Any product line")] + sorted(named.items(), key=lambda i: i[1].lower())
+
+
+class LicenceForm(forms.ModelForm):
+    """A licence row: jurisdiction and product line picked from lists, not typed. ``choices``
+    (from ``LicenceRows``) saves every row from querying the lists again."""
+
+    class Meta:
+        model = Licence
+        fields = ["jurisdiction", "product_line", "valid_from", "valid_until"]
+        widgets = {"valid_from": forms.DateInput(attrs={"type": "date"}), "valid_until": forms.DateInput(attrs={"type": "date"})}
+
+    def __init__(self, *args: Any, choices: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        saved_j, saved_p = self.instance.jurisdiction or "", self.instance.product_line or ""
+        choices = choices or {}
+        self.fields["jurisdiction"] = ListedChoiceField(
+            choices=choices.get("jurisdiction") or jurisdiction_choices([saved_j]), label="Jurisdiction", also_valid=lambda v: v == saved_j or is_jurisdiction(v),
+            help_text="A state or region, or a whole country",
+            error_messages={"invalid_choice": "Unknown jurisdiction: use an ISO 3166 country (US) or subdivision (US-CA) code."},
+        )  # fmt: skip
+        # Product lines are the company's own words: the list offers the known ones, and a line
+        # posted by a script or an older page is kept as typed, as the model always allowed.
+        self.fields["product_line"] = ListedChoiceField(choices=choices.get("product_line") or product_line_choices([saved_p]), label="Product line",
+                                                        also_valid=lambda v: len(v) <= 50)  # fmt: skip
+
+    def clean_jurisdiction(self) -> str:
+        # Stored as the code leads are compared with (the same normaliser as the config import).
+        return jurisdiction_code(self.cleaned_data["jurisdiction"]) or self.cleaned_data["jurisdiction"]
+
+
+class LicenceRows(forms.BaseInlineFormSet):
+    """The lists are worked out once for all rows (they include every row's saved value)."""
+
+    def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
+        if not hasattr(self, "_choices"):
+            saved = list(self.get_queryset().values_list("jurisdiction", "product_line")) if self.instance.pk else []
+            self._choices = {"jurisdiction": jurisdiction_choices([j for j, _ in saved]),
+                             "product_line": product_line_choices([p for _, p in saved])}  # fmt: skip
+        return {**super().get_form_kwargs(index), "choices": self._choices}
+
+
 LicenceFormSet = forms.inlineformset_factory(
-    Rep, Licence, form=LicenceForm, fields=["jurisdiction", "product_line", "valid_from", "valid_until"], **REP_ROWS,
+    Rep, Licence, form=LicenceForm, formset=LicenceRows, fields=["jurisdiction", "product_line", "valid_from", "valid_until"], **REP_ROWS,
     widgets={"valid_from": forms.DateInput(attrs={"type": "date"}), "valid_until": forms.DateInput(attrs={"type": "date"})},
 )  # fmt: skip
 AbsenceFormSet = forms.inlineformset_factory(
@@ -616,6 +699,28 @@ AbsenceFormSet = forms.inlineformset_factory(
 )  # fmt: skip
 PoolMemberFormSet = forms.inlineformset_factory(Pool, PoolMember, form=PoolMemberForm, fields=["rep", "weight"], extra=1,
                                                 can_delete=True)  # fmt: skip
+
+
+def formset_add_row(data: QueryDict, *, prefix: str) -> QueryDict:
+    """The posted data with one more (empty) row in the formset ``prefix``: "Add another row"
+    without saving. An unknown prefix or a row count past the formset's maximum leaves it as is."""
+    data = data.copy()
+    key = f"{prefix}-TOTAL_FORMS"
+    total = digits_to_id(data.get(key, ""))
+    if total is not None and total < REP_ROWS["max_num"]:
+        data[key] = str(total + 1)
+    return data
+
+
+def quiet(form: forms.BaseForm, formsets: list[Any]) -> None:
+    """Render bound forms without validating them (a builder button, not a save)."""
+    from django.forms.utils import ErrorDict, ErrorList
+
+    for f in [form, *(sub for fs in formsets for sub in fs.forms)]:
+        f._errors = ErrorDict()
+        f.cleaned_data = {}
+    for fs in formsets:
+        fs._errors, fs._non_form_errors = [], ErrorList()
 
 
 # --- test a lead, import --------------------------------------------------------------------

@@ -23,10 +23,14 @@ RULE_FIELDS = ("name", "priority", "enabled", "conditions", "pool_id", "strategy
                "value_threshold", "high_value_min_tier", "fallback", "relaxation", "reroute_on_escalation")  # fmt: skip
 
 
-def _save(obj: models.Model, *, user: Any = None) -> models.Model:
+def _save(obj: models.Model, *, user: Any = None, reason: str = "") -> models.Model:
+    """``full_clean`` then ``save``; ``reason`` is recorded on the history row (simple-history's
+    ``history_change_reason``), e.g. "Restored version 3" so a restore reads as one."""
     obj.full_clean()
     if user is not None:
         obj._history_user = user
+    if reason:
+        obj._change_reason = reason
     obj.save()
     return obj
 
@@ -85,10 +89,11 @@ def rule_restore_version(*, rule: Rule, history_id: int, user: Any = None) -> Ru
     the editor's and the importer's), so a restore never brings back what the editor refuses.
     """
     old = rule.history.get(history_id=history_id)
+    number = selectors.rule_version_numbers([rule.pk]).get(history_id, history_id)
     data = {name: getattr(old, name) for name in RULE_FIELDS}
-    for name, value in _checked_rule_values(data, what=f"version {history_id}").items():
+    for name, value in _checked_rule_values(data, what=f"version {number}").items():
         setattr(rule, name, value)
-    return _save(rule, user=user)
+    return _save(rule, user=user, reason=f"Restored version {number}")
 
 
 def _snapshot_rule_values(data: dict[str, Any]) -> dict[str, Any]:
@@ -109,11 +114,11 @@ def ruleset_restore(*, ruleset: RuleSet, user: Any = None, note: str = "") -> Ru
         rule = Rule.objects.filter(pk=data["id"]).first() or Rule()
         for name, value in _snapshot_rule_values(data).items():
             setattr(rule, name, value)
-        _save(rule, user=user)
+        _save(rule, user=user, reason=f"Restored with published version {ruleset.version}")
         keep.add(rule.pk)
     for rule in Rule.objects.filter(archived=False).exclude(pk__in=keep):
         rule.archived = True
-        _save(rule, user=user)
+        _save(rule, user=user, reason=f"Restored with published version {ruleset.version} (not in it)")
     segments = snapshot.get("segments", [])
     wanted_default = next((s["slug"] for s in segments if s.get("is_default")), None)
     for seg in Segment.objects.filter(is_default=True).exclude(slug=wanted_default or ""):
@@ -133,6 +138,10 @@ def ruleset_restore(*, ruleset: RuleSet, user: Any = None, note: str = "") -> Ru
 
 
 def ruleset_publish(*, user: Any = None, note: str = "") -> RuleSet:
+    """Publish the draft as a new version. Raises ``ValidationError`` when the draft equals the
+    live version: a publish with nothing in it would only add a version to read past."""
+    if selectors.draft_differs_from_live() is False:
+        raise ValidationError("The draft matches the live version: there is nothing to publish.")
     return routing_services.rule_publish(user=user, note=note)
 
 

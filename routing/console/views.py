@@ -21,6 +21,7 @@ from calendars.forms import CalendarForm, CompanyDayOffFormSet
 from calendars.models import BusinessCalendar
 from reps.access import manager_required, ops_required
 from reps.models import Pool, Rep, Skill, Territory
+from routing import labels
 from routing import services as routing_services
 from routing.config_io import ConfigImportError, config_export, config_import, config_validate
 from routing.console import forms, selectors, services
@@ -113,6 +114,10 @@ def rule_history(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     version = pick("version", versions[0])
     position = versions.index(version)
     against = pick("against", versions[position + 1] if position + 1 < len(versions) else None)
+    numbers = selectors.rule_version_numbers([rule.pk])
+    for v in versions:
+        v.number = numbers.get(v.history_id, v.history_id)
+        v.change_label = labels.history_type_label(v.history_type, v.history_change_reason)
     context = {
         "rule": rule, "versions": versions, "version": version, "against": against,
         "changes": selectors.rule_version_diff(version, against) if against is not version else [],
@@ -132,7 +137,8 @@ def rule_restore(request: HtmxHttpRequest, pk: int, history_id: int) -> HttpResp
     except ValidationError as exc:
         messages.error(request, f"Cannot restore this version: {'; '.join(exc.messages)}")
         return redirect(f"{reverse('console:rule_history', args=[pk])}?version={history_id}")
-    messages.success(request, "Earlier version restored as the newest draft. Publish to make it live.")
+    messages.success(request, "Earlier version restored as the newest draft version (recorded as a restore). "
+                              "Publish to make it live.")
     return redirect("console:rule_history", pk=pk)
 
 
@@ -141,10 +147,16 @@ def rule_restore(request: HtmxHttpRequest, pk: int, history_id: int) -> HttpResp
 def versions(request: HtmxHttpRequest) -> HttpResponse:
     form = forms.PublishForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        ruleset = services.ruleset_publish(user=request.user, note=form.cleaned_data["note"])
-        messages.success(request, f"Published version {ruleset.version}. Routing uses it now.")
+        try:
+            ruleset = services.ruleset_publish(user=request.user, note=form.cleaned_data["note"])
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"Published version {ruleset.version}. Routing uses it now.")
         return redirect("console:versions")
-    context = {"form": form, "rulesets": selectors.ruleset_list(), "draft_changed": selectors.draft_differs_from_live()}
+    diff = selectors.draft_diff()
+    context = {"form": form, "rulesets": selectors.ruleset_list(), "draft_changed": not diff["empty"], "diff": diff,
+               "nothing_published": diff["live_version"] is None}  # fmt: skip
     return render(request, "console/versions.html", context)
 
 
@@ -169,7 +181,7 @@ def version_restore(request: HtmxHttpRequest, version: int) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def test_lead(request: HtmxHttpRequest) -> HttpResponse:
     form = forms.TestLeadForm(request.POST or None, recent=selectors.recent_lead_choices())
-    result, error = None, None
+    result, error, checks = None, None, []
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         lead = data["lead_json"]
@@ -190,10 +202,11 @@ def test_lead(request: HtmxHttpRequest) -> HttpResponse:
         else:
             decision = routing_services.lead_dry_run(data=cleaned, draft=data["mode"] == "draft")
             result = selectors.dry_run_explanation(decision)
+            checks = selectors.dry_run_rule_checks(data=cleaned, draft=data["mode"] == "draft")
     template = "console/test_lead.html"
     if request.htmx:
         template += "#test-result"
-    return render(request, template, {"form": form, "result": result, "error": error})
+    return render(request, template, {"form": form, "result": result, "error": error, "checks": checks})
 
 
 # --- import / export ------------------------------------------------------------------------
@@ -250,6 +263,7 @@ class Entity:
     columns: tuple[tuple[str, str], ...]  # (label, attribute)
     formsets: tuple[tuple[str, Any], ...] = field(default=())
     can_deactivate: bool = True
+    drafted: bool = False  # saved to the draft and published with the rules (segments), else live at once
 
 
 ENTITIES: dict[str, Entity] = {
@@ -263,15 +277,16 @@ ENTITIES: dict[str, Entity] = {
                    ("display_name", "user__username", "user__email", "team__name"),
                    (("Name", "display_name"), ("Username", "user.username"), ("Tier", "get_tier_display"),
                     ("Team", "team"), ("Manager", "manager"), ("Timezone", "timezone"),
-                    ("Max open", "max_open"), ("Max/day", "max_daily"), ("Active", "active")),
+                    ("Open leads cap", "max_open"), ("Daily cap", "max_daily"), ("Active", "active")),
                    (("Skills", forms.RepSkillFormSet), ("Licences", forms.LicenceFormSet),
                     ("Absences", forms.AbsenceFormSet))),  # fmt: skip
     "segments": Entity("Segments", "segment", Segment, forms.SegmentForm, selectors.ENTITY_QUERYSETS["segments"],
                        ("slug", "name"),
                        (("Order", "order"), ("Name", "name"), ("Slug", "slug"), ("SLA (min)", "sla_minutes"),
-                        ("Accept fraction", "accept_fraction"), ("SLA clock", "get_sla_clock_display"), ("Mode", "mode"),
+                        ("Share of SLA to accept", "accept_fraction"), ("SLA clock", "get_sla_clock_display"),
+                        ("Delivery", "get_mode_display"),
                         ("Priority", "priority"), ("Default", "is_default")),
-                       can_deactivate=False),  # fmt: skip
+                       can_deactivate=False, drafted=True),  # fmt: skip
     "territories": Entity("Territories", "territory", Territory, forms.TerritoryForm,
                           selectors.ENTITY_QUERYSETS["territories"], ("name", "country", "region", "postal_prefix"),
                           (("Name", "name"), ("Parent", "parent"), ("Country", "country"), ("Region", "region"),
@@ -312,6 +327,8 @@ def object_list(request: HtmxHttpRequest, kind: str) -> HttpResponse:
         return HttpResponse(f"Invalid search: {search.errors.as_text()}", status=400, content_type="text/plain")
     query = search.cleaned_data["q"]
     objects = selectors.object_search(entity.queryset(), entity.search, query)
+    if kind == "pools":
+        objects = selectors.pools_with_member_counts(objects)
     rows = [{"obj": obj, "cells": [_cell(obj, attr) for _, attr in entity.columns]} for obj in objects]
     context = {"entity": entity, "kind": kind, "rows": rows, "q": query, "kinds": ENTITIES}
     template = "console/objects.html"
@@ -328,10 +345,15 @@ def object_edit(request: HtmxHttpRequest, kind: str, pk: int | None = None) -> H
     obj = get_object_or_404(entity.model, pk=pk) if pk else entity.model()
     data = request.POST if request.method == "POST" else None
     form = entity.form(data, instance=obj)
+    action = request.POST.get("action", "save") if data is not None else ""
+    if action.startswith("add_row:"):
+        data = forms.formset_add_row(data, prefix=action.split(":", 1)[1])
+        form = entity.form(data, instance=obj)
     formsets = [(label, cls(data, instance=obj, prefix=cls.model.__name__.lower())) for label, cls in entity.formsets]
     conditions = forms.ConditionRows(getattr(obj, "conditions", None), data) if kind == "segments" else None
-    if request.method == "POST":
-        action = request.POST.get("action", "save")
+    if action.startswith("add_row:"):
+        forms.quiet(form, [fs for _, fs in formsets])  # another row, not a save: no errors yet
+    elif request.method == "POST":
         if conditions is not None and action != "save":
             conditions.act(action)
         else:
@@ -350,8 +372,13 @@ def object_edit(request: HtmxHttpRequest, kind: str, pk: int | None = None) -> H
                 messages.success(request, f"{entity.singular.capitalize()} '{saved}' saved.")
                 url = reverse("console:objects", args=[kind])
                 return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    if kind == "pools" and obj.pk:
+        extra_context = {"current_members": selectors.pool_current_members(obj)}
+    else:
+        extra_context = {}
     context = {"entity": entity, "kind": kind, "obj": obj, "form": form, "formsets": formsets, "kinds": ENTITIES,
-               "condition_rows": conditions.render() if conditions is not None else None, **forms.builder_choices()}  # fmt: skip
+               "condition_rows": conditions.render() if conditions is not None else None, **forms.builder_choices(),
+               **extra_context}  # fmt: skip
     template = "console/object_form.html"
     if request.htmx:
         template += "#object-form"

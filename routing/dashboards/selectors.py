@@ -20,7 +20,7 @@ from reps.models import Absence, FairnessState, Pool, Rep, RepLoad
 from reps.scope import EVERYTHING, Visibility
 from reps.selectors import away_is_until_back
 from routing.dashboards.models import EquityDaily
-from routing.engine import REASON_LABELS
+from routing import labels
 from routing.engine.sla import SLA_CLOCK_LABELS, SlaClock, clock_of, minutes_between, sla_calendar
 from routing.engine.types import StepKind, Strategy
 from routing.models import Decision, DeliveryMode, Lead, Offer, Segment
@@ -109,18 +109,17 @@ class EquityTable:
 
     @property
     def strategy_labels(self) -> list[str]:
-        return [STRATEGY_LABELS.get(s, s) for s in sorted(self.strategies)]
+        return [_strategy_words(s) for s in sorted(self.strategies)]
 
     @property
     def drifting(self) -> list[EquityRow]:
         return [r for r in self.rows if r.drift or r.value_drift]
 
 
-STRATEGY_LABELS = {
-    Strategy.WEIGHTED_FAIR.value: "weighted fair",
-    Strategy.CAPACITY_BALANCED.value: "capacity balanced",
-    Strategy.BEST_MATCH.value: "best match",
-}
+def _strategy_words(strategy: str) -> str:
+    return labels.strategy_label(strategy).lower()
+
+
 # A gap this small is the rotation's rhythm, never drift. It is not the engine's proven bound,
 # which grows with the pool ((n - 1) / 2 leads, routing.engine.fairness.drift_bound; no rule can
 # promise 1.5 for 7 or more reps): in everyday patterns reps stay within about one lead, and the
@@ -223,8 +222,9 @@ def equity_table(
     return table
 
 
-def equity_series(*, pool_id: int, start: dt.date, end: dt.date, rep_ids: list[int]) -> dict[int, list[tuple[dt.date, float]]]:
-    """Per rep and day: leads received minus leads expected (0 on days without rows). One query."""
+def equity_series(*, pool_id: int, start: dt.date, end: dt.date, rep_ids: list[int]) -> dict[int, list[tuple[dt.date, float | None]]]:
+    """Per rep and day: leads received minus leads expected; None on a day without a row (the
+    pool neither sent the rep a lead nor expected one: nothing to plot). One query."""
     days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
     found: dict[int, dict[dt.date, float]] = defaultdict(dict)
     if rep_ids:
@@ -232,7 +232,7 @@ def equity_series(*, pool_id: int, start: dt.date, end: dt.date, rep_ids: list[i
             pool_id=pool_id, day__gte=start, day__lte=end, rep_id__in=rep_ids
         ).values_list("rep_id", "day", "assigned", "expected"):
             found[rep_id][day] = assigned - expected
-    return {rep_id: [(d, found[rep_id].get(d, 0.0)) for d in days] for rep_id in rep_ids}
+    return {rep_id: [(d, found[rep_id].get(d)) for d in days] for rep_id in rep_ids}
 
 
 @dataclass
@@ -316,7 +316,7 @@ def strategy_notes(*, start: dt.date, end: dt.date) -> list[PoolNote]:
             continue
         name, rows = window.get(pool_id, (pools[pool_id].name, []))
         leads = sum(r.assigned for r in rows)
-        note = PoolNote(pool_id, pools[pool_id].name, [STRATEGY_LABELS.get(s, s) for s in sorted(strategies[pool_id])], leads)
+        note = PoolNote(pool_id, pools[pool_id].name, [_strategy_words(s) for s in sorted(strategies[pool_id])], leads)
         if leads:
             top = max(rows, key=lambda r: (r.assigned, r.name))
             note.busiest, note.busiest_share = top.name, top.assigned / leads
@@ -643,10 +643,64 @@ def decisions_page(filters: DecisionFilters, *, cursor: str = "", limit: int = 5
     return DecisionPage(rows=rows, next_cursor=encode_cursor(rows[-1]) if more and rows else None)
 
 
+# The decisions CSV: (header, how a row gives the cell). Headers in words, codes in words
+# (routing/labels.py), and the reps each step skipped with their reasons.
+EXPORT_COLUMNS: tuple[tuple[str, Any], ...] = (
+    ("Decision id", lambda r: r["id"]),
+    ("When (UTC)", lambda r: r["created_at"].astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")),
+    ("Kind", lambda r: labels.decision_kind_label(r["kind"])),
+    ("Lead id", lambda r: r["lead_id"]),
+    ("First name", lambda r: r["lead__first_name"]),
+    ("Last name", lambda r: r["lead__last_name"]),
+    ("Company", lambda r: r["lead__company"]),
+    ("Value", lambda r: r["lead__value"]),
+    ("Rule id", lambda r: r["rule_id"]),
+    ("Rule", lambda r: r["rule__name"]),
+    ("Rule version", lambda r: r.get("rule_version") or ""),
+    ("Published version", lambda r: r["ruleset_version"] or "draft"),
+    ("Pool id", lambda r: r["pool_id"]),
+    ("Pool", lambda r: r["pool__name"]),
+    ("Segment", lambda r: r["segment__name"]),
+    ("Outcome", lambda r: labels.outcome_label(r["outcome"])),
+    ("Via", lambda r: labels.step_label(r["step"]) if r["step"] else ""),
+    ("Rep id", lambda r: r["chosen_rep_id"]),
+    ("Rep", lambda r: r["chosen_rep__display_name"]),
+    ("Why", lambda r: r["summary"]),
+    ("Reps skipped and why", lambda r: r.get("skipped", "")),
+)
+EXPORT_HEADER = tuple(header for header, _ in EXPORT_COLUMNS)
+
+
+def _skipped_text(detail: Any, visible: Visibility) -> str:
+    """"Ana Ruiz: no valid licence; Ben Okafor: outside working hours, at daily cap" over every
+    step of a decision (a rep outside the viewer's team keeps its place, not its name or reasons)."""
+    parts = []
+    for step in (detail or {}).get("steps") or ():
+        for c in step.get("candidates") or ():
+            if c.get("eligible"):
+                continue
+            if not visible.sees_rep(c.get("rep_id")):
+                parts.append(f"{OTHER_TEAM}: skipped")
+                continue
+            parts.append(f"{c.get('name')}: {', '.join(labels.reasons_text(c.get('reasons'))) or 'not eligible'}")
+    return "; ".join(parts)
+
+
 def decisions_export(filters: DecisionFilters) -> Iterator[tuple]:
-    """Rows for the CSV export, streamed from a server-side cursor."""
-    rows = decisions_filtered(filters).values(*EXPLORER_FIELDS).iterator(chunk_size=2000)
-    return (tuple(_explorer_row(row, filters.visible)[f] for f in EXPLORER_FIELDS) for row in rows)
+    """Rows for the CSV export (``EXPORT_HEADER``), streamed from a server-side cursor. Two
+    queries: the rules' version numbers, then the decisions with their detail."""
+    from routing.console.selectors import rule_version_numbers
+    from routing.models import Rule
+
+    versions = rule_version_numbers(Rule.objects.values_list("id", flat=True))
+    rows = decisions_filtered(filters).values(*EXPLORER_FIELDS, "detail").iterator(chunk_size=500)
+
+    def row_of(raw: dict[str, Any]) -> tuple:
+        row = _explorer_row(raw, filters.visible)
+        row = {**row, "rule_version": versions.get(row["rule_history_id"]), "skipped": _skipped_text(raw["detail"], filters.visible)}
+        return tuple(cell(row) for _, cell in EXPORT_COLUMNS)
+
+    return (row_of(raw) for raw in rows)
 
 
 OTHER_TEAM = "A rep outside your team"
@@ -672,15 +726,12 @@ class TimelineEvent:
     text: str = ""
 
 
-_REASON_TEXT = {str(reason.value): label for reason, label in REASON_LABELS.items()}
-
-
 def _candidates(step: dict[str, Any]) -> list[dict[str, Any]]:
     """Eligible first; each with its skip reasons in words and whether it was the pick."""
     chosen = step.get("chosen_rep_id")
     out = [
         {**c, "chosen": c.get("rep_id") == chosen and chosen is not None,
-         "reason_text": [_REASON_TEXT.get(str(r), str(r)) for r in c.get("reasons") or ()]}
+         "reason_text": labels.reasons_text(c.get("reasons"))}
         for c in step.get("candidates") or ()
     ]  # fmt: skip
     return sorted(out, key=lambda c: (not c["chosen"], not c.get("eligible"), c.get("name") or ""))
@@ -702,6 +753,35 @@ def _redacted(candidate: dict[str, Any]) -> dict[str, Any]:
             "reasons": [], "reason_text": [], "weight": None, "score": None}
 
 
+def _decision_rule_checks(decisions: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    """Decision id -> each rule of the published version that decided it, in evaluation order,
+    and why it did or did not take the lead (``labels.rule_check_rows``), re-checked against the
+    lead's fields as the decision recorded them (``Decision.inputs``). One query for every version.
+
+    Decisions on the unpublished tables (no version) or with unreadable snapshots get none.
+    """
+    from routing.engine.qualify import rule_checks
+    from routing.models import RuleSet
+    from routing.snapshots import config_from_json
+
+    versions = {d["ruleset_version"] for d in decisions if d["ruleset_version"]}
+    configs = {}
+    for version, snapshot in RuleSet.objects.filter(version__in=versions).values_list("version", "snapshot"):
+        try:
+            configs[version] = config_from_json(snapshot, version=version)
+        except Exception:  # noqa: BLE001 - an old snapshot the schema no longer reads: show the rest
+            continue
+    found = {}
+    for d in decisions:
+        config = configs.get(d["ruleset_version"])
+        if config is None or not isinstance(d.get("inputs"), dict):
+            continue
+        segment = next((s for s in config.segments if s.id == d["segment_id"]), None)
+        fields = {**d["inputs"], "segment": segment.slug if segment is not None else None}
+        found[d["id"]] = labels.rule_check_rows(rule_checks(fields, config))
+    return found
+
+
 def lead_timeline(*, lead_id: int, visible: Visibility = EVERYTHING) -> tuple[Lead, list[TimelineEvent]] | None:
     """A lead with every decision (full engine detail) and every offer, oldest first. Four queries.
 
@@ -719,21 +799,29 @@ def lead_timeline(*, lead_id: int, visible: Visibility = EVERYTHING) -> tuple[Le
         .order_by("created_at", "id")
         .values("id", "created_at", "kind", "rule_id", "rule__name", "rule_history_id", "ruleset_version",
                 "pool_id", "pool__name", "segment_id", "segment__name", "outcome", "step", "chosen_rep_id",
-                "chosen_rep__display_name", "summary", "detail", "duration_us")
+                "chosen_rep__display_name", "summary", "detail", "duration_us", "inputs")
     )  # fmt: skip
+    checks = _decision_rule_checks(decisions)
+    from routing.console.selectors import rule_version_numbers
+
+    rule_versions = rule_version_numbers({d["rule_id"] for d in decisions if d["rule_id"]}) if decisions else {}
     offers = list(Offer.objects.filter(lead_id=lead_id).select_related("rep").order_by("offered_at", "id"))
     pool_ids = {s.get("pool_id") for d in decisions for s in (d["detail"] or {}).get("steps") or () if s.get("pool_id")}
     pool_names = dict(Pool.objects.filter(id__in=pool_ids).values_list("id", "name")) if pool_ids else {}
     events = [TimelineEvent(at=lead.received_at, kind="received", text="Lead received")]
     for d in decisions:
         detail = d["detail"] or {}
-        d["steps"] = [
-            {**s, "pool_name": pool_names.get(s.get("pool_id"), ""),
-             "candidates": [c if visible.sees_rep(c.get("rep_id")) else _redacted(c) for c in _candidates(s)]}
-            for s in detail.get("steps") or ()
-        ]  # fmt: skip
+        strategy = (detail.get("rule") or {}).get("strategy") if isinstance(detail.get("rule"), dict) else None
+        d["strategy"] = strategy
+        d["steps"] = []
+        for s in detail.get("steps") or ():
+            candidates = [c if visible.sees_rep(c.get("rep_id")) else _redacted(c) for c in _candidates(s)]
+            d["steps"].append({**s, "pool_name": pool_names.get(s.get("pool_id"), ""), "candidates": candidates,
+                               "tie": labels.tie_note(strategy, candidates, s.get("chosen_rep_id"))})  # fmt: skip
         d.update(_explorer_row(d, visible))
         d["high_value"] = detail.get("high_value")
+        d["rule_checks"] = checks.get(d["id"], [])
+        d["rule_version"] = rule_versions.get(d["rule_history_id"])
         d["warnings"] = [w for w in detail.get("warnings") or () if isinstance(w, dict)]
         d["repeats"], d["last_repeat_at"] = 0, None
         previous = next((e for e in reversed(events) if e.kind == "decision"), None)

@@ -11,6 +11,7 @@ from typing import Any, Iterator
 log = logging.getLogger(__name__)
 
 REPLAY_MAX_LEADS = 20_000
+REPLAY_MAX_CHANGES = 500  # leads listed by name with why they would move (the count covers all)
 PROGRESS_EVERY = 50
 
 
@@ -85,6 +86,7 @@ def _replay(job: Any) -> dict[str, Any]:
     projected_holding: Counter[str] = Counter()
     per_segment: Counter[str] = Counter()
     by_lead: dict[int, int | None] = {}
+    projected_decisions: dict[int, Any] = {}  # lead id -> the draft's engine decision
 
     def items() -> Iterator[Any]:
         for n, lead in enumerate(leads, start=1):
@@ -106,6 +108,7 @@ def _replay(job: Any) -> dict[str, Any]:
         per_segment[segment] += 1
         chosen = result.chosen_rep_id
         by_lead[result.item.lead_id] = chosen
+        projected_decisions[result.item.lead_id] = decision
         if chosen is None:
             projected_holding[segment] += 1
         elif job.pool_id is None or decision_pool_id(decision) == job.pool_id:
@@ -116,11 +119,13 @@ def _replay(job: Any) -> dict[str, Any]:
     actual: Counter[int] = Counter()
     actual_holding = 0
     first: dict[int, tuple[int | None, int | None]] = {}
-    for lead_id, pool_id, rep_id in (
+    actual_rules: dict[int, tuple[int | None, str | None]] = {}
+    for lead_id, pool_id, rep_id, rule_id, rule_name in (
         Decision.objects.filter(lead__received_at__gte=start, lead__received_at__lt=end)
-        .order_by("id").values_list("lead_id", "pool_id", "chosen_rep_id")
+        .order_by("id").values_list("lead_id", "pool_id", "chosen_rep_id", "rule_id", "rule__name")
     ):  # fmt: skip
         first.setdefault(lead_id, (pool_id, rep_id))
+        actual_rules.setdefault(lead_id, (rule_id, rule_name))
     for lead_id, (pool_id, rep_id) in first.items():
         if lead_id not in by_lead:
             continue
@@ -129,7 +134,15 @@ def _replay(job: Any) -> dict[str, Any]:
         elif job.pool_id is None or pool_id == job.pool_id:
             actual[rep_id] += 1
     changed = sum(1 for lead_id, rep_id in by_lead.items() if lead_id in first and first[lead_id][1] != rep_id)
-    names = dict(Rep.objects.filter(id__in=set(actual) | set(projected)).values_list("id", "display_name"))
+    changed_ids = [lead.id for lead in leads if lead.id in first and first[lead.id][1] != by_lead.get(lead.id)]
+    names = dict(Rep.objects.filter(id__in=set(actual) | set(projected) | {first[i][1] for i in changed_ids}
+                                    | {by_lead[i] for i in changed_ids}).values_list("id", "display_name"))  # fmt: skip
+    lead_names = {lead.id: str(lead) for lead in leads}
+    changes = [
+        replay_change(lead_id=i, lead_name=lead_names[i], actual_rep_id=first[i][1], actual_rule=actual_rules.get(i, (None, None)),
+                      projected=projected_decisions.get(i), names=names)
+        for i in changed_ids[:REPLAY_MAX_CHANGES]
+    ]  # fmt: skip
     total_actual, total_projected = sum(actual.values()), sum(projected.values())
     rows = [
         {
@@ -149,8 +162,42 @@ def _replay(job: Any) -> dict[str, Any]:
     return {
         "leads": len(leads), "truncated": len(leads) >= REPLAY_MAX_LEADS, "changed": changed,
         "holding": {"actual": actual_holding, "projected": sum(projected_holding.values())},
-        "reps": rows, "segments": segments,
+        "reps": rows, "segments": segments, "changes": changes,
     }  # fmt: skip
+
+
+def replay_change(*, lead_id: int, lead_name: str, actual_rep_id: int | None, actual_rule: tuple[int | None, str | None],
+                  projected: Any, names: dict[int, str]) -> dict[str, Any]:  # fmt: skip
+    """One lead the draft would send elsewhere, and why, in words: the rule that matched instead,
+    or why the rep who got it would not (their skip reasons under the draft), or that another rep
+    was ahead (the draft decision's own summary)."""
+    from routing import labels
+
+    actual_name = names.get(actual_rep_id, f"Rep #{actual_rep_id}") if actual_rep_id else "holding"
+    row: dict[str, Any] = {"lead_id": lead_id, "lead": lead_name, "actual_rep_id": actual_rep_id, "actual": actual_name,
+                           "projected_rep_id": None, "projected": "holding", "why": ""}  # fmt: skip
+    if projected is None:
+        row["why"] = "routing this lead under the draft failed (it would be quarantined)"
+        return row
+    chosen = projected.chosen_rep_id
+    row["projected_rep_id"] = chosen
+    row["projected"] = names.get(chosen, f"Rep #{chosen}") if chosen else "holding"
+    draft_rule = projected.rule
+    if draft_rule is None:
+        row["why"] = "no draft rule matches it, so it would wait in holding"
+    elif draft_rule.id != actual_rule[0]:
+        row["why"] = f"the draft rule “{draft_rule.name}” matches it before “{actual_rule[1] or 'no rule'}”"
+    elif actual_rep_id is not None:
+        candidate = next((c for step in projected.steps for c in step.candidates if c.rep_id == actual_rep_id), None)
+        if candidate is None:
+            row["why"] = f"{actual_name} is not in the pools the draft rule tries"
+        elif not candidate.eligible:
+            row["why"] = f"{actual_name} would be skipped: {', '.join(labels.reasons_text(candidate.reasons))}"
+        else:
+            row["why"] = f"{actual_name} is eligible but another rep is ahead: {projected.summary}"
+    else:
+        row["why"] = projected.summary
+    return row
 
 
 def _routing_fields(facts: Any, config: Any) -> dict[str, Any]:
@@ -159,4 +206,4 @@ def _routing_fields(facts: Any, config: Any) -> dict[str, Any]:
     return engine.routing_fields(facts, engine.qualify(facts, config))
 
 
-__all__ = ["enqueue_replay", "equity_rollup", "replay_run"]
+__all__ = ["enqueue_replay", "equity_rollup", "replay_change", "replay_run"]

@@ -179,7 +179,7 @@ def decisions_export(request: HtmxHttpRequest) -> HttpResponse:
     if not form.is_valid():
         return HttpResponse(f"Invalid filter: {form.errors.as_text()}", status=400, content_type="text/plain")
     rows = selectors.decisions_export(_decision_filters(form, request))
-    return csv_response(selectors.EXPLORER_FIELDS, rows, "decisions.csv")
+    return csv_response(selectors.EXPORT_HEADER, rows, "decisions.csv")
 
 
 @require_GET
@@ -229,6 +229,14 @@ def replay_detail(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     visible = visibility_for(request.user)
     if result.get("reps"):  # the pool's whole projection, but only the viewer's team by name
         result["reps"] = [r for r in result["reps"] if visible.sees_rep(r.get("rep_id"))]
+    if result.get("changes") and not visible.everything:  # only moves that touch the viewer's team, others unnamed
+        result["changes"] = [
+            {**c, **({} if visible.sees_rep(c.get("actual_rep_id")) or not c.get("actual_rep_id") else {"actual": selectors.OTHER_TEAM}),
+             **({} if visible.sees_rep(c.get("projected_rep_id")) or not c.get("projected_rep_id") else {"projected": selectors.OTHER_TEAM}),
+             **({} if all(visible.sees_rep(r) for r in (c.get("actual_rep_id"), c.get("projected_rep_id")) if r) else {"why": ""})}
+            for c in result["changes"]
+            if any(visible.sees_rep(r) for r in (c.get("actual_rep_id"), c.get("projected_rep_id")) if r)
+        ]  # fmt: skip
     context = {"job": job, "result": result, "running": job.status in (ReplayJob.Status.QUEUED, ReplayJob.Status.RUNNING)}
     if job.status == ReplayJob.Status.DONE:
         context["chart"] = charts.projected_bars(

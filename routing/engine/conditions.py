@@ -33,6 +33,8 @@ from typing import Any, Final
 
 from routing.engine.accounts import ACCOUNT_FIELDS
 from routing.engine.types import Condition, DecisionWarning, Op
+from routing.engine.words import condition_text
+from routing.engine.words import field_in_sentence as _field
 
 ATTRIBUTES_PREFIX: Final = "attributes."
 
@@ -240,7 +242,7 @@ def condition_warning(cond: Condition, lead_fields: Mapping[str, Any]) -> Decisi
         return DecisionWarning(
             kind="missing_field",
             field=str(cond.field),
-            message=f"The lead has no {cond.field}; the condition '{cond.field} {op.value} …' cannot match.",
+            message=f"The lead has no {_field(cond.field)}; the condition '{condition_text(cond)}' cannot match.",
         )
     kind = _type_name(field_value)
     wrong = False
@@ -259,7 +261,8 @@ def condition_warning(cond: Condition, lead_fields: Mapping[str, Any]) -> Decisi
     return DecisionWarning(
         kind="wrong_type",
         field=str(cond.field),
-        message=f"The lead's {cond.field} is {kind}, which '{op.value}' cannot compare; the condition cannot match.",
+        message=(f"The lead's {_field(cond.field)} is {kind}, which the condition '{condition_text(cond)}' cannot "
+                 "compare; it cannot match."),
     )
 
 

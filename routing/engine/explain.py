@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any, Final
 
 from routing.engine.accounts import STICKY_WORDS, match_words
+from routing.engine.words import STRATEGY_LABELS
 from routing.engine.types import (
     AccountMatch,
     CandidateResult,
@@ -98,7 +99,8 @@ def _failure(step: StepResult, pools: Mapping[int, PoolSnapshot]) -> str:
 def _score_detail(
     strategy: Strategy, candidate: CandidateResult, reps: Mapping[int, RepSnapshot]
 ) -> str:
-    label = str(strategy.value if isinstance(strategy, Strategy) else strategy).replace("_", " ")
+    code = str(strategy.value if isinstance(strategy, Strategy) else strategy)
+    label = STRATEGY_LABELS.get(code, code).lower()
     score = candidate.score if candidate.score is not None else 0.0
     if strategy == Strategy.CAPACITY_BALANCED:
         rep = reps.get(candidate.rep_id)

@@ -22,6 +22,7 @@ from typing import Any
 
 from routing.engine.conditions import to_decimal, values_equal
 from routing.engine.types import Condition, Op, RuleSpec
+from routing.engine.words import condition_text, field_in_sentence
 
 _VALUE_OPS = frozenset({Op.IS_SET, Op.GT, Op.GTE, Op.LT, Op.LTE, Op.BETWEEN, Op.CONTAINS, Op.STARTS_WITH})
 
@@ -83,8 +84,9 @@ def contradiction(conditions: Sequence[Condition]) -> str | None:
     for cond in conditions:
         by_field[cond.field].append(cond)
     for field, conds in by_field.items():
+        name = field_in_sentence(field)
         if any(c.op == Op.IS_EMPTY for c in conds) and any(_needs_value(c) for c in conds):
-            return f"'{field}' must be empty and also hold a value"
+            return f"{name} must be empty and also hold a value"
         allowed: list[Any] | None = None
         for cond in conds:
             values = _allowed(cond)
@@ -92,19 +94,19 @@ def contradiction(conditions: Sequence[Condition]) -> str | None:
                 continue
             allowed = values if allowed is None else [v for v in allowed if any(values_equal(v, w) for w in values)]
             if not allowed:
-                return f"no value of '{field}' satisfies both '{cond.op.value} {cond.value}' and the conditions before it"
+                return f"no {name} satisfies both '{condition_text(cond)}' and the conditions before it"
         if allowed is not None:
             excluded = [c.value for c in conds if c.op == Op.NOT_EQUALS]
             excluded += [v for c in conds if c.op == Op.NOT_IN and isinstance(c.value, (list, tuple)) for v in c.value]
             if all(any(values_equal(v, x) for x in excluded) for v in allowed):
-                return f"every value '{field}' may take is also excluded"
+                return f"every value {name} may take is also excluded"
             numbers = [to_decimal(v) for v in allowed]
             bounds = [b for c in conds for b in _bounds(c)]
             if bounds and all(n is not None for n in numbers):
                 if all(_empty_range(bounds + [("gte", n), ("lte", n)]) for n in numbers):  # type: ignore[list-item]
-                    return f"the values '{field}' must equal are outside its range"
+                    return f"the values {name} must equal are outside its range"
         if _empty_range([b for c in conds for b in _bounds(c)]):
-            return f"the range of '{field}' is empty"
+            return f"no {name} is inside the range the conditions allow"
     return None
 
 

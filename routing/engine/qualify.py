@@ -6,8 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from routing.engine.conditions import condition_warning, conditions_match, first_failing_condition, to_decimal
-from routing.engine.types import ConfigSnapshot, DecisionWarning, LeadFacts, RuleSpec, SegmentSpec
+from routing.engine.conditions import (
+    condition_warning, conditions_match, first_failing_condition, resolve_field, to_decimal,
+)  # fmt: skip
+from routing.engine.types import Condition, ConfigSnapshot, DecisionWarning, LeadFacts, RuleSpec, SegmentSpec
 
 
 def qualify(lead: LeadFacts, config: ConfigSnapshot) -> SegmentSpec | None:
@@ -115,3 +117,44 @@ def decision_warnings(
         if failing is not None:
             note(condition_warning(failing, fields), f"rule:{candidate_rule.name}")
     return tuple(found[key] for key in order)
+
+
+class CheckOutcome:
+    """What happened to one rule when a lead was matched against the rules, in evaluation order."""
+
+    MATCHED = "matched"  # the first enabled rule whose conditions all hold: it routed the lead
+    FAILED = "failed"  # enabled, checked, and ``failing`` did not hold
+    DISABLED = "disabled"  # switched off: never checked
+    NOT_REACHED = "not_reached"  # after the matching rule: never checked
+
+
+@dataclass(frozen=True)
+class RuleCheck:
+    """One rule as the lead met it: ``failing`` is the first condition that did not hold and
+    ``actual`` the lead's value of that condition's field (None when the lead has none)."""
+
+    rule: RuleSpec
+    outcome: str
+    failing: Condition | None = None
+    actual: Any = None
+
+
+def rule_checks(lead_fields: Mapping[str, Any], config: ConfigSnapshot) -> tuple[RuleCheck, ...]:
+    """Every rule of ``config`` in evaluation order ((priority, id), as ``select_rule``) with what
+    happened to it for a lead whose routing fields (``routing_fields``: with ``segment``) are
+    ``lead_fields``. The first MATCHED (if any) is exactly the rule ``select_rule`` returns."""
+    found: list[RuleCheck] = []
+    matched = False
+    for rule in sorted(config.rules, key=lambda rule: (rule.priority, rule.id)):
+        if matched:
+            found.append(RuleCheck(rule, CheckOutcome.NOT_REACHED))
+        elif not rule.enabled:
+            found.append(RuleCheck(rule, CheckOutcome.DISABLED))
+        else:
+            failing = first_failing_condition(rule.conditions, lead_fields)
+            if failing is None:
+                matched = True
+                found.append(RuleCheck(rule, CheckOutcome.MATCHED))
+            else:
+                found.append(RuleCheck(rule, CheckOutcome.FAILED, failing, resolve_field(failing.field, lead_fields)))
+    return tuple(found)

@@ -214,7 +214,7 @@ def test_a_condition_over_a_missing_attribute_warns_in_the_dry_run_the_decision_
     page = Client()
     page.force_login(user_with_role(Role.OPS))
     html = page.get(f"/dash/leads/{decision.lead_id}/").content.decode()
-    assert "decision-warning" in html and "The lead has no attributes.city" in html
+    assert "decision-warning" in html and "The lead has no city" in html
 
 
 def test_the_console_test_lead_shows_warnings_and_normaliser_errors() -> None:

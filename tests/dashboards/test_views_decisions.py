@@ -87,7 +87,7 @@ def test_decision_csv_streams_the_filtered_rows(ops_client: Client, pool_of_thre
     response = ops_client.get(f"/dash/decisions/export.csv?rep={reps[0].id}")
     assert response.streaming and response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert len(rows) == 3 and {r["chosen_rep_id"] for r in rows} == {str(reps[0].id)}
+    assert len(rows) == 3 and {r["Rep id"] for r in rows} == {str(reps[0].id)}
 
 
 @pytest.mark.django_db

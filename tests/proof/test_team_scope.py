@@ -150,9 +150,9 @@ def test_decision_explorer_and_its_export_are_team_only(teams: Teams) -> None:
     assert f"/dash/leads/{teams.lead_a.id}/" in html and f"/dash/leads/{teams.shared.id}/" in html
     assert f"/dash/leads/{teams.lead_b.id}/" not in html and "Bruno B1" not in html
     rows = list(csv.DictReader(io.StringIO(_text(a.get("/dash/decisions/export.csv")))))
-    assert {int(r["lead_id"]) for r in rows} == {teams.lead_a.id, teams.shared.id}
+    assert {int(r["Lead id"]) for r in rows} == {teams.lead_a.id, teams.shared.id}
     assert not any("Bruno" in value for r in rows for value in r.values())
-    assert {int(r["lead_id"]) for r in csv.DictReader(io.StringIO(_text(
+    assert {int(r["Lead id"]) for r in csv.DictReader(io.StringIO(_text(
         _client(user_with_role(Role.OPS)).get("/dash/decisions/export.csv"))))} == {teams.lead_a.id, teams.lead_b.id, teams.shared.id}
     # Asking for another team's lead by id finds nothing.
     assert f"/dash/leads/{teams.lead_b.id}/" not in _text(a.get(f"/dash/decisions/?lead={teams.lead_b.id}"))

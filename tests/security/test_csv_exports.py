@@ -55,7 +55,7 @@ def test_the_decisions_export_neutralises_a_hyperlink_company() -> None:
     route_new_lead(company=HYPERLINK)
     rows = _csv(_ops().get("/dash/decisions/export.csv"))
     header, body = rows[0], rows[1:]
-    company = [row[header.index("lead__company")] for row in body]
+    company = [row[header.index("Company")] for row in body]
     assert company == ["'" + HYPERLINK]
     assert not any(cell.startswith(FORMULA_TRIGGERS) for row in rows for cell in row)
 

@@ -71,7 +71,7 @@ def test_a_condition_over_a_missing_attribute_is_a_non_match_with_a_named_warnin
         DecisionWarning(
             kind="missing_field",
             field="attributes.city",
-            message="The lead has no attributes.city; the condition 'attributes.city equals …' cannot match.",
+            message="The lead has no city; the condition 'city is Zürich' cannot match.",
             sources=("rule:Zurich desk",),
         ),
     )
