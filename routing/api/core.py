@@ -25,11 +25,10 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
-from typing import Any, Iterable
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
@@ -39,7 +38,7 @@ from reps.access import user_roles
 from reps.models import Rep, Role
 from reps.scope import EVERYTHING, Visibility, visibility_for
 from routing.engine import schema
-from routing.models import ApiToken, TokenScope
+from routing.models import ApiToken
 from routing.services_tokens import apitoken_authenticate
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -155,10 +154,6 @@ class Caller:
 
     def roles(self) -> frozenset[str]:
         return frozenset() if self.user is None else user_roles(self.user)
-
-    def acts_for(self, rep_id: int) -> bool:
-        """Whether the caller may act on this rep: its own profile, or a rep in its team scope."""
-        return (self.rep is not None and self.rep.id == rep_id) or self.visibility.sees_rep(rep_id)
 
 
 @dataclass(frozen=True)
@@ -293,11 +288,7 @@ def paginate(qs: Any, *, cursor: str | None, limit: int) -> tuple[list[Any], str
     return rows, (cursor_encode(rows[-1].id) if more and rows else None)
 
 
-def scopes_text(scopes: Iterable[str] = TokenScope.values) -> str:
-    return ", ".join(f"`{s}`" for s in scopes)
-
-
 __all__ = [
-    "AuthenticationError", "Caller", "HttpError", "JsonParser", "Problem", "ProblemOut", "ValidationError",
-    "access", "caller", "describe", "paginate", "problem_response", "problem_responses",
+    "Caller", "JsonParser", "Problem", "ProblemOut", "access", "caller", "describe", "paginate", "problem_response",
+    "problem_responses",
 ]  # fmt: skip
