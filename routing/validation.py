@@ -308,12 +308,14 @@ class LeadIn(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _blank_is_absent(cls, data: Any) -> Any:
-        """Null and blank text mean "not given" (rule 1 of the module docstring)."""
+        """Null and blank text mean "not given" (rule 1 of the module docstring). Only for known
+        fields: an unknown key is refused whatever its value, as the description says
+        (``additionalProperties: false``)."""
         if not isinstance(data, dict):
             return data
         return {
             key: value for key, value in data.items()
-            if not (value is None or (isinstance(value, str) and value.strip() == ""))
+            if key not in cls.model_fields or not (value is None or (isinstance(value, str) and value.strip() == ""))
         }  # fmt: skip
 
     @field_validator("state", mode="after")

@@ -252,6 +252,16 @@ def caller(request: HttpRequest) -> Caller:
     return request.auth  # type: ignore[attr-defined]
 
 
+def refuse_unknown_query(request: HttpRequest, *models: type[BaseModel]) -> None:
+    """Problem 400 naming every query parameter no model declares (a typo such as ``stauts``
+    would otherwise be ignored and the whole list returned)."""
+    known = set().union(*(model.model_fields for model in models))
+    unknown = sorted(set(request.GET) - known)
+    if unknown:
+        raise Problem(400, f"Unknown query parameter(s): {', '.join(unknown)[:200]}.",
+                      {name[:60]: ["Unknown query parameter."] for name in unknown})  # fmt: skip
+
+
 # --- pagination ---------------------------------------------------------------------------------
 
 MAX_LIMIT = 200
@@ -290,5 +300,5 @@ def paginate(qs: Any, *, cursor: str | None, limit: int) -> tuple[list[Any], str
 
 __all__ = [
     "Caller", "JsonParser", "Problem", "ProblemOut", "access", "caller", "describe", "paginate", "problem_response",
-    "problem_responses",
+    "problem_responses", "refuse_unknown_query",
 ]  # fmt: skip
