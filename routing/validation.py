@@ -439,6 +439,16 @@ def _storable(value: str) -> str:
 StorableText = Annotated[str, AfterValidator(_storable)]
 
 
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def _iso_only(value: Any) -> Any:
+    """pydantic reads a number (or a numeric string) as Unix time; the API takes ISO 8601 only."""
+    if isinstance(value, (int, float)) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise _fail("Use an ISO 8601 date-time with an offset, e.g. 2026-12-01T09:00:00+01:00.")
+    return value
+
+
 def _storable_datetime(value: dt.datetime) -> dt.datetime:
     from leadops.datetimes import RANGE_TEXT, validate_readable_datetime
 
@@ -451,4 +461,4 @@ def _storable_datetime(value: dt.datetime) -> dt.datetime:
 
 # A date-time from the API (filters, away-until, absences): ISO 8601 with an offset, within the
 # range that can be stored and read back (leadops.datetimes), handed on in UTC.
-ApiDateTime = Annotated[AwareDatetime, AfterValidator(_storable_datetime)]
+ApiDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_only), AfterValidator(_storable_datetime)]

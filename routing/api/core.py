@@ -254,12 +254,13 @@ def caller(request: HttpRequest) -> Caller:
 
 def refuse_unknown_query(request: HttpRequest, *models: type[BaseModel]) -> None:
     """Problem 400 naming every query parameter no model declares (a typo such as ``stauts``
-    would otherwise be ignored and the whole list returned)."""
+    would otherwise be ignored and the whole list returned) or given more than once (only one
+    of the values would count)."""
     known = set().union(*(model.model_fields for model in models))
-    unknown = sorted(set(request.GET) - known)
-    if unknown:
-        raise Problem(400, f"Unknown query parameter(s): {', '.join(unknown)[:200]}.",
-                      {name[:60]: ["Unknown query parameter."] for name in unknown})  # fmt: skip
+    errors = {name[:60]: ["Unknown query parameter."] for name in sorted(set(request.GET) - known)}
+    errors |= {name: ["Give this parameter once."] for name in sorted(known) if len(request.GET.getlist(name)) > 1}
+    if errors:
+        raise Problem(400, f"Invalid query parameter(s): {', '.join(errors)[:200]}.", errors)
 
 
 # --- pagination ---------------------------------------------------------------------------------

@@ -69,8 +69,10 @@ def test_leads_list_filters_and_pages_with_a_cursor(world: dict) -> None:
     assert bad.status_code == 400 and set(bad.json()["errors"]) == {"status", "received_after"}
     assert client.get("/api/v1/leads?cursor=zzz").json()["errors"] == {"cursor": ["Pass back next_cursor from the previous page unchanged."]}
     assert client.get("/api/v1/leads?source=a%00b").status_code == 400  # NUL: refused, not a database error
-    typo = client.get("/api/v1/leads?stauts=open")
-    assert typo.status_code == 400 and typo.json()["errors"] == {"stauts": ["Unknown query parameter."]}
+    typo = client.get("/api/v1/leads?stauts=open&status=offered&status=pending")
+    assert typo.status_code == 400
+    assert typo.json()["errors"] == {"stauts": ["Unknown query parameter."], "status": ["Give this parameter once."]}
+    assert list(client.get("/api/v1/leads?received_after=1700000000").json()["errors"]) == ["received_after"]  # not Unix time
 
 
 def test_a_lead_reads_with_its_whole_decision_history(world: dict) -> None:
