@@ -151,7 +151,8 @@ def not_found(request: HttpRequest) -> HttpResponse:
 
 
 _patterns, _app_name, _namespace = api.urls
-urlpatterns = ([*_patterns, re_path(r"^.*$", not_found)], _app_name, _namespace)
+# [\s\S] and \Z: "." and "$" would let a path with an encoded newline (%0A) fall through to Django's HTML 404.
+urlpatterns = ([*_patterns, re_path(r"^[\s\S]*\Z", not_found)], _app_name, _namespace)
 
 
 __all__ = ["api", "urlpatterns"]

@@ -220,6 +220,12 @@ def test_webhook_deliveries_list_and_redeliver() -> None:
     assert post(client, f"/api/v1/webhooks/deliveries/{failed.id}/redeliver").status_code == 409
 
 
+@pytest.mark.parametrize("path", ["/api/v1/nope", "/api/v1/leads/abc", "/api/v1/reps/%0A/caps", "/api/v1/leads/1%0A"])
+def test_any_other_api_path_is_a_problem_not_an_html_page(client: Client, path: str) -> None:
+    response = client.put(path, data="{}", content_type="application/json")
+    assert response.status_code == 404 and response["Content-Type"] == "application/problem+json"
+
+
 def test_the_docs_page_loads_swagger_from_our_static_files(client: Client) -> None:
     html = client.get("/api/v1/docs").content.decode()
     assert "/static/ninja/swagger-ui-bundle.js" in html and "cdn" not in html.lower()
