@@ -308,12 +308,14 @@ class LeadIn(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _blank_is_absent(cls, data: Any) -> Any:
-        """Null and blank text mean "not given" (rule 1 of the module docstring)."""
+        """Null and blank text mean "not given" (rule 1 of the module docstring). Only for known
+        fields: an unknown key is refused whatever its value, as the description says
+        (``additionalProperties: false``)."""
         if not isinstance(data, dict):
             return data
         return {
             key: value for key, value in data.items()
-            if not (value is None or (isinstance(value, str) and value.strip() == ""))
+            if key not in cls.model_fields or not (value is None or (isinstance(value, str) and value.strip() == ""))
         }  # fmt: skip
 
     @field_validator("state", mode="after")
@@ -437,6 +439,16 @@ def _storable(value: str) -> str:
 StorableText = Annotated[str, AfterValidator(_storable)]
 
 
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def _iso_only(value: Any) -> Any:
+    """pydantic reads a number (or a numeric string) as Unix time; the API takes ISO 8601 only."""
+    if isinstance(value, (int, float)) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise _fail("Use an ISO 8601 date-time with an offset, e.g. 2026-12-01T09:00:00+01:00.")
+    return value
+
+
 def _storable_datetime(value: dt.datetime) -> dt.datetime:
     from leadops.datetimes import RANGE_TEXT, validate_readable_datetime
 
@@ -449,4 +461,4 @@ def _storable_datetime(value: dt.datetime) -> dt.datetime:
 
 # A date-time from the API (filters, away-until, absences): ISO 8601 with an offset, within the
 # range that can be stored and read back (leadops.datetimes), handed on in UTC.
-ApiDateTime = Annotated[AwareDatetime, AfterValidator(_storable_datetime)]
+ApiDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_only), AfterValidator(_storable_datetime)]

@@ -145,13 +145,14 @@ _register()
 
 
 @csrf_exempt  # it never acts: a CSRF refusal would answer an HTML page instead of the problem
-def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+def not_found(request: HttpRequest) -> HttpResponse:
     """Any other path under /api/v1/ (or an id that is not a number): a problem, not an HTML page."""
     return problem_response(request, 404, "No such API path.", {"__all__": [f"No such API path: {request.path[:200]}"]})
 
 
 _patterns, _app_name, _namespace = api.urls
-urlpatterns = ([*_patterns, re_path(r"^(?P<rest>.*)$", not_found, name="not_found")], _app_name, _namespace)
+# [\s\S] and \Z: "." and "$" would let a path with an encoded newline (%0A) fall through to Django's HTML 404.
+urlpatterns = ([*_patterns, re_path(r"^[\s\S]*\Z", not_found)], _app_name, _namespace)
 
 
 __all__ = ["api", "urlpatterns"]

@@ -11,7 +11,7 @@ from ninja import Query, Router, Status
 from pydantic import BaseModel, ConfigDict, Field
 
 from reps.models import Role
-from routing.api.core import JsonParser, Problem, access, caller, describe, problem_responses
+from routing.api.core import JsonParser, Problem, access, caller, describe, problem_responses, refuse_unknown_query
 from routing.api.schemas import ConfigDiffOut, ConfigImportOut, PublishOut
 from routing.config_io import ConfigImportError, config_diff_live, config_export, config_import, errors_by_path
 from routing.console.selectors import draft_differs_from_live
@@ -58,6 +58,7 @@ def _changes(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def config_import_draft(request: HttpRequest, query: Query[ImportQuery]) -> dict:
     # Read here, not by a typed parameter: config_validate checks the whole document and names
     # every problem by its JSON path (the document describes the body via CONFIG_BODY).
+    refuse_unknown_query(request, ImportQuery)
     payload = JsonParser().read(request, exact_decimals=False)
     try:
         result = config_import(payload, user=caller(request).user, dry_run=query.dry_run)

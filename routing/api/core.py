@@ -25,11 +25,10 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
-from typing import Any, Iterable
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
@@ -39,7 +38,7 @@ from reps.access import user_roles
 from reps.models import Rep, Role
 from reps.scope import EVERYTHING, Visibility, visibility_for
 from routing.engine import schema
-from routing.models import ApiToken, TokenScope
+from routing.models import ApiToken
 from routing.services_tokens import apitoken_authenticate
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -156,10 +155,6 @@ class Caller:
     def roles(self) -> frozenset[str]:
         return frozenset() if self.user is None else user_roles(self.user)
 
-    def acts_for(self, rep_id: int) -> bool:
-        """Whether the caller may act on this rep: its own profile, or a rep in its team scope."""
-        return (self.rep is not None and self.rep.id == rep_id) or self.visibility.sees_rep(rep_id)
-
 
 @dataclass(frozen=True)
 class Rule:
@@ -257,6 +252,17 @@ def caller(request: HttpRequest) -> Caller:
     return request.auth  # type: ignore[attr-defined]
 
 
+def refuse_unknown_query(request: HttpRequest, *models: type[BaseModel]) -> None:
+    """Problem 400 naming every query parameter no model declares (a typo such as ``stauts``
+    would otherwise be ignored and the whole list returned) or given more than once (only one
+    of the values would count)."""
+    known = set().union(*(model.model_fields for model in models))
+    errors = {name[:60]: ["Unknown query parameter."] for name in sorted(set(request.GET) - known)}
+    errors |= {name: ["Give this parameter once."] for name in sorted(known) if len(request.GET.getlist(name)) > 1}
+    if errors:
+        raise Problem(400, f"Invalid query parameter(s): {', '.join(errors)[:200]}.", errors)
+
+
 # --- pagination ---------------------------------------------------------------------------------
 
 MAX_LIMIT = 200
@@ -293,11 +299,7 @@ def paginate(qs: Any, *, cursor: str | None, limit: int) -> tuple[list[Any], str
     return rows, (cursor_encode(rows[-1].id) if more and rows else None)
 
 
-def scopes_text(scopes: Iterable[str] = TokenScope.values) -> str:
-    return ", ".join(f"`{s}`" for s in scopes)
-
-
 __all__ = [
-    "AuthenticationError", "Caller", "HttpError", "JsonParser", "Problem", "ProblemOut", "ValidationError",
-    "access", "caller", "describe", "paginate", "problem_response", "problem_responses",
+    "Caller", "JsonParser", "Problem", "ProblemOut", "access", "caller", "describe", "paginate", "problem_response",
+    "problem_responses", "refuse_unknown_query",
 ]  # fmt: skip

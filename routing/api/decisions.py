@@ -9,7 +9,7 @@ from ninja import Query, Router
 from pydantic import BaseModel, ConfigDict, Field
 
 from reps.models import Role
-from routing.api.core import access, caller, describe, paginate, problem_responses
+from routing.api.core import access, caller, describe, paginate, problem_responses, refuse_unknown_query
 from routing.api.schemas import DecisionPage, decision_out
 from routing.models import Decision, TokenScope
 from routing.validation import ApiDateTime
@@ -41,6 +41,7 @@ class DecisionFilters(BaseModel):
                 + describe(TokenScope.READ, Role.OPS, Role.MANAGER),
 )  # fmt: skip
 def decisions_list(request: HttpRequest, filters: Query[DecisionFilters]) -> dict:
+    refuse_unknown_query(request, DecisionFilters)
     qs = caller(request).visibility.leads(Decision.objects.all(), field="lead_id")
     if filters.created_after:
         qs = qs.filter(created_at__gte=filters.created_after)

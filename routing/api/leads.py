@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reps.models import Role
 from routing import engine
-from routing.api.core import Problem, access, caller, describe, paginate, problem_responses
+from routing.api.core import Problem, access, caller, describe, paginate, problem_responses, refuse_unknown_query
 from routing.api.schemas import LeadCreated, LeadOut, LeadPage, lead_out, lead_summary
 from routing.models import Lead, TokenScope, TouchChannel
 from routing.services import OfferError, lead_dry_run, lead_first_touch, lead_intake
@@ -55,6 +55,7 @@ class LeadFilters(BaseModel):
     description="Newest first. A manager sees the leads offered to their team. " + describe(TokenScope.READ, Role.OPS, Role.MANAGER),
 )  # fmt: skip
 def leads_list(request: HttpRequest, filters: Query[LeadFilters]) -> dict:
+    refuse_unknown_query(request, LeadFilters)
     qs = caller(request).visibility.leads(Lead.objects.select_related("segment", "owner"))
     if filters.status:
         qs = qs.filter(status=filters.status)
@@ -138,6 +139,7 @@ class DryRunQuery(BaseModel):
     description=describe("dry-run", Role.OPS, extra="`?draft=1` routes with the unpublished draft and needs `admin`."),
 )  # fmt: skip
 def route_dry_run(request: HttpRequest, payload: DryRunLeadIn, query: Query[DryRunQuery]) -> dict:
+    refuse_unknown_query(request, DryRunQuery)
     data = lead_fields(payload, vocabulary=request_vocabulary(request))
     decision = lead_dry_run(data=data, draft=query.draft, now=timezone.now())
     return engine.decision_to_dict(decision)  # includes "warnings"

@@ -9,7 +9,7 @@ from ninja import Query, Router
 from pydantic import BaseModel, ConfigDict, Field
 
 from reps.models import Rep, Role
-from routing.api.core import Problem, access, caller, describe, paginate, problem_responses
+from routing.api.core import Problem, access, caller, describe, paginate, problem_responses, refuse_unknown_query
 from routing.api.schemas import OfferOut, OfferPage, offer_out
 from routing.models import Offer, TokenScope
 from routing.services import OfferError, offer_accept, offer_decline
@@ -39,6 +39,7 @@ def _my_rep(request: HttpRequest) -> Rep:
     summary="My offers (open ones first to act on)", description="Newest first. " + describe(TokenScope.OFFERS, Role.REP, integration=False),
 )  # fmt: skip
 def offers_list(request: HttpRequest, filters: Query[OfferFilters]) -> dict:
+    refuse_unknown_query(request, OfferFilters)
     qs = Offer.objects.filter(rep=_my_rep(request)).select_related("rep")
     if filters.status:
         qs = qs.filter(status=filters.status)

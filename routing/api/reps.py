@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from reps import services as rep_services
 from reps.models import Absence, Rep, Role
 from reps.selectors import away_is_until_back
-from routing.api.core import Problem, access, caller, describe, paginate, problem_responses
+from routing.api.core import Problem, access, caller, describe, paginate, problem_responses, refuse_unknown_query
 from routing.api.schemas import AbsenceOut, RepOut, RepPage, absence_out
 from routing.models import TokenScope
 from routing.validation import ApiDateTime, StorableText
@@ -75,6 +75,7 @@ class RepFilters(BaseModel):
     description="A manager sees their team. " + describe(TokenScope.READ, *STAFF),
 )  # fmt: skip
 def reps_list(request: HttpRequest, filters: Query[RepFilters]) -> dict:
+    refuse_unknown_query(request, RepFilters)
     qs = _reps(request)
     if filters.active is not None:
         qs = qs.filter(active=filters.active)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reps.models import Role
 from reps.notifications import webhook_redeliver
-from routing.api.core import Problem, access, describe, paginate, problem_responses
+from routing.api.core import Problem, access, describe, paginate, problem_responses, refuse_unknown_query
 from routing.api.schemas import WebhookDeliveryOut, WebhookDeliveryPage, delivery_out
 from routing.models import TokenScope, WebhookDelivery
 from routing.validation import StorableText
@@ -33,6 +33,7 @@ class DeliveryFilters(BaseModel):
     description="Newest first; `status=failed` lists the dead letters. " + describe(TokenScope.ADMIN, Role.OPS),
 )  # fmt: skip
 def webhooks_list(request: HttpRequest, filters: Query[DeliveryFilters]) -> dict:
+    refuse_unknown_query(request, DeliveryFilters)
     qs = WebhookDelivery.objects.all()
     if filters.status:
         qs = qs.filter(status=filters.status)

@@ -33,7 +33,9 @@ from reps.models import Role
 from routing import services
 from tests.factories import AbsenceFactory, PoolFactory, PoolMemberFactory, RepFactory, RuleFactory, make_token
 
-pytestmark = pytest.mark.django_db
+# PostgreSQL only: the server errors it hunts are PostgreSQL's refusals (NUL in text, offsets
+# beyond +-15:59, integers past bigint), which SQLite stores or compares without complaint.
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 

@@ -61,6 +61,7 @@ def test_the_same_source_and_external_id_answers_200_and_changes_nothing(api) ->
         ({**GOOD, "attributes": [1]}, "attributes"),
         ({**GOOD, "source": "x" * 61}, "source"),
         ({**GOOD, "bogus": 1}, "bogus"),
+        ({**GOOD, "bogus": None}, "bogus"),  # unknown is refused whatever the value (blank means absent for known fields)
         ('{"source": "web", "external_id": "n", "value": NaN}', "value"),
     ],
 )

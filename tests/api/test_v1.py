@@ -69,6 +69,10 @@ def test_leads_list_filters_and_pages_with_a_cursor(world: dict) -> None:
     assert bad.status_code == 400 and set(bad.json()["errors"]) == {"status", "received_after"}
     assert client.get("/api/v1/leads?cursor=zzz").json()["errors"] == {"cursor": ["Pass back next_cursor from the previous page unchanged."]}
     assert client.get("/api/v1/leads?source=a%00b").status_code == 400  # NUL: refused, not a database error
+    typo = client.get("/api/v1/leads?stauts=open&status=offered&status=pending")
+    assert typo.status_code == 400
+    assert typo.json()["errors"] == {"stauts": ["Unknown query parameter."], "status": ["Give this parameter once."]}
+    assert list(client.get("/api/v1/leads?received_after=1700000000").json()["errors"]) == ["received_after"]  # not Unix time
 
 
 def test_a_lead_reads_with_its_whole_decision_history(world: dict) -> None:
@@ -214,6 +218,12 @@ def test_webhook_deliveries_list_and_redeliver() -> None:
     again = post(client, f"/api/v1/webhooks/deliveries/{failed.id}/redeliver")
     assert again.status_code == 200 and again.json()["status"] == "pending" and again.json()["attempts"] == 0
     assert post(client, f"/api/v1/webhooks/deliveries/{failed.id}/redeliver").status_code == 409
+
+
+@pytest.mark.parametrize("path", ["/api/v1/nope", "/api/v1/leads/abc", "/api/v1/reps/%0A/caps", "/api/v1/leads/1%0A"])
+def test_any_other_api_path_is_a_problem_not_an_html_page(client: Client, path: str) -> None:
+    response = client.put(path, data="{}", content_type="application/json")
+    assert response.status_code == 404 and response["Content-Type"] == "application/problem+json"
 
 
 def test_the_docs_page_loads_swagger_from_our_static_files(client: Client) -> None:

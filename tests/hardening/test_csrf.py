@@ -87,8 +87,18 @@ def test_the_token_from_the_page_is_accepted_as_form_field_and_htmx_header(route
 
 
 @pytest.mark.django_db
-def test_the_api_uses_bearer_tokens_not_cookies(routed: Routed) -> None:
-    """The API is csrf-exempt because it never trusts the session: a signed-in browser gets a 401."""
+def test_the_api_trusts_a_session_only_with_the_csrf_token(routed: Routed) -> None:
+    """A signed-in browser may call the API (issue 17: a rep's offers through the session), but an
+    unsafe request without the CSRF token is a 403 that changes nothing; bearer tokens need none."""
+    from routing.models import Lead
+
     client = _client(user_with_role(Role.OPS, "ops"))
-    response = client.post("/api/v1/leads", data='{"source": "web", "external_id": "x"}', content_type="application/json")
-    assert response.status_code == 401
+    body = '{"source": "web", "external_id": "csrf-x"}'
+    before = Lead.objects.count()
+    response = client.post("/api/v1/leads", data=body, content_type="application/json")
+    assert response.status_code == 403 and "csrf" in response.json()["errors"]
+    assert Lead.objects.count() == before
+    client.get("/ops/rules/")  # a page with a form sets the CSRF cookie
+    token = client.cookies["csrftoken"].value
+    accepted = client.post("/api/v1/leads", data=body, content_type="application/json", headers={"X-CSRFToken": token})
+    assert accepted.status_code == 201 and Lead.objects.count() == before + 1

@@ -111,7 +111,8 @@ def test_api_detail_with_huge_id_is_404(routed: Routed) -> None:
 
     client = Client(headers={"Authorization": f"Bearer {make_token(scopes=('intake', 'read', 'dry-run'))}"})
     assert client.get(f"/api/v1/leads/{HUGE}").status_code == 404
-    assert client.post("/api/v1/route/dry-run?draft=%00", data="{}", content_type="application/json").status_code == 200
+    junk = client.post("/api/v1/route/dry-run?draft=%00", data="{}", content_type="application/json")
+    assert junk.status_code == 400 and list(junk.json()["errors"]) == ["draft"]  # named, not ignored, never a 500
 
 
 def test_home_and_login_survive_junk(db, routed: Routed) -> None:  # noqa: ANN001
