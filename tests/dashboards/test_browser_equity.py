@@ -56,7 +56,8 @@ def test_manager_spots_drift_after_widening_the_window_and_reads_a_leads_why(liv
     drifting = page.locator("#equity-table tr.drift")
     assert drifting.count() >= 1 and "Ann Able" in drifting.first.inner_text()
     assert page.locator("svg.share-chart rect.bar.drift").count() >= 1
-    assert page.locator("svg.deviation-chart polyline").count() >= 1
+    # Days without leads are gaps: a lone day is a dot, consecutive days a line.
+    assert page.locator("svg.deviation-chart polyline, svg.deviation-chart circle.series-dot").count() >= 1
     assert "window=30d" in page.url
 
     page.goto(f"{live_server.url}/dash/decisions/?pool={pool.id}")

@@ -27,6 +27,7 @@ class DemoWorld:
     lead_id: int  # a routed lead with skipped reps
     rule_id: int
     job_id: int
+    import_id: int  # a finished CSV import with a refused row
 
 
 def make_demo_world(*, leads: int = 24) -> DemoWorld:
@@ -72,9 +73,20 @@ def make_demo_world(*, leads: int = 24) -> DemoWorld:
     from calendars.models import BusinessCalendar
 
     BusinessCalendar.objects.get_or_create(name="US office", defaults={"timezone": "America/New_York", "holiday_country": "US"})
+    services.account_upsert(data=services.account_validate({"external_id": "crm-1", "name": "Acme Mutual", "owner": "ana",
+                                                          "status": "customer"}))
+    import tempfile
+    from pathlib import Path
+
+    from routing.csv_import import lead_import_create, lead_import_process
+
+    path = Path(tempfile.mkdtemp()) / "leads.csv"
+    path.write_text("source,external_id,email,country,state,value\nweb,csv-1,a@example.com,US,CA,52000\n"
+                    "web,csv-2,not-an-email,US,CA,100\n")  # fmt: skip
+    imported = lead_import_process(import_id=lead_import_create(path=path, file_name="leads.csv").id)
     user_with_role(Role.OPS, username="ops2")  # a second ops account, as the security pages list them
     return DemoWorld(users={"ops": "ops", "manager": "manager", "rep": "ana"}, lead_id=lead.id, rule_id=rule.id,
-                     job_id=job.id)  # fmt: skip
+                     job_id=job.id, import_id=imported.id)  # fmt: skip
 
 
 def counts() -> tuple[int, int]:

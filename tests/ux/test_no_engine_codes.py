@@ -106,17 +106,25 @@ def params(world: DemoWorld) -> dict[str, list[dict]]:
         "direction+pk": [{"pk": world.rule_id, "direction": "up"}], "history_id+pk": [{"pk": world.rule_id, "history_id": 1}],
         "lead_id": [{"lead_id": world.lead_id}], "job_id": [{"job_id": world.job_id}],
         "history_id": [{"history_id": 1}], "version": [{"version": 1}], "direction": [{"direction": "up"}],
-        "import_id": [{"import_id": 1}], "offer_id": [{"offer_id": 1}], "absence_id": [{"absence_id": 1}],
+        "import_id": [{"import_id": world.import_id}], "offer_id": [{"offer_id": 1}], "absence_id": [{"absence_id": 1}],
         "token_id": [{"token_id": 1}], "email_id": [{"email_id": 1}], "delivery_id": [{"delivery_id": 1}],
         "synonym_id": [{"synonym_id": 1}],
     }  # fmt: skip
+
+
+def params_by_name() -> dict[str, list[dict]]:
+    """URLs whose ``pk`` is not a rule's."""
+    from routing.models import Account
+
+    return {name: [{"pk": Account.objects.order_by("pk").values_list("pk", flat=True).first()}]
+            for name in ("console:account_edit", "console:account_delete")}  # fmt: skip
 
 
 def urls(world: DemoWorld) -> tuple[list[str], list[str]]:
     """Every concrete URL to walk, and the routes whose parameters ``params`` cannot fill."""
     from django.urls import reverse
 
-    values, out, unknown = params(world), [], []
+    values, out, unknown, by_name = params(world), [], [], params_by_name()
     for route, name, names in url_patterns():
         if ("/" + route).startswith(SKIP_PREFIXES):
             continue
@@ -124,7 +132,7 @@ def urls(world: DemoWorld) -> tuple[list[str], list[str]]:
         if key and key not in values:
             unknown.append(route)
             continue
-        for kwargs in values[key] if key else [{}]:
+        for kwargs in by_name.get(name) or (values[key] if key else [{}]):
             try:
                 out.append(reverse(name, kwargs=kwargs or None))
             except Exception:  # noqa: BLE001 - an unnamed route, or a value its converter refuses
@@ -144,6 +152,8 @@ def test_no_page_speaks_engine_codes_to_any_role() -> None:
         walked[role] = 0
         for path in pages:
             response = client.get(path)
+            # Sales Ops may open every page: a 404 for them means the walk filled a parameter wrongly.
+            assert not (role == "ops" and response.status_code == 404), f"ops {path}: 404 (fix its parameter in params)"
             if response.status_code in (302, 403, 404, 405):
                 continue  # not this role's page, or an action that only takes POST
             assert response.status_code == 200, f"{role} {path}: {response.status_code}"
