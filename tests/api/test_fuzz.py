@@ -92,7 +92,9 @@ def fuzz(token: str, examples: int) -> tuple[Counter, list[str]]:
 
             try:
                 run()
-            except Exception as exc:  # noqa: BLE001 - report every operation's failure at once
+            except BaseException as exc:  # noqa: BLE001 - schemathesis' FailureGroup included: report every operation at once
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
                 failures.append(f"{operation.label} [{mode.value}]: {str(exc)[:1500]}")
     return statuses, failures
 
