@@ -17,7 +17,17 @@ from routing.models import Account, TokenScope
 from routing.services import AccountError, account_upsert, account_validate
 
 router = Router(tags=["accounts"])
-ACCOUNT_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": AccountFile.model_json_schema()}}}}
+
+
+def _account_body_schema() -> dict[str, Any]:
+    """The account schema as the body of ``PUT /accounts/{external_id}``: ``external_id`` comes from
+    the path, so the body may leave it out (the schemathesis long run sent bodies without it)."""
+    schema = AccountFile.model_json_schema()
+    schema["required"] = [name for name in schema.get("required", []) if name != "external_id"]
+    return schema
+
+
+ACCOUNT_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": _account_body_schema()}}}}
 
 
 class AccountOut(BaseModel):
