@@ -10,7 +10,7 @@ from routing.services_tokens import apitoken_create, apitoken_revoke
 class Command(BaseCommand):
     help = (
         "Create an API token (printed once, as the last word), or --revoke NAME. "
-        "Scopes: --scope intake (default), read, dry-run, offers, reps, config, admin; repeat --scope "
+        "Scopes: --scope " + ", ".join(TokenScope.values) + " (intake by default); repeat --scope "
         "for several. --user USERNAME makes a personal token that acts as that user (roles, team)."
     )
 
