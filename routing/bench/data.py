@@ -112,7 +112,9 @@ def build_config(*, reps: int, rules: int, max_open: int | None = None, max_dail
 
 def make_leads(config: Config, count: int, *, prefix: str, now: dt.datetime | None = None, seed: int = 11,
                status: str = Lead.Status.PENDING) -> int:  # fmt: skip
-    """Insert ``count`` leads spread over the rule grid, oldest first; returns how many."""
+    """Insert ``count`` leads spread over the rule grid, oldest first; returns how many. Emails
+    carry ``prefix``, so leads of different runs are never duplicates of each other (a
+    duplicate is linked to its open lead, not routed, and would not be a routing decision)."""
     rng = random.Random(seed)
     now = now or timezone.now()
     rows = []
@@ -120,7 +122,7 @@ def make_leads(config: Config, count: int, *, prefix: str, now: dt.datetime | No
         product, state = config.cells[rng.randrange(len(config.cells))]
         rows.append(Lead(
             source=BENCH_SOURCE, external_id=f"{prefix}-{i}", first_name="Bench", last_name=f"L{i}",
-            email=f"l{i}@bench.invalid", country="US", state=state, language="en", product_line=product,
+            email=f"{prefix}-{i}@bench.invalid", country="US", state=state, language="en", product_line=product,
             value=Decimal(rng.choice((500, 2000, 10000, 60000))), intent=rng.choice(INTENTS),
             status=status, received_at=now - dt.timedelta(milliseconds=count - i),
             queue_at=now - dt.timedelta(milliseconds=count - i),
@@ -137,7 +139,7 @@ def intake_payload(config: Config, index: int, *, prefix: str, rng: random.Rando
     product, state = config.cells[rng.randrange(len(config.cells))]
     return {
         "source": BENCH_SOURCE, "external_id": f"{prefix}-{index}", "first_name": "Bench", "last_name": f"I{index}",
-        "email": f"i{index}@bench.invalid", "country": "US", "state": state, "language": "en",
+        "email": f"{prefix}-{index}@bench.invalid", "country": "US", "state": state, "language": "en",
         "product_line": product, "value": Decimal(rng.choice((500, 2000, 10000, 60000))),
         "intent": rng.choice(INTENTS), "attributes": {},
     }  # fmt: skip

@@ -11,6 +11,7 @@ import re
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -104,7 +105,9 @@ def intake_latency(config: data.Config, *, broker: str, rate: float, seconds: fl
     from django_q.models import OrmQ
 
     OrmQ.objects.all().delete()
-    cluster = subprocess.Popen(db.manage("qcluster"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Its log goes to a file: a pipe nobody reads fills up (64 KB) and blocks the workers mid-task.
+    log = tempfile.TemporaryFile(prefix="leadops-bench-qcluster-")
+    cluster = subprocess.Popen(db.manage("qcluster"), env=env, stdout=subprocess.DEVNULL, stderr=log)
     try:
         prefix = f"lat-{broker}-{time.time_ns()}"
         # Warm up: wait until the cluster routes a probe lead.
@@ -119,6 +122,7 @@ def intake_latency(config: data.Config, *, broker: str, rate: float, seconds: fl
         except subprocess.TimeoutExpired:
             cluster.kill()
             cluster.wait()
+        log.close()
     rows = Lead.objects.filter(external_id__startswith=prefix + "-", routed_at__isnull=False).values_list("received_at", "routed_at")
     latencies = [(routed - received).total_seconds() * 1000 for received, routed in rows]
     return {"broker": broker, "rate_per_s": rate, "seconds": seconds, "leads": len(latencies),
@@ -301,3 +305,21 @@ def dumps(value: Any) -> str:
     return json.dumps(value, indent=2, default=str)
 
 
+def load(*, reps: int, rate: float, seconds: float) -> dict[str, Any]:
+    """The web load test (``scripts/load.py``: ``reps`` reps holding inbox event streams, intake
+    POSTs at ``rate`` per second for ``seconds``, against gunicorn with the production
+    ``leadops/gunicorn.conf.py``), run as a subprocess in its own throwaway database named after
+    this bench's. Returns the script's JSON report (``config``, ``results``), or ``{"error": text}``
+    if it could not run; a run with request errors is still returned, with its errors counted."""
+    name = f"{connection.settings_dict['NAME']}_load"
+    with tempfile.TemporaryDirectory(prefix="leadops-bench-load-") as tmp:
+        out = Path(tmp) / "load.json"
+        cmd = [sys.executable, str(Path(settings.BASE_DIR) / "scripts" / "load.py"), "--reps", str(reps), "--rate", str(rate),
+               "--seconds", str(seconds), "--database", name, "--json", str(out)]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=settings.BASE_DIR, check=False)
+        if not out.exists():
+            return {"error": f"scripts/load.py exited {proc.returncode}: {proc.stderr.strip()[-400:]}"}
+        report = json.loads(out.read_text())
+    report.pop("logs", None)
+    report["exit_code"] = proc.returncode
+    return report

@@ -16,11 +16,11 @@ from django.db import connection
 from routing.bench import data, db, invariants, measure
 from routing.bench.workers import route_with_faults
 
-FULL = {"reps": 500, "rules": 50, "leads": 20000, "think_leads": 2000, "scale_leads": 5000, "rate": 20.0, "latency_seconds": 20.0,
+FULL = {"load_reps": 200, "load_rate": 100.0, "load_seconds": 60.0, "reps": 500, "rules": 50, "leads": 20000, "think_leads": 2000, "scale_leads": 5000, "rate": 20.0, "latency_seconds": 20.0,
         "import_rows": 100_000, "decisions": 1_000_000, "pgbench_seconds": 20, "fault_leads": 100_000}  # fmt: skip
-QUICK = {"reps": 100, "rules": 10, "leads": 1000, "think_leads": 200, "scale_leads": 500, "rate": 10.0, "latency_seconds": 3.0,
+QUICK = {"load_reps": 20, "load_rate": 10.0, "load_seconds": 10.0, "reps": 100, "rules": 10, "leads": 1000, "think_leads": 200, "scale_leads": 500, "rate": 10.0, "latency_seconds": 3.0,
          "import_rows": 2000, "decisions": 20_000, "pgbench_seconds": 3, "fault_leads": 2000}  # fmt: skip
-PHASES = ("throughput", "think", "latency", "scale", "import", "pages", "pgbench")
+PHASES = ("throughput", "think", "latency", "scale", "import", "pages", "pgbench", "load")
 
 
 class Command(BaseCommand):
@@ -113,6 +113,10 @@ class Command(BaseCommand):
         if "pages" in only:
             self._log(options, f"pages with {sizes['decisions']} decisions")
             report["pages"] = measure.pages(decisions=sizes["decisions"])
+        if "load" in only:
+            self._log(options, f"load: {sizes['load_reps']} reps on inbox event streams + {sizes['load_rate']} intake/s "
+                               f"for {sizes['load_seconds']} s against the production web set-up (scripts/load.py)")  # fmt: skip
+            report["load"] = measure.load(reps=sizes["load_reps"], rate=sizes["load_rate"], seconds=sizes["load_seconds"])
         if "scale" in only:  # last: it wipes the data for each size
             small = (100, 10)
             large = (10_000, 1_000) if not options["quick"] else (1_000, 100)
@@ -143,6 +147,27 @@ class Command(BaseCommand):
             "offered": Lead.objects.filter(status=Lead.Status.OFFERED).count(),
             "holding": Lead.objects.filter(status=Lead.Status.HOLDING).count(),
         }, "violations": violations}  # fmt: skip
+
+
+def load_rows(load: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Report rows for the load phase (``measure.load``): errors and p99 against the issue's
+    targets (0 errors; p99 <= 250 ms for intake and for offer delivery to the inbox)."""
+    if "error" in load:
+        return [("load", "did not run", load["error"][:200])]
+    r, c = load["results"], load["config"]
+    where = f"{c['reps']} reps on event streams, {c['rate']}/s for {c['seconds']} s"
+    rows = []
+    for name, label in (("streams", "load: inbox event streams"), ("inbox", "load: inbox fetches"),
+                        ("intake", "load: intake POST")):  # fmt: skip
+        if s := r.get(name):
+            target = "; target p99 <= 250 ms" if name == "intake" else ""
+            rows.append((label, f"{s['errors']} errors of {s['requests']}, p99 {s['p99_ms']} ms", f"{where}{target}"))
+    d = r["offer_delivery"]
+    rows.append(("load: offer -> inbox", f"p50 {d['p50_ms']} ms, p99 {d['p99_ms']} ms",
+                 f"{d['offers']} offers seen by a rep's client; target p99 <= 250 ms"))  # fmt: skip
+    t = r["intake_to_routed"]
+    rows.append(("load: intake -> routed", f"p50 {t['p50_ms']} ms, p99 {t['p99_ms']} ms", f"{t['leads']} leads"))
+    return rows
 
 
 def render(report: dict[str, Any]) -> str:
@@ -185,6 +210,8 @@ def render(report: dict[str, Any]) -> str:
             page = p[name]
             rows.append((f"page {name}", f"{page['median_ms']} ms", f"{page['url']} -> {page['status']}, "
                          f"{p['decisions']} decisions; target <= 150 ms"))  # fmt: skip
+    if ld := report.get("load"):
+        rows += load_rows(ld)
     if g := report.get("pgbench"):
         rows.append(("pgbench TPC-B-like", f"{g['tps']} tps", f"{g['clients']} clients, scale {g['scale']}, {g['seconds']} s"))
         rows.append(("decisions/s / pgbench tps", f"{g['decisions_per_tps']}", "target >= 0.5"))
