@@ -1,9 +1,60 @@
 """ASGI entry point: what production serves (gunicorn with uvicorn workers, see README), so the
-inbox's event stream (an async view held open per rep) costs no worker thread."""
+inbox's event stream (an async view held open per rep) costs no worker thread.
 
+Admission limit: under ASGI every synchronous view runs in a thread of its own, with no bound on
+how many run at once, while each worker process has a pool of only ``LEADOPS_DB_POOL_MAX``
+database connections. Past that many requests in flight, the extra threads waited for a
+connection and failed after the pool's 10 s timeout (HTTP 500): 4,514 of 5,900 intake POSTs in
+the first full-size load run (docs/performance.md, round 6). ``AdmissionLimit`` lets at most
+``LEADOPS_WEB_MAX_ACTIVE`` requests (default: the pool size) run at once per process and queues
+the rest, in arrival order, on the event loop, where waiting costs neither a thread nor a
+connection. Inbox event streams are not counted: they hold no connection while open.
+"""
+
+from __future__ import annotations
+
+import asyncio
 import os
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadops.settings")
-application = get_asgi_application()
+
+Scope = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+
+UNCOUNTED_PATHS = frozenset({"/inbox/events/"})  # reps/urls.py: the rep's event stream (reps/push.py)
+
+
+class AdmissionLimit:
+    """ASGI middleware: at most ``limit`` HTTP requests inside ``app`` at once (per event loop,
+    i.e. per worker process); later ones wait their turn. ``limit`` <= 0 turns it off. Paths in
+    ``uncounted`` (long-lived streams that hold no database connection) always go straight in."""
+
+    def __init__(self, app: ASGIApp, *, limit: int, uncounted: frozenset[str] = UNCOUNTED_PATHS) -> None:
+        self.app, self.limit, self.uncounted = app, limit, uncounted
+        self._slots: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if (slots := self._slots.get(loop)) is None:
+            slots = self._slots[loop] = asyncio.Semaphore(self.limit)
+        return slots
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if self.limit <= 0 or scope["type"] != "http" or scope.get("path") in self.uncounted:
+            await self.app(scope, receive, send)
+            return
+        async with self._semaphore():
+            await self.app(scope, receive, send)
+
+
+def _limit() -> int:
+    from django.conf import settings
+
+    return int(os.environ.get("LEADOPS_WEB_MAX_ACTIVE", "0") or 0) or int(getattr(settings, "DB_POOL_MAX", 0) or 0)
+
+
+application = AdmissionLimit(get_asgi_application(), limit=_limit())

@@ -14,7 +14,12 @@ Every value can be set from the environment:
 - LEADOPS_WEB_TIMEOUT: seconds a worker may stay silent before the arbiter restarts it (default 30;
   streams do not count, the loop keeps answering while they wait);
 - LEADOPS_DB_POOL_MAX: database connections per worker process (default 8, so 2 workers use at
-  most 16 plus one LISTEN connection each; requests wait up to 10 s for a free one);
+  most 16 plus one LISTEN connection each);
+- LEADOPS_WEB_MAX_ACTIVE: requests running at once per worker process (default: LEADOPS_DB_POOL_MAX,
+  so a running request always finds a connection; later ones queue on the event loop, costing no
+  thread and no connection; inbox streams are not counted). See leadops/asgi.py: without this
+  limit an overloaded worker ran every request in a thread of its own and answered 500 when the
+  pool's 10 s wait ran out.
 - LEADOPS_WEB_GRACEFUL_TIMEOUT: seconds a stopping worker gets to finish requests (default 10;
   open streams are then cut and the browsers reconnect to another worker).
 """
