@@ -83,8 +83,11 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
-    # Last, as django-axes asks: it turns a lockout raised during authentication into the response.
+    # Last of the working middleware, as django-axes asks: it turns a lockout raised during
+    # authentication into the response (SyncChain below passes exceptions through unchanged).
     "axes.middleware.AxesMiddleware",
+    # Innermost and sync-only: the chain above runs in the request's thread (leadops/middleware.py).
+    "leadops.middleware.SyncChain",
 ]
 
 ROOT_URLCONF = "leadops.urls"

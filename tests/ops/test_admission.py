@@ -4,8 +4,15 @@ rest queued on the event loop in arrival order; the inbox event stream is never 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 
 from leadops.asgi import AdmissionLimit
+
+
+def _run(main):  # noqa: ANN001, ANN202
+    """asyncio.run in a thread of its own: browser tests leave an event loop running in this one."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main).result(timeout=30)
 
 
 class _App:
@@ -46,7 +53,7 @@ def test_requests_beyond_the_limit_wait_their_turn_in_arrival_order() -> None:
         await asyncio.gather(*tasks)
         return inside_while_held, app.entered, app.most_inside
 
-    inside_while_held, entered, most_inside = asyncio.run(run())
+    inside_while_held, entered, most_inside = _run(run())
     assert inside_while_held == 3
     assert most_inside == 3
     assert entered == [f"/r{i}" for i in range(10)]
@@ -65,7 +72,7 @@ def test_event_streams_and_non_http_scopes_are_not_counted() -> None:
         await asyncio.gather(*tasks)
         return inside
 
-    assert asyncio.run(run()) == 7
+    assert _run(run()) == 7
 
 
 def test_a_limit_of_zero_turns_it_off() -> None:
@@ -79,7 +86,7 @@ def test_a_limit_of_zero_turns_it_off() -> None:
         await asyncio.gather(*tasks)
         return inside
 
-    assert asyncio.run(run()) == 6
+    assert _run(run()) == 6
 
 
 def test_a_failing_request_gives_its_slot_back() -> None:
@@ -100,4 +107,4 @@ def test_a_failing_request_gives_its_slot_back() -> None:
         await asyncio.wait_for(limited(_scope("/b"), _noop, _noop), timeout=2)
         return calls == 2
 
-    assert asyncio.run(run())
+    assert _run(run())
