@@ -344,6 +344,72 @@ def routed_latency(conn: psycopg.Connection, *, wait: float) -> dict[str, Any]:
             "p99_ms": ms(p[2]), "max_ms": ms(row[3])}  # fmt: skip
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux /proc); empty when it is gone."""
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        todo += [int(c) for c in children]
+    return out
+
+
+def _cpu(pids: list[int]) -> float:
+    """CPU seconds (user + system) the processes ``pids`` have used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat(5))
+    return total / CLK_TCK
+
+
+def _postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def cpu_snapshot(procs: dict[str, subprocess.Popen]) -> dict[str, float]:
+    """CPU seconds so far by component: each started process with its children, every
+    ``postgres`` process of the server (backends that exited in between are not counted), this
+    load client, and the whole machine (/proc/stat). Linux only; empty elsewhere."""
+    if not Path("/proc/stat").exists():
+        return {}
+    snap = {name: _cpu(_tree(proc.pid)) for name, proc in procs.items()}
+    snap["postgres"] = _cpu(_postgres_pids())
+    times = os.times()
+    snap["load client"] = times.user + times.system
+    cpu = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    snap["machine"] = (int(cpu[0]) + int(cpu[1]) + int(cpu[2]) + int(cpu[5]) + int(cpu[6])) / CLK_TCK  # user nice system irq softirq
+    return snap
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float], *, seconds: float, leads: int) -> dict[str, Any]:
+    """Where the CPU went during the run: cores used on average and ms per lead sent, by component."""
+    out = {}
+    for name, end in after.items():
+        used = max(0.0, end - before.get(name, 0.0))
+        out[name] = {"cpu_seconds": round(used, 1), "cores": round(used / seconds, 2) if seconds else None,
+                     "ms_per_lead": round(used * 1000 / leads, 1) if leads else None}  # fmt: skip
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=200)
@@ -403,7 +469,10 @@ def main() -> int:
         time.sleep(2)  # let qcluster and sweeper finish starting
         how = "on event streams" if args.inbox == "push" else f"polling every {args.poll} s"
         log(f"{args.reps} reps {how} + {args.rate} intake/s for {args.seconds} s")
+        cpu_before, began = cpu_snapshot(procs), time.monotonic()
         report["results"], seen = asyncio.run(drive(args, args.port, token, sessions))
+        report["results"]["cpu"] = cpu_used(cpu_before, cpu_snapshot(procs), seconds=time.monotonic() - began,
+                                            leads=report["results"]["intake_sent"])  # fmt: skip
         for name, proc in procs.items():
             if proc.poll() is not None:
                 report.setdefault("exited", []).append(f"{name} exited with {proc.returncode} during the run")
@@ -441,6 +510,9 @@ def render(report: dict[str, Any]) -> str:
     d = r["offer_delivery"]
     lines.append(f"{'offer->inbox':<16} {d['offers']:>8} {'':>6} {d['p50_ms']!s:>8} {d['p95_ms']!s:>8} {d['p99_ms']!s:>8} "
                  f"{d['max_ms']!s:>8}")  # fmt: skip
+    if cpu := r.get("cpu"):
+        lines.append("cpu during the run: " + ", ".join(f"{name} {c['cores']} cores ({c['ms_per_lead']} ms/lead)"
+                                                        for name, c in cpu.items()))  # fmt: skip
     lines.append(f"intake sent: {r['intake_sent']} in {r['wall_seconds']} s; logs: {report['logs']}")
     lines += report.get("exited", [])
     return "\n".join(lines)
