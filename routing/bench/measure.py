@@ -323,3 +323,23 @@ def load(*, reps: int, rate: float, seconds: float) -> dict[str, Any]:
     report.pop("logs", None)
     report["exit_code"] = proc.returncode
     return report
+
+
+def storage() -> dict[str, Any]:
+    """Disk cost of the decision audit after the runs (PostgreSQL): rows, bytes per decision
+    on disk (heap, TOAST and indexes of the table and, when it is partitioned by month, of every
+    partition), the average stored size of the ``detail`` column, and how many partitions hold it."""
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            SELECT count(*), coalesce(sum(pg_total_relation_size(relid)), 0)
+            FROM pg_partition_tree('routing_decision'::regclass) WHERE isleaf
+        """)  # fmt: skip
+        leaves, size = cursor.fetchone()
+        if not leaves:  # a plain table (SQLite-era schema, or before partitioning)
+            cursor.execute("SELECT pg_total_relation_size('routing_decision'::regclass)")
+            (size,) = cursor.fetchone()
+        cursor.execute("SELECT count(*), avg(pg_column_size(detail)) FROM routing_decision")
+        rows, detail = cursor.fetchone()
+    return {"decisions": rows, "bytes_per_decision": round(size / rows) if rows else None,
+            "detail_bytes_avg": round(float(detail)) if detail is not None else None,
+            "partitions": leaves if leaves > 1 else 0}  # fmt: skip

@@ -90,6 +90,7 @@ class Command(BaseCommand):
         if "throughput" in only:
             self._log(options, f"throughput: {sizes['leads']} leads x 1, 2, 4 processes at {sizes['reps']} reps / {sizes['rules']} rules")
             report["throughput"] = measure.throughput(config, workers=(1, 2, 4), leads=sizes["leads"], batch=batch)
+            report["storage"] = measure.storage()
         if "think" in only:
             self._log(options, f"think-time scaling: {sizes['think_leads']} leads, {options['think_ms']} ms per decision, "
                                "1 vs 4 processes, wide then narrow locks")  # fmt: skip
@@ -167,6 +168,11 @@ def load_rows(load: dict[str, Any]) -> list[tuple[str, str, str]]:
                  f"{d['offers']} offers seen by a rep's client; target p99 <= 250 ms"))  # fmt: skip
     t = r["intake_to_routed"]
     rows.append(("load: intake -> routed", f"p50 {t['p50_ms']} ms, p99 {t['p99_ms']} ms", f"{t['leads']} leads"))
+    if cpu := r.get("cpu"):
+        machine = cpu.get("machine", {})
+        parts = ", ".join(f"{name} {c['ms_per_lead']}" for name, c in cpu.items() if name != "machine")
+        rows.append(("load: CPU per lead", f"{machine.get('ms_per_lead')} ms on {machine.get('cores')} cores",
+                     f"by component, ms: {parts}"))  # fmt: skip
     return rows
 
 
@@ -188,6 +194,10 @@ def render(report: dict[str, Any]) -> str:
         rows.append(("decision latency (engine)", f"p50 {t['engine_us_p50']} us, p99 {t['engine_us_p99']} us", "Decision.duration_us"))
         rows.append(("decision latency (batch/lead)", f"p50 {t['batch_ms_per_lead_p50']} ms, p99 {t['batch_ms_per_lead_p99']} ms",
                      "batch wall time / leads in batch"))  # fmt: skip
+    if st := report.get("storage"):
+        where = f"{st['partitions']} monthly partitions" if st["partitions"] else "one table"
+        rows.append(("decision on disk", f"{st['bytes_per_decision']} bytes", f"detail column {st['detail_bytes_avg']} bytes "
+                     f"(average, stored); {st['decisions']} decisions in {where}"))  # fmt: skip
     if k := report.get("think"):
         for mode in ("wide", "narrow"):
             runs = k[mode]["runs"]
