@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
@@ -34,7 +35,10 @@ class Command(BaseCommand):
         parser.add_argument("--only", default=",".join(PHASES), help=f"comma-separated subset of {','.join(PHASES)}")
         parser.add_argument("--faults", action="store_true", help="fault injection instead of measurements")
         parser.add_argument("--no-pg-restart", action="store_true", help="with --faults: do not restart PostgreSQL")
-        parser.add_argument("--batch", type=int, default=50)
+        parser.add_argument("--batch", type=int, default=None,
+                            help="leads per routing transaction (default LEADOPS_ROUTE_BATCH, what production uses)")
+        parser.add_argument("--think-batch", type=int, default=50,
+                            help="think phase: leads per transaction (default 50: small, so four processes share the leads)")
         parser.add_argument("--think-ms", type=float, default=2.0, help="think phase: sleep inside every decision")
         for name, default in FULL.items():
             parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=None,
@@ -84,8 +88,8 @@ class Command(BaseCommand):
         only = {p.strip() for p in options["only"].split(",") if p.strip()}
         if unknown := only - set(PHASES):
             raise CommandError(f"unknown phase(s): {', '.join(sorted(unknown))}")
-        batch = options["batch"]
-        report: dict[str, Any] = {"machine": measure.machine(), "sizes": sizes, "batch": batch}
+        batch = options["batch"] or settings.LEADOPS_ROUTE_BATCH
+        report: dict[str, Any] = {"machine": measure.machine(), "sizes": sizes, "batch": batch, "think_batch": options["think_batch"]}
         config = data.build_config(reps=sizes["reps"], rules=sizes["rules"])
         if "throughput" in only:
             self._log(options, f"throughput: {sizes['leads']} leads x 1, 2, 4 processes at {sizes['reps']} reps / {sizes['rules']} rules")
@@ -94,7 +98,7 @@ class Command(BaseCommand):
         if "think" in only:
             self._log(options, f"think-time scaling: {sizes['think_leads']} leads, {options['think_ms']} ms per decision, "
                                "1 vs 4 processes, wide then narrow locks")  # fmt: skip
-            report["think"] = measure.think_scaling(config, leads=sizes["think_leads"], batch=batch,
+            report["think"] = measure.think_scaling(config, leads=sizes["think_leads"], batch=options["think_batch"],
                                                     think_ms=options["think_ms"])  # fmt: skip
         if "latency" in only:
             report["latency"] = {}
@@ -137,7 +141,7 @@ class Command(BaseCommand):
                            + ("" if options["no_pg_restart"] else ", PostgreSQL restarted after 10 s"))  # fmt: skip
         started = time.perf_counter()
         result = route_with_faults(
-            4, pending=lambda: Lead.objects.filter(status=Lead.Status.PENDING).count(), batch=options["batch"],
+            4, pending=lambda: Lead.objects.filter(status=Lead.Status.PENDING).count(), batch=options["batch"] or settings.LEADOPS_ROUTE_BATCH,
             kill_every=(0.5, 2.0), restart_postgres_after=None if options["no_pg_restart"] else 10.0,
         )  # fmt: skip
         seconds = time.perf_counter() - started
@@ -180,6 +184,8 @@ def render(report: dict[str, Any]) -> str:
     lines = []
     m = report["machine"]
     lines.append(f"Machine: {m['nproc']} cores, {m['cpu']}, PostgreSQL {m['postgresql']}, Python {m['python']} ({m['when']})")
+    if "batch" in report:
+        lines.append(f"Leads per routing transaction: {report['batch']} (think phase: {report.get('think_batch')})")
     if "faults" in report:
         f = report["faults"]
         lines.append(f"Faults: {f['leads']} leads, {f['kills']} SIGKILLs, {f['postgres_restarts']} PostgreSQL restart(s), "
