@@ -332,6 +332,24 @@ try:
 except ValueError as _exc:
     raise ImproperlyConfigured(f"LEADOPS_METRICS_ALLOWED_NETWORKS: {_exc}") from None
 
+# Retention (routing.services_retention; docs/operations.md, "Retention and archive"): months of
+# decisions and of webhook deliveries to keep besides the current one; 0 keeps everything. Older
+# months are exported to LEADOPS_ARCHIVE_DIR, then dropped. Dropping without an export must be
+# asked for by name.
+LEADOPS_DECISION_RETENTION_MONTHS = envint("LEADOPS_DECISION_RETENTION_MONTHS", 0, minimum=0)
+LEADOPS_WEBHOOK_RETENTION_MONTHS = envint("LEADOPS_WEBHOOK_RETENTION_MONTHS", 0, minimum=0)
+LEADOPS_ARCHIVE_DIR = envstr("LEADOPS_ARCHIVE_DIR")
+LEADOPS_RETENTION_WITHOUT_ARCHIVE = envbool("LEADOPS_RETENTION_WITHOUT_ARCHIVE", False)
+if (LEADOPS_DECISION_RETENTION_MONTHS or LEADOPS_WEBHOOK_RETENTION_MONTHS) and not (
+    LEADOPS_ARCHIVE_DIR or LEADOPS_RETENTION_WITHOUT_ARCHIVE
+):
+    raise ImproperlyConfigured(
+        "LEADOPS_DECISION_RETENTION_MONTHS / LEADOPS_WEBHOOK_RETENTION_MONTHS drop old months: set LEADOPS_ARCHIVE_DIR "
+        "(they are exported there first), or LEADOPS_RETENTION_WITHOUT_ARCHIVE=1 to drop them without an export"
+    )
+if LEADOPS_ARCHIVE_DIR and not Path(LEADOPS_ARCHIVE_DIR).is_absolute():
+    raise ImproperlyConfigured(f"LEADOPS_ARCHIVE_DIR={LEADOPS_ARCHIVE_DIR!r} must be an absolute path")
+
 LEADOPS_LOG_FORMAT = envstr("LEADOPS_LOG_FORMAT", "json" if PRODUCTION else "plain")
 if LEADOPS_LOG_FORMAT not in {"json", "plain"}:
     raise ImproperlyConfigured(f"LEADOPS_LOG_FORMAT={LEADOPS_LOG_FORMAT!r} must be 'json' or 'plain'")

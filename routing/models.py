@@ -258,7 +258,11 @@ class Offer(models.Model):
 
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="offers")
     rep = models.ForeignKey("reps.Rep", on_delete=models.PROTECT, related_name="offers")
-    decision = models.ForeignKey("Decision", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # No database constraint: on PostgreSQL decisions are partitioned by month (a foreign key
+    # would have to name the partition key too), and retention drops whole months of decisions
+    # (routing.services_retention clears this column for the offers of a month it drops).
+    decision = models.ForeignKey("Decision", null=True, blank=True, on_delete=models.SET_NULL, db_constraint=False,
+                                 related_name="+")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
     step = models.PositiveSmallIntegerField(default=0, help_text="Escalation step: 0 = first offer")
     via = models.CharField(max_length=20, default=StepKind.PRIMARY.value)  # engine step that chose the rep
@@ -295,9 +299,22 @@ class DecisionQuerySet(models.QuerySet):
     def delete(self):  # noqa: ANN201
         raise ValidationError("Decision records are append-only")
 
+    def delete_for_retention(self) -> int:
+        """Delete these decisions for good: only ``routing.services_retention`` calls this, for
+        whole months after their export (on SQLite; PostgreSQL drops the month's partition).
+        Nothing else removes a decision. One DELETE, no signals; returns the rows deleted."""
+        return self._raw_delete(self.db)
+
 
 class Decision(models.Model):
-    """Append-only audit of one routing step for one lead."""
+    """Append-only audit of one routing step for one lead. Removed only by the retention service
+    (``routing.services_retention``), a whole month at a time after its export.
+
+    On PostgreSQL the table is partitioned by month on ``created_at`` (migration 0012) and its
+    primary key in the database is ``(id, created_at)``, as PostgreSQL requires of a partitioned
+    table. Django does not know that: the model keeps ``id`` as its one primary key (the sequence
+    still hands out unique ids), so URLs, the admin and the API go on using the id alone. Nothing
+    may hold a database foreign key to this table (``Offer.decision`` has none)."""
 
     class Kind(models.TextChoices):
         ROUTE = "route", "Route"
@@ -409,6 +426,11 @@ class ApiToken(models.Model):
 
 
 class WebhookDelivery(models.Model):
+    """One webhook to send, with its attempts. On PostgreSQL partitioned by month on
+    ``created_at`` like ``Decision`` (primary key ``(id, created_at)`` in the database, ``id`` for
+    Django); old months are archived and dropped by ``routing.services_retention``, never a month
+    with a delivery still pending."""
+
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         DELIVERED = "delivered", "Delivered"

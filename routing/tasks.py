@@ -100,6 +100,15 @@ def lead_import_continue(import_id: int) -> int | None:
     return job.rows_done if job is not None else None
 
 
+def retention_pass() -> int:
+    """Hourly (schedule ``leadops-partitions``): the coming months' partitions, then the months
+    past the retention settings archived and dropped (routing.services_retention.retention_run).
+    Safe to run twice: a second pass while one runs stops at once. Returns months handled."""
+    from routing.services_retention import retention_run
+
+    return len(retention_run())
+
+
 def sweep(**_ignored: object) -> dict[str, int]:
     """One pass of the safety net, the same function for `manage.py sweeper` (every second) and
     django-q2's every-minute schedule (`manage.py setup_schedules`, the second line of defence):

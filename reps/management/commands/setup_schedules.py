@@ -1,4 +1,5 @@
-"""Register the django-q2 schedules (idempotent): the every-minute sweep backing up `manage.py sweeper`."""
+"""Register the django-q2 schedules (idempotent): the every-minute sweep backing up `manage.py sweeper`, the
+equity rollup, the scheduler's heartbeat, and the hourly partitions and retention pass."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ SCHEDULES = [
     {"name": "leadops-equity-rollup", "func": "routing.dashboards.tasks.equity_rollup", "minutes": 1},
     # Its enqueue is the scheduler's heartbeat, its run a worker's; it also evaluates alerts (ops).
     {"name": "leadops-heartbeat", "func": "ops.tasks.cluster_heartbeat", "minutes": 1},
+    # Monthly partitions ahead, then retention (routing.services_retention). Exporting a month can
+    # take long, hence its own timeout; a copy the ORM broker hands out again meanwhile (after
+    # Q_CLUSTER["retry"] seconds) finds the first pass running and stops.
+    {"name": "leadops-partitions", "func": "routing.tasks.retention_pass", "minutes": 60,
+     "kwargs": "q_options={'timeout': 3600}"},
 ]
 
 
@@ -23,6 +29,7 @@ class Command(BaseCommand):
         for spec in SCHEDULES:
             _, created = Schedule.objects.update_or_create(
                 name=spec["name"],
-                defaults={"func": spec["func"], "schedule_type": Schedule.MINUTES, "minutes": spec["minutes"], "repeats": -1},
+                defaults={"func": spec["func"], "schedule_type": Schedule.MINUTES, "minutes": spec["minutes"], "repeats": -1,
+                          "kwargs": spec.get("kwargs")},
             )
             self.stdout.write(f"{'created' if created else 'updated'} schedule {spec['name']}")
