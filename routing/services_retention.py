@@ -421,7 +421,7 @@ def _export(spec: ArchivedTable, month: Month, out_dir: Path) -> tuple[Path, int
         final = out_dir / f"{spec.name}-{month.label}.{copy}.jsonl.gz"
     partial = final.with_name(final.name + ".partial")
     written = 0
-    encoder = DjangoJSONEncoder(ensure_ascii=False, separators=(",", ":"))
+    encoder = _ArchiveEncoder(ensure_ascii=False, separators=(",", ":"))
     with open(partial, "wb") as raw:
         with gzip.GzipFile(filename=final.name.removesuffix(".gz"), mode="wb", fileobj=raw, mtime=0) as gz:
             for row in _rows_by_id(spec, month):
@@ -436,6 +436,17 @@ def _export(spec: ArchivedTable, month: Month, out_dir: Path) -> tuple[Path, int
     finally:
         os.close(directory)
     return final, written
+
+
+class _ArchiveEncoder(DjangoJSONEncoder):
+    """The API's JSON (django-ninja encodes with DjangoJSONEncoder), except that date-times keep
+    their microseconds: the archive may be the last copy."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, dt.datetime):
+            text = o.isoformat()
+            return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
+        return super().default(o)
 
 
 def _rows_by_id(spec: ArchivedTable, month: Month) -> Iterator[Any]:
