@@ -100,7 +100,7 @@ def lead_import_continue(import_id: int) -> int | None:
     return job.rows_done if job is not None else None
 
 
-def retention_pass() -> int:
+def retention_pass(**_ignored: object) -> int:
     """Hourly (schedule ``leadops-partitions``): the coming months' partitions, then the months
     past the retention settings archived and dropped (routing.services_retention.retention_run).
     Safe to run twice: a second pass while one runs stops at once. Returns months handled."""
