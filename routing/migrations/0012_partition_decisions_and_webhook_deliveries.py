@@ -47,6 +47,9 @@ def _partition_table(cursor, table: str, *, now: dt.datetime) -> None:  # noqa: 
     migration's transaction."""
     qn = '"{}"'.format
     old = f"{table}__unpartitioned"
+    # Deferred foreign-key checks pending in this transaction run now: PostgreSQL drops no table
+    # with such checks pending.
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     cursor.execute(f"LOCK TABLE {qn(table)} IN ACCESS EXCLUSIVE MODE")
     cursor.execute("SELECT 1 FROM pg_partitioned_table WHERE partrelid = %s::regclass", [table])
     if cursor.fetchone():

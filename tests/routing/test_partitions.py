@@ -118,7 +118,7 @@ def test_archive_drops_the_old_months_partitions_and_nothing_else(tmp_path: Path
 
     results = months_archive(before=CURRENT, out_dir=tmp_path, tables=["decisions"])
 
-    assert [(r.month, r.rows, r.dropped) for r in results] == [(old, 1, True)]
+    assert [(r.month, r.rows, r.dropped, r.note) for r in results] == [(old, 1, True, "")]
     assert old not in partitions("routing_decision") and CURRENT in partitions("routing_decision")
     assert _one("SELECT to_regclass(%s)", [partition_name("routing_decision", old)])[0] is None
     assert list(Decision.objects.values_list("id", flat=True)) == [kept] and dropped != kept
