@@ -1,0 +1,436 @@
+"""The compact stored form of a decision's detail, and back (pure: no ORM, no I/O).
+
+``Decision.detail`` is the engine's ``decision_to_dict`` (steps, candidates, reasons, scores,
+the segment and the rule). Most of it repeats from decision to decision: the segment and rule
+specs are the same for every lead a rule version decides, a pool's members (id, name, weight)
+the same for every lead of that pool, and the reasons, step kinds and criteria come from fixed
+sets. Stored as is, a decision cost ~3.6 KB on disk, most of it TOASTed JSON.
+
+``encode`` turns an engine-shaped detail into a JSON array (version 1)::
+
+    [1, lead_id, config_version, segment, rule, high_value, steps, outcome, chosen_rep_id,
+     chosen_step, fairness, summary, warnings, account, sticky]
+
+* ``segment``, ``rule``: ``None`` or a *legend code*, an integer naming the JSON text of the
+  dict in the shared legend (``routing.models.DecisionLegend``; the code is the first 63 bits of
+  the text's SHA-256, so a code names one text forever, whichever process or database made it).
+* ``outcome``, ``chosen_step`` and each step's kind: an index into ``WORDS`` (fixed, append
+  only), or the string itself when it is not there, or ``None``.
+* ``steps``: ``[kind, pool_id, relaxed, roster, status, scores, chosen_rep_id]`` each, where
+  ``relaxed`` is one letter per criterion (``CRITERIA``), ``roster`` the legend code of the
+  candidates' ``[[rep_id, name, weight], ...]`` (``None`` when there are none), ``status`` per
+  candidate ``+`` (eligible) or ``-`` followed by one letter per reason (``REASONS``), and
+  ``scores`` the candidates' scores in order.
+* ``fairness``: ``[[pool, step, reps, values], ...]`` in the dict's order; ``pool`` and each rep
+  key as an int when the key is an int's canonical text; when ``step`` is a step index the reps
+  are that step's eligible candidates in order (``reps`` is ``None``) and a ``None`` value is
+  that candidate's score (weighted fair: the new credit is the score, except the chosen rep's).
+* ``warnings``, ``account``, ``sticky`` and the scalars: as they are.
+
+Anything else (a detail of another shape, such as a linked duplicate's, a key out of place, a
+reason or value of an unexpected type) is not compacted: ``encode`` returns the dict itself,
+which is also how every row written before this format reads. ``decode(encode(d), legend) == d``
+for every detail, with the same key order and scalar types (tests/routing/test_detail_codec.py).
+
+Key order. A dict stored in a PostgreSQL ``jsonb`` column reads back with its keys ordered by
+length, then bytes; SQLite keeps them as written. ``decode(..., jsonb_order=True)`` rebuilds the
+dicts in the order ``jsonb`` would have given the plain dict, so a page or an API answer renders
+byte for byte as it did before compaction on either database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final
+
+VERSION: Final = 1
+
+# Append only: a code, once written, keeps its meaning. A value missing here is stored as text.
+WORDS: Final[tuple[str, ...]] = (
+    "offer", "holding", "primary", "relax", "pool", "backup", "manager", "account_owner", "sticky",
+)  # fmt: skip
+REASONS: Final[tuple[str, ...]] = (
+    "inactive", "absent", "no_licence", "at_open_cap", "at_daily_cap", "at_weekly_cap", "already_declined",
+    "expires_off_duty", "outside_working_hours", "public_holiday", "missing_skill", "skill_level_too_low",
+    "language", "outside_territory", "tier_too_low",
+)  # fmt: skip
+CRITERIA: Final[tuple[str, ...]] = ("language", "territory", "skill_level", "skills", "tier", "working_hours")
+
+DETAIL_KEYS: Final = (
+    "lead_id", "config_version", "segment", "rule", "high_value", "steps", "outcome", "chosen_rep_id",
+    "chosen_step", "fairness_updates", "summary", "warnings", "account", "sticky",
+)  # fmt: skip
+STEP_KEYS: Final = ("kind", "pool_id", "relaxed", "candidates", "chosen_rep_id")
+CANDIDATE_KEYS: Final = ("rep_id", "name", "eligible", "reasons", "weight", "score")
+
+_WORD_CODES: Final = {word: code for code, word in enumerate(WORDS)}
+_LETTERS: Final = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_REASON_LETTERS: Final = {reason: _LETTERS[i] for i, reason in enumerate(REASONS)}
+_CRITERION_LETTERS: Final = {criterion: _LETTERS[i] for i, criterion in enumerate(CRITERIA)}
+_LENGTH: Final = 15  # items of a version-1 array
+
+
+class Unfit(ValueError):
+    """The detail is not of the shape version 1 compacts; it is stored as it is."""
+
+
+class DecodeError(ValueError):
+    """A stored detail that cannot be read back: an unknown version, or a legend code with no
+    text in the legend (``LegendLookup`` must supply every code in ``codes(stored)``)."""
+
+
+def legend_code(text: str) -> int:
+    """The legend code of a legend text: the first 63 bits of its SHA-256 (a positive bigint)."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
+
+
+_TEXT: Final = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
+def legend_text(value: Any) -> str:
+    """The canonical legend text of a plain JSON value (ASCII, no spaces, keys in their order).
+
+    Raises ``TypeError`` for a value JSON cannot hold and ``ValueError`` for NaN or infinity."""
+    return _TEXT.encode(value)
+
+
+def is_compact(stored: Any) -> bool:
+    """Whether ``stored`` is a compact detail (of any version) rather than a plain dict."""
+    return type(stored) is list and bool(stored) and type(stored[0]) is int
+
+
+# --- encode --------------------------------------------------------------------------------
+
+
+def encode(detail: Any) -> tuple[Any, dict[int, str]]:
+    """The compact form of ``detail`` and the legend entries it names (code -> text).
+
+    Args:
+        detail: a decision detail, normally ``engine.decision_to_dict(decision)``.
+    Returns:
+        ``(stored, entries)``: the version-1 array and the legend texts it refers to by code,
+        or ``(detail, {})`` when the detail is not of the engine's shape (stored as it is).
+        The caller must make sure every entry is in the legend before the row is committed.
+    """
+    try:
+        return _encode(detail)
+    except Unfit:
+        return detail, {}
+
+
+def _encode(d: Any) -> tuple[list[Any], dict[int, str]]:
+    if type(d) is not dict or tuple(d) != DETAIL_KEYS:
+        raise Unfit("not an engine detail")
+    entries: dict[int, str] = {}
+    steps_in = d["steps"]
+    if type(steps_in) is not list:
+        raise Unfit("steps")
+    steps = [_encode_step(step, entries) for step in steps_in]
+    # Values stored as they are (scalars, warnings, account, sticky, scores) need no check: the
+    # compact array goes through the same JSON and jsonb as the plain dict would have.
+    return [
+        VERSION, d["lead_id"], d["config_version"], _coded(d["segment"], entries), _coded(d["rule"], entries),
+        d["high_value"], steps, _word(d["outcome"]), d["chosen_rep_id"], _word(d["chosen_step"]),
+        _encode_fairness(d["fairness_updates"], steps_in), d["summary"], d["warnings"], d["account"], d["sticky"],
+    ], entries  # fmt: skip
+
+
+# Legend texts already checked, with the value they parse to (bounded; cleared when full).
+_PARSED: dict[str, Any] = {}
+_CACHE_LIMIT: Final = 50_000
+
+
+def _entry(value: Any, entries: dict[int, str]) -> int:
+    """The legend code of ``value``, a plain JSON value whose text parses back to an equal value
+    (no tuples, no non-string keys, finite numbers); adds the entry to ``entries``."""
+    try:
+        text = legend_text(value)
+    except (TypeError, ValueError):
+        raise Unfit("not plain JSON") from None
+    parsed = _PARSED.get(text, _PARSED)
+    if parsed is _PARSED:
+        if len(_PARSED) >= _CACHE_LIMIT:
+            _PARSED.clear()
+        parsed = _PARSED[text] = json.loads(text)
+    # Equal, and of the same types: JSON text keeps true/1/1.0 apart, so only a tuple or a
+    # non-string key could come back different, and then it is not equal.
+    if parsed != value:
+        raise Unfit("not plain JSON")
+    code = legend_code(text)
+    entries[code] = text
+    return code
+
+
+def _coded(value: Any, entries: dict[int, str]) -> int | None:
+    if value is None:
+        return None
+    if type(value) is not dict:
+        raise Unfit("segment or rule is not a dict")
+    return _entry(value, entries)
+
+
+def _word(value: Any) -> int | str | None:
+    if value is None:
+        return None
+    if type(value) is not str:
+        raise Unfit("not a word")
+    return _WORD_CODES.get(value, value)
+
+
+def _letters(values: Any, table: Mapping[str, str]) -> str:
+    if type(values) is not list:
+        raise Unfit("not a list")
+    try:
+        return "".join([table[value] for value in values])
+    except (KeyError, TypeError):
+        raise Unfit("a value outside the fixed table") from None
+
+
+_MEMBER_TYPES: Final = frozenset({str, int, float, bool, type(None)})
+# Rosters already coded: (rep_id, name, weight) per candidate -> (code, text). Hashing the tuple
+# is cheaper than writing and hashing its JSON; a pool's roster repeats for every lead it gets.
+_ROSTER_CODES: dict[tuple[tuple[Any, Any, Any], ...], tuple[int, str]] = {}
+
+
+def _encode_step(step: Any, entries: dict[int, str]) -> list[Any]:
+    if type(step) is not dict or tuple(step) != STEP_KEYS:
+        raise Unfit("not an engine step")
+    candidates = step["candidates"]
+    if type(candidates) is not list:
+        raise Unfit("candidates")
+    members: list[tuple[Any, Any, Any]] = []
+    status: list[str] = []
+    scores: list[Any] = []
+    letters, keys, member_types = _REASON_LETTERS, CANDIDATE_KEYS, _MEMBER_TYPES
+    typical = True  # every member (int, str, int): then equal rosters have equal texts
+    try:
+        for c in candidates:
+            if type(c) is not dict or tuple(c) != keys:
+                raise Unfit("not an engine candidate")
+            rep_id, name, eligible, reasons, weight, score = c.values()
+            if (type(eligible) is not bool or type(reasons) is not list or type(rep_id) not in member_types
+                    or type(name) not in member_types or type(weight) not in member_types):  # fmt: skip
+                raise Unfit("not an engine candidate")
+            members.append((rep_id, name, weight))
+            typical = typical and type(rep_id) is int and type(name) is str and type(weight) is int
+            status.append(("+" if eligible else "-") + "".join([letters[r] for r in reasons]) if reasons else
+                          ("+" if eligible else "-"))  # fmt: skip
+            scores.append(score)
+    except (KeyError, TypeError):
+        raise Unfit("a reason outside the fixed table") from None
+    roster = None
+    if members:
+        # Only typical rosters are looked up by tuple: 1 == 1.0 == True would mix others up.
+        key = tuple(members) if typical else None
+        known = _ROSTER_CODES.get(key) if key is not None else None
+        if known is None:
+            entry: dict[int, str] = {}
+            code = _entry([list(m) for m in members], entry)
+            known = (code, entry[code])
+            if key is not None:
+                if len(_ROSTER_CODES) >= _CACHE_LIMIT:
+                    _ROSTER_CODES.clear()
+                _ROSTER_CODES[key] = known
+        roster = known[0]
+        entries[roster] = known[1]
+    return [
+        _word(step["kind"]), step["pool_id"], _letters(step["relaxed"], _CRITERION_LETTERS), roster,
+        "".join(status), scores, step["chosen_rep_id"],
+    ]  # fmt: skip
+
+
+def _int_key(key: str) -> int | str:
+    """A dict key as an int when it is an int's canonical text ("106" -> 106; "007" stays)."""
+    if key.isdigit() and key.isascii():
+        number = int(key)
+        if str(number) == key:
+            return number
+    return key
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def _eligible(step: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [c for c in step["candidates"] if c["eligible"]]
+
+
+def _encode_fairness(updates: Any, steps: list[Any]) -> list[Any]:
+    if type(updates) is not dict:
+        raise Unfit("fairness_updates")
+    out: list[Any] = []
+    for pool_key, credits in updates.items():
+        if type(pool_key) is not str or type(credits) is not dict:
+            raise Unfit("fairness_updates")
+        keys = list(credits)
+        for key in keys:
+            if type(key) is not str:
+                raise Unfit("fairness_updates")
+        pool = _int_key(pool_key)
+        index = next(
+            (i for i, step in enumerate(steps)
+             if _same(step["pool_id"], pool) and [str(c["rep_id"]) if type(c["rep_id"]) is int else None
+                                                  for c in _eligible(step)] == keys),
+            None,
+        )  # fmt: skip
+        if index is None:
+            out.append([pool, None, [_int_key(k) for k in keys], list(credits.values())])
+            continue
+        values: list[Any] = []
+        for c, value in zip(_eligible(steps[index]), credits.values(), strict=True):
+            if value is None:
+                raise Unfit("a None credit")
+            values.append(None if _same(value, c["score"]) else value)
+        out.append([pool, index, None, values])
+    return out
+
+
+# --- decode --------------------------------------------------------------------------------
+
+LegendLookup = Callable[[Iterable[int]], Mapping[int, str]]
+
+
+def codes(stored: Any) -> set[int]:
+    """The legend codes a stored detail names (none for a plain dict)."""
+    if not is_compact(stored) or stored[0] != VERSION or len(stored) != _LENGTH:
+        return set()
+    found = {code for code in (stored[3], stored[4]) if type(code) is int}
+    found.update(step[3] for step in stored[6] if type(step[3]) is int)
+    return found
+
+
+def decode(stored: Any, legend: LegendLookup | Mapping[int, str], *, jsonb_order: bool = False) -> Any:
+    """The detail ``encode`` was given, from its stored form; a plain dict comes back as it is.
+
+    Args:
+        stored: what the ``detail`` column holds (already parsed from JSON).
+        legend: the legend texts by code, or a function returning them for the codes asked
+            (it may return more); every code of ``codes(stored)`` must be there.
+        jsonb_order: rebuild dicts with their keys in PostgreSQL ``jsonb`` order (length, then
+            bytes), as a plain dict read from a ``jsonb`` column has them.
+    Raises:
+        DecodeError: an unknown version or a code missing from the legend.
+    """
+    if not is_compact(stored):
+        return stored
+    if stored[0] != VERSION or len(stored) != _LENGTH:
+        raise DecodeError(f"unknown decision detail version {stored[0]!r}")
+    needed = codes(stored)
+    texts = legend if isinstance(legend, Mapping) else legend(needed)
+    missing = needed - texts.keys()
+    if missing:
+        raise DecodeError(f"decision detail legend codes missing: {sorted(missing)}")
+    (_, lead_id, config_version, segment, rule, high_value, steps_in, outcome, chosen_rep_id, chosen_step,
+     fairness_in, summary, warnings, account, sticky) = stored  # fmt: skip
+    steps = [_decode_step(step, texts, jsonb_order) for step in steps_in]
+    values = (
+        lead_id, config_version, _spec(segment, texts, jsonb_order), _spec(rule, texts, jsonb_order), high_value,
+        steps, _unword(outcome), chosen_rep_id, _unword(chosen_step), _decode_fairness(fairness_in, steps, jsonb_order),
+        summary, warnings, account, sticky,
+    )  # fmt: skip
+    if jsonb_order:
+        return {key: values[i] for key, i in _DETAIL_JSONB}
+    return dict(zip(DETAIL_KEYS, values, strict=True))
+
+
+def _jsonb_positions(keys: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    order = sorted(range(len(keys)), key=lambda i: (len(keys[i].encode()), keys[i].encode()))
+    return tuple((keys[i], i) for i in order)
+
+
+_DETAIL_JSONB: Final = _jsonb_positions(DETAIL_KEYS)
+_STEP_JSONB: Final = _jsonb_positions(STEP_KEYS)
+_CANDIDATE_JSONB: Final = _jsonb_positions(CANDIDATE_KEYS)
+
+
+def jsonb_sorted(value: Any) -> Any:
+    """``value`` with every dict's keys in PostgreSQL ``jsonb`` order (length, then bytes)."""
+    if type(value) is dict:
+        return {k: jsonb_sorted(value[k]) for k in sorted(value, key=lambda k: (len(k.encode()), k.encode()))}
+    if type(value) is list:
+        return [jsonb_sorted(item) for item in value]
+    return value
+
+
+def _unword(value: Any) -> Any:
+    return WORDS[value] if type(value) is int else value
+
+
+# Parsed legend texts, by (code, jsonb order): a text for specs (parsed afresh each time, so a
+# caller may change what it gets), a tuple of tuples for rosters. Keyed by code but checked
+# against the text, so a legend from another database can never be misread.
+_SPECS: dict[tuple[int, bool], tuple[str, str]] = {}
+_ROSTERS: dict[int, tuple[str, tuple[tuple[Any, Any, Any], ...]]] = {}
+
+
+def _spec(code: Any, texts: Mapping[int, str], jsonb_order: bool) -> Any:
+    if code is None:
+        return None
+    text = texts[code]
+    cached = _SPECS.get((code, jsonb_order))
+    if cached is None or cached[0] != text:
+        rendered = json.dumps(jsonb_sorted(json.loads(text))) if jsonb_order else text
+        if len(_SPECS) >= _CACHE_LIMIT:
+            _SPECS.clear()
+        cached = _SPECS[(code, jsonb_order)] = (text, rendered)
+    return json.loads(cached[1])
+
+
+def _roster(code: Any, texts: Mapping[int, str]) -> tuple[tuple[Any, Any, Any], ...]:
+    if code is None:
+        return ()
+    text = texts[code]
+    cached = _ROSTERS.get(code)
+    if cached is None or cached[0] != text:
+        if len(_ROSTERS) >= _CACHE_LIMIT:
+            _ROSTERS.clear()
+        cached = _ROSTERS[code] = (text, tuple(tuple(member) for member in json.loads(text)))  # type: ignore[misc]
+    return cached[1]
+
+
+def _status(status: str) -> list[tuple[bool, list[str]]]:
+    out: list[tuple[bool, list[str]]] = []
+    for ch in status:
+        if ch in "+-":
+            out.append((ch == "+", []))
+        else:
+            out[-1][1].append(REASONS[_LETTERS.index(ch)])
+    return out
+
+
+def _decode_step(step: list[Any], texts: Mapping[int, str], jsonb_order: bool) -> dict[str, Any]:
+    kind, pool_id, relaxed, roster_code, status, scores, chosen = step
+    roster = _roster(roster_code, texts)
+    flags = _status(status)
+    if len(flags) != len(roster) or len(scores) != len(roster):
+        raise DecodeError("a step's roster, status and scores differ in length")
+    candidates: list[dict[str, Any]] = []
+    for (rep_id, name, weight), (eligible, reasons), score in zip(roster, flags, scores):
+        if jsonb_order:  # name, score, rep_id, weight, reasons, eligible
+            candidates.append({"name": name, "score": score, "rep_id": rep_id, "weight": weight, "reasons": reasons,
+                               "eligible": eligible})  # fmt: skip
+        else:
+            candidates.append({"rep_id": rep_id, "name": name, "eligible": eligible, "reasons": reasons,
+                               "weight": weight, "score": score})  # fmt: skip
+    values = (_unword(kind), pool_id, [CRITERIA[_LETTERS.index(ch)] for ch in relaxed], candidates, chosen)
+    if jsonb_order:
+        return {key: values[i] for key, i in _STEP_JSONB}
+    return dict(zip(STEP_KEYS, values, strict=True))
+
+
+def _decode_fairness(fairness: list[Any], steps: list[dict[str, Any]], jsonb_order: bool) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for pool, index, reps, values in fairness:
+        if index is None:
+            credits = dict(zip([str(k) for k in reps], values, strict=True))
+        else:
+            eligible = _eligible(steps[index])
+            credits = {
+                str(c["rep_id"]): c["score"] if value is None else value
+                for c, value in zip(eligible, values, strict=True)
+            }
+        out[str(pool)] = credits
+    return jsonb_sorted(out) if jsonb_order else out  # type: ignore[no-any-return]
