@@ -66,6 +66,8 @@ def engine_details(draw: st.DrawFn) -> dict[str, Any]:
         for f in draw(st.lists(st.sampled_from(["attributes.city", "state"]), unique=True, max_size=2))
     )
     the_lead = dataclasses.replace(the_lead, account=account, sticky=sticky, warnings=warnings)
+    if draw(st.integers(0, 9)) == 0:  # no rule matches: holding, no steps
+        the_rule = dataclasses.replace(the_rule, conditions=(cond("state", "equals", "ZZ"),))
     segments = [segment(7, "hot", 1, cond("value", "gte", 1000), sla_minutes=draw(st.integers(1, 600)),
                         accept_fraction=draw(st.floats(0.01, 1.0))), segment(8, "rest", 2, is_default=True)]  # fmt: skip
     decision = route(the_lead, config(the_rule, segments=segments if draw(st.booleans()) else ()), pools, reps, NOW,
