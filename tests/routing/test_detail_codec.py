@@ -58,9 +58,11 @@ def engine_details(draw: st.DrawFn) -> dict[str, Any]:
         account = AccountMatch(account=facts, method=draw(st.sampled_from(list(MatchMethod))),
                                score=draw(st.floats(0, 100)), evidence="acme.com")  # fmt: skip
         if draw(st.booleans()):
-            the_rule = dataclasses.replace(the_rule, fallback=(FallbackStep(StepKind.ACCOUNT_OWNER, respect_caps=draw(st.booleans())),
-                                                               *the_rule.fallback))  # fmt: skip
-    sticky = StickyHint(rep_id=draw(st.sampled_from(sorted(reps))), lead_id=7, basis="person") if draw(st.booleans()) else None
+            owner_first = FallbackStep(StepKind.ACCOUNT_OWNER, respect_caps=draw(st.booleans()))
+            the_rule = dataclasses.replace(the_rule, fallback=(owner_first, *the_rule.fallback))
+    sticky = None
+    if draw(st.booleans()):
+        sticky = StickyHint(rep_id=draw(st.sampled_from(sorted(reps))), lead_id=7, basis="person")
     warnings = tuple(
         DecisionWarning(kind="missing_field", field=f, message=f"{f} is missing", sources=("rule:Rule 100",))
         for f in draw(st.lists(st.sampled_from(["attributes.city", "state"]), unique=True, max_size=2))
