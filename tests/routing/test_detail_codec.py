@@ -145,7 +145,6 @@ def _one() -> dict[str, Any]:
         lambda d: d["rule"].update(priority=(1, 2)),  # a tuple would come back a list
         lambda d: d["rule"].update({5: "int key"}),
         lambda d: d["rule"].update(accept=float("nan")),
-        lambda d: d.update(fairness_updates={"10": {"1": None, "3": 0.5}}),  # None marks "the score"
         lambda d: d.update(fairness_updates={10: {"1": 0.5}}),
         lambda d: d.update(steps=tuple(d["steps"])),
     ],
@@ -168,6 +167,10 @@ def test_a_detail_of_another_shape_is_stored_as_it_is(change: Any) -> None:
                                                     "1": d["steps"][0]["candidates"][0]["score"]}}),  # other order
         lambda d: d.update(chosen_step="a_new_step", outcome=None, summary="", lead_id=None),
         lambda d: d.update(account={"nested": {"b": 1, "a": [1, 2.5, None]}}, warnings=["odd"]),
+        lambda d: d.update(fairness_updates={"10": {"1": None, "3": -0.0}}),  # not the scores
+        # Scores jsonb would change (-0.0 to 0.0, 1e16 to an int) stay JSON, so they change alike.
+        lambda d: [c.update(score=s) for c, s in zip(d["steps"][0]["candidates"], (-0.0, 1e16, 5e-324))],
+        lambda d: [c.update(score=s) for c, s in zip(d["steps"][0]["candidates"], (None, 0.25, 7))],  # eligible, no score
     ],
 )
 def test_odd_values_still_come_back_exactly(change: Any) -> None:
