@@ -6,14 +6,16 @@ specs are the same for every lead a rule version decides, a pool's members (id, 
 the same for every lead of that pool, and the reasons, step kinds and criteria come from fixed
 sets. Stored as is, a decision cost ~3.6 KB on disk, most of it TOASTed JSON.
 
-``encode`` turns an engine-shaped detail into a JSON array (version 1)::
+``encode`` turns an engine-shaped detail into a JSON array (version 1), stored as one JSON
+string (a ``jsonb`` array spends 4 bytes and alignment on every item; a string 1 byte a character)::
 
-    [1, lead_id, config_version, segment, rule, high_value, steps, outcome, chosen_rep_id,
-     chosen_step, fairness, summary, warnings, account, sticky]
+    [1, lead_id, config_version, specs, high_value, steps, outcome, chosen_rep_id, chosen_step,
+     fairness, summary, warnings, account, sticky]
 
-* ``segment``, ``rule``: ``None`` or a *legend code*, an integer naming the JSON text of the
-  dict in the shared legend (``routing.models.DecisionLegend``; the code is the first 63 bits of
-  the text's SHA-256, so a code names one text forever, whichever process or database made it).
+* ``specs``: ``None`` or a *legend code*, an integer naming the JSON text of the pair
+  ``[segment, rule]`` in the shared legend (``routing.models.DecisionLegend``; the code is the
+  first 63 bits of the text's SHA-256, so a code names one text forever, whichever process or
+  database made it).
 * ``outcome``, ``chosen_step`` and each step's kind: an index into ``WORDS`` (fixed, append
   only), or the string itself when it is not there, or ``None``.
 * ``steps``: ``[kind, pool_id, relaxed, roster, status, scores, chosen_rep_id]`` each (and an
@@ -35,9 +37,10 @@ which is also how every row written before this format reads. ``decode(encode(d)
 for every detail, with the same key order and scalar types (tests/routing/test_detail_codec.py).
 
 Key order. A dict stored in a PostgreSQL ``jsonb`` column reads back with its keys ordered by
-length, then bytes; SQLite keeps them as written. ``decode(..., jsonb_order=True)`` rebuilds the
-dicts in the order ``jsonb`` would have given the plain dict, so a page or an API answer renders
-byte for byte as it did before compaction on either database.
+length, then bytes (and a float of 1e16 or more as an int); SQLite keeps it as written.
+``decode(..., jsonb_order=True)`` gives the detail as ``jsonb`` would have given the plain dict
+(``jsonb_like``), so a page or an API answer renders byte for byte as it did before compaction,
+on either database.
 """
 
 from __future__ import annotations
@@ -74,7 +77,7 @@ _WORD_CODES: Final = {word: code for code, word in enumerate(WORDS)}
 _LETTERS: Final = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _REASON_LETTERS: Final = {reason: _LETTERS[i] for i, reason in enumerate(REASONS)}
 _CRITERION_LETTERS: Final = {criterion: _LETTERS[i] for i, criterion in enumerate(CRITERIA)}
-_LENGTH: Final = 15  # items of a version-1 array
+_LENGTH: Final = 14  # items of a version-1 array
 # A candidate's score, after its reasons in the status string: none for the usual case (an
 # eligible rep's float score, packed; an ineligible rep's None), else one of these.
 SCORE_PACKED: Final = "."  # an ineligible rep's float score, packed
@@ -108,8 +111,14 @@ def legend_text(value: Any) -> str:
 
 
 def is_compact(stored: Any) -> bool:
-    """Whether ``stored`` is a compact detail (of any version) rather than a plain dict."""
-    return type(stored) is list and bool(stored) and type(stored[0]) is int
+    """Whether ``stored`` (the column's value, parsed) is a compact detail of any version: a
+    string holding a JSON array. Plain details are dicts."""
+    return type(stored) is str and stored[:1] == "["
+
+
+# The stored string: no spaces, characters as they are (jsonb keeps UTF-8; an escape costs 6),
+# no NaN or infinity (jsonb refuses them in a plain dict too).
+_COMPACT: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 # --- encode --------------------------------------------------------------------------------
@@ -121,13 +130,14 @@ def encode(detail: Any) -> tuple[Any, dict[int, str]]:
     Args:
         detail: a decision detail, normally ``engine.decision_to_dict(decision)``.
     Returns:
-        ``(stored, entries)``: the version-1 array and the legend texts it refers to by code,
+        ``(stored, entries)``: the version-1 string and the legend texts it refers to by code,
         or ``(detail, {})`` when the detail is not of the engine's shape (stored as it is).
         The caller must make sure every entry is in the legend before the row is committed.
     """
     try:
-        return _encode(detail)
-    except Unfit:
+        array, entries = _encode(detail)
+        return _COMPACT.encode(array), entries
+    except (Unfit, TypeError, ValueError):
         return detail, {}
 
 
@@ -139,11 +149,11 @@ def _encode(d: Any) -> tuple[list[Any], dict[int, str]]:
     if type(steps_in) is not list:
         raise Unfit("steps")
     steps = [_encode_step(step, entries) for step in steps_in]
-    # Values stored as they are (scalars, warnings, account, sticky, scores) need no check: the
-    # compact array goes through the same JSON and jsonb as the plain dict would have.
+    # Values stored as they are (scalars, warnings, account, sticky, odd scores) go through JSON
+    # as the plain dict would have; decode(..., jsonb_order=True) gives them jsonb's key order.
     return [
-        VERSION, d["lead_id"], d["config_version"], _coded(d["segment"], entries), _coded(d["rule"], entries),
-        d["high_value"], steps, _word(d["outcome"]), d["chosen_rep_id"], _word(d["chosen_step"]),
+        VERSION, d["lead_id"], d["config_version"], _specs(d["segment"], d["rule"], entries), d["high_value"],
+        steps, _word(d["outcome"]), d["chosen_rep_id"], _word(d["chosen_step"]),
         _encode_fairness(d["fairness_updates"], steps_in), d["summary"], d["warnings"], d["account"], d["sticky"],
     ], entries  # fmt: skip
 
@@ -174,12 +184,14 @@ def _entry(value: Any, entries: dict[int, str]) -> int:
     return code
 
 
-def _coded(value: Any, entries: dict[int, str]) -> int | None:
-    if value is None:
+def _specs(segment: Any, rule: Any, entries: dict[int, str]) -> int | None:
+    """One legend code for the pair ``[segment, rule]`` (the pairs a configuration can make are
+    few), or ``None`` when both are ``None``."""
+    if segment is None and rule is None:
         return None
-    if type(value) is not dict:
+    if (segment is not None and type(segment) is not dict) or (rule is not None and type(rule) is not dict):
         raise Unfit("segment or rule is not a dict")
-    return _entry(value, entries)
+    return _entry([segment, rule], entries)
 
 
 def _word(value: Any) -> int | str | None:
@@ -337,10 +349,19 @@ LegendLookup = Callable[[Iterable[int]], Mapping[int, str]]
 
 def codes(stored: Any) -> set[int]:
     """The legend codes a stored detail names (none for a plain dict)."""
-    if not is_compact(stored) or stored[0] != VERSION or len(stored) != _LENGTH:
-        return set()
-    found = {code for code in (stored[3], stored[4]) if type(code) is int}
-    found.update(step[3] for step in stored[6] if type(step[3]) is int)
+    return _codes(_array(stored)) if is_compact(stored) else set()
+
+
+def _array(stored: str) -> list[Any]:
+    array = json.loads(stored)
+    if type(array) is not list or not array or array[0] != VERSION or len(array) != _LENGTH:
+        raise DecodeError(f"unknown decision detail version {array[0] if array else None!r}")
+    return array
+
+
+def _codes(array: list[Any]) -> set[int]:
+    found = {array[3]} if type(array[3]) is int else set()
+    found.update(step[3] for step in array[5] if type(step[3]) is int)
     return found
 
 
@@ -351,27 +372,32 @@ def decode(stored: Any, legend: LegendLookup | Mapping[int, str], *, jsonb_order
         stored: what the ``detail`` column holds (already parsed from JSON).
         legend: the legend texts by code, or a function returning them for the codes asked
             (it may return more); every code of ``codes(stored)`` must be there.
-        jsonb_order: rebuild dicts with their keys in PostgreSQL ``jsonb`` order (length, then
-            bytes), as a plain dict read from a ``jsonb`` column has them.
+        jsonb_order: give the detail as PostgreSQL would have given the plain dict from a
+            ``jsonb`` column: every dict's keys by length, then bytes, and numbers as ``jsonb``
+            reads them back (``jsonb_like``).
     Raises:
         DecodeError: an unknown version or a code missing from the legend.
     """
     if not is_compact(stored):
         return stored
-    if stored[0] != VERSION or len(stored) != _LENGTH:
-        raise DecodeError(f"unknown decision detail version {stored[0]!r}")
-    needed = codes(stored)
+    array = _array(stored)
+    needed = _codes(array)
     texts = legend if isinstance(legend, Mapping) else legend(needed)
     missing = needed - texts.keys()
     if missing:
         raise DecodeError(f"decision detail legend codes missing: {sorted(missing)}")
-    (_, lead_id, config_version, segment, rule, high_value, steps_in, outcome, chosen_rep_id, chosen_step,
-     fairness_in, summary, warnings, account, sticky) = stored  # fmt: skip
+    (_, lead_id, config_version, specs, high_value, steps_in, outcome, chosen_rep_id, chosen_step,
+     fairness_in, summary, warnings, account, sticky) = array  # fmt: skip
     steps = [_decode_step(step, texts, jsonb_order) for step in steps_in]
+    segment, rule = _spec(specs, texts, jsonb_order)
+    fairness = _decode_fairness(fairness_in, steps)
+    if jsonb_order:
+        lead_id, config_version, high_value, chosen_rep_id, summary, warnings, account, sticky, fairness = (
+            jsonb_like(v) for v in (lead_id, config_version, high_value, chosen_rep_id, summary, warnings, account,
+                                    sticky, fairness))  # fmt: skip
     values = (
-        lead_id, config_version, _spec(segment, texts, jsonb_order), _spec(rule, texts, jsonb_order), high_value,
-        steps, _unword(outcome), chosen_rep_id, _unword(chosen_step), _decode_fairness(fairness_in, steps, jsonb_order),
-        summary, warnings, account, sticky,
+        lead_id, config_version, segment, rule, high_value, steps, _unword(outcome), chosen_rep_id,
+        _unword(chosen_step), fairness, summary, warnings, account, sticky,
     )  # fmt: skip
     if jsonb_order:
         return {key: values[i] for key, i in _DETAIL_JSONB}
@@ -388,12 +414,20 @@ _STEP_JSONB: Final = _jsonb_positions(STEP_KEYS)
 _CANDIDATE_JSONB: Final = _jsonb_positions(CANDIDATE_KEYS)
 
 
-def jsonb_sorted(value: Any) -> Any:
-    """``value`` with every dict's keys in PostgreSQL ``jsonb`` order (length, then bytes)."""
-    if type(value) is dict:
-        return {k: jsonb_sorted(value[k]) for k in sorted(value, key=lambda k: (len(k.encode()), k.encode()))}
-    if type(value) is list:
-        return [jsonb_sorted(item) for item in value]
+def jsonb_like(value: Any) -> Any:
+    """``value`` as a PostgreSQL ``jsonb`` column gives it back: every dict's keys ordered by
+    length, then bytes; a float of 1e16 or more in size as an int (``numeric`` prints it without
+    a decimal point) and -0.0 as 0.0."""
+    kind = type(value)
+    if kind is dict:
+        return {k: jsonb_like(value[k]) for k in sorted(value, key=lambda k: (len(k.encode()), k.encode()))}
+    if kind is list:
+        return [jsonb_like(item) for item in value]
+    if kind is float:
+        if value == 0.0:
+            return 0.0
+        if not -1e16 < value < 1e16 and math.isfinite(value):
+            return int(value)
     return value
 
 
@@ -408,17 +442,19 @@ _SPECS: dict[tuple[int, bool], tuple[str, str]] = {}
 _ROSTERS: dict[int, tuple[str, tuple[tuple[Any, Any, Any], ...]]] = {}
 
 
-def _spec(code: Any, texts: Mapping[int, str], jsonb_order: bool) -> Any:
+def _spec(code: Any, texts: Mapping[int, str], jsonb_order: bool) -> tuple[Any, Any]:
+    """The (segment, rule) pair a spec code names; fresh objects each call."""
     if code is None:
-        return None
+        return None, None
     text = texts[code]
     cached = _SPECS.get((code, jsonb_order))
     if cached is None or cached[0] != text:
-        rendered = json.dumps(jsonb_sorted(json.loads(text))) if jsonb_order else text
+        rendered = json.dumps(jsonb_like(json.loads(text))) if jsonb_order else text
         if len(_SPECS) >= _CACHE_LIMIT:
             _SPECS.clear()
         cached = _SPECS[(code, jsonb_order)] = (text, rendered)
-    return json.loads(cached[1])
+    segment, rule = json.loads(cached[1])
+    return segment, rule
 
 
 def _roster(code: Any, texts: Mapping[int, str]) -> tuple[tuple[Any, Any, Any], ...]:
@@ -431,6 +467,12 @@ def _roster(code: Any, texts: Mapping[int, str]) -> tuple[tuple[Any, Any, Any], 
             _ROSTERS.clear()
         cached = _ROSTERS[code] = (text, tuple(tuple(member) for member in json.loads(text)))  # type: ignore[misc]
     return cached[1]
+
+
+def _roster_jsonb(roster: tuple[tuple[Any, Any, Any], ...]) -> tuple[tuple[Any, Any, Any], ...]:
+    if all(type(v) is not float for member in roster for v in member):
+        return roster
+    return tuple(tuple(jsonb_like(v) for v in member) for member in roster)  # type: ignore[misc]
 
 
 def _candidates_state(status: str, packed: tuple[float, ...], odd: list[Any]) -> list[tuple[bool, list[str], Any]]:
@@ -459,7 +501,10 @@ def _candidates_state(status: str, packed: tuple[float, ...], odd: list[Any]) ->
 def _decode_step(step: list[Any], texts: Mapping[int, str], jsonb_order: bool) -> dict[str, Any]:
     kind, pool_id, relaxed, roster_code, status, packed, chosen = step[:7]
     roster = _roster(roster_code, texts)
-    states = _candidates_state(status, _unpack(packed) if packed else (), step[7] if len(step) > 7 else [])
+    odd = step[7] if len(step) > 7 else []
+    if jsonb_order:
+        roster, odd = _roster_jsonb(roster), jsonb_like(odd)
+    states = _candidates_state(status, _unpack(packed) if packed else (), odd)
     if len(states) != len(roster):
         raise DecodeError("a step's roster and status differ in length")
     candidates: list[dict[str, Any]] = []
@@ -476,7 +521,7 @@ def _decode_step(step: list[Any], texts: Mapping[int, str], jsonb_order: bool) -
     return dict(zip(STEP_KEYS, values, strict=True))
 
 
-def _decode_fairness(fairness: list[Any], steps: list[dict[str, Any]], jsonb_order: bool) -> dict[str, dict[str, Any]]:
+def _decode_fairness(fairness: list[Any], steps: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for pool, second, values in fairness:
         if type(second) is not int:  # the rep keys, then the credits
@@ -488,4 +533,4 @@ def _decode_fairness(fairness: list[Any], steps: list[dict[str, Any]], jsonb_ord
             for position, value in zip(values[::2], values[1::2], strict=True):
                 credits[keys[position]] = value
         out[str(pool)] = credits
-    return jsonb_sorted(out) if jsonb_order else out  # type: ignore[no-any-return]
+    return out
