@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from simple_history.models import HistoricalRecords
 
+from routing.decision_detail import DecisionDetailField
 from routing.engine.sla import DELIVERY_MODE_LABELS, SLA_CLOCK_LABELS, SlaClock
 from routing.engine.sla import DeliveryMode as EngineDeliveryMode
 from routing.engine.types import StepKind, Strategy
@@ -342,7 +343,9 @@ class Decision(models.Model):
                                    db_constraint=False, related_name="+")
     summary = models.CharField(max_length=500)
     inputs = models.JSONField(default=dict)
-    detail = models.JSONField(default=dict)  # engine steps, candidates, reasons, scores
+    # Engine steps, candidates, reasons, scores: stored compact (routing.detail_codec, naming
+    # texts in DecisionLegend), read back as the engine's dict (routing.decision_detail).
+    detail = DecisionDetailField(default=dict)
     duration_us = models.PositiveIntegerField(default=0)
 
     objects = DecisionQuerySet.as_manager()
@@ -365,6 +368,39 @@ class Decision(models.Model):
 
     def delete(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
         raise ValidationError("Decision records are append-only")
+
+
+class DecisionLegendQuerySet(models.QuerySet):
+    def update(self, **kwargs):  # noqa: ANN003, ANN201
+        raise ValidationError("The decision legend is append-only")
+
+    def delete(self):  # noqa: ANN201
+        raise ValidationError("The decision legend is append-only")
+
+
+class DecisionLegend(models.Model):
+    """A text that compact decision details name by code (``routing.detail_codec``): a segment
+    or rule spec as JSON, or a step's candidates ``[[rep_id, name, weight], ...]``.
+
+    ``code`` is the first 63 bits of the text's SHA-256, so a code means one text forever, in any
+    process or database. Append-only: rows are inserted with ``ON CONFLICT DO NOTHING``
+    (``routing.decision_detail.legend_ensure``) and never changed or deleted."""
+
+    code = models.BigIntegerField(primary_key=True)
+    text = models.TextField()
+
+    objects = DecisionLegendQuerySet.as_manager()
+
+    def save(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        if not self._state.adding:
+            raise ValidationError("The decision legend is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+        raise ValidationError("The decision legend is append-only")
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.text[:60]}"
 
 
 class RouterWake(models.Model):

@@ -40,6 +40,7 @@ from routing.engine.route import shared_offer_deadline
 from routing.engine.types import ConfigSnapshot, LeadFacts, Outcome, PoolSnapshot, RepSnapshot, StepKind
 from routing.engine.types import Decision as EngineDecision
 from routing.accounts import lead_links_one, leads_link
+from routing.decision_detail import details_compact
 from routing.models import Decision, DeliveryMode, Lead, Offer, RuleSet, Segment, TouchChannel
 from routing.snapshots import (
     Directory,
@@ -693,6 +694,7 @@ def _persist_batch(plan: _Plan, *, now: dt.datetime) -> list[Event]:
             lead.outcome_key = key
             if not was_holding:
                 events.append((lead.id, "lead.holding"))
+    details_compact(decisions=records)  # the detail is stored compact (routing.decision_detail)
     _copy_create(Decision, records)
     if merged:
         _bulk_set(Lead, list(merged.values()), [*_MERGE_FIELDS, "attributes"])

@@ -41,6 +41,9 @@ def _fresh_routing_caches() -> None:
     from calendars.selectors import calendar_cache_clear
 
     calendar_cache_clear()
+    from routing.decision_detail import legend_cache_clear
+
+    legend_cache_clear()  # decision detail legend codes this process saw committed
 
 
 @pytest.fixture(autouse=True)

@@ -41,6 +41,9 @@ def wipe() -> None:
     keep = {"django_content_type", "auth_permission"}
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables if t not in keep) + " RESTART IDENTITY CASCADE")
+    from routing.decision_detail import legend_cache_clear
+
+    legend_cache_clear()  # the legend rows this process saw committed are gone
 
 
 def _grid(rules: int) -> tuple[tuple[str, str], ...]:

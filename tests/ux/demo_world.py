@@ -69,7 +69,8 @@ def make_demo_world(*, leads: int = 24) -> DemoWorld:
     today = timezone.now().date()
     job = dash_services.replay_create(start=today, end=today, pool_id=None)
     replay_run(job.id)
-    lead = (Lead.objects.filter(decisions__outcome="offer").exclude(decisions__detail__steps=[]).order_by("id").first())
+    # (Decision.step, not a lookup into the detail: the detail column is stored compact)
+    lead = Lead.objects.filter(decisions__outcome="offer").exclude(decisions__step="").order_by("id").first()
     from calendars.models import BusinessCalendar
 
     BusinessCalendar.objects.get_or_create(name="US office", defaults={"timezone": "America/New_York", "holiday_country": "US"})
