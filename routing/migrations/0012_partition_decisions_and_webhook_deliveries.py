@@ -151,6 +151,21 @@ def partition_tables(apps, schema_editor) -> None:  # noqa: ANN001
             _partition_table(cursor, table, now=now)
 
 
+class DropOfferDecisionConstraint(migrations.AlterField):
+    """``Offer.decision`` loses its database constraint. Backwards, the constraint is put back
+    only while ``routing_decision`` is a plain table: on the partitioned one PostgreSQL cannot
+    reference ``id`` alone, and the partitioning itself is not reversed (so migrating back past
+    this migration, as the older migration tests do, leaves the column without a constraint)."""
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state) -> None:  # noqa: ANN001
+        if schema_editor.connection.vendor == "postgresql":
+            with schema_editor.connection.cursor() as cursor:
+                cursor.execute("SELECT 1 FROM pg_partitioned_table WHERE partrelid = to_regclass('routing_decision')")
+                if cursor.fetchone():
+                    return
+        super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -158,7 +173,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterField(
+        DropOfferDecisionConstraint(
             model_name='offer',
             name='decision',
             field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='routing.decision'),
