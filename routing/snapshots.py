@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import threading
 import zoneinfo
 from collections import defaultdict
@@ -283,7 +284,12 @@ def _rep_calendars(reps: list[Rep], *, around: dt.date) -> dict[int, tuple[str, 
     return out
 
 
+@functools.lru_cache(maxsize=1024)
 def local_day_and_week(now: dt.datetime, tz_name: str) -> tuple[dt.date, str]:
+    """The local date of ``now`` in ``tz_name`` (UTC when unknown) and its ISO week, "2026-W48".
+
+    Cached: a batch asks for the same (instant, zone) once per rep in scope (~1,400 reps per
+    batch at 10,000 reps / 1,000 rules), and the answer depends on nothing else."""
     try:
         tz = zoneinfo.ZoneInfo(tz_name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -469,6 +475,9 @@ class Directory:
         self._pools: dict[int, PoolSnapshot | None] = {}
         self._reps: dict[int, RepSnapshot | None] = {}
         self._absences: dict[int, tuple[Interval, ...]] = {}
+        # rep id -> (live inputs, snapshot built from them): the last live snapshot handed out,
+        # reused while its inputs are equal (see ``reps``).
+        self._live: dict[int, tuple[tuple, RepSnapshot]] = {}
         self._built_at_wall = dt.datetime.now(dt.UTC)
         self._lock = threading.Lock()  # worker threads share the directory
 
@@ -483,7 +492,14 @@ class Directory:
         return {pid: snap for pid in ids if (snap := self._pools[pid]) is not None}
 
     def reps(self, rep_ids: Iterable[int], *, now: dt.datetime, loads: dict[int, RepLoad]) -> dict[int, RepSnapshot]:
-        """The same snapshots ``rep_snapshots`` builds, from cached static parts plus live state."""
+        """The same snapshots ``rep_snapshots`` builds, from cached static parts plus live state.
+
+        A batch reads every rep its rules can reach (~1,400 at 10,000 reps / 1,000 rules) and
+        most of them are as they were in the previous batch, so the snapshot last built for a
+        rep is handed out again when its live inputs (active, absences now, open/daily/weekly
+        counts) are equal: the same frozen value ``dataclasses.replace`` would build, without
+        building it (that replace was ~20 us a rep, the largest cost growing with the rep count).
+        """
         ids = set(rep_ids)
         with self._lock:
             if missing := ids - self._reps.keys():
@@ -491,19 +507,28 @@ class Directory:
         unavailable = self._unavailable_now(ids, now=now)
         horizon = now + dt.timedelta(days=1)
         result = {}
+        live_cache = self._live
         for rep_id in ids:
             static = self._reps[rep_id]
             if static is None:
                 continue
-            absences = [a for a in self._absences.get(rep_id, ()) if a.end > now and a.start <= horizon]
+            cached_absences = self._absences.get(rep_id, ())
+            absences = [a for a in cached_absences if a.end > now and a.start <= horizon] if cached_absences else []
             active, until = unavailable.get(rep_id, (True, None))  # not listed: active, not away or absent
             if until is not None:
                 absences.append(Interval(start=now - dt.timedelta(seconds=1), end=until))
             counts = capacity_counts(load=loads.get(rep_id), tz_name=static.timezone, now=now)
-            result[rep_id] = dataclasses.replace(
-                static, active=active, absences=tuple(absences),
+            live = (active, tuple(absences), counts.open, counts.today, counts.week)
+            previous = live_cache.get(rep_id)
+            if previous is not None and previous[0] == live:
+                result[rep_id] = previous[1]
+                continue
+            snapshot = dataclasses.replace(
+                static, active=active, absences=live[1],
                 open_count=counts.open, daily_count=counts.today, weekly_count=counts.week,
             )  # fmt: skip
+            live_cache[rep_id] = (live, snapshot)
+            result[rep_id] = snapshot
         return result
 
     @staticmethod
