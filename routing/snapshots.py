@@ -635,13 +635,18 @@ class Directory:
         (reps.services) take that lock too, so a batch never offers to a rep it read as
         available after the rep became inactive, absent or away.
         """
-        covering = Absence.objects.filter(rep_id=OuterRef("pk"), starts_at__lte=now, ends_at__gt=now)
-        rows = (
-            Rep.objects.filter(id__in=_id_in(ids))
-            .annotate(absent_until=Subquery(covering.order_by("-ends_at").values("ends_at")[:1]))
-            .filter(Q(active=False) | Q(away_until__gt=now) | Q(absent_until__isnull=False))
-            .values_list("id", "active", "away_until", "absent_until")
-        )
+        if not ids:
+            return {}
+        if connection.vendor == "postgresql":
+            rows = _unavailable_rows_pg(ids, now=now)
+        else:
+            covering = Absence.objects.filter(rep_id=OuterRef("pk"), starts_at__lte=now, ends_at__gt=now)
+            rows = (
+                Rep.objects.filter(id__in=ids)
+                .annotate(absent_until=Subquery(covering.order_by("-ends_at").values("ends_at")[:1]))
+                .filter(Q(active=False) | Q(away_until__gt=now) | Q(absent_until__isnull=False))
+                .values_list("id", "active", "away_until", "absent_until")
+            )
         result = {}
         for rep_id, active, away_until, absent_until in rows:
             ends = [t for t in (away_until if away_until and away_until > now else None, absent_until) if t]
@@ -658,6 +663,37 @@ class Directory:
         self._absences.update({rep_id: tuple(absences.get(rep_id, ())) for rep_id in ids})
         for rep_id in ids:
             self._reps[rep_id] = static.get(rep_id)
+
+
+def _unavailable_rows_pg(ids: set[int], *, now: dt.datetime) -> list[tuple]:
+    """``Directory._unavailable_now``'s query on PostgreSQL: the same rows, as (id, active,
+    away_until, end of the latest absence covering now), from fixed SQL bound on the server. It
+    runs twice a batch over every rep in scope (~500 at 500 reps / 50 rules, ~1,400 at 10,000 /
+    1,000), where building it with the ORM and binding the ids on the client cost more than the
+    server's work."""
+    qn = connection.ops.quote_name
+    rep, absence = qn(Rep._meta.db_table), qn(Absence._meta.db_table)
+    sql = (
+        f"WITH absent AS (SELECT rep_id, max(ends_at) AS until FROM {absence} "
+        f"WHERE rep_id = ANY(%(ids)b::bigint[]) AND starts_at <= %(now)s AND ends_at > %(now)s GROUP BY rep_id) "
+        f"SELECT r.id, r.active, r.away_until, absent.until FROM {rep} AS r LEFT JOIN absent ON absent.rep_id = r.id "
+        f"WHERE r.id = ANY(%(ids)b::bigint[]) AND (NOT r.active OR r.away_until > %(now)s OR absent.until IS NOT NULL)"
+    )
+    with server_bound_cursor() as cursor:
+        cursor.execute(sql, {"ids": sorted(ids), "now": now}, prepare=False)
+        return cursor.fetchall()
+
+
+def server_bound_cursor() -> Any:
+    """A psycopg cursor that sends parameters separately from the statement (server-side
+    binding, psycopg's C dumpers) on the current connection and transaction. Django's cursor binds
+    on the client (every array element quoted into the SQL text in Python: ~0.3 ms per decision
+    in the round-2 profile). Only for statements built here, where the SQL text is fixed; callers
+    pass ``prepare=False`` so no named prepared statement is left on a pooled connection."""
+    import psycopg
+
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
 
 
 _DIRECTORY: Directory | None = None
