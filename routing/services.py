@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import operator
 import time
 from decimal import Decimal
 from typing import Any, Callable, Iterable
@@ -358,10 +359,7 @@ def _read_fairness(members: dict[int, list[int]]) -> dict[tuple[int, int], Fairn
 
 
 _LOAD_FIELDS = ("open_count", "day", "daily_count", "week", "weekly_count")
-
-
-def _load_values(load: RepLoad) -> tuple:
-    return tuple(getattr(load, f) for f in _LOAD_FIELDS)
+_load_values: Callable[[Any], tuple] = operator.attrgetter(*_LOAD_FIELDS)  # a capacity row's counters, as a tuple
 
 
 def _exceeds(cap: int | None, count: int) -> bool:
