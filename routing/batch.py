@@ -28,8 +28,10 @@ from routing.snapshots import capacity_counts, local_day_and_week
 class BatchState:
     """What a batch decides against, updated in memory as each lead is decided.
 
-    ``loads`` are capacity rows (locked ones when routing, unsaved ones in replay);
-    ``fairness_rows`` are the locked fairness rows (None in replay: credits live in ``pools``).
+    ``loads`` are capacity rows (as ``routing.services`` reads them when routing: RepLoad's
+    attributes, written back with its ``_bulk_set``; unsaved RepLoad instances in replay);
+    ``fairness_rows`` are the batch's fairness rows, likewise (None in replay: credits live in
+    ``pools``).
     ``count_open``: count each offer as open (routing) or not (replay cannot know when leads
     were closed, so it projects daily and weekly caps only).
     """

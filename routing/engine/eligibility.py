@@ -40,6 +40,7 @@ HARD_REASONS: Final = frozenset(
     }
 )
 ALL_CRITERIA: Final = frozenset(Criterion)
+_REASON_ORDER: Final = tuple(Reason)  # iterating the enum class itself is several times slower
 WILDCARD_PRODUCT_LINE: Final = "*"
 UTC: Final = dt.UTC
 
@@ -184,7 +185,10 @@ def speaks(rep: RepSnapshot, fields: Mapping[str, Any]) -> bool:
     skill = language_skill(fields)
     if skill is None:
         return True
-    levels = _skill_levels(rep)
+    return _speaks(_skill_levels(rep), skill)
+
+
+def _speaks(levels: Mapping[str, int], skill: str) -> bool:
     base = skill.replace("_", "-").split("-", 1)[0]
     return levels.get(skill, 0) >= 1 or levels.get(base, 0) >= 1
 
@@ -218,11 +222,11 @@ def tier_floor(rule: RuleSpec, requirements: Requirements, high_value: bool) -> 
 
 
 def _skill_reasons(
-    rep: RepSnapshot, skills: tuple[SkillRequirement, ...], relaxed: frozenset[Criterion]
+    levels: Mapping[str, int], skills: tuple[SkillRequirement, ...], relaxed: frozenset[Criterion]
 ) -> list[Reason]:
+    """``levels``: the rep's ``_skill_levels``."""
     if Criterion.SKILLS in relaxed:
         return []
-    levels = _skill_levels(rep)
     reasons: list[Reason] = []
     for requirement in skills:
         level = levels.get(requirement.skill.strip().casefold(), 0)
@@ -279,9 +283,14 @@ def check_rep(
         off_duty = off_duty_reason(rep, now)
         if off_duty is not None:
             failed.add(off_duty)
-    failed.update(_skill_reasons(rep, requirements.skills, relaxed))
-    if requirements.language and Criterion.LANGUAGE not in relaxed and not speaks(rep, fields):
-        failed.add(Reason.LANGUAGE)
+    levels: dict[str, int] | None = None  # built once, and only when a skill is looked at
+    if requirements.skills and Criterion.SKILLS not in relaxed:
+        levels = _skill_levels(rep)
+        failed.update(_skill_reasons(levels, requirements.skills, relaxed))
+    if requirements.language and Criterion.LANGUAGE not in relaxed:
+        skill = language_skill(fields)
+        if skill is not None and not _speaks(levels if levels is not None else _skill_levels(rep), skill):
+            failed.add(Reason.LANGUAGE)
     if (
         requirements.territory
         and Criterion.TERRITORY not in relaxed
@@ -292,4 +301,6 @@ def check_rep(
     if Criterion.TIER not in relaxed and floor is not None and rep.tier < floor:
         failed.add(Reason.TIER_TOO_LOW)
 
-    return tuple(reason for reason in Reason if reason in failed)
+    if not failed:
+        return ()
+    return tuple(reason for reason in _REASON_ORDER if reason in failed)

@@ -126,7 +126,9 @@ def _pool_step(
     relaxed_set = frozenset(relaxed)
     closed = pool_closed_reason(pool, ctx.rule, relaxed_set, ctx.now)
     seen: set[int] = set()
-    results: list[CandidateResult] = []
+    # (rep id, name, reasons, weight) per member; each CandidateResult is built once, with its
+    # score, after the pick (a missing rep is already its final result).
+    results: list[tuple[int, str, tuple[Reason, ...], int] | CandidateResult] = []
     eligible: list[tuple[RepSnapshot, int]] = []
     for rep_id, weight in pool.members:
         if rep_id in seen:
@@ -139,24 +141,18 @@ def _pool_step(
         reasons = _check(ctx, rep, relaxed_set)
         if closed is not None:
             reasons = tuple(reason for reason in Reason if reason in reasons or reason == closed)
-        results.append(
-            CandidateResult(rep.id, rep.name, eligible=not reasons, reasons=reasons, weight=weight)
-        )
+        results.append((rep.id, rep.name, reasons, weight))
         if not reasons:
             eligible.append((rep, weight))
 
     pick = pick_rep(ctx.rule.strategy, eligible, pool=pool, rule=ctx.rule, lead_fields=ctx.fields)
+    scores = pick.scores
     candidates = tuple(
-        CandidateResult(
-            result.rep_id,
-            result.name,
-            result.eligible,
-            result.reasons,
-            result.weight,
-            score=pick.scores.get(result.rep_id) if result.eligible else None,
-        )
+        result if type(result) is CandidateResult
+        else CandidateResult(result[0], result[1], not result[2], result[2], result[3],
+                             score=None if result[2] else scores.get(result[0]))
         for result in results
-    )
+    )  # fmt: skip
     step = StepResult(kind, pool.id, relaxed, candidates, chosen_rep_id=pick.chosen_rep_id)
     return step, dict(pick.credits)
 

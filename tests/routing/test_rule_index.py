@@ -22,7 +22,7 @@ conditions = st.builds(
     op=st.sampled_from([Op.EQUALS, Op.IN, Op.NOT_EQUALS]),
     value=st.one_of(st.sampled_from(TEXTS), st.lists(st.sampled_from(TEXTS), min_size=1, max_size=3), st.integers(0, 3)),
 )
-rules = st.lists(st.tuples(st.lists(conditions, max_size=2), st.booleans()), min_size=1, max_size=8).map(
+rules = st.lists(st.tuples(st.lists(conditions, max_size=3), st.booleans()), min_size=1, max_size=8).map(
     lambda specs: tuple(
         RuleSpec(id=i + 1, history_id=None, name=f"R{i + 1}", priority=(i * 7) % 5, enabled=enabled,
                  conditions=tuple(conds), pool_id=1)  # fmt: skip
@@ -46,3 +46,23 @@ def test_narrowing_picks_the_same_rule_and_warns_the_same(rule_specs: tuple[Rule
     assert decision_warnings(facts, full, segment=None, fields=routed, rule=chosen_full) == decision_warnings(
         facts, narrowed, segment=None, fields=routed, rule=chosen_narrow
     )
+
+
+def test_a_rule_is_left_out_when_a_later_condition_of_its_keyed_run_fails_on_a_present_value() -> None:
+    # The bench's shape: product_line then state, one rule per cell. The first condition alone
+    # left every rule of the product (25 of 1,000 in the bench); the run narrows to the cell.
+    def rule(rule_id: int, product: str, state: str) -> RuleSpec:
+        return RuleSpec(id=rule_id, history_id=None, name=f"R{rule_id}", priority=rule_id, enabled=True, pool_id=1,
+                        conditions=(Condition("product_line", Op.EQUALS, product), Condition("state", Op.IN, [state, "tx"]),
+                                    Condition("value", Op.GTE, 10)))  # fmt: skip
+
+    grid = tuple(rule(i + 1, product, state) for i, (product, state) in
+                 enumerate((p, s) for p in ("p01", "p02") for s in ("CA", "NY", "WA")))  # fmt: skip
+    index = RuleIndex(ConfigSnapshot(version=1, segments=(), rules=grid))
+    assert [r.id for r in index.narrow({"product_line": "P01", "state": " ny "}).rules] == [2]
+    # Texas is in every rule's list: the run holds for all of the product's rules.
+    assert [r.id for r in index.narrow({"product_line": "p02", "state": "TX"}).rules] == [4, 5, 6]
+    # No state: the state condition fails with a missing-field warning, so the rules stay.
+    assert [r.id for r in index.narrow({"product_line": "p01", "state": ""}).rules] == [1, 2, 3]
+    # No product: every rule stays (each warns about the product line).
+    assert [r.id for r in index.narrow({"state": "CA"}).rules] == [1, 2, 3, 4, 5, 6]
