@@ -7,13 +7,15 @@ decides, and the outcome plus its audit record are written in one transaction. F
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import gc
 import logging
 import operator
 import time
 from decimal import Decimal
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, connection, connections, models, transaction
@@ -788,8 +790,36 @@ def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError)
 
 
-@transaction.atomic
 def _route_batch(*, limit: int, now: dt.datetime | None, statuses: tuple[str, ...]) -> int:
+    """``_route_batch_atomic`` with Python's cyclic garbage collector paused (``_collector_paused``)."""
+    with _collector_paused():
+        return _route_batch_atomic(limit=limit, now=now, statuses=statuses)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause automatic cyclic garbage collection for one routing batch.
+
+    A batch allocates tens of thousands of short-lived objects (rows, snapshots, decisions, their
+    audit dicts). Collections that run in the middle of it find them alive and promote them to
+    the older generations, which makes full collections frequent, and a full collection walks
+    every object the process keeps: at 10,000 reps / 1,000 rules the cached directory, rule index
+    and configuration made that ~550 us per decision (~100 us at 100 reps / 10 rules), the
+    largest single cost growing with the configuration. Paused, the batch's objects are freed
+    by reference counting when it ends; whatever cyclic garbage it made is collected by the next
+    automatic collection after it. Process-wide while paused (other threads' allocations are not
+    collected for the batch's duration); not re-enabled if someone else had disabled it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@transaction.atomic
+def _route_batch_atomic(*, limit: int, now: dt.datetime | None, statuses: tuple[str, ...]) -> int:
     """Fetch, decide, persist one batch (see ``_plan_batch`` and ``_persist_batch``) with a fixed
     number of queries, isolating poison:
 
