@@ -289,9 +289,21 @@ def partitions_ensure(*, months_ahead: int = MONTHS_AHEAD, now: dt.datetime | No
 # --- Archive ----------------------------------------------------------------------------------
 
 
-def archive_months_before(*, before: Month, tables: Iterable[str] = TABLES) -> dict[str, list[Month]]:
+def _refuse_current_month(before: Month, *, now: dt.datetime | None = None) -> None:
+    """Raise ValueError when ``before`` is later than the current month: archiving would take the
+    month still being written (the rule of ``months_archive`` and of its dry run alike)."""
+    current = Month.of(now or timezone.now())
+    if before > current:
+        raise ValueError(f"--before {before.label} is after the current month {current.label}: that data is still "
+                         "being written")  # fmt: skip
+
+
+def archive_months_before(*, before: Month, tables: Iterable[str] = TABLES,
+                          now: dt.datetime | None = None) -> dict[str, list[Month]]:  # fmt: skip
     """The months of each table that hold rows (or, on PostgreSQL, have a partition) and are
-    older than ``before``, oldest first."""
+    older than ``before``, oldest first: what ``months_archive`` would take. Raises ValueError,
+    as it does, for a ``before`` later than the current month."""
+    _refuse_current_month(before, now=now)
     found: dict[str, list[Month]] = {}
     for key in tables:
         spec = TABLES[key]
@@ -323,10 +335,7 @@ def months_archive(*, before: Month, out_dir: Path | None, tables: Iterable[str]
     Raises ValueError for a ``before`` in the future or an unknown table, and ArchiveBusy when
     another pass is running (PostgreSQL: one at a time, by an advisory lock).
     """
-    current = Month.of(now or timezone.now())
-    if before > current:
-        raise ValueError(f"--before {before.label} is after the current month {current.label}: that data is still "
-                         "being written")  # fmt: skip
+    _refuse_current_month(before, now=now)
     unknown = sorted(set(tables) - set(TABLES))
     if unknown:
         raise ValueError(f"unknown table(s) {', '.join(unknown)}: use {', '.join(TABLES)}")
@@ -334,7 +343,7 @@ def months_archive(*, before: Month, out_dir: Path | None, tables: Iterable[str]
         if not alone:
             raise ArchiveBusy("another archive pass is running (manage.py archive or the hourly retention pass)")
         results = []
-        for key, months in archive_months_before(before=before, tables=tables).items():
+        for key, months in archive_months_before(before=before, tables=tables, now=now).items():
             for month in months:
                 try:
                     result = _month_archive(TABLES[key], month, out_dir=out_dir, drop=drop, batch=batch)

@@ -148,6 +148,9 @@ def test_decisions_stay_append_only_outside_retention(history: dict[Month, list[
 def test_the_command_archives_and_says_what_it_did(history: dict[Month, list[int]], tmp_path: Path, capsys) -> None:  # noqa: ANN001
     call_command("archive", "--before", CURRENT.label, "--dry-run")
     assert f"decisions: {OLDER.label}, {OLD.label} before {CURRENT.label}" in capsys.readouterr().out
+    # The dry run refuses what the real run refuses: the month still being written.
+    with pytest.raises(CommandError, match="after the current month"):
+        call_command("archive", "--before", CURRENT.plus(1).label, "--dry-run")
     with pytest.raises(CommandError, match="--out"):
         call_command("archive", "--before", CURRENT.label)
     call_command("archive", "--before", OLD.label, "--out", str(tmp_path), "--only", "decisions")

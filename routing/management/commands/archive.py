@@ -58,7 +58,11 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         tables = [options["only"]] if options["only"] else list(TABLES)
         if options["dry_run"]:
-            for table, months in archive_months_before(before=before, tables=tables).items():
+            try:
+                planned = archive_months_before(before=before, tables=tables)
+            except ValueError as exc:
+                raise CommandError(str(exc)) from None
+            for table, months in planned.items():
                 self.stdout.write(f"{table}: {', '.join(m.label for m in months) or 'nothing'} before {before.label}")
             return
         if options["export_only"] and options["drop_without_export"]:
