@@ -54,7 +54,7 @@ class AdmissionLimit:
 def _limit() -> int:
     from django.conf import settings
 
-    return int(os.environ.get("LEADOPS_WEB_MAX_ACTIVE", "0") or 0) or int(getattr(settings, "DB_POOL_MAX", 0) or 0)
+    return settings.LEADOPS_WEB_MAX_ACTIVE
 
 
 application = AdmissionLimit(get_asgi_application(), limit=_limit())

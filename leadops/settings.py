@@ -143,6 +143,9 @@ else:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
         },
     }
+# Requests one web worker runs at once, the rest queued (leadops.asgi.AdmissionLimit): by default
+# the pool's size, so a running request always finds a connection; 0 without a pool (no limit).
+LEADOPS_WEB_MAX_ACTIVE = envint("LEADOPS_WEB_MAX_ACTIVE", 0, minimum=0) or (DB_POOL_MAX if DATABASE_URL else 0)
 DATABASES = {"default": default_db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

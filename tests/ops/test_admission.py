@@ -23,6 +23,7 @@ class _App:
         self.most_inside = 0
         self.entered: list[str] = []
         self.release = asyncio.Event()
+        self.held_inside = 0  # set by _held: how many were inside while the app held them
 
     async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
         self.inside += 1
@@ -42,51 +43,37 @@ async def _noop(*args) -> None:  # noqa: ANN002
     return None
 
 
-def test_requests_beyond_the_limit_wait_their_turn_in_arrival_order() -> None:
-    async def run() -> tuple[int, list[str], int]:
+def _held(*, limit: int, scopes: list[dict]) -> _App:
+    """Send ``scopes`` through ``AdmissionLimit(limit)`` at once, note how many are inside while
+    the app holds them (``held_inside``), then release them all; returns the app afterwards."""
+
+    async def run() -> _App:
         app = _App()
-        limited = AdmissionLimit(app, limit=3)
-        tasks = [asyncio.create_task(limited(_scope(f"/r{i}"), _noop, _noop)) for i in range(10)]
+        limited = AdmissionLimit(app, limit=limit)
+        tasks = [asyncio.create_task(limited(scope, _noop, _noop)) for scope in scopes]
         await asyncio.sleep(0.05)
-        inside_while_held = app.inside
+        app.held_inside = app.inside
         app.release.set()
         await asyncio.gather(*tasks)
-        return inside_while_held, app.entered, app.most_inside
+        return app
 
-    inside_while_held, entered, most_inside = _run(run())
-    assert inside_while_held == 3
-    assert most_inside == 3
-    assert entered == [f"/r{i}" for i in range(10)]
+    return _run(run())
+
+
+def test_requests_beyond_the_limit_wait_their_turn_in_arrival_order() -> None:
+    app = _held(limit=3, scopes=[_scope(f"/r{i}") for i in range(10)])
+    assert app.held_inside == 3
+    assert app.most_inside == 3
+    assert app.entered == [f"/r{i}" for i in range(10)]
 
 
 def test_event_streams_and_non_http_scopes_are_not_counted() -> None:
-    async def run() -> int:
-        app = _App()
-        limited = AdmissionLimit(app, limit=1)
-        tasks = [asyncio.create_task(limited(_scope("/inbox/events/"), _noop, _noop)) for _ in range(5)]
-        tasks.append(asyncio.create_task(limited(_scope("/", "lifespan"), _noop, _noop)))
-        tasks.append(asyncio.create_task(limited(_scope("/inbox/"), _noop, _noop)))
-        await asyncio.sleep(0.05)
-        inside = app.inside
-        app.release.set()
-        await asyncio.gather(*tasks)
-        return inside
-
-    assert _run(run()) == 7
+    scopes = [_scope("/inbox/events/") for _ in range(5)] + [_scope("/", "lifespan"), _scope("/inbox/")]
+    assert _held(limit=1, scopes=scopes).held_inside == 7
 
 
 def test_a_limit_of_zero_turns_it_off() -> None:
-    async def run() -> int:
-        app = _App()
-        limited = AdmissionLimit(app, limit=0)
-        tasks = [asyncio.create_task(limited(_scope(f"/r{i}"), _noop, _noop)) for i in range(6)]
-        await asyncio.sleep(0.05)
-        inside = app.inside
-        app.release.set()
-        await asyncio.gather(*tasks)
-        return inside
-
-    assert _run(run()) == 6
+    assert _held(limit=0, scopes=[_scope(f"/r{i}") for i in range(6)]).held_inside == 6
 
 
 def test_a_failing_request_gives_its_slot_back() -> None:
