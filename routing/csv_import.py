@@ -38,7 +38,7 @@ from django.utils import timezone
 from routing.import_mapping import ATTRIBUTE_PREFIX, ColumnMapping, mapping_apply, mapping_check
 from routing.models import ImportMapping, Lead, LeadImport
 from routing.reference import Vocabulary, vocabulary_load
-from routing.services import _wake_router, lead_build, segment_ids_live
+from routing.services import _wake_router, bulk_insert_new, lead_build, segment_ids_live
 from routing.snapshots import config_live
 from routing.validation import ALL_FIELDS, REQUIRED, LeadInputError, clean_lead
 
@@ -394,15 +394,9 @@ def _commit(job: LeadImport, token: str, chunk: _Chunk) -> bool:
         current = LeadImport.objects.select_for_update().filter(id=job.id).first()
         if current is None or current.run_token != token:
             return False
-        created = 0
-        if chunk.leads:
-            keys = {"source__in": {lead.source for lead in chunk.leads},
-                    "external_id__in": {lead.external_id for lead in chunk.leads}}  # fmt: skip
-            before = Lead.objects.filter(**keys).count()
-            Lead.objects.bulk_create(chunk.leads, ignore_conflicts=True)
-            created = Lead.objects.filter(**keys).count() - before
-            if created:
-                _wake_router()
+        created = bulk_insert_new(Lead, chunk.leads, unique=("source", "external_id"))
+        if created:
+            _wake_router()
         current.rows_done = chunk.last_row
         current.created += created
         current.already_present += len(chunk.leads) - created

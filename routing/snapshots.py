@@ -17,6 +17,7 @@ from django.db.models import OuterRef, Q, Subquery
 from django.db.models.expressions import RawSQL
 
 from reps.models import Absence, FairnessState, Licence, Pool, PoolMember, Rep, RepLoad, RepSkill
+from routing import engine
 from routing.engine import schema
 from routing.engine.conditions import fold_text
 from routing.engine.types import (
@@ -224,6 +225,17 @@ class RuleIndex:
                 self._memo.clear()
             self._memo[memo_key] = narrowed
         return narrowed
+
+    def classify(self, facts: LeadFacts) -> tuple[engine.Classification, ConfigSnapshot]:
+        """``engine.classify`` of ``facts`` with the rule picked among the candidates ``narrow``
+        leaves (the same result: a rule left out cannot match), and those candidates, which the
+        decision reads for its warnings. Used by intake (queue place) and routing alike."""
+        segment = engine.qualify(facts, self.config)
+        fields = engine.routing_fields(facts, segment)
+        narrowed = self.narrow(fields)
+        rule = engine.select_rule(fields, narrowed)
+        high_value = bool(rule is not None and engine.is_high_value(fields, rule))
+        return engine.Classification(segment=segment, fields=fields, rule=rule, high_value=high_value), narrowed
 
     def _rest_may_match(self, rule: RuleSpec, lead: dict[str, Any]) -> bool:
         """False when a condition of the rule's keyed run after the first (which holds) fails on a

@@ -163,6 +163,34 @@ def route_with_processes(workers: int, *, batch: int = 50, idle_exit_seconds: fl
     )  # fmt: skip
 
 
+def route_during(workers: int, *, work: Callable[[], None], pending: Callable[[], int], batch: int = 50,
+                 timeout: float = 3600) -> tuple[float, float]:  # fmt: skip
+    """Run ``work()`` in this process while ``workers`` routing processes route what it leaves
+    pending, as a running system's workers route a CSV import chunk by chunk while it is read.
+    Returns (seconds until ``work`` returned, seconds until ``pending()`` was 0 afterwards),
+    both from the go signal (every worker loaded, connected and its caches warm)."""
+    procs = _start(workers, batch=batch, until_idle=None)
+    try:
+        started = time.perf_counter()
+        for proc in procs:
+            proc.go()
+        work()
+        worked = time.perf_counter() - started
+        while True:
+            for proc in procs:
+                if proc.exited_by_itself():
+                    raise RuntimeError(f"routing worker {proc.pid} exited by itself: {proc.error_output()}")
+            if pending() == 0:
+                break
+            if time.perf_counter() - started > timeout:
+                raise TimeoutError(f"leads still pending after {timeout} s")
+            time.sleep(0.05)
+        return worked, time.perf_counter() - started
+    finally:
+        for proc in procs:
+            proc.kill()
+
+
 def route_with_faults(workers: int, *, pending: Callable[[], int], batch: int = 50,
                       kill_every: tuple[float, float] = (0.3, 1.5), max_kills: int | None = None,
                       restart_postgres_after: float | None = None, seed: int = 3, timeout: float = 3600) -> RunResult:  # fmt: skip

@@ -4,12 +4,15 @@ including for text that only matches after normalisation and for missing fields.
 
 from __future__ import annotations
 
+import dataclasses
+from decimal import Decimal
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from routing.engine import select_rule
+from routing.engine import classify, select_rule
 from routing.engine.qualify import decision_warnings, routing_fields
-from routing.engine.types import Condition, ConfigSnapshot, LeadFacts, Op, RuleSpec
+from routing.engine.types import Condition, ConfigSnapshot, LeadFacts, Op, RuleSpec, SegmentSpec
 from routing.snapshots import RuleIndex
 from tests.routing.engine.builders import NOW
 
@@ -66,3 +69,32 @@ def test_a_rule_is_left_out_when_a_later_condition_of_its_keyed_run_fails_on_a_p
     assert [r.id for r in index.narrow({"product_line": "p01", "state": ""}).rules] == [1, 2, 3]
     # No product: every rule stays (each warns about the product line).
     assert [r.id for r in index.narrow({"state": "CA"}).rules] == [1, 2, 3, 4, 5, 6]
+
+
+segments = st.lists(st.lists(conditions, min_size=1, max_size=2), max_size=3).map(
+    lambda specs: tuple(SegmentSpec(id=i + 1, slug=f"s{i + 1}", name=f"S{i + 1}", sla_minutes=30, accept_fraction=0.5,
+                                    priority=i, order=i, conditions=tuple(conds))
+                        for i, conds in enumerate(specs))  # fmt: skip
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rule_specs=rules, segment_specs=segments, fields=leads, threshold=st.sampled_from([None, 0, 2, 5]),
+       value=st.sampled_from([None, 1, 2, 3]))  # fmt: skip
+def test_classifying_through_the_index_gives_the_engines_classification(
+    rule_specs: tuple[RuleSpec, ...], segment_specs: tuple[SegmentSpec, ...], fields: dict, threshold: int | None,
+    value: int | None,
+) -> None:  # fmt: skip
+    """Intake orders the queue and routing decides with ``RuleIndex.classify``: segment, routing
+    fields, rule and high-value flag equal ``engine.classify`` over every rule."""
+    rule_specs = tuple(dataclasses.replace(r, value_threshold=None if threshold is None else Decimal(threshold))
+                       for r in rule_specs)  # fmt: skip
+    full = ConfigSnapshot(version=1, segments=segment_specs, rules=rule_specs)
+    facts = LeadFacts(id=1, received_at=NOW, fields={**fields, "value": value})
+
+    classified, narrowed = RuleIndex(full).classify(facts)
+
+    assert classified == classify(facts, full)
+    assert all(any(rule is r for r in full.rules) for rule in narrowed.rules)
+    if classified.rule is not None and threshold is not None and value is not None:
+        assert classified.high_value == (value >= threshold)

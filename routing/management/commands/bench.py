@@ -17,7 +17,7 @@ from django.db import connection
 from routing.bench import data, db, invariants, measure
 from routing.bench.workers import route_with_faults
 
-FULL = {"load_reps": 200, "load_rate": 100.0, "load_seconds": 60.0, "reps": 500, "rules": 50, "leads": 20000, "think_leads": 2000, "scale_leads": 5000, "rate": 20.0, "latency_seconds": 20.0,
+FULL = {"load_reps": 200, "load_rate": 100.0, "load_seconds": 60.0, "reps": 500, "rules": 50, "leads": 20000, "think_leads": 8000, "scale_leads": 5000, "rate": 20.0, "latency_seconds": 20.0,
         "import_rows": 100_000, "decisions": 1_000_000, "pgbench_seconds": 20, "fault_leads": 100_000}  # fmt: skip
 QUICK = {"load_reps": 20, "load_rate": 10.0, "load_seconds": 10.0, "reps": 100, "rules": 10, "leads": 1000, "think_leads": 200, "scale_leads": 500, "rate": 10.0, "latency_seconds": 3.0,
          "import_rows": 2000, "decisions": 20_000, "pgbench_seconds": 3, "fault_leads": 2000}  # fmt: skip
@@ -39,6 +39,9 @@ class Command(BaseCommand):
                             help="leads per routing transaction (default LEADOPS_ROUTE_BATCH, what production uses)")
         parser.add_argument("--think-batch", type=int, default=50,
                             help="think phase: leads per transaction (default 50: small, so four processes share the leads)")
+        parser.add_argument("--import-workers", type=int, default=2,
+                            help="import phase: routing processes running during the import (default 2, a qcluster's "
+                                 "default LEADOPS_Q_WORKERS)")
         parser.add_argument("--think-ms", type=float, default=2.0, help="think phase: sleep inside every decision")
         for name, default in FULL.items():
             parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=None,
@@ -113,8 +116,9 @@ class Command(BaseCommand):
             tps = report["pgbench"]["tps"]
             report["pgbench"]["decisions_per_tps"] = round(best / tps, 3) if best and tps else None
         if "import" in only:
-            self._log(options, f"CSV import of {sizes['import_rows']} rows, routed by 4 processes")
-            report["import"] = measure.csv_import(config, rows=sizes["import_rows"], workers=4, batch=batch)
+            self._log(options, f"CSV import of {sizes['import_rows']} rows, routed meanwhile by {options['import_workers']} processes")
+            report["import"] = measure.csv_import(config, rows=sizes["import_rows"], workers=options["import_workers"],
+                                                  batch=batch)  # fmt: skip
         if "pages" in only:
             self._log(options, f"pages with {sizes['decisions']} decisions")
             report["pages"] = measure.pages(decisions=sizes["decisions"])
@@ -219,8 +223,9 @@ def render(report: dict[str, Any]) -> str:
             rows.append((f"cost/decision at {label}", f"{size['us_per_decision']} us", f"{size['decisions']} decisions, 1 process"))
         rows.append(("scale ratio (large/small)", f"{s['ratio']}", "target <= 2"))
     if i := report.get("import"):
-        rows.append((f"CSV import {i['rows']} rows", f"{i['total_seconds']} s", f"import {i['import_seconds']} s + routing "
-                     f"{i['route_seconds']} s (4 processes); target <= 120 s"))  # fmt: skip
+        rows.append((f"CSV import {i['rows']} rows, routed", f"{i['total_seconds']} s",
+                     f"import read in {i['import_seconds']} s while {i['workers']} processes routed, last lead "
+                     f"{i['route_tail_seconds']} s later; {i['routed']} routed; target <= 120 s"))  # fmt: skip
     if p := report.get("pages"):
         for name in ("equity", "explorer", "inbox"):
             page = p[name]
