@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -34,13 +35,18 @@ def away_is_until_back(until: dt.datetime | None) -> bool:
 OFFER_ORDER = ("-offered_at", "-id")
 
 
-def offer_list_open_for_rep(*, rep: Rep, now: dt.datetime | None = None) -> list[Offer]:
+def offer_list_open_for_rep(*, rep: Rep, now: dt.datetime | None = None,
+                            ids: Iterable[int] | None = None) -> list[Offer]:  # fmt: skip
     """The rep's live offers, newest first, each with ``why`` (its decision in the rep's words,
     reps.why), ``product`` (the product line's name) and ``language_name``. Three queries.
-    An offer past its deadline leaves the inbox at once, even before the sweeper has expired it."""
+    An offer past its deadline leaves the inbox at once, even before the sweeper has expired it.
+    ``ids``: only these offers (those of them still live), e.g. the ones an open inbox lacks."""
     now = now or timezone.now()
+    live = _open_offers(rep=rep, now=now)
+    if ids is not None:
+        live = live.filter(id__in=list(ids))
     offers = list(
-        _open_offers(rep=rep, now=now)
+        live
         .select_related("lead", "lead__segment", "decision")
         .defer("decision__inputs")
         .order_by(*OFFER_ORDER)
@@ -112,6 +118,12 @@ def lead_get_for_rep(*, rep: Rep, lead_id: int) -> Lead | None:
 
 def _open_offers(*, rep: Rep, now: dt.datetime) -> QuerySet[Offer]:
     return Offer.objects.filter(rep=rep, status=Offer.Status.OPEN, deadline__gt=now)
+
+
+def offer_ids_open_for_rep(*, rep: Rep, now: dt.datetime | None = None) -> list[int]:
+    """The ids of the rep's live offers in inbox order (newest first), from one ids-only query."""
+    now = now or timezone.now()
+    return list(_open_offers(rep=rep, now=now).order_by(*OFFER_ORDER).values_list("id", flat=True))
 
 
 def offers_fingerprint_now(*, rep: Rep, now: dt.datetime | None = None) -> str:

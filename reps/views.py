@@ -68,6 +68,7 @@ def _inbox_context(rep: Rep, **extra: object) -> dict:
     absences = selectors.absence_list_scheduled_for_rep(rep=rep, now=now)
     return {
         "rep": rep, "offers": offers, "fingerprint": selectors.offers_fingerprint(offers),
+        "have": ",".join(str(offer.id) for offer in offers),
         "leads": selectors.lead_list_accepted_for_rep(rep=rep), "decline_form": DeclineForm(),
         "touch_channels": TouchChannel.choices,
         "close_form": CloseForm(), "away_form": AwayForm(), "away": rep_services.rep_is_away(rep=rep, now=now),
@@ -103,6 +104,52 @@ def _inbox_response_in_zone(request: HtmxHttpRequest, rep: Rep, *, region: str, 
     return HttpResponse(html, status=status)
 
 
+# An open inbox lists at most this many offer ids in ``have``; a longer or malformed list is
+# answered with the whole list of cards.
+HAVE_MAX_IDS = 1000
+
+
+def _parse_have(raw: str) -> list[int] | None:
+    """The offer ids an open inbox says it shows ("12,9,7"; "" when none), or None when the value
+    is not such a list (then the whole list is sent)."""
+    if not raw:
+        return []
+    parts = raw.split(",")
+    if len(parts) > HAVE_MAX_IDS or not all(part.isascii() and part.isdigit() and len(part) <= 18 for part in parts):
+        return None
+    return [int(part) for part in parts]
+
+
+def _offers_delta(request: HtmxHttpRequest, rep: Rep, *, have: str) -> HttpResponse:
+    """What an open inbox lacks, as out-of-band parts (the region is requested with hx-swap
+    none): 204 when it shows exactly the live offers; else a delete for each card gone, the new
+    offers' cards on top (the whole list when the new ones are not all newer than those kept, or
+    ``have`` is unreadable), the ids now shown and the empty note. Renders only new cards, so an
+    offer pushed to a rep with many open offers costs one card, not all of them."""
+    now = timezone.now()
+    shown = _parse_have(have)
+    live = selectors.offer_ids_open_for_rep(rep=rep, now=now)
+    if shown is not None and set(shown) == set(live):
+        return HttpResponse(status=204)  # nothing new: keep what the rep is typing
+    kept = set(shown or ()) & set(live)
+    new = [offer_id for offer_id in live if offer_id not in kept]
+    whole = shown is None or live[: len(new)] != new  # new cards go on top only if they are the newest
+    with _rep_time(rep):
+        offers = selectors.offer_list_open_for_rep(rep=rep, now=now, ids=live if whole else new)
+        rendered = {offer.id for offer in offers}  # an offer decided between the two reads is left for the next ask
+        clocks = offer_clocks(offers, rep_id=rep.id, now=now)
+        for offer in offers:
+            offer.clock = clocks[offer.id]
+            offer.seconds_left = offer.clock.seconds_left
+        context = {
+            "rep": rep, "offers": offers, "whole": whole, "now": now, "tz_label": timezone.get_current_timezone_name(),
+            "gone": [] if whole else [offer_id for offer_id in shown if offer_id not in kept],
+            "have": ",".join(str(i) for i in live if i in rendered or (i in kept and not whole)), "decline_form": DeclineForm(),
+            "touch_channels": TouchChannel.choices,
+        }  # fmt: skip
+        return render(request, f"{INBOX}#offers-delta", context)
+
+
 @require_GET
 @rep_required
 @vary_on_headers("HX-Request")
@@ -110,6 +157,9 @@ def inbox(request: HtmxHttpRequest) -> HttpResponse:
     rep = get_rep_for_user(request.user)
     target = request.htmx.target if request.htmx else None
     polling = target == "inbox-offers"
+    if polling and "have" in request.GET:
+        return _offers_delta(request, rep, have=request.GET["have"])
+    # A page loaded before the inbox asked by ids (it sends its fingerprint "v" and swaps the region whole).
     if polling and request.GET.get("v") == selectors.offers_fingerprint_now(rep=rep):
         return HttpResponse(status=204)  # poll: nothing new, keep what the rep is typing
     with _rep_time(rep):

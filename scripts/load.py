@@ -19,9 +19,9 @@ What it does, in order (everything it starts is stopped, and its database droppe
 4. for ``--seconds``: every rep keeps its inbox open as the page does. ``--inbox push`` (default):
    one server-sent event stream per rep (``GET /inbox/events/``), and on each ``inbox`` event a
    fetch of the offers fragment; ``--inbox poll``: that fetch every ``--poll`` seconds. The fetch
-   is the page's (``GET /inbox/`` with ``HX-Request``, ``HX-Target: inbox-offers`` and the last
-   fingerprint ``v``, so an unchanged inbox answers 204). Intake POSTs arrive at ``--rate`` per
-   second on a fixed schedule (open loop) at ``/api/v1/leads``;
+   is the page's (``GET /inbox/`` with ``HX-Request``, ``HX-Target: inbox-offers`` and ``have``, the
+   offer ids it shows: an unchanged inbox answers 204, a changed one only the new cards). Intake
+   POSTs arrive at ``--rate`` per second on a fixed schedule (open loop) at ``/api/v1/leads``;
 5. reports, per request type, errors (any status outside 2xx/3xx, or a connection error) and
    latency p50/p95/p99. Intake latency is measured from the request's scheduled time, so a
    server that falls behind is not hidden by the client waiting for it. Offer delivery is the
@@ -55,7 +55,7 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-FINGERPRINT = re.compile(rb"""hx-vals='\{"v": "([^"]*)"\}'""")
+HAVE = re.compile(rb'id="inbox-have" name="have" value="([^"]*)"')
 OFFER_ID = re.compile(rb'data-offer-id="(\d+)"')
 STATES = ["CA", "NY", "TX", "FL", "WA", "IL", "PA", "OH", "GA", "NC"]
 
@@ -151,13 +151,13 @@ class Inbox:
 
     def __init__(self, port: int, session: str, stats: Stats, seen: dict[int, float]) -> None:
         self.port, self.session, self.stats, self.seen = port, session, stats, seen
-        self.fingerprint = ""
+        self.have = ""  # the offer ids this inbox shows, as the page's #inbox-have carries them
         self.headers = {"Cookie": f"sessionid={session}", "HX-Request": "true", "HX-Target": "inbox-offers",
                         "HX-Current-URL": f"http://127.0.0.1:{port}/inbox/"}  # fmt: skip
 
     async def fetch(self) -> None:
         began = time.monotonic()
-        path = "/inbox/" + (f"?v={quote(self.fingerprint)}" if self.fingerprint else "")
+        path = f"/inbox/?have={quote(self.have)}"
         try:
             status, data = await http(self.port, "GET", path, self.headers)
         except (OSError, ConnectionError, asyncio.IncompleteReadError) as exc:
@@ -165,8 +165,8 @@ class Inbox:
             return
         self.stats.record(status, (time.monotonic() - began) * 1000)
         if status == 200:
-            if match := FINGERPRINT.search(data):
-                self.fingerprint = match.group(1).decode()
+            if match := HAVE.search(data):
+                self.have = match.group(1).decode()
             now = time.time()
             for offer_id in OFFER_ID.findall(data):
                 self.seen.setdefault(int(offer_id), now)

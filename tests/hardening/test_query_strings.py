@@ -92,7 +92,7 @@ def test_console_path_ids_unknown_or_huge_are_404(ops_client: Client, routed: Ro
 
 
 def test_inbox_survives_junk(rep_client: Client, routed: Routed) -> None:
-    failures = _survives(rep_client, "/inbox/", ["v"], headers={"HX-Request": "true", "HX-Target": "inbox-offers"})
+    failures = _survives(rep_client, "/inbox/", ["v", "have"], headers={"HX-Request": "true", "HX-Target": "inbox-offers"})
     failures += _survives(rep_client, "/inbox/", ["v"])
     assert failures == []
 

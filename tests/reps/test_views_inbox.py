@@ -9,8 +9,10 @@ from django.test import Client
 from django.utils import timezone
 from django.utils.html import escape
 
+from reps import selectors
 from reps.models import Role
 from reps.selectors import AWAY_UNTIL_BACK
+from routing import services as routing_services
 from routing.models import Lead, Offer
 from tests.factories import AbsenceFactory, RepFactory, user_with_role
 from tests.reps.helpers import make_world, open_offer, route_new_lead
@@ -41,31 +43,106 @@ def test_inbox_shows_the_offer_with_the_facts_and_why(client: Client) -> None:
     assert 'src="/static/js/inbox.js"' in html
 
 
-def test_poll_returns_the_offers_fragment_or_no_content_when_nothing_changed() -> None:
+def _have(html: str) -> str:
+    """The ids an open inbox shows, as its hidden #inbox-have input carries them."""
+    return html.split('id="inbox-have" name="have" value="')[1].split('"')[0]
+
+
+def _ask(client: Client, have: str):  # noqa: ANN202
+    """What the open inbox sends on a push or a poll."""
+    return client.get("/inbox/", {"have": have}, HTTP_HX_TARGET="inbox-offers", **HX)
+
+
+def test_an_open_inbox_gets_only_what_changed_or_no_content() -> None:
+    world = make_world(pool_size=1)
+    first = route_new_lead()
+    client = _client_for(world.primary)
+    region = client.get("/inbox/", HTTP_HX_TARGET="inbox-offers", **HX).content.decode()
+    assert 'id="inbox-offers"' in region and "<html" not in region
+    assert 'hx-trigger="sse:inbox, inbox-poll"' in region and 'hx-swap="none"' in region
+    first_offer = open_offer(first)
+    assert _have(region) == str(first_offer.id)
+
+    assert _ask(client, _have(region)).status_code == 204  # nothing new: nothing to swap
+
+    second_offer = open_offer(route_new_lead())
+    changed = _ask(client, _have(region))
+    html = changed.content.decode()
+    assert changed.status_code == 200
+    assert html.count('class="card offer"') == 1 and f'id="offer-{second_offer.id}"' in html  # only the new card
+    assert 'hx-swap-oob="afterbegin:#offer-cards"' in html
+    assert _have(html) == f"{second_offer.id},{first_offer.id}"  # newest first, as the page lists them
+
+    routing_services.offer_decline(offer_id=first_offer.id, rep=world.primary, reason="not_my_product")
+    gone = _ask(client, _have(html)).content.decode()
+    assert f'<div id="offer-{first_offer.id}" hx-swap-oob="delete"></div>' in gone
+    assert 'class="card offer"' not in gone and _have(gone) == str(second_offer.id)
+
+
+def test_a_pushed_offer_renders_one_card_however_many_are_open(django_assert_max_num_queries) -> None:
+    world = make_world(pool_size=1)
+    for _ in range(6):
+        route_new_lead()
+    client = _client_for(world.primary)
+    have = _have(client.get("/inbox/", HTTP_HX_TARGET="inbox-offers", **HX).content.decode())
+    newest = open_offer(route_new_lead())
+    # session, user, groups, rep; live ids; the new offer with its lead and decision, pool names,
+    # product names; the rep's calendar: the same with 1 or 60 open offers
+    with django_assert_max_num_queries(10):
+        html = _ask(client, have).content.decode()
+    assert html.count('class="card offer"') == 1 and f'data-offer-id="{newest.id}"' in html
+
+
+def test_an_unchanged_inbox_costs_a_few_small_queries(django_assert_max_num_queries) -> None:
     world = make_world()
     route_new_lead()
     client = _client_for(world.primary)
-    fragment = client.get("/inbox/", HTTP_HX_TARGET="inbox-offers", **HX)
-    html = fragment.content.decode()
-    assert fragment.status_code == 200 and "<html" not in html and 'id="inbox-offers"' in html
-    assert 'hx-trigger="sse:inbox, inbox-poll"' in html
-    fingerprint = html.split('"v": "')[1].split('"')[0]
-    unchanged = client.get("/inbox/", {"v": fingerprint}, HTTP_HX_TARGET="inbox-offers", **HX)
-    assert unchanged.status_code == 204
+    have = _have(client.get("/inbox/", HTTP_HX_TARGET="inbox-offers", **HX).content.decode())
+    # session + user + groups + rep + the ids-only offer query; no card is built
+    with django_assert_max_num_queries(5):
+        assert _ask(client, have).status_code == 204
+
+
+@pytest.mark.parametrize("have", ["junk", "1,,2", "-1", "１２", ",".join(["7"] * 1001), "9" * 40])
+def test_an_unreadable_list_of_ids_gets_the_whole_list(have: str) -> None:
+    world = make_world()
+    offer = open_offer(route_new_lead())
+    response = _ask(_client_for(world.primary), have)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert '<div id="offer-cards" hx-swap-oob="true">' in html and f'data-offer-id="{offer.id}"' in html
+    assert "hx-swap-oob=\"delete\"" not in html and _have(html) == str(offer.id)
+
+
+def test_a_new_offer_older_than_one_shown_redraws_the_list() -> None:
+    """New cards go on top only when they are the newest; otherwise the order would be wrong."""
+    world = make_world(pool_size=1)
+    older, newer = open_offer(route_new_lead()), open_offer(route_new_lead())
+    html = _ask(_client_for(world.primary), str(newer.id)).content.decode()  # the inbox lacks the older one
+    assert '<div id="offer-cards" hx-swap-oob="true">' in html
+    assert html.index(f'data-offer-id="{newer.id}"') < html.index(f'data-offer-id="{older.id}"')
+
+
+def test_the_empty_note_follows_the_offers() -> None:
+    world = make_world()
+    offer = open_offer(route_new_lead())
+    client = _client_for(world.primary)
+    assert '<p id="offers-empty" class="muted empty" hidden>' in client.get("/inbox/").content.decode()
+    routing_services.offer_decline(offer_id=offer.id, rep=world.primary, reason="not_my_product")
+    html = _ask(client, str(offer.id)).content.decode()
+    assert '<p id="offers-empty" class="muted empty" hx-swap-oob="true">' in html
+
+
+def test_a_page_from_before_the_ids_still_polls_by_fingerprint() -> None:
+    """An inbox opened before this server version sends its fingerprint ``v`` and swaps the region whole."""
+    world = make_world()
+    route_new_lead()
+    client = _client_for(world.primary)
+    fingerprint = selectors.offers_fingerprint_now(rep=world.primary)
+    assert client.get("/inbox/", {"v": fingerprint}, HTTP_HX_TARGET="inbox-offers", **HX).status_code == 204
     route_new_lead()
     changed = client.get("/inbox/", {"v": fingerprint}, HTTP_HX_TARGET="inbox-offers", **HX)
     assert changed.status_code == 200 and changed.content.decode().count('class="card offer"') == 2
-
-
-def test_an_unchanged_poll_costs_a_few_small_queries(django_assert_max_num_queries) -> None:
-    world = make_world()
-    route_new_lead()
-    client = _client_for(world.primary)
-    html = client.get("/inbox/", HTTP_HX_TARGET="inbox-offers", **HX).content.decode()
-    fingerprint = html.split('"v": "')[1].split('"')[0]
-    # session + user + groups + rep + the ids-only offer query; the inbox itself is not built
-    with django_assert_max_num_queries(5):
-        assert client.get("/inbox/", {"v": fingerprint}, HTTP_HX_TARGET="inbox-offers", **HX).status_code == 204
 
 
 def test_inbox_lists_use_a_fixed_number_of_queries(django_assert_max_num_queries) -> None:
