@@ -7,8 +7,10 @@ emails and HTTP go through django-q2 tasks, and the sweeper retries due webhooks
 exponential backoff until they are delivered or give up (then ops see them at /ops/security/outbox/
 and can send them again).
 
-Each email is an ``OutboundEmail`` row and is sent on its own: one bad message (a header that
-cannot be encoded, a refused recipient) is recorded on that row and never stops the others.
+Each email is an ``OutboundEmail`` row with its own outcome: one bad message (a header that
+cannot be encoded, a refused recipient) is recorded on that row and never stops the others. A
+routing batch's offer emails are stored with one INSERT, claimed as they are stored, sent over
+one mail connection and marked sent with one UPDATE (``offers_created_notify``).
 Webhooks follow the Standard Webhooks specification (https://www.standardwebhooks.com/):
 ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature: v1,<base64 HMAC-SHA256 of
 "id.timestamp.body">``, signed with the ``standardwebhooks`` library, so receivers verify with
@@ -27,11 +29,15 @@ import re
 import time
 import urllib.error
 import urllib.request
+from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMessage
-from django.db import IntegrityError, transaction
+from django.core.mail import EmailMessage, mailers
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -102,15 +108,15 @@ def header_safe(value: object, *, limit: int = 200) -> str:
     return _CONTROL.sub(" ", str(value)).strip()[:limit]
 
 
-def offer_created_notify(*, offer_id: int, now: dt.datetime | None = None) -> int:
-    """Email the rep about a new offer; if the offer reached them as manager, say it is an escalation.
+EMAIL_LEASE = dt.timedelta(seconds=60)
+"""How long a claimed email is its claimer's alone to send: ``next_attempt_at`` is moved this far
+ahead, so the retry sweep (which takes only due rows) cannot send it meanwhile."""
 
-    The email is stored first (one per offer, so running this twice sends once), then sent.
-    Returns the number of emails sent now (0 or 1); a failed send stays pending for a retry.
-    """
-    offer = Offer.objects.select_related("lead", "lead__segment", "rep__user").filter(id=offer_id).first()
-    if offer is None or offer.status != Offer.Status.OPEN or not offer.rep.user.email:
-        return 0
+
+def offer_created_message(offer: Offer) -> tuple[str, str]:
+    """Subject and body of the email telling ``offer.rep`` about ``offer`` (an Offer with ``lead``
+    and ``lead.segment`` loaded); escalation wording when the offer reached them as manager.
+    Raises whatever the lead's fields raise when formatted (the caller quarantines the offer)."""
     lead = offer.lead
     deadline = timezone.localtime(offer.deadline).strftime("%H:%M %Z")
     facts = f"{lead} · {lead.currency} {lead.value} · {lead.segment or 'no segment'} · {lead.source}"
@@ -123,10 +129,186 @@ def offer_created_notify(*, offer_id: int, now: dt.datetime | None = None) -> in
     else:
         subject = f"New lead offered to you: {lead}"
         body = f"{facts}\nAccept before {deadline}: {settings.LEADOPS_SITE_URL}/inbox/\n"
-    email = email_queue(kind="offer_created", offer=offer, to=offer.rep.user.email, subject=subject, body=body, now=now)
-    if email is None:  # already queued by an earlier run of this task
+    return subject, body
+
+
+def offer_created_notify(*, offer_id: int, now: dt.datetime | None = None) -> int:
+    """Email the rep about one new offer: ``offers_created_notify`` with one id (same guarantees).
+    Returns the number of emails sent now (0 or 1)."""
+    return offers_created_notify(offer_ids=[offer_id], now=now)
+
+
+def offers_created_notify(*, offer_ids: Iterable[int], now: dt.datetime | None = None) -> int:
+    """Email each rep about their new offer (``offer_ids``: a routing batch's Offer ids; missing
+    ids are skipped), with a fixed number of queries for the batch, not per offer.
+
+    1. Fetch the offers still open, with lead, segment and the rep's user (one query). An offer
+       no longer open, or whose rep has no email address, gets no email.
+    2. Build each subject and body (``offer_created_message``). An offer that raises here is
+       logged and skipped; the others go on.
+    3. Store the emails with one ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` (per 500 rows,
+       ``_emails_insert_new``). The per-offer unique constraint decides: an offer that already
+       has its email (this task ran before, or runs now elsewhere) gets no row back and is not
+       sent again. The rows are stored claimed (``next_attempt_at = now + EMAIL_LEASE``), so
+       only this run sends them and the retry sweep cannot take them meanwhile.
+    4. Send them over one mail connection (``_emails_deliver``), each message on its own: one
+       that raises (a bad header, a refused recipient) fails alone. Sending stops once half the
+       lease is spent, so no row is sent after its claim could have passed to the sweep.
+    5. Record the outcomes (``_emails_record``): sent rows in one UPDATE; a failed row gets a
+       failed attempt exactly as ``email_send`` records one (backoff, FAILED after
+       LEADOPS_EMAIL_MAX_ATTEMPTS); rows not tried are made due at once for the sweep.
+
+    ``now``: aware datetime (default: the current time). Returns the number of emails sent now.
+    Raises DatabaseError if a query fails: nothing is sent when step 1 or 3 fails; if step 5
+    fails, the claimed rows stay pending and the sweep sends them once the lease runs out (again,
+    for those already sent: at least once, as ``email_send`` is for one email).
+    """
+    now = now or timezone.now()
+    started = time.monotonic()
+    ids = sorted(set(offer_ids))
+    if not ids:
         return 0
-    return int(email_send(email_id=email.id, now=now) == OutboundEmail.Status.SENT)
+    offers = Offer.objects.select_related("lead", "lead__segment", "rep__user").filter(id__in=ids).order_by("id")
+    emails = []
+    for offer in offers:
+        if offer.status != Offer.Status.OPEN or not offer.rep.user.email:
+            continue
+        try:
+            subject, body = offer_created_message(offer)
+        except Exception:  # quarantine: one bad offer must not cost the others their emails
+            log.exception("could not prepare the email for offer %s", offer.id)
+            continue
+        emails.append(OutboundEmail(
+            kind="offer_created", offer_id=offer.id, to=header_safe(offer.rep.user.email, limit=254),
+            subject=header_safe(subject, limit=300), body=body, next_attempt_at=now + EMAIL_LEASE,
+        ))  # fmt: skip
+    claimed = _emails_insert_new(emails)
+    if not claimed:
+        return 0
+    sent, failed, untried = _emails_deliver(claimed, stop_at=started + EMAIL_LEASE.total_seconds() / 2)
+    _emails_record(claimed, sent=sent, failed=failed, untried=untried, now=now)
+    return len(sent)
+
+
+def _emails_insert_new(emails: list[OutboundEmail]) -> list[OutboundEmail]:
+    """INSERT ``emails`` (unsaved, each with an offer), skipping any whose offer already has an
+    email of that kind; returns the ones inserted, ids set, in id order.
+
+    One ``INSERT ... VALUES ... ON CONFLICT DO NOTHING RETURNING id, offer_id, kind`` per 500
+    rows, on PostgreSQL and on SQLite (3.35+ reads RETURNING; Django 6.1 needs 3.37): the
+    statement that lets the unique constraint refuse a row is the one that says which rows are
+    new, so an email is ours exactly when the database inserted it. ``bulk_create(...,
+    ignore_conflicts=True)`` sets no ids, and a read-back afterwards cannot tell this run's rows
+    from ones an earlier or concurrent run stored for the same offers (same kind, same moment):
+    it would take one more statement to claim them, and a window for the sweep between the two.
+    Raises DatabaseError."""
+    if not emails:
+        return []
+    meta = OutboundEmail._meta
+    fields = [f for f in meta.concrete_fields if f is not meta.pk]
+    qn = connection.ops.quote_name
+    names = ", ".join(qn(f.column) for f in fields)
+    returning = ", ".join(qn(meta.get_field(name).column) for name in ("id", "offer", "kind"))
+    by_key = {(email.offer_id, email.kind): email for email in emails}
+    inserted = []
+    size = max(1, min(500, connection.ops.bulk_batch_size(fields, emails)))
+    with connection.cursor() as cursor:
+        for start in range(0, len(emails), size):
+            chunk = emails[start:start + size]
+            rows = [[f.get_db_prep_save(f.pre_save(email, add=True), connection) for f in fields] for email in chunk]
+            values = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(chunk))
+            cursor.execute(
+                f"INSERT INTO {qn(meta.db_table)} ({names}) VALUES {values} ON CONFLICT DO NOTHING RETURNING {returning}",
+                [value for row in rows for value in row],
+            )
+            for email_id, offer_id, kind in cursor.fetchall():
+                email = by_key[(offer_id, kind)]
+                email.id = email_id
+                email._state.adding, email._state.db = False, connection.alias
+                inserted.append(email)
+    return sorted(inserted, key=lambda email: email.id)
+
+
+def _email_message(email: OutboundEmail) -> EmailMessage:
+    return EmailMessage(subject=header_safe(email.subject, limit=300), body=email.body, to=[header_safe(email.to, limit=254)])
+
+
+def _emails_deliver(
+    emails: list[OutboundEmail], *, stop_at: float
+) -> tuple[list[OutboundEmail], dict[int, Exception], list[OutboundEmail]]:
+    """Send ``emails`` (claimed rows) in order over one connection of the default mailer, none
+    started after ``stop_at`` (a ``time.monotonic()`` value). Returns (sent, {email id: what its
+    send raised}, not tried). A message that raises is that message's failure only; the
+    connection is then opened afresh, in case the server dropped the session."""
+    sent: list[OutboundEmail] = []
+    failed: dict[int, Exception] = {}
+    mailer = mailers.default
+    try:
+        mailer.open()
+    except Exception as exc:  # noqa: BLE001 (no server: every message fails this attempt, each on its row)
+        return [], dict.fromkeys((email.id for email in emails), exc), []
+    try:
+        for index, email in enumerate(emails):
+            if time.monotonic() > stop_at:
+                return sent, failed, emails[index:]
+            try:
+                mailer.send_messages([_email_message(email)])
+            except Exception as exc:  # noqa: BLE001 (quarantine: whatever went wrong, it is this email's alone)
+                failed[email.id] = exc
+                _mailer_reopen(mailer)
+            else:
+                sent.append(email)
+    finally:
+        _mailer_close(mailer)
+    return sent, failed, []
+
+
+def _mailer_reopen(mailer: BaseEmailBackend) -> None:
+    _mailer_close(mailer)
+    try:
+        mailer.open()
+    except Exception:  # noqa: BLE001 (the next message's send opens again and records its own failure)
+        log.warning("could not reopen the mail connection", exc_info=True)
+
+
+def _mailer_close(mailer: BaseEmailBackend) -> None:
+    try:
+        mailer.close()
+    except Exception:  # noqa: BLE001 (QUIT refused: the messages were already accepted)
+        log.warning("could not close the mail connection", exc_info=True)
+
+
+def _emails_record(
+    emails: list[OutboundEmail], *, sent: list[OutboundEmail], failed: dict[int, Exception],
+    untried: list[OutboundEmail], now: dt.datetime,
+) -> None:  # fmt: skip
+    """Write what ``_emails_deliver`` reported on the claimed rows: one UPDATE for the sent ones,
+    one per distinct failure outcome (usually one: the same error, the same next try), one to
+    make the untried due now."""
+    if sent:
+        OutboundEmail.objects.filter(id__in=[email.id for email in sent]).update(
+            attempts=F("attempts") + 1, status=OutboundEmail.Status.SENT, sent_at=now, last_error=""
+        )
+    outcomes: dict[tuple[int, str, dt.datetime, str], list[int]] = defaultdict(list)
+    for email in emails:
+        if email.id in failed:
+            attempts = email.attempts + 1
+            outcomes[(attempts, *_failed_attempt(email.id, attempts, failed[email.id], now))].append(email.id)
+    for (attempts, status, next_at, error), ids in outcomes.items():
+        OutboundEmail.objects.filter(id__in=ids).update(attempts=attempts, status=status, next_attempt_at=next_at, last_error=error)
+    if untried:
+        OutboundEmail.objects.filter(id__in=[email.id for email in untried]).update(next_attempt_at=now)
+
+
+def _failed_attempt(email_id: int, attempts: int, exc: Exception, now: dt.datetime) -> tuple[str, dt.datetime, str]:
+    """(status, next_attempt_at, last_error) after failed attempt number ``attempts``: retried
+    after ``backoff(attempts)``, FAILED once LEADOPS_EMAIL_MAX_ATTEMPTS (default 6) are spent."""
+    error = f"{type(exc).__name__}: {exc}"[:300]
+    give_up = attempts >= int(_setting("LEADOPS_EMAIL_MAX_ATTEMPTS", 6))
+    status = OutboundEmail.Status.FAILED if give_up else OutboundEmail.Status.PENDING
+    next_at = now if give_up else now + backoff(attempts)
+    log.warning("email %s attempt %s failed (%s)%s", email_id, attempts, error, "; giving up" if give_up else "")
+    return status, next_at, error
 
 
 def email_queue(*, kind: str, to: str, subject: str, body: str, offer: Offer | None = None,
@@ -158,18 +340,14 @@ def email_send(*, email_id: int, now: dt.datetime | None = None) -> str:
     only: retried after ``backoff(attempts)``, given up (FAILED, shown to ops) after
     LEADOPS_EMAIL_MAX_ATTEMPTS tries (default 6)."""
     now = now or timezone.now()
-    if not _claim_email(email_id, now, dt.timedelta(seconds=60)):
+    if not _claim_email(email_id, now, EMAIL_LEASE):
         return ""
     email = OutboundEmail.objects.get(id=email_id)
     attempts = email.attempts + 1
     try:
-        EmailMessage(subject=header_safe(email.subject, limit=300), body=email.body, to=[header_safe(email.to, limit=254)]).send()
+        _email_message(email).send()
     except Exception as exc:  # noqa: BLE001 (quarantine: whatever went wrong, it is this email's alone)
-        error = f"{type(exc).__name__}: {exc}"[:300]
-        give_up = attempts >= int(_setting("LEADOPS_EMAIL_MAX_ATTEMPTS", 6))
-        status = OutboundEmail.Status.FAILED if give_up else OutboundEmail.Status.PENDING
-        next_at = now if give_up else now + backoff(attempts)
-        log.warning("email %s attempt %s failed (%s)%s", email.id, attempts, error, "; giving up" if give_up else "")
+        status, next_at, error = _failed_attempt(email.id, attempts, exc, now)
         OutboundEmail.objects.filter(id=email.id).update(attempts=attempts, status=status, next_attempt_at=next_at, last_error=error)
         return status
     OutboundEmail.objects.filter(id=email.id).update(attempts=attempts, status=OutboundEmail.Status.SENT, sent_at=now, last_error="")

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-
-from reps.notifications import emails_send_due, offer_created_notify, webhook_deliver as _webhook_deliver, webhooks_deliver_due
-
-log = logging.getLogger(__name__)
+from reps.notifications import emails_send_due, offers_created_notify, webhook_deliver as _webhook_deliver, webhooks_deliver_due
 
 
 def notify_offers_created(offer_ids: list[int]) -> int:
-    """One task per routing batch: email each rep about their new offer. Each offer's email is
-    built, stored and sent on its own; a failure is logged and kept for the retry sweep, and the
-    loop goes on to the next offer."""
-    sent = 0
-    for offer_id in offer_ids:
-        try:
-            sent += offer_created_notify(offer_id=offer_id)
-        except Exception:  # quarantine: one bad offer must not cost the others their emails
-            log.exception("could not prepare the email for offer %s", offer_id)
-    return sent
+    """One task per routing batch: email each rep about their new offer, with a fixed number of
+    queries and one mail connection for the batch. An offer whose email cannot be built, or a
+    message that cannot be sent, is logged (and the message kept for the retry sweep) while the
+    others go on; running the task twice sends each email once."""
+    return offers_created_notify(offer_ids=offer_ids)
 
 
 def webhook_deliver(delivery_id: int) -> str:
