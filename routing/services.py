@@ -170,19 +170,21 @@ def lead_intake(*, data: dict[str, Any], now: dt.datetime | None = None) -> tupl
     """Store a validated lead durably, or return the existing one for the same source + id.
 
     ``data`` is cleaned input (see routing.validation.clean_lead). Returns (lead, created).
+    The INSERT itself finds the duplicate (the unique source + external id): a new lead, the
+    common case, costs no look-up first. Raises IntegrityError for any other constraint.
     """
     now = now or timezone.now()
-    existing = Lead.objects.filter(source=data["source"], external_id=data["external_id"]).first()
-    if existing is not None:
-        return existing, False
     lead = lead_build(data=data, config=config_live(), now=now, segment_ids=segment_ids_live())
     try:
         with transaction.atomic():
             lead.save(force_insert=True)
             _wake_router()
     except IntegrityError:
-        # A concurrent duplicate won the unique (source, external_id) race.
-        return Lead.objects.get(source=data["source"], external_id=data["external_id"]), False
+        # Sent before (a retry), or a concurrent duplicate won the race: answer with that lead.
+        existing = Lead.objects.filter(source=data["source"], external_id=data["external_id"]).first()
+        if existing is None:
+            raise
+        return existing, False
     return lead, True
 
 

@@ -43,24 +43,29 @@ def enqueue_route_pending() -> None:
 
 def _wake_claim(name: str) -> bool:
     """Mark a ``name`` wake-up as queued; False when one already is (and is not stale). One
-    UPDATE that matches no row while a wake-up is queued (no write then). On a database error,
-    True: queue the task anyway."""
+    upsert whose update matches nothing while a wake-up is queued (no write then). On a database
+    error, True: queue the task anyway."""
     import datetime as dt
 
-    from django.db import DatabaseError
-    from django.db.models import Q
+    from django.db import DatabaseError, connection
     from django.utils import timezone
 
     from routing.models import RouterWake
 
     now = timezone.now()
     stale = now - dt.timedelta(seconds=WAKE_STALE_SECONDS)
+    table = connection.ops.quote_name(RouterWake._meta.db_table)
     try:
-        free = Q(queued_at__isnull=True) | Q(queued_at__lt=stale)
-        if RouterWake.objects.filter(free, name=name).update(queued_at=now):
-            return True
-        _, created = RouterWake.objects.get_or_create(name=name, defaults={"queued_at": now})
-        return created
+        # One statement (PostgreSQL, and SQLite 3.35+): insert the mark, or set it if it is clear
+        # or stale; a row comes back only if this call set it.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (name, queued_at) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE "
+                f"SET queued_at = excluded.queued_at WHERE {table}.queued_at IS NULL OR {table}.queued_at < %s "
+                f"RETURNING name",
+                [name, connection.ops.adapt_datetimefield_value(now), connection.ops.adapt_datetimefield_value(stale)],
+            )
+            return cursor.fetchone() is not None
     except DatabaseError:
         log.exception("could not read the %s wake-up mark; queueing a wake-up anyway", name)
         return True
