@@ -33,24 +33,25 @@ def away_is_until_back(until: dt.datetime | None) -> bool:
 
 # Newest offer first: a new offer appears at the top of the inbox, where the rep looks.
 OFFER_ORDER = ("-offered_at", "-id")
+# The inbox shows a rep's newest open offers up to this many (and says how many more there are):
+# a page of hundreds of cards (a manager receiving escalations, reps without caps) took ~2 ms a
+# card to build and was no use to read. The others stay offered until their deadlines.
+INBOX_OFFERS_SHOWN = 50
 
 
-def offer_list_open_for_rep(*, rep: Rep, now: dt.datetime | None = None,
-                            ids: Iterable[int] | None = None) -> list[Offer]:  # fmt: skip
+def offer_list_open_for_rep(*, rep: Rep, now: dt.datetime | None = None, ids: Iterable[int] | None = None,
+                            limit: int | None = None) -> list[Offer]:  # fmt: skip
     """The rep's live offers, newest first, each with ``why`` (its decision in the rep's words,
     reps.why), ``product`` (the product line's name) and ``language_name``. Three queries.
     An offer past its deadline leaves the inbox at once, even before the sweeper has expired it.
-    ``ids``: only these offers (those of them still live), e.g. the ones an open inbox lacks."""
+    ``ids``: only these offers (those of them still live), e.g. the ones an open inbox lacks;
+    ``limit``: at most this many, the newest (the inbox passes INBOX_OFFERS_SHOWN)."""
     now = now or timezone.now()
     live = _open_offers(rep=rep, now=now)
     if ids is not None:
         live = live.filter(id__in=list(ids))
-    offers = list(
-        live
-        .select_related("lead", "lead__segment", "decision")
-        .defer("decision__inputs")
-        .order_by(*OFFER_ORDER)
-    )
+    live = live.select_related("lead", "lead__segment", "decision").defer("decision__inputs").order_by(*OFFER_ORDER)
+    offers = list(live if limit is None else live[:limit])
     pool_ids: set[int] = set()
     for offer in offers:
         detail = offer.decision.detail if offer.decision_id else {}
@@ -120,10 +121,17 @@ def _open_offers(*, rep: Rep, now: dt.datetime) -> QuerySet[Offer]:
     return Offer.objects.filter(rep=rep, status=Offer.Status.OPEN, deadline__gt=now)
 
 
-def offer_ids_open_for_rep(*, rep: Rep, now: dt.datetime | None = None) -> list[int]:
-    """The ids of the rep's live offers in inbox order (newest first), from one ids-only query."""
+def offer_ids_open_for_rep(*, rep: Rep, now: dt.datetime | None = None, limit: int | None = None) -> list[int]:
+    """The ids of the rep's live offers in inbox order (newest first), at most ``limit``, from one
+    ids-only query."""
     now = now or timezone.now()
-    return list(_open_offers(rep=rep, now=now).order_by(*OFFER_ORDER).values_list("id", flat=True))
+    ids = _open_offers(rep=rep, now=now).order_by(*OFFER_ORDER).values_list("id", flat=True)
+    return list(ids if limit is None else ids[:limit])
+
+
+def offer_count_open_for_rep(*, rep: Rep, now: dt.datetime | None = None) -> int:
+    """How many live offers the rep has (one count query)."""
+    return _open_offers(rep=rep, now=now or timezone.now()).count()
 
 
 def offers_fingerprint_now(*, rep: Rep, now: dt.datetime | None = None) -> str:

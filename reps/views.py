@@ -7,6 +7,7 @@ without JavaScript the forms post normally and redirect back with a message.
 
 from __future__ import annotations
 
+import datetime as dt
 import zoneinfo
 from contextlib import contextmanager
 from typing import Iterator
@@ -60,7 +61,7 @@ def _rep_time(rep: Rep | None) -> Iterator[None]:
 
 def _inbox_context(rep: Rep, **extra: object) -> dict:
     now = timezone.now()
-    offers = selectors.offer_list_open_for_rep(rep=rep, now=now)
+    offers = selectors.offer_list_open_for_rep(rep=rep, now=now, limit=selectors.INBOX_OFFERS_SHOWN)
     clocks = offer_clocks(offers, rep_id=rep.id, now=now)  # business time left, paused off duty
     for offer in offers:
         offer.clock = clocks[offer.id]
@@ -69,6 +70,7 @@ def _inbox_context(rep: Rep, **extra: object) -> dict:
     return {
         "rep": rep, "offers": offers, "fingerprint": selectors.offers_fingerprint(offers),
         "have": ",".join(str(offer.id) for offer in offers),
+        "offers_total": _offers_total(rep, shown=len(offers), now=now), "offers_shown": len(offers),
         "leads": selectors.lead_list_accepted_for_rep(rep=rep), "decline_form": DeclineForm(),
         "touch_channels": TouchChannel.choices,
         "close_form": CloseForm(), "away_form": AwayForm(), "away": rep_services.rep_is_away(rep=rep, now=now),
@@ -120,15 +122,22 @@ def _parse_have(raw: str) -> list[int] | None:
     return [int(part) for part in parts]
 
 
+def _offers_total(rep: Rep, *, shown: int, now: dt.datetime) -> int:
+    """All the rep's live offers, counted only when the inbox shows as many as it can."""
+    return selectors.offer_count_open_for_rep(rep=rep, now=now) if shown >= selectors.INBOX_OFFERS_SHOWN else shown
+
+
 def _offers_delta(request: HtmxHttpRequest, rep: Rep, *, have: str) -> HttpResponse:
     """What an open inbox lacks, as out-of-band parts (the region is requested with hx-swap
     none): 204 when it shows exactly the live offers; else a delete for each card gone, the new
     offers' cards on top (the whole list when the new ones are not all newer than those kept, or
-    ``have`` is unreadable), the ids now shown and the empty note. Renders only new cards, so an
-    offer pushed to a rep with many open offers costs one card, not all of them."""
+    ``have`` is unreadable), the ids now shown and the notes (none open; more open than shown).
+    Renders only new cards, so an offer pushed to a rep with many open offers costs one card, not
+    all of them. The inbox shows the newest INBOX_OFFERS_SHOWN live offers (while it shows the
+    same ones, a change in how many more there are waits for the next change it shows)."""
     now = timezone.now()
     shown = _parse_have(have)
-    live = selectors.offer_ids_open_for_rep(rep=rep, now=now)
+    live = selectors.offer_ids_open_for_rep(rep=rep, now=now, limit=selectors.INBOX_OFFERS_SHOWN)
     if shown is not None and set(shown) == set(live):
         return HttpResponse(status=204)  # nothing new: keep what the rep is typing
     kept = set(shown or ()) & set(live)
@@ -137,6 +146,7 @@ def _offers_delta(request: HtmxHttpRequest, rep: Rep, *, have: str) -> HttpRespo
     with _rep_time(rep):
         offers = selectors.offer_list_open_for_rep(rep=rep, now=now, ids=live if whole else new)
         rendered = {offer.id for offer in offers}  # an offer decided between the two reads is left for the next ask
+        have_now = [i for i in live if i in rendered or (i in kept and not whole)]
         clocks = offer_clocks(offers, rep_id=rep.id, now=now)
         for offer in offers:
             offer.clock = clocks[offer.id]
@@ -144,7 +154,9 @@ def _offers_delta(request: HtmxHttpRequest, rep: Rep, *, have: str) -> HttpRespo
         context = {
             "rep": rep, "offers": offers, "whole": whole, "now": now, "tz_label": timezone.get_current_timezone_name(),
             "gone": [] if whole else [offer_id for offer_id in shown if offer_id not in kept],
-            "have": ",".join(str(i) for i in live if i in rendered or (i in kept and not whole)), "decline_form": DeclineForm(),
+            "have": ",".join(map(str, have_now)), "offers_shown": len(have_now),
+            "offers_total": _offers_total(rep, shown=len(live), now=now),
+            "decline_form": DeclineForm(), "delta": True,
             "touch_channels": TouchChannel.choices,
         }  # fmt: skip
         return render(request, f"{INBOX}#offers-delta", context)

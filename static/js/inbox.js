@@ -157,7 +157,10 @@
       card.classList.toggle("is-new", !!arrived[id] && now - arrived[id] < HIGHLIGHT_MS);
     });
     seen = ids;
-    document.title = (cards.length ? "(" + cards.length + ") " : "") + baseTitle;
+    // The inbox shows the newest offers only; #offers-more carries how many are open in all.
+    var more = document.getElementById("offers-more");
+    var total = Math.max(cards.length, more ? parseInt(more.dataset.total || "0", 10) || 0 : 0);
+    document.title = (total ? "(" + total + ") " : "") + baseTitle;
     if (fresh && soundOn()) { chime(); }
   }
   document.addEventListener("htmx:afterSettle", markOffers);

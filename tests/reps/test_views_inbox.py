@@ -394,3 +394,31 @@ def test_away_with_no_open_offers_needs_no_confirmation() -> None:
     world = make_world()
     response = _client_for(world.primary).post("/inbox/away/", {"mode": "now"}, **HX)
     assert response.status_code == 200 and "Away until you come back" in response.content.decode()
+
+
+def test_the_inbox_shows_the_newest_offers_and_says_how_many_more(monkeypatch) -> None:  # noqa: ANN001
+    """At most INBOX_OFFERS_SHOWN cards (3 here), newest first, with a note giving the total;
+    acting on one brings the next one up through the open inbox's ask."""
+    monkeypatch.setattr(selectors, "INBOX_OFFERS_SHOWN", 3)
+    world = make_world(pool_size=1)
+    offers = [open_offer(route_new_lead()) for _ in range(5)]
+    client = _client_for(world.primary)
+    page = client.get("/inbox/").content.decode()
+    assert page.count('class="card offer"') == 3
+    assert [o.id for o in offers[:1:-1]] == [int(i) for i in _have(page).split(",")]  # the 3 newest, newest first
+    assert "Showing your 3 newest offers of 5 open." in page and "<title>(5) Inbox" in page
+    assert 'id="offers-more" class="muted" data-total="5">' in page  # shown, not hidden
+
+    routing_services.offer_decline(offer_id=offers[4].id, rep=world.primary, reason="not_my_product")
+    html = _ask(client, _have(page)).content.decode()
+    # offers[1] moves up into the shown three; it is older than those kept, so the list is redrawn
+    assert '<div id="offer-cards" hx-swap-oob="true">' in html and html.count('class="card offer"') == 3
+    assert _have(html) == f"{offers[3].id},{offers[2].id},{offers[1].id}"
+    assert "Showing your 3 newest offers of 4 open." in html
+
+
+def test_a_few_offers_need_no_note_and_no_count() -> None:
+    world = make_world()
+    route_new_lead()
+    page = _client_for(world.primary).get("/inbox/").content.decode()
+    assert 'id="offers-more" class="muted" data-total="1" hidden>' in page
