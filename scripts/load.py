@@ -367,14 +367,17 @@ def _tree(pid: int) -> list[int]:
 
 
 def _cpu(pids: list[int]) -> float:
-    """CPU seconds (user + system) the processes ``pids`` have used so far."""
+    """CPU seconds (user + system) the processes ``pids`` have used so far, with what their
+    exited and reaped children used (a qcluster replaces its worker processes every few hundred
+    tasks, and the server's backends come and go: without it their time went missing)."""
     total = 0
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat(5))
+        # utime, stime, cutime, cstime: fields 14-17 of proc_pid_stat(5)
+        total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
     return total / CLK_TCK
 
 
