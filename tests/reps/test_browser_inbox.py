@@ -33,6 +33,8 @@ def test_a_new_offer_appears_by_itself_and_can_be_accepted(live_server, page) ->
     card = page.locator(f"#offer-{open_offer(lead).id}")
     card.wait_for(timeout=30_000)
     assert "Acme Rockets" in card.inner_text()
+    page.get_by_text("No offers right now").wait_for(state="hidden")  # the note follows the cards
+    assert page.locator("#inbox-have").get_attribute("value") == str(open_offer(lead).id)
     card.locator(".countdown", has_text=re.compile(r"^[0-9]+:[0-5][0-9] left$")).wait_for()  # inbox.js is ticking
 
     card.get_by_role("button", name="Accept").click()
@@ -48,6 +50,8 @@ def test_declining_with_a_reason_removes_the_offer(live_server, page) -> None:  
     lead = route_new_lead()
     offer = open_offer(lead)
     login(page, live_server, world.primary.user.username)
+    posts: list[str] = []
+    page.on("request", lambda request: posts.append(request.post_data or "") if request.method == "POST" else None)
     page.goto(f"{live_server.url}/inbox/")
     card = page.locator(f"#offer-{offer.id}")
     card.locator("select[name=reason]").select_option("not_my_product")
@@ -58,6 +62,8 @@ def test_declining_with_a_reason_removes_the_offer(live_server, page) -> None:  
     assert (offer.status, offer.decline_reason, offer.decline_note) == (
         Offer.Status.DECLINED, "not_my_product", "we do not sell boats",
     )  # fmt: skip
+    # The region's own ask carries the ids it shows; the forms inside it do not inherit that.
+    assert len(posts) == 1 and "reason=not_my_product" in posts[0] and "have=" not in posts[0]
 
 
 def test_an_expired_offer_leaves_the_inbox_and_reaches_the_next_rep(live_server, browser) -> None:  # noqa: ANN001
