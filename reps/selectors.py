@@ -135,14 +135,9 @@ def offer_count_open_for_rep(*, rep: Rep, now: dt.datetime | None = None) -> int
 
 
 def offers_fingerprint_now(*, rep: Rep, now: dt.datetime | None = None) -> str:
-    """The fingerprint of the rep's visible offers from one ids-only query (cheap polls)."""
-    now = now or timezone.now()
-    return _fingerprint(_open_offers(rep=rep, now=now).order_by(*OFFER_ORDER).values_list("id", flat=True))
-
-
-def offers_fingerprint(offers: list[Offer]) -> str:
-    """Changes whenever the set of visible offers changes; lets the poll answer 'no change'."""
-    return _fingerprint(o.id for o in offers)
+    """The fingerprint of the rep's live offers from one ids-only query: what an inbox page from
+    before ``have`` (reps.views) sends as ``v``, to be answered 'no change'."""
+    return _fingerprint(offer_ids_open_for_rep(rep=rep, now=now))
 
 
 def _fingerprint(ids: object) -> str:

@@ -59,24 +59,32 @@ def _rep_time(rep: Rep | None) -> Iterator[None]:
         yield
 
 
-def _inbox_context(rep: Rep, **extra: object) -> dict:
-    now = timezone.now()
-    offers = selectors.offer_list_open_for_rep(rep=rep, now=now, limit=selectors.INBOX_OFFERS_SHOWN)
-    clocks = offer_clocks(offers, rep_id=rep.id, now=now)  # business time left, paused off duty
+def _offer_cards_context(rep: Rep, offers: list[Offer], *, shown: list[int], now: dt.datetime) -> dict:
+    """What the offer cards and the notes under them read: the offers with their countdowns
+    (business time left, paused off duty), the forms, and ``shown`` (the ids the inbox will
+    show, newest first) with the total when there are more than it shows."""
+    clocks = offer_clocks(offers, rep_id=rep.id, now=now)
     for offer in offers:
         offer.clock = clocks[offer.id]
         offer.seconds_left = offer.clock.seconds_left
+    total = selectors.offer_count_open_for_rep(rep=rep, now=now) if len(shown) >= selectors.INBOX_OFFERS_SHOWN else len(shown)
+    return {
+        "rep": rep, "offers": offers, "now": now, "tz_label": timezone.get_current_timezone_name(),
+        "decline_form": DeclineForm(), "touch_channels": TouchChannel.choices,
+        "have": ",".join(map(str, shown)), "offers_shown": len(shown), "offers_total": total,
+    }  # fmt: skip
+
+
+def _inbox_context(rep: Rep, **extra: object) -> dict:
+    now = timezone.now()
+    offers = selectors.offer_list_open_for_rep(rep=rep, now=now, limit=selectors.INBOX_OFFERS_SHOWN)
     absences = selectors.absence_list_scheduled_for_rep(rep=rep, now=now)
     return {
-        "rep": rep, "offers": offers, "fingerprint": selectors.offers_fingerprint(offers),
-        "have": ",".join(str(offer.id) for offer in offers),
-        "offers_total": _offers_total(rep, shown=len(offers), now=now), "offers_shown": len(offers),
-        "leads": selectors.lead_list_accepted_for_rep(rep=rep), "decline_form": DeclineForm(),
-        "touch_channels": TouchChannel.choices,
+        **_offer_cards_context(rep, offers, shown=[offer.id for offer in offers], now=now),
+        "leads": selectors.lead_list_accepted_for_rep(rep=rep),
         "close_form": CloseForm(), "away_form": AwayForm(), "away": rep_services.rep_is_away(rep=rep, now=now),
         "away_until_back": selectors.away_is_until_back(rep.away_until),
-        "absences": absences, "absent_now": next((a for a in absences if a.starts_at <= now), None), "now": now,
-        "tz_label": timezone.get_current_timezone_name(),
+        "absences": absences, "absent_now": next((a for a in absences if a.starts_at <= now), None),
         **extra,
     }  # fmt: skip
 
@@ -122,11 +130,6 @@ def _parse_have(raw: str) -> list[int] | None:
     return [int(part) for part in parts]
 
 
-def _offers_total(rep: Rep, *, shown: int, now: dt.datetime) -> int:
-    """All the rep's live offers, counted only when the inbox shows as many as it can."""
-    return selectors.offer_count_open_for_rep(rep=rep, now=now) if shown >= selectors.INBOX_OFFERS_SHOWN else shown
-
-
 def _offers_delta(request: HtmxHttpRequest, rep: Rep, *, have: str) -> HttpResponse:
     """What an open inbox lacks, as out-of-band parts (the region is requested with hx-swap
     none): 204 when it shows exactly the live offers; else a delete for each card gone, the new
@@ -146,18 +149,10 @@ def _offers_delta(request: HtmxHttpRequest, rep: Rep, *, have: str) -> HttpRespo
     with _rep_time(rep):
         offers = selectors.offer_list_open_for_rep(rep=rep, now=now, ids=live if whole else new)
         rendered = {offer.id for offer in offers}  # an offer decided between the two reads is left for the next ask
-        have_now = [i for i in live if i in rendered or (i in kept and not whole)]
-        clocks = offer_clocks(offers, rep_id=rep.id, now=now)
-        for offer in offers:
-            offer.clock = clocks[offer.id]
-            offer.seconds_left = offer.clock.seconds_left
+        now_shown = [i for i in live if i in rendered or (i in kept and not whole)]
         context = {
-            "rep": rep, "offers": offers, "whole": whole, "now": now, "tz_label": timezone.get_current_timezone_name(),
+            **_offer_cards_context(rep, offers, shown=now_shown, now=now), "whole": whole, "delta": True,
             "gone": [] if whole else [offer_id for offer_id in shown if offer_id not in kept],
-            "have": ",".join(map(str, have_now)), "offers_shown": len(have_now),
-            "offers_total": _offers_total(rep, shown=len(live), now=now),
-            "decline_form": DeclineForm(), "delta": True,
-            "touch_channels": TouchChannel.choices,
         }  # fmt: skip
         return render(request, f"{INBOX}#offers-delta", context)
 

@@ -8,6 +8,7 @@ import functools
 import threading
 import zoneinfo
 from collections import defaultdict
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable
 
@@ -185,7 +186,7 @@ class RuleIndex:
             run.append(key)
         return run
 
-    def narrow(self, fields: dict[str, Any]) -> ConfigSnapshot:
+    def narrow(self, fields: Mapping[str, Any]) -> ConfigSnapshot:
         """``config`` restricted to the rules that could match ``fields`` (routing fields)."""
         key: list[Any] | None = []
         for field in self._fields:
@@ -230,12 +231,8 @@ class RuleIndex:
         """``engine.classify`` of ``facts`` with the rule picked among the candidates ``narrow``
         leaves (the same result: a rule left out cannot match), and those candidates, which the
         decision reads for its warnings. Used by intake (queue place) and routing alike."""
-        segment = engine.qualify(facts, self.config)
-        fields = engine.routing_fields(facts, segment)
-        narrowed = self.narrow(fields)
-        rule = engine.select_rule(fields, narrowed)
-        high_value = bool(rule is not None and engine.is_high_value(fields, rule))
-        return engine.Classification(segment=segment, fields=fields, rule=rule, high_value=high_value), narrowed
+        classified = engine.classify(facts, self.config, candidates=self.narrow)
+        return classified, self.narrow(classified.fields)  # memoised per text key: a look-up
 
     def _rest_may_match(self, rule: RuleSpec, lead: dict[str, Any]) -> bool:
         """False when a condition of the rule's keyed run after the first (which holds) fails on a

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,15 +58,18 @@ class Classification:
     high_value: bool
 
 
-def classify(lead: LeadFacts, config: ConfigSnapshot) -> Classification:
+def classify(lead: LeadFacts, config: ConfigSnapshot, *,
+             candidates: Callable[[Mapping[str, Any]], ConfigSnapshot] | None = None) -> Classification:  # fmt: skip
     """Segment, routing fields, rule and high-value flag of ``lead`` under ``config``.
 
     The one place these are worked out: intake (to order the queue) and routing (to decide) both
     call it, so a ``not_equals`` condition on ``segment`` reads the same value in both.
+    ``candidates``: given the routing fields, ``config`` narrowed to the rules that could match
+    them (``routing.snapshots.RuleIndex.narrow``); the rule is picked among those only.
     """
     segment = qualify(lead, config)
     fields = routing_fields(lead, segment)
-    rule = select_rule(fields, config)
+    rule = select_rule(fields, candidates(fields) if candidates is not None else config)
     return Classification(segment=segment, fields=fields, rule=rule,
                           high_value=bool(rule is not None and is_high_value(fields, rule)))
 
