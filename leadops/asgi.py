@@ -51,10 +51,58 @@ class AdmissionLimit:
             await self.app(scope, receive, send)
 
 
-def _limit() -> int:
+class StreamsAsync:
+    """ASGI app: the paths in ``streams`` (long-lived async views) through Django's ASGI handler,
+    every other request through Django's WSGI handler on a fixed pool of ``threads`` threads
+    (a2wsgi's WSGIMiddleware, https://github.com/abersheeran/a2wsgi).
+
+    Why: Django's ASGI handler runs each request's synchronous middleware and view in a thread it
+    starts for that request (asgiref's ThreadSensitiveContext) and stops after it, with a hop to
+    the event loop and back for each signal and for closing the response. Every view here but the
+    inbox stream is synchronous, so that was pure overhead: ~11 % of the web workers' samples
+    under load were starting and joining those threads (docs/performance.md, round 8). The WSGI
+    environ carries ``leadops.streams`` so a page knows the stream is served (reps.push)."""
+
+    def __init__(self, *, asgi: ASGIApp, wsgi: Any, threads: int, streams: frozenset[str] = UNCOUNTED_PATHS) -> None:
+        from a2wsgi import WSGIMiddleware
+
+        self.asgi, self.streams = asgi, streams
+
+        def marked(environ: dict[str, Any], start_response: Any) -> Any:
+            environ["leadops.streams"] = True
+            return wsgi(environ, start_response)
+
+        self.wsgi = WSGIMiddleware(marked, workers=threads)
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope.get("path") not in self.streams and not _chunked(scope):
+            await self.wsgi(scope, receive, send)
+        else:
+            await self.asgi(scope, receive, send)
+
+
+def _chunked(scope: Scope) -> bool:
+    """A request body sent without a length (``Transfer-Encoding: chunked``): Django's WSGI
+    handler reads CONTENT_LENGTH bytes and would see an empty body, its ASGI handler reads it all."""
+    return any(name == b"transfer-encoding" for name, _ in scope.get("headers", ()))
+
+
+def _settings() -> Any:
     from django.conf import settings
 
-    return settings.LEADOPS_WEB_MAX_ACTIVE
+    return settings
 
 
-application = AdmissionLimit(get_asgi_application(), limit=_limit())
+def _application() -> ASGIApp:
+    django_asgi = get_asgi_application()  # sets Django up
+    settings = _settings()
+    threads = settings.LEADOPS_WEB_THREADS
+    if not threads:
+        return AdmissionLimit(django_asgi, limit=settings.LEADOPS_WEB_MAX_ACTIVE)
+    from django.core.wsgi import get_wsgi_application
+
+    app = StreamsAsync(asgi=django_asgi, wsgi=get_wsgi_application(), threads=threads)
+    return AdmissionLimit(app, limit=settings.LEADOPS_WEB_MAX_ACTIVE)
+
+
+application = _application()

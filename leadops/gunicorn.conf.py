@@ -5,7 +5,8 @@ plain ``gunicorn leadops.wsgi`` elsewhere, e.g. in tests, is not changed by it):
 
 Worker class: uvicorn workers (the ``uvicorn-worker`` package), one asyncio loop per process, so
 an open inbox event stream (reps/push.py) is a parked coroutine, not a thread: a few processes
-hold hundreds of reps' streams. Synchronous views run in each worker's thread pool.
+hold hundreds of reps' streams. Synchronous views (all but the stream) run in each worker's fixed
+pool of LEADOPS_WEB_THREADS threads.
 
 Every value can be set from the environment:
 - LEADOPS_BIND (default 127.0.0.1:8000);
@@ -20,6 +21,9 @@ Every value can be set from the environment:
   thread and no connection; inbox streams are not counted). See leadops/asgi.py: without this
   limit an overloaded worker ran every request in a thread of its own and answered 500 when the
   pool's 10 s wait ran out.
+- LEADOPS_WEB_THREADS: threads that run the synchronous views in each worker process (default:
+  LEADOPS_WEB_MAX_ACTIVE); 0 runs them through Django's ASGI handler instead, a new thread per
+  request (leadops/asgi.py).
 - LEADOPS_WEB_GRACEFUL_TIMEOUT: seconds a stopping worker gets to finish requests (default 10;
   open streams are then cut and the browsers reconnect to another worker).
 """

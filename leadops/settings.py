@@ -146,6 +146,9 @@ else:
 # Requests one web worker runs at once, the rest queued (leadops.asgi.AdmissionLimit): by default
 # the pool's size, so a running request always finds a connection; 0 without a pool (no limit).
 LEADOPS_WEB_MAX_ACTIVE = envint("LEADOPS_WEB_MAX_ACTIVE", 0, minimum=0) or (DB_POOL_MAX if DATABASE_URL else 0)
+# Threads that run the synchronous views in one web worker (leadops.asgi.StreamsAsync): by default
+# as many as run at once; 0 runs them through Django's ASGI handler, a new thread per request.
+LEADOPS_WEB_THREADS = envint("LEADOPS_WEB_THREADS", LEADOPS_WEB_MAX_ACTIVE or 8, minimum=0)
 DATABASES = {"default": default_db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

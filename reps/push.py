@@ -34,10 +34,11 @@ _RECONNECT_MAX_SECONDS = 30.0
 def push_available(request: Any = None) -> bool:
     """True when an inbox served for ``request`` (an HttpRequest, or None to ignore how it is
     served) can get pushed changes: push is on (LEADOPS_INBOX_PUSH), the database is PostgreSQL
-    and, when given, the request came through ASGI (a WSGI worker would hold a thread per stream)."""
+    and, when given, the request came through the ASGI server (leadops.asgi: a plain WSGI worker
+    would hold a thread per stream)."""
     if not settings.LEADOPS_INBOX_PUSH or connection.vendor != "postgresql":
         return False
-    return request is None or isinstance(request, ASGIRequest)
+    return request is None or isinstance(request, ASGIRequest) or bool(request.META.get("leadops.streams"))
 
 
 def inbox_publish(events: list[tuple[str, dict[str, Any]]]) -> None:

@@ -38,8 +38,8 @@ from django.utils import timezone
 from routing.import_mapping import ATTRIBUTE_PREFIX, ColumnMapping, mapping_apply, mapping_check
 from routing.models import ImportMapping, Lead, LeadImport
 from routing.reference import Vocabulary, vocabulary_load
-from routing.services import _wake_router, bulk_insert_new, lead_build, segment_ids_live
-from routing.snapshots import config_live
+from routing.services import _wake_router, bulk_insert_new, lead_build
+from routing.snapshots import intake_reference
 from routing.validation import ALL_FIELDS, REQUIRED, LeadInputError, clean_lead
 
 log = logging.getLogger(__name__)
@@ -360,8 +360,9 @@ class _Chunk:
 
 
 def _import_rows(job: LeadImport, token: str, *, deadline: float | None) -> bool:
-    vocabulary: Vocabulary = vocabulary_load()
-    config, segment_ids, now = config_live(), segment_ids_live(), timezone.now()
+    reference = intake_reference()
+    vocabulary: Vocabulary = reference.vocabulary
+    config, segment_ids, now = reference.config, reference.segment_ids, timezone.now()
     chunk = _Chunk(leads=[], rejected=0, errors=[], last_row=job.rows_done)
     size = settings.LEADOPS_IMPORT_CHUNK
     pending = 0

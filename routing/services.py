@@ -14,6 +14,7 @@ import gc
 import logging
 import operator
 import time
+from collections.abc import Set
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Iterator
 
@@ -46,9 +47,11 @@ from routing.decision_detail import details_compact
 from routing.models import Decision, DeliveryMode, Lead, Offer, RuleSet, Segment, TouchChannel
 from routing.snapshots import (
     Directory,
+    IntakeReference,
     config_live,
     directory_fingerprint,
     config_to_json,
+    intake_reference,
     lead_facts,
     pool_snapshots,
     rep_snapshots,
@@ -144,7 +147,7 @@ def _retry_on_deadlock(fn: Callable[[], Any], attempts: int = 5) -> Any:
 # --- intake -----------------------------------------------------------------------------
 
 
-def lead_build(*, data: dict[str, Any], config: ConfigSnapshot, now: dt.datetime, segment_ids: set[int]) -> Lead:
+def lead_build(*, data: dict[str, Any], config: ConfigSnapshot, now: dt.datetime, segment_ids: Set[int]) -> Lead:
     """An unsaved pending Lead with its segment, high-value flag and queue place worked out by
     the engine (``engine.classify`` through the version's rule index, ``RuleIndex.classify``:
     the same classification routing decides with), so the queue can order it before it is
@@ -166,15 +169,19 @@ def lead_build(*, data: dict[str, Any], config: ConfigSnapshot, now: dt.datetime
     )
 
 
-def lead_intake(*, data: dict[str, Any], now: dt.datetime | None = None) -> tuple[Lead, bool]:
+def lead_intake(*, data: dict[str, Any], now: dt.datetime | None = None,
+                reference: IntakeReference | None = None) -> tuple[Lead, bool]:  # fmt: skip
     """Store a validated lead durably, or return the existing one for the same source + id.
 
     ``data`` is cleaned input (see routing.validation.clean_lead). Returns (lead, created).
+    ``reference``: the rule set and segments to classify it with, as read when its input was
+    validated (``snapshots.intake_reference``; read now when not given).
     The INSERT itself finds the duplicate (the unique source + external id): a new lead, the
     common case, costs no look-up first. Raises IntegrityError for any other constraint.
     """
     now = now or timezone.now()
-    lead = lead_build(data=data, config=config_live(), now=now, segment_ids=segment_ids_live())
+    reference = reference or intake_reference()
+    lead = lead_build(data=data, config=reference.config, now=now, segment_ids=reference.segment_ids)
     try:
         with transaction.atomic():
             lead.save(force_insert=True)
@@ -186,10 +193,6 @@ def lead_intake(*, data: dict[str, Any], now: dt.datetime | None = None) -> tupl
             raise
         return existing, False
     return lead, True
-
-
-def segment_ids_live() -> set[int]:
-    return set(Segment.objects.values_list("id", flat=True))
 
 
 # --- routing ----------------------------------------------------------------------------

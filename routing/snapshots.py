@@ -106,6 +106,68 @@ def config_live() -> ConfigSnapshot:
     return cached
 
 
+@dataclasses.dataclass(frozen=True)
+class IntakeReference:
+    """What intake reads besides the lead: the live rule set (to classify the lead), the
+    vocabulary (synonyms and exchange rates, to normalise and convert it) and the ids of the
+    segments that exist (to link it)."""
+
+    config: ConfigSnapshot
+    vocabulary: Any  # routing.reference.Vocabulary
+    segment_ids: frozenset[int]
+
+
+# Rebuilt at least this often whatever the fingerprint says (a write that bypassed the history,
+# e.g. a data migration's ``.update()``, is then seen within this time).
+INTAKE_REFERENCE_MAX_AGE_SECONDS = 30.0
+_INTAKE_REFERENCE: list[tuple[tuple, float, IntakeReference]] = []  # at most one entry
+_INTAKE_FINGERPRINT_SQL: dict[str, str] = {}
+
+
+def _intake_fingerprint_sql() -> str:
+    sql = _INTAKE_FINGERPRINT_SQL.get(connection.vendor)
+    if sql is None:
+        from routing.models import ExchangeRate, LeadSynonym
+
+        qn = connection.ops.quote_name
+        ruleset = qn(RuleSet._meta.db_table)
+        latest = f"SELECT {{}} FROM {ruleset} ORDER BY version DESC LIMIT 1"
+        parts = [f"({latest.format('version')})", f"({latest.format('published_at')})"]
+        # Rules too: before the first publish, routing reads the draft tables (config_live).
+        parts += _history_fingerprint_parts((Segment, Rule, LeadSynonym, ExchangeRate))
+        sql = _INTAKE_FINGERPRINT_SQL[connection.vendor] = "SELECT " + ", ".join(parts)
+    return sql
+
+
+def intake_reference() -> IntakeReference:
+    """The live rule set, vocabulary and segment ids, in one query while none of them changed.
+
+    Intake reads all three for every lead; they change only when ops publish, edit a segment,
+    a synonym or an exchange rate, each of which writes a history row (django-simple-history)
+    or a rule set version. So one statement reads the newest rule set version and the newest
+    history ids (``_history_fingerprint_parts``), and the three are rebuilt only when that moved,
+    or every INTAKE_REFERENCE_MAX_AGE_SECONDS. Per process, shared by its threads.
+    """
+    import time
+
+    from routing.reference import vocabulary_load
+
+    with connection.cursor() as cursor:
+        cursor.execute(_intake_fingerprint_sql())
+        row = cursor.fetchone()
+    key = (connection.alias, connection.settings_dict["NAME"], settings.LEADOPS_BASE_CURRENCY, *row)
+    clock = time.monotonic()
+    cached = _INTAKE_REFERENCE[0] if _INTAKE_REFERENCE else None
+    if cached is not None and cached[0] == key and clock - cached[1] <= INTAKE_REFERENCE_MAX_AGE_SECONDS:
+        return cached[2]
+    reference = IntakeReference(
+        config=config_live(), vocabulary=vocabulary_load(),
+        segment_ids=frozenset(Segment.objects.values_list("id", flat=True)),
+    )  # fmt: skip
+    _INTAKE_REFERENCE[:] = [(key, clock, reference)]
+    return reference
+
+
 def config_draft() -> ConfigSnapshot:
     return config_from_json(config_to_json(), version=-1)
 
@@ -540,11 +602,14 @@ def _directory_fingerprint_sql(*, whole: bool = False) -> str:
 _FINGERPRINT_SQL: dict[tuple[str, bool], str] = {}
 
 
-def _build_fingerprint_sql(*, whole: bool) -> str:
+def _history_fingerprint_parts(models: Iterable[type]) -> list[str]:
+    """Scalar subqueries that move whenever a row of ``models`` (history-tracked) is written:
+    per model, the newest history id and how many of the newest FINGERPRINT_WINDOW ids lie
+    within FINGERPRINT_WINDOW of it (a late commit below the newest changes that count)."""
     qn = connection.ops.quote_name
     parts = []
-    tables = [qn(model.history.model._meta.db_table) for model in _directory_history_models()]
-    for table in tables:
+    for model in models:
+        table = qn(model.history.model._meta.db_table)
         newest = f"(SELECT max(history_id) FROM {table})"
         # The ids within FINGERPRINT_WINDOW of the newest are among the newest FINGERPRINT_WINDOW
         # rows, which the primary key index reads backwards: a plain ``WHERE history_id > newest
@@ -552,6 +617,13 @@ def _build_fingerprint_sql(*, whole: bool) -> str:
         # a scan of every history table on every batch (~14 ms at 10,000 reps).
         newest_rows = f"SELECT history_id FROM {table} ORDER BY history_id DESC LIMIT {FINGERPRINT_WINDOW}"
         parts += [newest, f"(SELECT count(*) FROM ({newest_rows}) AS w WHERE w.history_id > {newest} - {FINGERPRINT_WINDOW})"]
+    return parts
+
+
+def _build_fingerprint_sql(*, whole: bool) -> str:
+    qn = connection.ops.quote_name
+    tables = [qn(model.history.model._meta.db_table) for model in _directory_history_models()]
+    parts = _history_fingerprint_parts(_directory_history_models())
     through = qn(Rep.territories.through._meta.db_table)
     parts += [f"(SELECT count(*) FROM {through})", f"(SELECT max(id) FROM {through})"]
     if whole:

@@ -24,7 +24,7 @@ import math
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
@@ -34,6 +34,9 @@ from pydantic_core import PydanticCustomError
 
 from routing import reference
 from routing.reference import INTENTS, Vocabulary
+
+if TYPE_CHECKING:
+    from routing.snapshots import IntakeReference
 
 MAX_VALUE: Final = Decimal("999999999999.99")
 MAX_BASE_VALUE: Final = Decimal("99999999999999.99")  # Lead.value_base: 16 digits, 2 decimals
@@ -101,28 +104,31 @@ def _json_type(value: Any) -> str:
 
 def _vocabulary(info: ValidationInfo) -> Vocabulary:
     """The vocabulary to normalise with: ``context["vocabulary"]`` (``clean_lead``), else, when
-    the API validates a request body (django-ninja passes ``context["request"]``), the live one,
-    loaded once per request; else ISO codes only."""
+    the API validates a request body (django-ninja passes ``context["request"]``), the live one
+    (``request_reference``); else ISO codes only."""
     context = info.context or {}
     if context.get("vocabulary") is not None:
         return context["vocabulary"]
     request = context.get("request")
     if request is None:
         return EMPTY_VOCABULARY
-    vocabulary = getattr(request, "_leadops_vocabulary", None)
-    if vocabulary is None:
-        vocabulary = reference.vocabulary_load()
-        request._leadops_vocabulary = vocabulary  # noqa: SLF001
-    return vocabulary
+    return request_reference(request).vocabulary
+
+
+def request_reference(request: Any) -> IntakeReference:
+    """The live rule set, vocabulary and segment ids (``snapshots.intake_reference``) as this
+    request first read them: validating its body and storing the lead use the same ones."""
+    from routing.snapshots import intake_reference
+
+    found = getattr(request, "_leadops_reference", None)
+    if found is None:
+        found = request._leadops_reference = intake_reference()  # noqa: SLF001
+    return found
 
 
 def request_vocabulary(request: Any) -> Vocabulary:
-    """The vocabulary the API used to validate ``request``'s body (loaded now if it was not)."""
-    vocabulary = getattr(request, "_leadops_vocabulary", None)
-    if vocabulary is None:
-        vocabulary = reference.vocabulary_load()
-        request._leadops_vocabulary = vocabulary  # noqa: SLF001
-    return vocabulary
+    """The vocabulary the API used to validate ``request``'s body (read now if it was not)."""
+    return request_reference(request).vocabulary
 
 
 def _source(value: str) -> str:

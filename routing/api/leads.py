@@ -16,7 +16,7 @@ from routing.api.core import Problem, access, caller, describe, paginate, proble
 from routing.api.schemas import LeadCreated, LeadOut, LeadPage, lead_out, lead_summary
 from routing.models import Lead, TokenScope, TouchChannel
 from routing.services import OfferError, lead_dry_run, lead_first_touch, lead_intake
-from routing.validation import ApiDateTime, DryRunLeadIn, LeadIn, StorableText, lead_fields, request_vocabulary
+from routing.validation import ApiDateTime, DryRunLeadIn, LeadIn, StorableText, lead_fields, request_reference, request_vocabulary
 
 router = Router(tags=["leads"])
 
@@ -30,8 +30,9 @@ LeadStatus = Literal[tuple(Lead.Status.values)]  # type: ignore[valid-type]
                 + describe(TokenScope.INTAKE, Role.OPS),
 )  # fmt: skip
 def leads_create(request: HttpRequest, payload: LeadIn) -> Status:
-    data = lead_fields(payload, vocabulary=request_vocabulary(request))
-    lead, created = lead_intake(data=data)
+    reference = request_reference(request)
+    data = lead_fields(payload, vocabulary=reference.vocabulary)
+    lead, created = lead_intake(data=data, reference=reference)
     return Status(201 if created else 200, {"id": lead.id, "status": lead.status, "created": created})
 
 

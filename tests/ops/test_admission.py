@@ -95,3 +95,46 @@ def test_a_failing_request_gives_its_slot_back() -> None:
         return calls == 2
 
     assert _run(run())
+
+
+# --- leadops.asgi.StreamsAsync: synchronous views on a fixed thread pool, streams on the loop ---
+
+
+def test_streams_go_to_the_asgi_app_and_everything_else_to_the_wsgi_threads() -> None:
+    import threading
+
+    from leadops.asgi import StreamsAsync
+
+    asgi_paths: list[str] = []
+    wsgi_calls: list[tuple[str, bool, str]] = []
+
+    async def asgi(scope, receive, send) -> None:  # noqa: ANN001
+        asgi_paths.append(scope["path"])
+
+    def wsgi(environ, start_response):  # noqa: ANN001, ANN202
+        wsgi_calls.append((environ["PATH_INFO"], environ.get("leadops.streams", False), threading.current_thread().name))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    async def run() -> list[dict]:
+        app = StreamsAsync(asgi=asgi, wsgi=wsgi, threads=2)
+        sent: list[dict] = []
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        http = {"type": "http", "http_version": "1.1", "method": "GET", "scheme": "http", "query_string": b"",
+                "headers": [], "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 5000), "root_path": ""}  # fmt: skip
+        await app({**http, "path": "/inbox/events/"}, receive, send)
+        await asyncio.gather(*(app({**http, "path": f"/r{i}"}, receive, send) for i in range(4)))
+        return sent
+
+    sent = _run(run())
+    assert asgi_paths == ["/inbox/events/"]
+    assert sorted(path for path, _, _ in wsgi_calls) == ["/r0", "/r1", "/r2", "/r3"]
+    assert all(marked for _, marked, _ in wsgi_calls)  # a page served this way knows streams are
+    assert {thread for _, _, thread in wsgi_calls} <= {"WSGI_0", "WSGI_1"}  # the pool's threads, no new ones
+    assert [m["status"] for m in sent if m["type"] == "http.response.start"] == [200] * 4

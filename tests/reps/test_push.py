@@ -65,6 +65,9 @@ def test_under_wsgi_the_page_polls_and_the_stream_says_no_content() -> None:
 def test_push_is_offered_over_asgi_on_postgresql_unless_turned_off(settings) -> None:  # noqa: ANN001
     assert push.push_available(AsyncRequestFactory().get("/inbox/")) is True
     assert push.push_available(RequestFactory().get("/inbox/")) is False  # WSGI: a thread per stream
+    # A page served by the production server's WSGI threads (leadops.asgi.StreamsAsync): the
+    # stream itself is served on its event loop.
+    assert push.push_available(RequestFactory().get("/inbox/", **{"leadops.streams": True})) is True
     settings.LEADOPS_INBOX_PUSH = False
     assert push.push_available(AsyncRequestFactory().get("/inbox/")) is False
 
