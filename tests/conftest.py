@@ -24,6 +24,24 @@ def _require(flag: str) -> bool:
     return os.environ.get(flag, "") not in ("", "0", "false")
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):  # noqa: ANN001, ANN201
+    """The test database, on PostgreSQL without waiting for each commit's WAL flush
+    (``synchronous_commit = off`` for every connection to it, worker subprocesses included).
+    Commits stay atomic and visible at once; only a crash of the server could lose the last
+    ones, which no test relies on (tests that stop PostgreSQL run a cluster of their own).
+    The suite commits often (flushes after transactional and browser tests, worker processes)."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql" and os.environ.get("LEADOPS_TEST_SYNC_COMMIT", "off") == "off":
+        with django_db_blocker.unblock():
+            with connection.cursor() as cursor:
+                cursor.execute(f"ALTER DATABASE {connection.ops.quote_name(connection.settings_dict['NAME'])} "
+                               "SET synchronous_commit = off")  # fmt: skip
+            connection.close()  # later connections start with it
+    return django_db_setup
+
+
 @pytest.fixture(autouse=True)
 def _fresh_routing_caches() -> None:
     """Routing caches parsed rule sets and the rep/pool directory per process. Test databases

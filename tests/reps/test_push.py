@@ -278,3 +278,29 @@ def test_an_open_inbox_shows_a_new_offer_without_polling(asgi_server, page) -> N
     card.wait_for(timeout=30_000)
     assert "Pushed Rockets" in card.inner_text()
     assert any(u.endswith("/inbox/events/") for u in inbox_requests)  # it came down the stream
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_the_production_server_takes_intake_with_and_without_a_content_length(asgi_server) -> None:  # noqa: ANN001
+    """Pages and the API run on the server's WSGI threads (leadops.asgi.StreamsAsync); a body sent
+    chunked, with no length, goes through Django's ASGI handler instead, which reads it whole."""
+    import json
+
+    from routing.models import Lead
+    from tests.factories import make_token
+
+    token = make_token(scopes=("intake",))
+    host, port = asgi_server.removeprefix("http://").split(":")
+    for external_id, chunked in (("sized", False), ("chunked", True)):
+        body = json.dumps({"source": "web", "external_id": external_id, "company": "Framed Ltd"}).encode()
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        if chunked:
+            conn.request("POST", "/api/v1/leads", body=iter([body[:10], body[10:]]), headers=headers, encode_chunked=True)
+        else:
+            conn.request("POST", "/api/v1/leads", body=body, headers=headers)
+        response = conn.getresponse()
+        assert (external_id, response.status) == (external_id, 201), response.read()[:300]
+        conn.close()
+    assert set(Lead.objects.values_list("external_id", flat=True)) == {"sized", "chunked"}
