@@ -142,7 +142,8 @@ def main() -> None:
     parser.add_argument("--measure", help=argparse.SUPPRESS)  # internal: one mode, in a child process
     args = parser.parse_args()
     if args.measure:
-        token, session, have = json.loads(args.measure)
+        given = json.loads(args.measure)
+        token, session, have = given["token"], given["session"], given["have"]
         print(json.dumps(asyncio.run(_measure(args.requests, token, session, have))))
         return
     if "bench" not in args.database:
@@ -164,8 +165,10 @@ def main() -> None:
         for _ in range(args.rounds):
             for mode, threads in (("asgi", "0"), ("wsgi_threads", "8")):
                 out = subprocess.run([PYTHON, __file__, "--requests", str(args.requests), "--measure", secrets],
-                                     cwd=ROOT, env={**env, "LEADOPS_WEB_THREADS": threads}, check=True,
-                                     capture_output=True, text=True)  # fmt: skip
+                                     cwd=ROOT, env={**env, "LEADOPS_WEB_THREADS": threads}, capture_output=True,
+                                     text=True)  # fmt: skip
+                if out.returncode:
+                    raise SystemExit(f"{mode} run failed:\n{out.stderr[-3000:]}")
                 results[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
                 print(f"{mode:>13}: " + ", ".join(f"{k} {v} ms" for k, v in results[mode][-1].items()), flush=True)
         print("CPU ms per request, mean of rounds (threads ÷ asgi):")
