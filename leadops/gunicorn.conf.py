@@ -42,3 +42,7 @@ graceful_timeout = int(os.environ.get("LEADOPS_WEB_GRACEFUL_TIMEOUT", "10"))
 keepalive = 5
 backlog = 2048
 max_requests = 0  # streams are long-lived; recycling workers would cut them for no gain
+# gunicorn 27's control socket defaults to one fixed path per user ($HOME/.gunicorn/gunicorn.ctl),
+# which a second server on the same host (another instance, `make run` beside a load test) would
+# take over; nothing here uses it.
+control_socket_disable = True

@@ -262,7 +262,7 @@ async def drive(args: argparse.Namespace, port: int, token: str, sessions: list[
     inbox, posts, streams = Stats(), Stats(), Stats()
     seen: dict[int, float] = {}
     start = time.monotonic() + 0.5
-    until = start + args.seconds
+    until = start + 1.0 + args.seconds  # intake starts a second in (below) and runs ``--seconds``
     rng = random.Random(3)
     inboxes = [Inbox(port, s, inbox, seen) for s in sessions]
     if args.inbox == "poll":
