@@ -1,14 +1,16 @@
 """ASGI entry point: what production serves (gunicorn with uvicorn workers, see README), so the
-inbox's event stream (an async view held open per rep) costs no worker thread.
+inbox's event stream (an async view held open per rep) costs no worker thread. Every other
+request runs on a fixed pool of threads (``StreamsAsync``).
 
-Admission limit: under ASGI every synchronous view runs in a thread of its own, with no bound on
-how many run at once, while each worker process has a pool of only ``LEADOPS_DB_POOL_MAX``
-database connections. Past that many requests in flight, the extra threads waited for a
-connection and failed after the pool's 10 s timeout (HTTP 500): 4,514 of 5,900 intake POSTs in
-the first full-size load run (docs/performance.md, round 6). ``AdmissionLimit`` lets at most
-``LEADOPS_WEB_MAX_ACTIVE`` requests (default: the pool size) run at once per process and queues
-the rest, in arrival order, on the event loop, where waiting costs neither a thread nor a
-connection. Inbox event streams are not counted: they hold no connection while open.
+Admission limit: under Django's ASGI handler every synchronous view runs in a thread of its own,
+with no bound on how many run at once, while each worker process has a pool of only
+``LEADOPS_DB_POOL_MAX`` database connections. Past that many requests in flight, the extra
+threads waited for a connection and failed after the pool's 10 s timeout (HTTP 500): 4,514 of
+5,900 intake POSTs in the first full-size load run (docs/performance.md, round 6).
+``AdmissionLimit`` lets at most ``LEADOPS_WEB_MAX_ACTIVE`` requests (default: the pool size) run
+at once per process and queues the rest, in arrival order, on the event loop, where waiting
+costs neither a thread nor a connection; with the thread pool it matches the pool's size.
+Inbox event streams are not counted: they hold no connection while open.
 """
 
 from __future__ import annotations
@@ -87,15 +89,10 @@ def _chunked(scope: Scope) -> bool:
     return any(name == b"transfer-encoding" for name, _ in scope.get("headers", ()))
 
 
-def _settings() -> Any:
-    from django.conf import settings
-
-    return settings
-
-
 def _application() -> ASGIApp:
     django_asgi = get_asgi_application()  # sets Django up
-    settings = _settings()
+    from django.conf import settings
+
     threads = settings.LEADOPS_WEB_THREADS
     if not threads:
         return AdmissionLimit(django_asgi, limit=settings.LEADOPS_WEB_MAX_ACTIVE)
