@@ -93,12 +93,10 @@ def _application() -> ASGIApp:
     django_asgi = get_asgi_application()  # sets Django up
     from django.conf import settings
 
-    threads = settings.LEADOPS_WEB_THREADS
-    if not threads:
-        return AdmissionLimit(django_asgi, limit=settings.LEADOPS_WEB_MAX_ACTIVE)
     from django.core.wsgi import get_wsgi_application
 
-    app = StreamsAsync(asgi=django_asgi, wsgi=get_wsgi_application(), threads=threads)
+    threads = settings.LEADOPS_WEB_THREADS
+    app = StreamsAsync(asgi=django_asgi, wsgi=get_wsgi_application(), threads=threads) if threads else django_asgi
     return AdmissionLimit(app, limit=settings.LEADOPS_WEB_MAX_ACTIVE)
 
 

@@ -22,7 +22,7 @@ Every value can be set from the environment:
   limit an overloaded worker ran every request in a thread of its own and answered 500 when the
   pool's 10 s wait ran out.
 - LEADOPS_WEB_THREADS: threads that run the synchronous views in each worker process (default:
-  LEADOPS_WEB_MAX_ACTIVE); 0 runs them through Django's ASGI handler instead, a new thread per
+  LEADOPS_WEB_MAX_ACTIVE, or 8 when that is 0); 0 runs them through Django's ASGI handler instead, a new thread per
   request (leadops/asgi.py).
 - LEADOPS_WEB_GRACEFUL_TIMEOUT: seconds a stopping worker gets to finish requests (default 10;
   open streams are then cut and the browsers reconnect to another worker).

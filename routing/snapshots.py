@@ -120,7 +120,7 @@ class IntakeReference:
 # Rebuilt at least this often whatever the fingerprint says (a write that bypassed the history,
 # e.g. a data migration's ``.update()``, is then seen within this time).
 INTAKE_REFERENCE_MAX_AGE_SECONDS = 30.0
-_INTAKE_REFERENCE: list[tuple[tuple, float, IntakeReference]] = []  # at most one entry
+_INTAKE_REFERENCE: tuple[tuple, float, IntakeReference] | None = None  # (fingerprint, built at, reference)
 _INTAKE_FINGERPRINT_SQL: dict[str, str] = {}
 
 
@@ -152,19 +152,20 @@ def intake_reference() -> IntakeReference:
 
     from routing.reference import vocabulary_load
 
+    global _INTAKE_REFERENCE
     with connection.cursor() as cursor:
         cursor.execute(_intake_fingerprint_sql())
         row = cursor.fetchone()
     key = (connection.alias, connection.settings_dict["NAME"], settings.LEADOPS_BASE_CURRENCY, *row)
     clock = time.monotonic()
-    cached = _INTAKE_REFERENCE[0] if _INTAKE_REFERENCE else None
+    cached = _INTAKE_REFERENCE
     if cached is not None and cached[0] == key and clock - cached[1] <= INTAKE_REFERENCE_MAX_AGE_SECONDS:
         return cached[2]
     reference = IntakeReference(
         config=config_live(), vocabulary=vocabulary_load(),
         segment_ids=frozenset(Segment.objects.values_list("id", flat=True)),
     )  # fmt: skip
-    _INTAKE_REFERENCE[:] = [(key, clock, reference)]
+    _INTAKE_REFERENCE = (key, clock, reference)
     return reference
 
 
@@ -622,12 +623,11 @@ def _history_fingerprint_parts(models: Iterable[type]) -> list[str]:
 
 def _build_fingerprint_sql(*, whole: bool) -> str:
     qn = connection.ops.quote_name
-    tables = [qn(model.history.model._meta.db_table) for model in _directory_history_models()]
     parts = _history_fingerprint_parts(_directory_history_models())
     through = qn(Rep.territories.through._meta.db_table)
     parts += [f"(SELECT count(*) FROM {through})", f"(SELECT max(id) FROM {through})"]
     if whole:
-        for table in tables:
+        for table in (qn(model.history.model._meta.db_table) for model in _directory_history_models()):
             parts += [f"(SELECT count(*) FROM {table})", f"(SELECT coalesce(sum(history_id), 0) FROM {table})"]
     return "SELECT " + ", ".join(parts)
 

@@ -52,7 +52,7 @@ def _fresh_routing_caches() -> None:
     snapshots._CONFIG_CACHE.clear()
     snapshots._INDEX_CACHE.clear()
     snapshots._DIRECTORY = None
-    snapshots._INTAKE_REFERENCE.clear()
+    snapshots._INTAKE_REFERENCE = None
     from routing import accounts
 
     accounts._CACHE.clear()  # the account match index (routing.accounts)
