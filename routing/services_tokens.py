@@ -68,8 +68,11 @@ def apitoken_revoke_one(*, token_id: int) -> bool:
 
 def apitoken_authenticate(*, raw: str, now: dt.datetime | None = None) -> ApiToken | None:
     """The active token with this secret, or None (also when it is personal and its user is
-    deactivated). Records the use (at most once a minute)."""
-    token = ApiToken.objects.select_related("user").filter(digest=ApiToken.hash(raw), revoked_at__isnull=True).first()
+    deactivated). Records the use (at most once a minute). One query for an integration token,
+    two for a personal one (its user is read only then): the digest is unique, so no ordering,
+    and no join for the integration tokens intake runs on (a third of the query's CPU was
+    building the join and the ordering)."""
+    token = next(iter(ApiToken.objects.filter(digest=ApiToken.hash(raw), revoked_at__isnull=True)[:1]), None)
     if token is None or (token.user_id is not None and not token.user.is_active):
         return None
     now = now or timezone.now()

@@ -97,6 +97,29 @@ def test_last_use_is_recorded_at_most_once_a_minute() -> None:
     assert ApiToken.objects.get(id=token.id).last_used_at == later
 
 
+def test_authenticating_reads_the_token_alone_and_the_user_only_for_a_personal_token(django_assert_num_queries) -> None:
+    """Intake runs on integration tokens, once per lead: one query (no join, no ordering); a
+    personal token also reads its user, and a deactivated user's token is refused."""
+    token, raw = apitoken_create(name="crm")
+    apitoken_authenticate(raw=raw)  # records the first use
+    with django_assert_num_queries(1):
+        assert apitoken_authenticate(raw=raw).id == token.id
+    user = user_with_role(Role.MANAGER, username="pat")
+    personal, personal_raw = apitoken_create(name="pat's", user=user)
+    apitoken_authenticate(raw=personal_raw)
+    with django_assert_num_queries(2):
+        assert apitoken_authenticate(raw=personal_raw).user == user
+    user.is_active = False
+    user.save()
+    assert apitoken_authenticate(raw=personal_raw) is None
+    personal.revoked_at = timezone.now()
+    personal.save()
+    user.is_active = True
+    user.save()
+    assert apitoken_authenticate(raw=personal_raw) is None
+    assert apitoken_authenticate(raw="lo_not-a-token") is None
+
+
 def test_a_request_records_last_use() -> None:
     raw = make_token()
     _call(raw, "POST", "/api/v1/leads", LEAD)
