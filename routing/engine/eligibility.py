@@ -87,22 +87,55 @@ def is_absent(rep: RepSnapshot, now: dt.datetime) -> bool:
     return any(_aware(absence.start) <= moment < _aware(absence.end) for absence in rep.absences)
 
 
+def _memo(rep: RepSnapshot, name: str) -> Any:
+    """A value derived from ``rep`` alone, kept on the snapshot (None until ``_remember``).
+
+    A routing batch checks every rep of a pool for every lead, so what depends only on the rep
+    (its skill levels, its licences normalised) is worked out once per snapshot, not once per
+    lead. Snapshots are frozen and these are not fields: equality, hashing and ``replace`` ignore
+    them (a replaced snapshot works them out again)."""
+    return rep.__dict__.get(name)
+
+
+def _remember(rep: RepSnapshot, name: str, value: Any) -> Any:
+    object.__setattr__(rep, name, value)  # frozen dataclass: not a field, see _memo
+    return value
+
+
+def _licence_terms(rep: RepSnapshot) -> tuple[tuple[str, str, dt.date, dt.date | None], ...]:
+    """The rep's licences as (JURISDICTION, product line casefolded, valid_from, valid_until)."""
+    terms = _memo(rep, "_licence_terms")
+    if terms is None:
+        terms = _remember(rep, "_licence_terms", tuple(
+            (_text(licence.jurisdiction).upper(), _text(licence.product_line).casefold(),
+             licence.valid_from, licence.valid_until)
+            for licence in rep.licences
+        ))  # fmt: skip
+    return terms
+
+
+def _local_today(rep: RepSnapshot, now: dt.datetime) -> dt.date:
+    """``now``'s date in the rep's timezone; the last answer is kept (a batch asks with one ``now``)."""
+    kept = _memo(rep, "_local_today")
+    if kept is not None and kept[0] is now:
+        return kept[1]
+    return _remember(rep, "_local_today", (now, local_now(rep, now).date()))[1]
+
+
 def has_valid_licence(rep: RepSnapshot, fields: Mapping[str, Any], now: dt.datetime) -> bool:
     country, _state, jurisdiction = lead_location(fields)
     if not country:
         return False
     product_line = _text(fields.get("product_line")).casefold()
-    today = local_now(rep, now).date()
-    for licence in rep.licences:
-        licence_jurisdiction = _text(licence.jurisdiction).upper()
+    today = _local_today(rep, now)
+    for licence_jurisdiction, licence_line, valid_from, valid_until in _licence_terms(rep):
         if licence_jurisdiction not in (jurisdiction, country):
             continue
-        licence_line = _text(licence.product_line).casefold()
         if licence_line != WILDCARD_PRODUCT_LINE and licence_line != product_line:
             continue
-        if licence.valid_from > today:
+        if valid_from > today:
             continue
-        if licence.valid_until is not None and licence.valid_until < today:
+        if valid_until is not None and valid_until < today:
             continue
         return True
     return False
@@ -160,13 +193,18 @@ def is_working(rep: RepSnapshot, now: dt.datetime) -> bool:
     return off_duty_reason(rep, now) is None
 
 
-def _skill_levels(rep: RepSnapshot) -> dict[str, int]:
-    levels: dict[str, int] = {}
+def _skill_levels(rep: RepSnapshot) -> Mapping[str, int]:
+    """Skill key (stripped, casefolded) -> the rep's highest level for it; worked out once per
+    snapshot (``_memo``); callers only read it."""
+    levels = _memo(rep, "_skill_levels")
+    if levels is not None:
+        return levels
+    levels = {}
     for key, level in rep.skills.items():
         if isinstance(key, str) and isinstance(level, int) and not isinstance(level, bool):
             normalised = key.strip().casefold()
             levels[normalised] = max(level, levels.get(normalised, 0))
-    return levels
+    return _remember(rep, "_skill_levels", levels)
 
 
 def skill_level(rep: RepSnapshot, skill: str) -> int:
@@ -283,7 +321,7 @@ def check_rep(
         off_duty = off_duty_reason(rep, now)
         if off_duty is not None:
             failed.add(off_duty)
-    levels: dict[str, int] | None = None  # built once, and only when a skill is looked at
+    levels: Mapping[str, int] | None = None  # built once, and only when a skill is looked at
     if requirements.skills and Criterion.SKILLS not in relaxed:
         levels = _skill_levels(rep)
         failed.update(_skill_reasons(levels, requirements.skills, relaxed))

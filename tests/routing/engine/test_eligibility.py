@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -214,6 +215,21 @@ def test_it_requires_a_current_licence_for_the_lead_jurisdiction_and_product(
     candidate = rep(licences=licences, timezone=timezone)
     got = reasons(candidate, the_lead=lead(**fields), requirements=requirements, now=now)
     assert (got == ()) is licensed
+
+
+def test_one_snapshot_asked_again_answers_for_each_moment_and_a_replaced_one_for_its_licences() -> None:
+    """What a snapshot keeps between leads (its licences normalised, its local date) follows the
+    moment asked about and is not carried into a snapshot replaced with other licences."""
+    requirements = Requirements(licence=True)
+    expiring = licence(valid_until=NOW.date())
+    candidate = rep(licences=(expiring,), timezone="UTC")
+    next_day = NOW + dt.timedelta(days=1)
+    assert reasons(candidate, requirements=requirements, now=NOW) == ()
+    assert reasons(candidate, requirements=requirements, now=next_day) == (Reason.NO_LICENCE,)
+    assert reasons(candidate, requirements=requirements, now=NOW) == ()
+    relicensed = dataclasses.replace(candidate, licences=(licence(),))
+    assert reasons(relicensed, requirements=requirements, now=next_day) == ()
+    assert reasons(candidate, requirements=requirements, now=next_day) == (Reason.NO_LICENCE,)
 
 
 def test_licences_are_not_checked_unless_required() -> None:
