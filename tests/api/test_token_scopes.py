@@ -120,6 +120,20 @@ def test_authenticating_reads_the_token_alone_and_the_user_only_for_a_personal_t
     assert apitoken_authenticate(raw="lo_not-a-token") is None
 
 
+def test_the_token_read_for_a_request_holds_what_the_orm_reads() -> None:
+    """Authentication reads the token with its own statement (built once); every field comes
+    back as the ORM gives it: scopes a list, times aware, the user's id."""
+    user = user_with_role(Role.MANAGER, username="pat")
+    token, raw = apitoken_create(name="pat's", user=user, scopes=["read", "intake"])
+    apitoken_authenticate(raw=raw)
+    read = apitoken_authenticate(raw=raw)
+    expected = ApiToken.objects.get(id=token.id)
+    for field in ApiToken._meta.concrete_fields:
+        assert getattr(read, field.attname) == getattr(expected, field.attname), field.name
+    assert read.scopes == ["intake", "read"] and timezone.is_aware(read.last_used_at)
+    assert read._state.adding is False and read.allows("read") and not read.allows("admin")
+
+
 def test_a_request_records_last_use() -> None:
     raw = make_token()
     _call(raw, "POST", "/api/v1/leads", LEAD)
