@@ -39,6 +39,21 @@ OFFER_ORDER = ("-offered_at", "-id")
 INBOX_OFFERS_SHOWN = 50
 
 
+# What an offer card reads (templates/reps/inbox.html#offer-card, reps.why, calendars.offer_clocks):
+# the lead's ~45 columns and the decision's inputs are most of what the row would otherwise carry,
+# and building the SELECT for all of them was a third of an inbox ask's CPU. A field read that is
+# not listed here costs a query per card (tests/reps/test_views_inbox.py counts them).
+OFFER_CARD_FIELDS = (
+    "id", "rep_id", "lead_id", "decision_id", "status", "mode", "deadline", "offered_at",
+    *(f"lead__{name}" for name in (
+        "id", "first_name", "last_name", "company", "source", "email", "phone", "high_value", "currency", "value",
+        "country", "state", "postal_code", "language", "product_line", "segment_id", "status", "accepted_at",
+    )),
+    "lead__segment__id", "lead__segment__name", "lead__segment__sla_clock", "lead__segment__calendar_id",
+    "decision__id", "decision__kind", "decision__detail",
+)  # fmt: skip
+
+
 def offer_list_open_for_rep(*, rep: Rep, now: dt.datetime | None = None, ids: Iterable[int] | None = None,
                             limit: int | None = None) -> list[Offer]:  # fmt: skip
     """The rep's live offers, newest first, each with ``why`` (its decision in the rep's words,
@@ -50,7 +65,7 @@ def offer_list_open_for_rep(*, rep: Rep, now: dt.datetime | None = None, ids: It
     live = _open_offers(rep=rep, now=now)
     if ids is not None:
         live = live.filter(id__in=list(ids))
-    live = live.select_related("lead", "lead__segment", "decision").defer("decision__inputs").order_by(*OFFER_ORDER)
+    live = live.select_related("lead", "lead__segment", "decision").only(*OFFER_CARD_FIELDS).order_by(*OFFER_ORDER)
     offers = list(live if limit is None else live[:limit])
     pool_ids: set[int] = set()
     for offer in offers:
