@@ -87,19 +87,48 @@ def is_absent(rep: RepSnapshot, now: dt.datetime) -> bool:
     return any(_aware(absence.start) <= moment < _aware(absence.end) for absence in rep.absences)
 
 
-def _memo(rep: RepSnapshot, name: str) -> Any:
-    """A value derived from ``rep`` alone, kept on the snapshot (None until ``_remember``).
+def _memo(snapshot: RepSnapshot | LeadFacts, name: str) -> Any:
+    """A value derived from ``snapshot`` alone, kept on it (None until ``_remember``).
 
     A routing batch checks every rep of a pool for every lead, so what depends only on the rep
-    (its skill levels, its licences normalised) is worked out once per snapshot, not once per
-    lead. Snapshots are frozen and these are not fields: equality, hashing and ``replace`` ignore
-    them (a replaced snapshot works them out again)."""
-    return rep.__dict__.get(name)
+    (its skill levels, its licences and territories normalised) is worked out once per rep
+    snapshot, and what depends only on the lead (where it is, its product line) once per lead,
+    not once per pair. Snapshots are frozen and these are not fields: equality, hashing and
+    ``replace`` ignore them (a replaced snapshot works them out again)."""
+    return snapshot.__dict__.get(name)
 
 
-def _remember(rep: RepSnapshot, name: str, value: Any) -> Any:
-    object.__setattr__(rep, name, value)  # frozen dataclass: not a field, see _memo
+def _remember(snapshot: RepSnapshot | LeadFacts, name: str, value: Any) -> Any:
+    object.__setattr__(snapshot, name, value)  # frozen dataclass: not a field, see _memo
     return value
+
+
+def _place_of(fields: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
+    country, state, jurisdiction = lead_location(fields)
+    return (country, state, jurisdiction, _text(fields.get("postal_code")).upper(),
+            _text(fields.get("product_line")).casefold())  # fmt: skip
+
+
+def _lead_place(lead: LeadFacts) -> tuple[str, str, str, str, str]:
+    place = _memo(lead, "_place")
+    if place is None:
+        place = _remember(lead, "_place", _place_of(lead.fields))
+    return place
+
+
+def _territory_terms(rep: RepSnapshot) -> tuple[tuple[str, str, str], ...]:
+    """The rep's territories as (COUNTRY, REGION without the country prefix, POSTAL PREFIX)."""
+    terms = _memo(rep, "_territory_terms")
+    if terms is None:
+        rows = []
+        for territory in rep.territories:
+            country = _text(territory.country).upper()
+            region = _text(territory.region).upper()
+            if region.startswith(f"{country}-"):
+                region = region[len(country) + 1 :]
+            rows.append((country, region, _text(territory.postal_prefix).upper()))
+        terms = _remember(rep, "_territory_terms", tuple(rows))
+    return terms
 
 
 def _licence_terms(rep: RepSnapshot) -> tuple[tuple[str, str, dt.date, dt.date | None], ...]:
@@ -123,10 +152,15 @@ def _local_today(rep: RepSnapshot, now: dt.datetime) -> dt.date:
 
 
 def has_valid_licence(rep: RepSnapshot, fields: Mapping[str, Any], now: dt.datetime) -> bool:
-    country, _state, jurisdiction = lead_location(fields)
+    """True when one of the rep's licences covers the lead's jurisdiction (its state, or its
+    whole country) and product line (or every line, ``*``) on the rep's local date."""
+    return _licensed(rep, _place_of(fields), now)
+
+
+def _licensed(rep: RepSnapshot, place: tuple[str, str, str, str, str], now: dt.datetime) -> bool:
+    country, _state, jurisdiction, _postal_code, product_line = place
     if not country:
         return False
-    product_line = _text(fields.get("product_line")).casefold()
     today = _local_today(rep, now)
     for licence_jurisdiction, licence_line, valid_from, valid_until in _licence_terms(rep):
         if licence_jurisdiction not in (jurisdiction, country):
@@ -232,19 +266,20 @@ def _speaks(levels: Mapping[str, int], skill: str) -> bool:
 
 
 def covers_territory(rep: RepSnapshot, fields: Mapping[str, Any]) -> bool:
-    country, state, _jurisdiction = lead_location(fields)
+    """True when one of the rep's territories holds the lead: same country, the same region if
+    the territory names one, a postal code starting with its prefix if it names one."""
+    return _covers(rep, _place_of(fields))
+
+
+def _covers(rep: RepSnapshot, place: tuple[str, str, str, str, str]) -> bool:
+    country, state, _jurisdiction, postal_code, _product_line = place
     if not country:
         return False
-    postal_code = _text(fields.get("postal_code")).upper()
-    for territory in rep.territories:
-        if _text(territory.country).upper() != country:
+    for territory_country, region, prefix in _territory_terms(rep):
+        if territory_country != country:
             continue
-        region = _text(territory.region).upper()
-        if region.startswith(f"{country}-"):
-            region = region[len(country) + 1 :]
         if region and region != state:
             continue
-        prefix = _text(territory.postal_prefix).upper()
         if prefix and not postal_code.startswith(prefix):
             continue
         return True
@@ -303,7 +338,7 @@ def check_rep(
         failed.add(Reason.INACTIVE)
     if is_absent(rep, now):
         failed.add(Reason.ABSENT)
-    if requirements.licence and not has_valid_licence(rep, fields, now):
+    if requirements.licence and not _licensed(rep, _lead_place(lead), now):
         failed.add(Reason.NO_LICENCE)
     if rep.max_open is not None and rep.open_count >= rep.max_open:
         failed.add(Reason.AT_OPEN_CAP)
@@ -332,7 +367,7 @@ def check_rep(
     if (
         requirements.territory
         and Criterion.TERRITORY not in relaxed
-        and not covers_territory(rep, fields)
+        and not _covers(rep, _lead_place(lead))
     ):
         failed.add(Reason.OUTSIDE_TERRITORY)
     floor = tier_floor(rule, requirements, high_value)

@@ -232,6 +232,22 @@ def test_one_snapshot_asked_again_answers_for_each_moment_and_a_replaced_one_for
     assert reasons(candidate, requirements=requirements, now=next_day) == (Reason.NO_LICENCE,)
 
 
+def test_one_lead_checked_against_many_reps_and_a_replaced_lead_answer_for_their_own_place() -> None:
+    """What a lead keeps between reps (where it is, its product line) is not carried into a
+    lead replaced with other fields, and a rep's territories are read the same for every lead."""
+    requirements = Requirements(licence=True, territory=True)
+    texan = rep(1, licences=(licence("US-TX"),), territories=(TerritoryFact("US", "us-tx", "75"),), timezone="UTC")
+    californian = rep(2, licences=(licence(),), territories=(TerritoryFact("US", "CA"),), timezone="UTC")
+    dallas = lead(country="US", state="TX", postal_code="75201")
+    assert reasons(texan, the_lead=dallas, requirements=requirements) == ()
+    assert reasons(californian, the_lead=dallas, requirements=requirements) == (
+        Reason.NO_LICENCE, Reason.OUTSIDE_TERRITORY)
+    moved = dataclasses.replace(dallas, fields={**dallas.fields, "state": "CA", "postal_code": "94105"})
+    assert reasons(californian, the_lead=moved, requirements=requirements) == ()
+    assert reasons(texan, the_lead=moved, requirements=requirements) == (Reason.NO_LICENCE, Reason.OUTSIDE_TERRITORY)
+    assert reasons(texan, the_lead=dallas, requirements=requirements) == ()
+
+
 def test_licences_are_not_checked_unless_required() -> None:
     assert reasons(rep(licences=()), requirements=Requirements()) == ()
 
