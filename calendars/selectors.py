@@ -130,7 +130,7 @@ def rep_calendars(rep_ids: Iterable[int], *, start: dt.datetime, end: dt.datetim
     ids = set(rep_ids)
     if not ids:
         return {}
-    reps = list(Rep.objects.filter(id__in=ids).select_related("calendar", "team__calendar"))
+    reps = list(Rep.objects.filter(id__in=ids).select_related("calendar", "team__calendar").order_by())  # keyed by id
     resolved = _rep_calendars(reps, around=start.date())
     closures: dict[int, list[tuple[dt.datetime, dt.datetime]]] = {rep_id: [] for rep_id in ids}
     for rep_id, a, b in Absence.objects.filter(rep_id__in=ids, starts_at__lt=end, ends_at__gt=start).values_list(

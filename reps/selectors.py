@@ -71,7 +71,8 @@ def offer_list_open_for_rep(*, rep: Rep, now: dt.datetime | None = None, ids: It
     for offer in offers:
         detail = offer.decision.detail if offer.decision_id else {}
         pool_ids.update(_pool_ids(detail))
-    pool_names = dict(Pool.objects.filter(id__in=pool_ids).values_list("id", "name")) if pool_ids else {}
+    # Read into dicts: no ORDER BY (the models' default ordering only costs compiling and sorting).
+    pool_names = dict(Pool.objects.filter(id__in=pool_ids).order_by().values_list("id", "name")) if pool_ids else {}
     products = product_names([o.lead.product_line for o in offers])
     for offer in offers:
         lead = offer.lead
@@ -104,7 +105,7 @@ def product_names(codes: list[str]) -> dict[str, str]:
     codes = sorted({c for c in codes if c})
     if not codes:
         return {}
-    return dict(Skill.objects.filter(kind=Skill.Kind.PRODUCT, code__in=codes).values_list("code", "name"))
+    return dict(Skill.objects.filter(kind=Skill.Kind.PRODUCT, code__in=codes).order_by().values_list("code", "name"))
 
 
 def language_name(code: str) -> str:
