@@ -40,6 +40,7 @@ def test_rundemo_sends_process_output_to_a_log_file_and_prints_the_logins_last(m
 
     monkeypatch.setattr(rundemo, "call_command", lambda *a, **k: None)
     monkeypatch.setattr(rundemo.subprocess, "Popen", _FakeProcess)
+    monkeypatch.setattr(rundemo, "_kill_group", lambda proc: None)  # fakes have no process group
     monkeypatch.setattr(rundemo.time, "sleep", sleep)
     out = io.StringIO()
     with pytest.raises(SystemExit):
@@ -48,6 +49,7 @@ def test_rundemo_sends_process_output_to_a_log_file_and_prints_the_logins_last(m
     names = {" ".join(p["cmd"]).split("manage.py ")[-1].split()[0] for p in _FakeProcess.started}
     assert {"qcluster", "sweeper", "streamleads", "simulatereps"} <= names
     assert all(p["stdout"] is not None and p["stdout"] is p["stderr"] for p in _FakeProcess.started)
+    assert all(p["start_new_session"] for p in _FakeProcess.started)  # Ctrl-C reaches the supervisor alone
     assert _FakeProcess.started[0]["stdout"].name == str(tmp_path / "log" / "demo.log")
     lines = [line for line in out.getvalue().splitlines() if line.strip()]
     passwords = [password for _role, password in DEMO_LOGINS.values()]

@@ -37,6 +37,16 @@ def demo_status_line(host: str) -> str:
             f"logins: " + ", ".join(f"{u}/{p}" for u, (_r, p) in DEMO_LOGINS.items()))  # fmt: skip
 
 
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the process group ``proc`` leads (it was started in a session of its own);
+    nothing when the group is already gone."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.poll()
+
+
 class Command(BaseCommand):
     help = "Seed demo data if empty, then run web (gunicorn with uvicorn workers), worker (qcluster), sweeper and a demo lead stream."
 
@@ -80,7 +90,11 @@ class Command(BaseCommand):
             output = open(log_path, "a", buffering=1)  # noqa: SIM115 - open for the life of the demo
 
         def start(name: str) -> subprocess.Popen:
-            return subprocess.Popen(procs[name], env=env, cwd=settings.BASE_DIR, stdout=output, stderr=output)
+            # Each in a process group of its own: Ctrl-C reaches this supervisor alone, which then
+            # stops each process with one SIGTERM. Sent a terminal's SIGINT and then our SIGTERM,
+            # django-q2's cluster could deadlock in its own signal handler and outlive the demo.
+            return subprocess.Popen(procs[name], env=env, cwd=settings.BASE_DIR, stdout=output, stderr=output,
+                                    start_new_session=True)  # fmt: skip
 
         running = {name: start(name) for name in procs}
         time.sleep(2)
@@ -100,10 +114,13 @@ class Command(BaseCommand):
                 try:
                     proc.wait(timeout=10)
                 except subprocess.TimeoutExpired:
-                    proc.kill()
+                    _kill_group(proc)  # the process and whatever it started (qcluster's workers)
+            for proc in running.values():
+                _kill_group(proc)  # a child left behind by a process that did exit
             raise SystemExit(0)
 
-        signal.signal(signal.SIGTERM, stop)
+        for sig in (signal.SIGTERM, signal.SIGHUP):  # a closed terminal no longer reaches the children
+            signal.signal(sig, stop)
         try:
             while True:
                 for name, proc in list(running.items()):
