@@ -69,3 +69,17 @@ def test_a_wake_up_the_broker_refused_does_not_block_the_next(monkeypatch, djang
         _intake(2)
     assert len(calls) == 2
     assert RouterWake.objects.get(name="route").queued_at is not None
+
+
+def test_while_a_wake_up_is_queued_a_lead_only_reads_the_mark(queued) -> None:  # noqa: ANN001
+    """The upsert locks the mark's row even when it changes nothing; a queued mark is only read."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    assert tasks._wake_claim("route") is True  # no mark yet: this call sets it
+    with CaptureQueriesContext(connection) as ctx:
+        assert tasks._wake_claim("route") is False
+    assert [q["sql"].split()[0] for q in ctx.captured_queries] == ["SELECT"]
+    RouterWake.objects.filter(name="route").update(queued_at=None)  # its task started
+    assert tasks._wake_claim("route") is True
+    assert RouterWake.objects.get(name="route").queued_at is not None
