@@ -768,9 +768,11 @@ def _unavailable_rows_pg(ids: set[int], *, now: dt.datetime) -> list[tuple]:
 def server_bound_cursor() -> Any:
     """A psycopg cursor that sends parameters separately from the statement (server-side
     binding, psycopg's C dumpers) on the current connection and transaction. Django's cursor binds
-    on the client (every array element quoted into the SQL text in Python: ~0.3 ms per decision
-    in the round-2 profile). Only for statements built here, where the SQL text is fixed; callers
-    pass ``prepare=False`` so no named prepared statement is left on a pooled connection."""
+    on the client unless ``server_side_binding`` is on (leadops.settings turns it on by default;
+    quoting every array element into the SQL text in Python cost ~0.3 ms per decision in the
+    round-2 profile). Only for statements built here, where the SQL text is fixed. Callers pass
+    ``prepare=False``, from before the connection prepared repeated statements by itself
+    (LEADOPS_DB_PREPARE_THRESHOLD): these statements are planned each time."""
     import psycopg
 
     connection.ensure_connection()
