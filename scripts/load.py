@@ -181,7 +181,7 @@ async def poll_inbox(inbox: Inbox, *, start: float, period: float, until: float)
 
 
 async def stream_inbox(inbox: Inbox, *, start: float, until: float, streams: Stats) -> None:
-    """Hold the rep's event stream open until ``until``; fetch the fragment on every event.
+    """Hold the rep's event stream open until ``until``; fetch the fragment on events (see below).
     A refused or dropped stream is an error (the page would fall back to polling)."""
     await asyncio.sleep(max(0.0, start - time.monotonic()))
     began = time.monotonic()
@@ -200,19 +200,41 @@ async def stream_inbox(inbox: Inbox, *, start: float, until: float, streams: Sta
         streams.record(status, (time.monotonic() - began) * 1000, f"stream: {status_line[:60]!r}")
         if status != 200:
             return
-        pending: asyncio.Task | None = None
-        while (left := until - time.monotonic()) > 0:
-            try:
-                line = await asyncio.wait_for(reader.readline(), timeout=left)
-            except TimeoutError:
-                break
-            if not line:
-                streams.record(None, 0.0, "stream closed by the server")
-                break
-            if line.startswith(b"event: inbox") and (pending is None or pending.done()):
-                pending = asyncio.create_task(inbox.fetch())  # like htmx: one request at a time
-        if pending is not None:
-            await pending
+        # Like the page (htmx 2 queues the last request triggered on an element with one in
+        # flight): one ask at a time, and an event that comes while one is in flight asks again
+        # once it is answered. Before round 10 this client dropped such events, so a new offer
+        # waited for the rep's next event: offer -> inbox tails the page does not have.
+        wake = asyncio.Event()
+        state = {"wanted": False, "done": False}
+
+        async def ask() -> None:
+            while True:
+                await wake.wait()
+                wake.clear()
+                if state["wanted"]:
+                    state["wanted"] = False
+                    await inbox.fetch()
+                    wake.set()  # look again: an event or the end may have come meanwhile
+                elif state["done"]:
+                    return
+
+        asker = asyncio.create_task(ask())
+        try:
+            while (left := until - time.monotonic()) > 0:
+                try:
+                    line = await asyncio.wait_for(reader.readline(), timeout=left)
+                except TimeoutError:
+                    break
+                if not line:
+                    streams.record(None, 0.0, "stream closed by the server")
+                    break
+                if line.startswith(b"event: inbox"):
+                    state["wanted"] = True
+                    wake.set()
+        finally:
+            state["done"] = True  # the asker answers the last event, then stops
+            wake.set()
+            await asker
     except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
         streams.record(None, 0.0, f"{type(exc).__name__}: {exc}")
     finally:

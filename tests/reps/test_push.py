@@ -304,3 +304,50 @@ def test_the_production_server_takes_intake_with_and_without_a_content_length(as
         assert (external_id, response.status) == (external_id, 201), response.read()[:300]
         conn.close()
     assert set(Lead.objects.values_list("external_id", flat=True)) == {"sized", "chunked"}
+
+
+@pytest.mark.postgres
+@pytest.mark.browser
+@pytest.mark.slow
+def test_an_offer_pushed_while_the_inbox_is_asking_still_shows(asgi_server, page) -> None:  # noqa: ANN001
+    """An event that comes while the inbox's ask is in flight asks once more afterwards (htmx 2
+    queues the last request triggered on an element that has one in flight). Were it dropped, the
+    new offer would stay unseen until the rep's next event: here never, polls are an hour apart."""
+    world = make_world()
+
+    class _Server:  # login() wants something with .url
+        url = asgi_server
+
+    login(page, _Server, world.primary.user.username)
+    page.goto(f"{asgi_server}/inbox/")
+    page.get_by_text("No offers right now").wait_for()
+    page.wait_for_function("() => window.htmx !== undefined")
+    page.wait_for_timeout(500)  # the connect event's ask is answered
+    page.evaluate("() => { window.inboxEvents = 0; document.addEventListener('htmx:sseMessage', () => window.inboxEvents++); }")
+
+    held: list = []  # the first ask: answered by the server at once, its answer held back
+
+    def hold(route) -> None:  # noqa: ANN001
+        if held:
+            route.continue_()  # later asks go through
+        else:
+            held.append((route, route.fetch()))
+
+    page.route(lambda url: "/inbox/?" in url and "have=" in url, hold)
+    first = route_new_lead(company="First Rockets")
+    page.wait_for_function("() => window.inboxEvents >= 1")
+    deadline = time.monotonic() + 30
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert held, "the inbox did not ask after the first event"
+
+    second = route_new_lead(company="Second Rockets")  # its event comes while the first ask is in flight
+    page.wait_for_function("() => window.inboxEvents >= 2")
+    route, response = held[0]
+    assert "Second Rockets" not in response.text()  # the first answer predates the second offer
+    route.fulfill(response=response)
+
+    page.locator(f"#offer-{open_offer(first).id}").wait_for(timeout=15_000)
+    card = page.locator(f"#offer-{open_offer(second).id}")
+    card.wait_for(timeout=15_000)
+    assert "Second Rockets" in card.inner_text()
