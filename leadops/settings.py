@@ -119,15 +119,13 @@ if DATABASE_URL:
     default_db["CONN_HEALTH_CHECKS"] = True
     # An unreachable database must fail readiness quickly, not hang it (libpq waits forever by default).
     default_db["OPTIONS"].setdefault("connect_timeout", envint("LEADOPS_DB_CONNECT_TIMEOUT", 5, minimum=1))
-    # Parameters bound on the server (psycopg's server-binding cursor) instead of quoted into the
-    # SQL text, and a statement prepared once it has run LEADOPS_DB_PREPARE_THRESHOLD times on a
-    # connection (psycopg's automatic preparation), so PostgreSQL stops planning it again: planning
-    # was 45 % of PostgreSQL's statement time in the load test (intake and routing run the same few
-    # hundred statement texts over and over). Django turns preparation off by default for
-    # transaction-mode poolers (PgBouncer before 1.21): behind one, set LEADOPS_DB_PREPARE_THRESHOLD=0.
-    prepare_threshold = envint("LEADOPS_DB_PREPARE_THRESHOLD", 5, minimum=0)
-    default_db["OPTIONS"].setdefault("server_side_binding", envbool("LEADOPS_DB_SERVER_BINDING", True))
-    default_db["OPTIONS"].setdefault("prepare_threshold", prepare_threshold or None)
+    # Prepared statements: only those asked for (routing.snapshots.fetchone_prepared: intake's and
+    # routing's fixed per-lead and per-batch statements, planned once per connection instead of on
+    # every run). Django turns psycopg's preparation off (None) for transaction-mode poolers, which
+    # also refuses an explicit prepare; a threshold no statement reaches keeps automatic preparation
+    # off (a generic plan made the CSV import's routing 1.6x slower). Behind PgBouncer in
+    # transaction mode before 1.21: LEADOPS_DB_PREPARED=0.
+    default_db["OPTIONS"].setdefault("prepare_threshold", 2**62 if envbool("LEADOPS_DB_PREPARED", True) else None)
     # A per-process connection pool (psycopg_pool through Django) for the ASGI web server, where
     # each request runs in its own thread and persistent per-thread connections would pile up
     # (Django docs: disable persistent connections under ASGI, use a pool). leadops/gunicorn.conf.py

@@ -51,6 +51,7 @@ from routing.snapshots import (
     config_live,
     directory_fingerprint,
     config_to_json,
+    fetchone_prepared,
     intake_reference,
     lead_facts,
     pool_snapshots,
@@ -228,9 +229,7 @@ def _lead_insert(lead: Lead) -> bool:
     if lead.queue_at is None:
         lead.queue_at = lead.received_at  # as Lead.save does
     values = [field.get_db_prep_save(field.pre_save(lead, True), db) for field in columns]
-    with db.cursor() as cursor:
-        cursor.execute(sql, values)
-        row = cursor.fetchone()
+    row = fetchone_prepared(sql, values, using=db)
     if row is None:
         return False
     lead.pk = row[0]

@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from routing.models import ApiToken, TokenScope
+from routing.snapshots import fetchone_prepared
 
 # Last use is written at most this often per token, so a busy intake client does not turn every
 # request into a row update.
@@ -109,9 +110,7 @@ def _active_token(digest: str) -> ApiToken | None:
                       if (convs := db.ops.get_db_converters(col) + col.get_db_converters(db))]  # fmt: skip
         cached = _TOKEN_SELECT[db.alias] = (sql, [f.attname for f in fields], converting)
     sql, attnames, converting = cached
-    with db.cursor() as cursor:
-        cursor.execute(sql, [digest])
-        row = cursor.fetchone()
+    row = fetchone_prepared(sql, [digest], using=db)
     if row is None:
         return None
     values = list(row)

@@ -8,7 +8,7 @@ import functools
 import threading
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable
 
@@ -153,9 +153,7 @@ def intake_reference() -> IntakeReference:
     from routing.reference import vocabulary_load
 
     global _INTAKE_REFERENCE
-    with connection.cursor() as cursor:
-        cursor.execute(_intake_fingerprint_sql())
-        row = cursor.fetchone()
+    row = fetchone_prepared(_intake_fingerprint_sql())
     key = (connection.alias, connection.settings_dict["NAME"], settings.LEADOPS_BASE_CURRENCY, *row)
     clock = time.monotonic()
     cached = _INTAKE_REFERENCE
@@ -768,15 +766,55 @@ def _unavailable_rows_pg(ids: set[int], *, now: dt.datetime) -> list[tuple]:
 def server_bound_cursor() -> Any:
     """A psycopg cursor that sends parameters separately from the statement (server-side
     binding, psycopg's C dumpers) on the current connection and transaction. Django's cursor binds
-    on the client unless ``server_side_binding`` is on (leadops.settings turns it on by default;
-    quoting every array element into the SQL text in Python cost ~0.3 ms per decision in the
-    round-2 profile). Only for statements built here, where the SQL text is fixed. Callers pass
-    ``prepare=False``, from before the connection prepared repeated statements by itself
-    (LEADOPS_DB_PREPARE_THRESHOLD): these statements are planned each time."""
+    on the client (every array element quoted into the SQL text in Python: ~0.3 ms per decision
+    in the round-2 profile). Only for statements built here, where the SQL text is fixed; callers
+    pass ``prepare=False``: a plan made for one batch's arrays is not kept for the next (see
+    ``fetchone_prepared`` for the statements that are)."""
     import psycopg
 
     connection.ensure_connection()
     return psycopg.Cursor(connection.connection)
+
+
+def fetchone_prepared(sql: str, params: Sequence[Any] | None = None, *, using: Any = None) -> tuple | None:
+    """Run ``sql`` (a statement whose text never changes, with ``%s`` placeholders for
+    ``params``) and return its first row, or None. ``using``: a Django connection (default: the
+    default one).
+
+    On PostgreSQL the statement is prepared on first use on each connection (psycopg's
+    ``prepare=True``) and only bound and executed after that: PostgreSQL plans it once per
+    connection instead of on every run. Only for statements whose best plan does not depend on
+    the values (one row by a unique key, fingerprints of newest ids): PostgreSQL switches a
+    prepared statement to a generic plan, and for queries over skewed data that plan can be far
+    worse (preparing every repeated statement, psycopg's ``prepare_threshold``, made the
+    100,000-row CSV's routing 1.6 x slower here). Django's query logging and execute wrappers
+    see the statement as usual. Raises Django's database errors."""
+    db = using or connection
+    if db.vendor != "postgresql":
+        with db.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+    import psycopg
+    from django.db.backends.utils import CursorDebugWrapper
+
+    with db.cursor() as wrapper:
+        db.validate_no_broken_transaction()
+        raw = psycopg.Cursor(db.connection)
+
+        def run(sql: str, params: Any, many: bool, context: dict) -> None:
+            with db.wrap_database_errors:
+                raw.execute(sql, params, prepare=True)
+
+        executor = run
+        for outer in reversed(db.execute_wrappers):
+            executor = functools.partial(outer, executor)
+        if isinstance(wrapper, CursorDebugWrapper):  # DEBUG, or a test capturing queries
+            with wrapper.debug_sql(sql, params):
+                executor(sql, params, False, {"connection": db, "cursor": wrapper})
+        else:
+            executor(sql, params, False, {"connection": db, "cursor": wrapper})
+        with db.wrap_database_errors:
+            return raw.fetchone()
 
 
 _DIRECTORY: Directory | None = None
@@ -785,9 +823,7 @@ _DIRECTORY: Directory | None = None
 def directory_fingerprint() -> tuple:
     """What the directory was built from, in one query: moves whenever a rep, skill, licence,
     absence, territory, team, calendar, pool or membership is written (see ``Directory``)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_directory_fingerprint_sql())
-        return (connection.alias, connection.settings_dict["NAME"], *cursor.fetchone())
+    return (connection.alias, connection.settings_dict["NAME"], *fetchone_prepared(_directory_fingerprint_sql()))
 
 
 def directory_fingerprint_whole() -> tuple[tuple, tuple]:
