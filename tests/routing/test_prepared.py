@@ -35,6 +35,8 @@ def test_a_database_error_is_djangos_and_leaves_the_transaction_usable() -> None
 
 @pytest.mark.postgres
 def test_on_postgresql_the_statement_is_prepared_once_per_connection() -> None:
+    if connection.settings_dict["OPTIONS"].get("prepare_threshold") is None:
+        pytest.skip("preparation is off (LEADOPS_DB_PREPARED=0)")
     table = connection.ops.quote_name(RouterWake._meta.db_table)
     sql = f"SELECT count(*) /* prepared-once */ FROM {table} WHERE name = %s"
     for _ in range(3):
