@@ -285,6 +285,7 @@ async def drive(args: argparse.Namespace, port: int, token: str, sessions: list[
     seen: dict[int, float] = {}
     start = time.monotonic() + 0.5
     until = start + 1.0 + args.seconds  # intake starts a second in (below) and runs ``--seconds``
+    listen_until = time.time() + (until - time.monotonic())  # the same instant on the wall clock
     rng = random.Random(3)
     inboxes = [Inbox(port, s, inbox, seen) for s in sessions]
     if args.inbox == "poll":
@@ -293,20 +294,29 @@ async def drive(args: argparse.Namespace, port: int, token: str, sessions: list[
         reps = [stream_inbox(i, start=start - 0.5 + rng.uniform(0, 0.5), until=until, streams=streams) for i in inboxes]
     results = await asyncio.gather(intake(port, token, rate=args.rate, start=start + 1.0, until=until, stats=posts), *reps)
     out = {"inbox": inbox.summary(), "intake": posts.summary(), "intake_sent": results[0],
-           "wall_seconds": round(time.monotonic() - start, 1)}  # fmt: skip
+           "wall_seconds": round(time.monotonic() - start, 1), "listen_until_epoch": listen_until}  # fmt: skip
     if args.inbox == "push":
         out["streams"] = streams.summary()
     return out, seen
 
 
-def offer_delivery(conn: psycopg.Connection, seen: dict[int, float]) -> dict[str, Any]:
-    """Offer created (``offered_at``) to first seen by the rep's client, for the load's offers."""
+def offer_delivery(conn: psycopg.Connection, seen: dict[int, float], *, listen_until: float) -> dict[str, Any]:
+    """Offer created (``offered_at``) to first seen by the rep's client, for the load's offers;
+    ``made``: offers to the load's reps, ``never_seen``: those of them made at least 2 s before
+    the clients stopped listening (``listen_until``, epoch seconds) that no inbox ever showed
+    (an offer withdrawn or decided within a moment can be one; a lost push would be too)."""
+    made = conn.execute(
+        "SELECT o.id, extract(epoch FROM o.offered_at) FROM routing_offer o JOIN reps_rep r ON r.id = o.rep_id "
+        "JOIN auth_user u ON u.id = r.user_id WHERE u.username LIKE 'load-rep-%'"
+    ).fetchall()  # fmt: skip
+    never_seen = sum(1 for offer_id, at in made if offer_id not in seen and float(at) <= listen_until - 2.0)
+    counts = {"made": len(made), "never_seen": never_seen}
     if not seen:
-        return {"offers": 0, "p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None}
+        return {"offers": 0, "p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None, **counts}
     rows = conn.execute("SELECT id, extract(epoch FROM offered_at) FROM routing_offer WHERE id = ANY(%s)", [list(seen)]).fetchall()
     values = sorted(max(0.0, (seen[i] - float(at)) * 1000) for i, at in rows)
     return {"offers": len(values), "p50_ms": _pct(values, 50), "p95_ms": _pct(values, 95), "p99_ms": _pct(values, 99),
-            "max_ms": round(values[-1], 1) if values else None}  # fmt: skip
+            "max_ms": round(values[-1], 1) if values else None, **counts}  # fmt: skip
 
 
 def admin_conn(url: str) -> psycopg.Connection:
@@ -508,7 +518,8 @@ def main() -> int:
                 report.setdefault("exited", []).append(f"{name} exited with {proc.returncode} during the run")
         with psycopg.connect(db_url.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
             report["results"]["intake_to_routed"] = routed_latency(conn, wait=60)
-            report["results"]["offer_delivery"] = offer_delivery(conn, seen)
+            report["results"]["offer_delivery"] = offer_delivery(
+                conn, seen, listen_until=report["results"]["listen_until_epoch"])  # fmt: skip
     finally:
         for proc in procs.values():
             stop(proc)
@@ -539,7 +550,8 @@ def render(report: dict[str, Any]) -> str:
                  f"{t['max_ms']!s:>8}  {t['by_status']}")  # fmt: skip
     d = r["offer_delivery"]
     lines.append(f"{'offer->inbox':<16} {d['offers']:>8} {'':>6} {d['p50_ms']!s:>8} {d['p95_ms']!s:>8} {d['p99_ms']!s:>8} "
-                 f"{d['max_ms']!s:>8}")  # fmt: skip
+                 f"{d['max_ms']!s:>8}  {d.get('made', '?')} offers to the load's reps, "
+                 f"{d.get('never_seen', '?')} never seen")  # fmt: skip
     if cpu := r.get("cpu"):
         lines.append("cpu during the run: " + ", ".join(f"{name} {c['cores']} cores ({c['ms_per_lead']} ms/lead)"
                                                         for name, c in cpu.items()))  # fmt: skip
