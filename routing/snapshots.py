@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable
 
+import psycopg
 from django.conf import settings
 from django.db import connection
 from django.db.models import OuterRef, Q, Subquery
@@ -763,17 +764,24 @@ def _unavailable_rows_pg(ids: set[int], *, now: dt.datetime) -> list[tuple]:
         return cursor.fetchall()
 
 
-def server_bound_cursor() -> Any:
+def server_bound_cursor(using: Any = None) -> Any:
     """A psycopg cursor that sends parameters separately from the statement (server-side
-    binding, psycopg's C dumpers) on the current connection and transaction. Django's cursor binds
-    on the client (every array element quoted into the SQL text in Python: ~0.3 ms per decision
-    in the round-2 profile). Only for statements built here, where the SQL text is fixed; callers
-    pass ``prepare=False``: a plan made for one batch's arrays is not kept for the next (see
+    binding, psycopg's C dumpers) on the current connection and transaction of ``using`` (a
+    Django connection; default: the default one). Django's cursor binds on the client (every
+    array element quoted into the SQL text in Python: ~0.3 ms per decision in the round-2
+    profile). Only for statements built here, where the SQL text is fixed; callers pass
+    ``prepare=False``: a plan made for one batch's arrays is not kept for the next (see
     ``fetchone_prepared`` for the statements that are)."""
-    import psycopg
+    db = using or connection
+    db.ensure_connection()
+    return psycopg.Cursor(db.connection)
 
-    connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
+
+class _PreparingCursor(psycopg.Cursor):
+    """A server-binding cursor that prepares every statement it runs (psycopg's ``prepare=True``)."""
+
+    def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None, binary: bool | None = None) -> Any:
+        return super().execute(query, params, prepare=True, binary=binary)
 
 
 def fetchone_prepared(sql: str, params: Sequence[Any] | None = None, *, using: Any = None) -> tuple | None:
@@ -787,34 +795,19 @@ def fetchone_prepared(sql: str, params: Sequence[Any] | None = None, *, using: A
     the values (one row by a unique key, fingerprints of newest ids): PostgreSQL switches a
     prepared statement to a generic plan, and for queries over skewed data that plan can be far
     worse (preparing every repeated statement, psycopg's ``prepare_threshold``, made the
-    100,000-row CSV's routing 1.6 x slower here). Django's query logging and execute wrappers
-    see the statement as usual. Raises Django's database errors."""
+    100,000-row CSV's routing 1.6 x slower here). The cursor is wrapped as Django wraps its own
+    (query log, execute wrappers, Django's database errors)."""
     db = using or connection
     if db.vendor != "postgresql":
         with db.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchone()
-    import psycopg
-    from django.db.backends.utils import CursorDebugWrapper
-
-    with db.cursor() as wrapper:
-        db.validate_no_broken_transaction()
-        raw = psycopg.Cursor(db.connection)
-
-        def run(sql: str, params: Any, many: bool, context: dict) -> None:
-            with db.wrap_database_errors:
-                raw.execute(sql, params, prepare=True)
-
-        executor = run
-        for outer in reversed(db.execute_wrappers):
-            executor = functools.partial(outer, executor)
-        if isinstance(wrapper, CursorDebugWrapper):  # DEBUG, or a test capturing queries
-            with wrapper.debug_sql(sql, params):
-                executor(sql, params, False, {"connection": db, "cursor": wrapper})
-        else:
-            executor(sql, params, False, {"connection": db, "cursor": wrapper})
-        with db.wrap_database_errors:
-            return raw.fetchone()
+    db.ensure_connection()
+    db.validate_thread_sharing()
+    raw = _PreparingCursor(db.connection)
+    with db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
 
 
 _DIRECTORY: Directory | None = None
