@@ -8,9 +8,13 @@ from dataclasses import dataclass
 import time
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from calendars.models import BusinessCalendar, CompanyDayOff
 from routing.engine import business_time as bt
+
+if TYPE_CHECKING:
+    from reps.models import Rep
 
 # Calendars change rarely; routing reads them through this cache (cleared by the calendar
 # services, and rebuilt at least this often so another process's edits show up).
@@ -120,17 +124,22 @@ def upcoming_holidays(calendar: BusinessCalendar, *, today: dt.date, count: int 
     return sorted((day, name) for day, name in closed.items() if day >= today)[:count]
 
 
-def rep_calendars(rep_ids: Iterable[int], *, start: dt.datetime, end: dt.datetime) -> dict[int, bt.BusinessCalendar]:
+def rep_calendars(rep_ids: Iterable[int], *, start: dt.datetime, end: dt.datetime,
+                  reps: Iterable[Rep] | None = None) -> dict[int, bt.BusinessCalendar]:  # fmt: skip
     """rep id -> the rep's working time over ``[start, end)`` as the engine reads it: hours (or
     the calendar's they follow), holidays, and every absence overlapping the window (unlike
-    routing, which only sees absences that have not ended). Three queries."""
+    routing, which only sees absences that have not ended). Three queries; two when ``reps``
+    gives these reps already read with ``calendar`` and ``team__calendar`` (an inbox has its rep)."""
     from reps.models import Absence, Rep
     from routing.snapshots import _rep_calendars, _working_hours
 
     ids = set(rep_ids)
     if not ids:
         return {}
-    reps = list(Rep.objects.filter(id__in=ids).select_related("calendar", "team__calendar").order_by())  # keyed by id
+    given = [rep for rep in reps or () if rep.id in ids]
+    if {rep.id for rep in given} != ids:
+        given = list(Rep.objects.filter(id__in=ids).select_related("calendar", "team__calendar").order_by())
+    reps = given
     resolved = _rep_calendars(reps, around=start.date())
     closures: dict[int, list[tuple[dt.datetime, dt.datetime]]] = {rep_id: [] for rep_id in ids}
     for rep_id, a, b in Absence.objects.filter(rep_id__in=ids, starts_at__lt=end, ends_at__gt=start).values_list(
@@ -195,18 +204,20 @@ class OfferClock:
     clock_label: str
 
 
-def offer_clocks(offers: list, *, rep_id: int, now: dt.datetime) -> dict[int, OfferClock]:
+def offer_clocks(offers: list, *, rep_id: int, now: dt.datetime, rep: Rep | None = None) -> dict[int, OfferClock]:
     """offer id -> its countdown on its segment's SLA clock (``routing.engine.sla``).
 
     ``offers`` are Offer rows with ``lead__segment`` loaded. At most two queries (the rep's
-    calendar), none when every offer counts wall-clock time.
+    calendar), none when every offer counts wall-clock time; one when ``rep`` is the rep read
+    with ``calendar`` and ``team__calendar`` (``reps.access.get_rep_for_user``).
     """
     from routing.engine.sla import SLA_CLOCK_LABELS, SlaClock, clock_of, sla_calendar
 
     clocks = {offer.id: clock_of(offer.lead.segment.sla_clock if offer.lead.segment_id else SlaClock.CALENDAR)
               for offer in offers}  # fmt: skip
     latest = max((offer.deadline for offer in offers), default=now)
-    rep_calendar = rep_calendars({rep_id}, start=now, end=latest).get(rep_id) if SlaClock.REP in clocks.values() else None
+    on_rep_clock = SlaClock.REP in clocks.values()
+    rep_calendar = rep_calendars({rep_id}, start=now, end=latest, reps=[rep] if rep else None).get(rep_id) if on_rep_clock else None
     out = {}
     for offer in offers:
         clock = clocks[offer.id]

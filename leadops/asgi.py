@@ -16,7 +16,10 @@ Inbox event streams are not counted: they hold no connection while open.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import io
 import os
+import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -56,7 +59,7 @@ class AdmissionLimit:
 class StreamsAsync:
     """ASGI app: the paths in ``streams`` (long-lived async views) through Django's ASGI handler,
     every other request through Django's WSGI handler on a fixed pool of ``threads`` threads
-    (a2wsgi's WSGIMiddleware, https://github.com/abersheeran/a2wsgi).
+    (``ThreadedWSGI``).
 
     Why: Django's ASGI handler runs each request's synchronous middleware and view in a thread it
     starts for that request (asgiref's ThreadSensitiveContext) and stops after it, with a hop to
@@ -66,21 +69,119 @@ class StreamsAsync:
     environ carries ``leadops.streams`` so a page knows the stream is served (reps.push)."""
 
     def __init__(self, *, asgi: ASGIApp, wsgi: Any, threads: int, streams: frozenset[str] = UNCOUNTED_PATHS) -> None:
-        from a2wsgi import WSGIMiddleware
-
         self.asgi, self.streams = asgi, streams
 
         def marked(environ: dict[str, Any], start_response: Any) -> Any:
             environ["leadops.streams"] = True
             return wsgi(environ, start_response)
 
-        self.wsgi = WSGIMiddleware(marked, workers=threads)
+        self.wsgi = ThreadedWSGI(marked, threads=threads)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope.get("path") not in self.streams and not _chunked(scope):
             await self.wsgi(scope, receive, send)
         else:
             await self.asgi(scope, receive, send)
+
+
+class ThreadedWSGI:
+    """ASGI app running a WSGI app on a fixed pool of ``threads`` threads, with one hand-over each
+    way for an ordinary request.
+
+    a2wsgi's WSGIMiddleware (https://github.com/abersheeran/a2wsgi), which this replaced for the
+    common case, blocks the view's thread on a round trip through the event loop for every read
+    of the body, for ``start_response``, for every chunk of the response and for its end: four or
+    more per request, each a wake-up of the loop and of the thread, and under load each waiting
+    behind everything else the loop has to do. Here, a request whose body has a length of at most
+    ``buffer_bytes`` (every page and API call; not an upload) is read whole on the loop first,
+    the view runs and its response is joined in the thread, and the loop sends it: one hand-over
+    to the thread, one back. The rest go through a2wsgi as before: bodies past ``buffer_bytes``
+    (read as they arrive) and streaming responses (CSV exports, sent chunk by chunk while the
+    thread that reads them keeps its database connection, as a2wsgi does). Environ building and
+    its body object are a2wsgi's (``build_environ``)."""
+
+    def __init__(self, app: Any, *, threads: int, buffer_bytes: int = 256 * 1024) -> None:
+        from a2wsgi import WSGIMiddleware
+
+        self.app, self.buffer_bytes = app, buffer_bytes
+        self.fallback = WSGIMiddleware(app, workers=threads)
+        self.executor = self.fallback.executor  # one pool of threads for both paths
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        length = _content_length(scope)
+        if scope["type"] != "http" or length is None or length > self.buffer_bytes:
+            await self.fallback(scope, receive, send)
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client went away before sending its request: nothing to answer
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()
+        environ = _environ(scope, bytes(body))
+        result = await loop.run_in_executor(self.executor, context.run, self._run, environ, loop, send)
+        if result is not None:
+            status, headers, content = result
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": content})
+
+    def _run(self, environ: dict[str, Any], loop: asyncio.AbstractEventLoop, send: Any) -> tuple[int, list, bytes] | None:
+        """In a pool thread: the WSGI app's response as (status, headers, body); or, for a
+        streaming response, None after sending it from here chunk by chunk."""
+        started: list[Any] = []
+        written: list[bytes] = []
+
+        def start_response(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if exc_info is not None and started:
+                raise exc_info[1].with_traceback(exc_info[2])
+            started[:] = [int(status.split(" ", 1)[0]),
+                          [(k.strip().lower().encode("latin1"), v.strip().encode("latin1")) for k, v in response_headers]]  # fmt: skip
+            return written.append
+
+        iterable = self.app(environ, start_response)
+        try:
+            if not getattr(iterable, "streaming", False):
+                content = b"".join((*written, *iterable))
+                return started[0], started[1], content
+
+            def blocking_send(message: dict) -> None:
+                asyncio.run_coroutine_threadsafe(send(message), loop).result()
+
+            blocking_send({"type": "http.response.start", "status": started[0], "headers": started[1]})
+            for chunk in (*written, *iterable):
+                if chunk:
+                    blocking_send({"type": "http.response.body", "body": chunk, "more_body": True})
+            blocking_send({"type": "http.response.body", "body": b""})
+            return None
+        finally:
+            getattr(iterable, "close", lambda: None)()
+
+
+def _content_length(scope: Scope) -> int | None:
+    """The request body's length: 0 when no Content-Length is sent (a GET), None when it is
+    unreadable or the body is chunked."""
+    length = 0
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                length = int(value)
+            except ValueError:
+                return None
+        elif name == b"transfer-encoding":
+            return None
+    return length if length >= 0 else None
+
+
+def _environ(scope: Scope, body: bytes) -> dict[str, Any]:
+    from a2wsgi.wsgi import build_environ
+
+    environ = build_environ(scope, io.BytesIO(body))  # type: ignore[arg-type]
+    environ["wsgi.errors"] = sys.stderr
+    return environ
 
 
 def _chunked(scope: Scope) -> bool:

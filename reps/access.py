@@ -53,7 +53,9 @@ rep_required = role_required(Role.REP)
 
 
 def get_rep_for_user(user) -> Rep:  # noqa: ANN001
+    """The signed-in user's rep profile, with the calendars its working time follows (its own and
+    its team's: the inbox countdowns read them). Raises PermissionDenied when there is none."""
     try:
-        return Rep.objects.get(user=user)
+        return Rep.objects.select_related("calendar", "team__calendar").get(user=user)
     except Rep.DoesNotExist:
         raise PermissionDenied("This account is not linked to a rep profile") from None

@@ -63,7 +63,7 @@ def _offer_cards_context(rep: Rep, offers: list[Offer], *, shown: list[int], now
     """What the offer cards and the notes under them read: the offers with their countdowns
     (business time left, paused off duty), the forms, and ``shown`` (the ids the inbox will
     show, newest first) with the total when there are more than it shows."""
-    clocks = offer_clocks(offers, rep_id=rep.id, now=now)
+    clocks = offer_clocks(offers, rep_id=rep.id, now=now, rep=rep)
     for offer in offers:
         offer.clock = clocks[offer.id]
         offer.seconds_left = offer.clock.seconds_left

@@ -9,7 +9,8 @@ migrates it, loads the demo (``manage.py seed_demo``), makes an intake token, ro
 leads so a demo rep has an open offer, and logs that rep in. Then, for each mode, a fresh Python
 process imports ``leadops.asgi.application`` exactly as a gunicorn worker does
 (``LEADOPS_WEB_THREADS=0``: every request through Django's ASGI handler, a new thread per
-request; ``LEADOPS_WEB_THREADS=8``: the production set-up, synchronous views on 8 threads) and
+request; ``a2wsgi``: synchronous views on 8 threads through a2wsgi's WSGIMiddleware alone, as
+before ``leadops.asgi.ThreadedWSGI``; ``LEADOPS_WEB_THREADS=8``: the production set-up) and
 calls it directly from an asyncio loop, four requests in flight, with no HTTP server or client
 in between. It reports the process's CPU time per request (``time.process_time``, all threads),
 after 50 warm-up requests of each kind:
@@ -67,10 +68,18 @@ print(json.dumps({"token": apitoken_create(name="request-cost", scopes=["intake"
 """
 
 KINDS = ("live", "intake", "inbox_same", "inbox_new")
+# (name, LEADOPS_WEB_THREADS, bridge): Django's ASGI handler; the thread pool through a2wsgi's
+# WSGIMiddleware for every request (as before leadops.asgi.ThreadedWSGI); the production set-up.
+MODES = (("asgi", "0", ""), ("a2wsgi", "8", "a2wsgi"), ("wsgi_threads", "8", ""))
 
 
 async def _measure(requests: int, token: str, session: str, have: str) -> dict[str, float]:
     from leadops.asgi import application
+
+    if os.environ.get("LEADOPS_REQUEST_COST_BRIDGE") == "a2wsgi":  # the thread pool as it was before ThreadedWSGI
+        from a2wsgi import WSGIMiddleware
+
+        application.app.wsgi = WSGIMiddleware(application.app.wsgi.app, workers=8)
 
     counter = itertools.count()
 
@@ -161,21 +170,21 @@ def main() -> None:
             subprocess.run([PYTHON, "manage.py", *command], cwd=ROOT, env=env, check=True, capture_output=True)
         setup = subprocess.run([PYTHON, "-c", SETUP], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
         secrets = setup.stdout.strip().splitlines()[-1]
-        results: dict[str, list[dict[str, float]]] = {"asgi": [], "wsgi_threads": []}
+        results: dict[str, list[dict[str, float]]] = {mode: [] for mode, _, _ in MODES}
         for _ in range(args.rounds):
-            for mode, threads in (("asgi", "0"), ("wsgi_threads", "8")):
-                out = subprocess.run([PYTHON, __file__, "--requests", str(args.requests), "--measure", secrets],
-                                     cwd=ROOT, env={**env, "LEADOPS_WEB_THREADS": threads}, capture_output=True,
-                                     text=True)  # fmt: skip
+            for mode, threads, bridge in MODES:
+                out = subprocess.run([PYTHON, __file__, "--requests", str(args.requests), "--measure", secrets], cwd=ROOT,
+                                     env={**env, "LEADOPS_WEB_THREADS": threads, "LEADOPS_REQUEST_COST_BRIDGE": bridge},
+                                     capture_output=True, text=True)  # fmt: skip
                 if out.returncode:
                     raise SystemExit(f"{mode} run failed:\n{out.stderr[-3000:]}")
                 results[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
                 print(f"{mode:>13}: " + ", ".join(f"{k} {v} ms" for k, v in results[mode][-1].items()), flush=True)
-        print("CPU ms per request, mean of rounds (threads ÷ asgi):")
+        print("CPU ms per request, mean of rounds (ratio to asgi; threads ÷ a2wsgi):")
         for kind in KINDS:
-            a = sum(r[kind] for r in results["asgi"]) / len(results["asgi"])
-            w = sum(r[kind] for r in results["wsgi_threads"]) / len(results["wsgi_threads"])
-            print(f"  {kind:>10}: asgi {a:.2f}, threads {w:.2f} ({w / a:.2f})")
+            a, b, w = (sum(r[kind] for r in results[mode]) / len(results[mode]) for mode in ("asgi", "a2wsgi", "wsgi_threads"))
+            print(f"  {kind:>10}: asgi {a:.2f}, a2wsgi {b:.2f} ({b / a:.2f}), threads {w:.2f} ({w / a:.2f}); "
+                  f"threads ÷ a2wsgi {w / b:.2f}")
     finally:
         with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')

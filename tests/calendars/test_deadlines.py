@@ -9,7 +9,7 @@ import pytest
 from routing import services
 from routing.models import Decision, Lead, Offer
 from tests.calendars.helpers import make_world, new_lead, ny, route, us_calendar
-from tests.factories import AbsenceFactory
+from tests.factories import AbsenceFactory, RepFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -222,3 +222,28 @@ def test_a_held_lead_is_offered_when_the_shift_begins_not_after_its_backoff(
     assert result["woken"] == 1
     assert lead.status == Lead.Status.OFFERED and lead.owner_id == world.rep.id
     assert services.reps_back_on_duty(since=shift_start, now=now) == set()  # no new opening since
+
+
+def test_the_inbox_rep_read_with_its_calendars_gives_the_same_clock_with_one_read_less(django_assert_num_queries) -> None:
+    """calendars.selectors.rep_calendars: the inbox passes the rep it read (with ``calendar`` and
+    ``team__calendar``); the working time must be what the rep's own read gives, Thanksgiving and
+    an absence included."""
+    from calendars.selectors import rep_calendars
+    from reps.access import get_rep_for_user
+
+    world = make_world(working_hours={}, rep_calendar=us_calendar(days_off=(dt.date(2026, 11, 27),)))
+    AbsenceFactory(rep=world.rep, starts_at=ny(2026, 11, 30, 10, 0), ends_at=ny(2026, 11, 30, 12, 0))
+    start, end = ny(2026, 11, 25, 0, 0), ny(2026, 12, 2, 0, 0)
+    with django_assert_num_queries(3):  # the rep with its calendars, company days off, absences
+        read_here = rep_calendars({world.rep.id}, start=start, end=end)[world.rep.id]
+    rep = get_rep_for_user(world.rep.user)
+    with django_assert_num_queries(2):  # company days off, absences
+        given = rep_calendars({world.rep.id}, start=start, end=end, reps=[rep])[world.rep.id]
+    assert given == read_here
+    assert dt.date(2026, 11, 26) in given.closed_dates and dt.date(2026, 11, 27) in given.closed_dates
+    assert len(given.closures) == 1
+    # a rep list that does not cover the ids asked for is not trusted: the reps are read
+    other = RepFactory(working_hours={}, team=None)
+    with django_assert_num_queries(3):  # the reps with their calendars, company days off, absences
+        both = rep_calendars({world.rep.id, other.id}, start=start, end=end, reps=[rep])
+    assert set(both) == {world.rep.id, other.id}

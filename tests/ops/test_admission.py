@@ -141,3 +141,140 @@ def test_streams_go_to_the_asgi_app_and_everything_else_to_the_wsgi_threads() ->
     assert all(marked for _, marked, _ in wsgi_calls)  # a page served this way knows streams are
     assert {thread for _, _, thread in wsgi_calls} <= {"WSGI_0", "WSGI_1"}  # the pool's threads, no new ones
     assert [m["status"] for m in sent if m["type"] == "http.response.start"] == [200] * 4
+
+
+# --- leadops.asgi.ThreadedWSGI: one hand-over each way for an ordinary request ---
+
+_HTTP = {"type": "http", "http_version": "1.1", "scheme": "http", "query_string": b"", "root_path": "",
+         "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 5000)}  # fmt: skip
+
+
+def _call(app, scope: dict, body: bytes = b"", *, chunk: int = 0):  # noqa: ANN001, ANN202
+    """Run one request through ``app``; the body arrives in pieces of ``chunk`` bytes (0: at once).
+    Returns the messages sent and how many times the thread blocked on the loop (a2wsgi's path)."""
+    pieces = [body[i : i + chunk] for i in range(0, len(body), chunk)] if chunk and body else [body]
+
+    async def run() -> list[dict]:
+        sent: list[dict] = []
+        queue = list(pieces)
+
+        async def receive() -> dict:
+            if queue:
+                piece = queue.pop(0)
+                return {"type": "http.request", "body": piece, "more_body": bool(queue)}
+            await asyncio.sleep(3600)
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        return sent
+
+    return _run(run())
+
+
+def _echo_app(calls: list):  # noqa: ANN202
+    import threading
+
+    def wsgi(environ, start_response):  # noqa: ANN001, ANN202
+        raw = environ.get("CONTENT_LENGTH") or "0"
+        length = int(raw) if raw.isdigit() else 0  # as Django's WSGIRequest reads it
+        body = environ["wsgi.input"].read(length)
+        calls.append((environ["REQUEST_METHOD"], environ["PATH_INFO"], environ.get("HTTP_X_TRACE"), threading.current_thread().name))
+        start_response("201 Created", [("Content-Type", "text/plain"), ("X-Length", str(len(body)))])
+        return [b"got:", body]
+
+    return wsgi
+
+
+def test_a_sized_request_is_read_whole_and_its_response_sent_in_one_piece() -> None:
+    from leadops.asgi import ThreadedWSGI
+
+    calls: list = []
+    app = ThreadedWSGI(_echo_app(calls), threads=2)
+    body = b'{"source": "web", "external_id": "a-1"}'
+    scope = {**_HTTP, "method": "POST", "path": "/api/v1/leads",
+             "headers": [(b"content-length", str(len(body)).encode()), (b"x-trace", b"t-9")]}  # fmt: skip
+    sent = _call(app, scope, body, chunk=7)  # the body arrives in six pieces: all of it reaches the view
+    assert calls == [("POST", "/api/v1/leads", "t-9", calls[0][3])] and calls[0][3].startswith("WSGI_")
+    assert sent == [
+        {"type": "http.response.start", "status": 201,
+         "headers": [(b"content-type", b"text/plain"), (b"x-length", str(len(body)).encode())]},
+        {"type": "http.response.body", "body": b"got:" + body},
+    ]  # fmt: skip
+
+
+def test_a_streaming_response_is_sent_chunk_by_chunk_from_the_thread_that_reads_it() -> None:
+    import threading
+
+    from django.http import StreamingHttpResponse
+
+    from leadops.asgi import ThreadedWSGI
+
+    threads: list[str] = []
+
+    def rows():  # noqa: ANN202
+        for i in range(3):
+            threads.append(threading.current_thread().name)
+            yield f"row {i}\n".encode()
+
+    def wsgi(environ, start_response):  # noqa: ANN001, ANN202
+        response = StreamingHttpResponse(rows(), content_type="text/csv")
+        start_response("200 OK", [("Content-Type", "text/csv")])
+        return response
+
+    sent = _call(ThreadedWSGI(wsgi, threads=2), {**_HTTP, "method": "GET", "path": "/export.csv", "headers": []})
+    assert sent[0] == {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/csv")]}
+    assert [m["body"] for m in sent[1:]] == [b"row 0\n", b"row 1\n", b"row 2\n", b""]
+    assert [m.get("more_body", False) for m in sent[1:]] == [True, True, True, False]
+    assert len(set(threads)) == 1 and threads[0].startswith("WSGI_")  # one thread: its database connection stays
+
+
+def test_a_body_past_the_buffer_or_without_a_usable_length_is_read_as_it_arrives() -> None:
+    from leadops.asgi import ThreadedWSGI
+
+    calls: list = []
+    app = ThreadedWSGI(_echo_app(calls), threads=2, buffer_bytes=16)
+    body = b"x" * 100
+    sent = _call(app, {**_HTTP, "method": "POST", "path": "/csv", "headers": [(b"content-length", b"100")]}, body, chunk=30)
+    assert sent[0]["status"] == 201 and b"".join(m.get("body", b"") for m in sent[1:]) == b"got:" + body
+    # a2wsgi's path sends the end of the body as its own message
+    assert sent[-1] == {"type": "http.response.body", "body": b""}
+    bad = _call(app, {**_HTTP, "method": "GET", "path": "/x", "headers": [(b"content-length", b"ten")]})
+    assert bad[0]["status"] == 201  # unreadable length: a2wsgi's path, which leaves it to the view
+
+
+def test_a_client_gone_before_its_body_arrived_gets_no_answer_and_runs_no_view() -> None:
+    from leadops.asgi import ThreadedWSGI
+
+    calls: list = []
+    app = ThreadedWSGI(_echo_app(calls), threads=2)
+
+    async def run() -> list[dict]:
+        sent: list[dict] = []
+
+        async def receive() -> dict:
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        await app({**_HTTP, "method": "POST", "path": "/api/v1/leads", "headers": [(b"content-length", b"5")]}, receive, send)
+        return sent
+
+    assert _run(run()) == [] and calls == []
+
+
+def test_a_view_that_raises_sends_nothing_and_the_server_answers_500() -> None:
+    import pytest
+
+    from leadops.asgi import ThreadedWSGI
+
+    def wsgi(environ, start_response):  # noqa: ANN001, ANN202
+        raise RuntimeError("broken view")
+
+    sent: list = []
+    with pytest.raises(RuntimeError, match="broken view"):  # uvicorn turns this into a 500
+        sent = _call(ThreadedWSGI(wsgi, threads=1), {**_HTTP, "method": "GET", "path": "/", "headers": []})
+    assert sent == []

@@ -86,9 +86,9 @@ def test_a_pushed_offer_renders_one_card_however_many_are_open(django_assert_max
     client = _client_for(world.primary)
     have = _have(client.get("/inbox/", HTTP_HX_TARGET="inbox-offers", **HX).content.decode())
     newest = open_offer(route_new_lead())
-    # session, user, groups, rep; live ids; the new offer with its lead and decision, pool names,
-    # product names; the rep's calendar: the same with 1 or 60 open offers
-    with django_assert_max_num_queries(10):
+    # session, user, groups, the rep with its calendars; live ids; the new offer with its lead and
+    # decision, pool names, product names; the rep's absences: the same with 1 or 60 open offers
+    with django_assert_max_num_queries(9):
         html = _ask(client, have).content.decode()
     assert html.count('class="card offer"') == 1 and f'data-offer-id="{newest.id}"' in html
 
