@@ -40,6 +40,17 @@ HARD_REASONS: Final = frozenset(
     }
 )
 ALL_CRITERIA: Final = frozenset(Criterion)
+# Soft reason -> the relaxed criteria that drop it (check_rep's soft checks, below). Relaxing the
+# skill level keeps the skill required: it drops only "level too low", not "missing skill".
+SOFT_REASON_RELAXED_BY: Final = {
+    Reason.OUTSIDE_WORKING_HOURS: frozenset({Criterion.WORKING_HOURS}),
+    Reason.PUBLIC_HOLIDAY: frozenset({Criterion.WORKING_HOURS}),
+    Reason.MISSING_SKILL: frozenset({Criterion.SKILLS}),
+    Reason.SKILL_LEVEL_TOO_LOW: frozenset({Criterion.SKILLS, Criterion.SKILL_LEVEL}),
+    Reason.LANGUAGE: frozenset({Criterion.LANGUAGE}),
+    Reason.OUTSIDE_TERRITORY: frozenset({Criterion.TERRITORY}),
+    Reason.TIER_TOO_LOW: frozenset({Criterion.TIER}),
+}
 _REASON_ORDER: Final = tuple(Reason)  # iterating the enum class itself is several times slower
 WILDCARD_PRODUCT_LINE: Final = "*"
 UTC: Final = dt.UTC
@@ -377,3 +388,19 @@ def check_rep(
     if not failed:
         return ()
     return tuple(reason for reason in _REASON_ORDER if reason in failed)
+
+
+def relax_reasons(reasons: tuple[Reason, ...], relaxed: frozenset[Criterion]) -> tuple[Reason, ...]:
+    """What ``check_rep`` answers with ``relaxed``, from its answer with nothing relaxed
+    (``reasons``, in Reason order) for the same rep, lead, rule, time and exclusions: each soft
+    reason whose criterion is relaxed dropped (SOFT_REASON_RELAXED_BY), hard reasons kept. So a
+    decision checks each rep once, however many relaxation steps it walks
+    (tests/routing/engine/test_eligibility.py holds the two equal on generated inputs)."""
+    if not relaxed or not reasons:
+        return reasons
+    kept = []
+    for reason in reasons:
+        dropped_by = SOFT_REASON_RELAXED_BY.get(reason)
+        if dropped_by is None or dropped_by.isdisjoint(relaxed):
+            kept.append(reason)
+    return tuple(kept)

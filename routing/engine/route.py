@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from routing.engine import sla
 from routing.engine.business_time import BusinessCalendar, closed_reason
-from routing.engine.eligibility import ALL_CRITERIA, check_rep
+from routing.engine.eligibility import ALL_CRITERIA, check_rep, relax_reasons
 from routing.engine.fairness import read_credit
 from routing.engine.explain import summarize
 from routing.engine.qualify import classify, decision_warnings
@@ -56,6 +56,7 @@ from routing.engine.types import (
 )
 
 _ALL_CRITERIA_ORDERED: tuple[Criterion, ...] = tuple(Criterion)
+_NOTHING_RELAXED: frozenset[Criterion] = frozenset()
 _SOFT_CRITERIA_ALL_RELAXED: frozenset[Criterion] = ALL_CRITERIA
 CAP_REASONS = frozenset({Reason.AT_OPEN_CAP, Reason.AT_DAILY_CAP, Reason.AT_WEEKLY_CAP})
 DIRECT_STEPS = frozenset({StepKind.STICKY, StepKind.ACCOUNT_OWNER})  # a named rep before the pool
@@ -73,6 +74,9 @@ class _Context:
     reps: Mapping[int, RepSnapshot]
     offer_deadline: dt.datetime | None = None  # same for every rep; None on the rep's own clock
     owner_counts_toward_fairness: bool = False
+    # rep id -> (the snapshot checked, its reasons with nothing relaxed): each rep is checked once
+    # per decision; relaxation steps and other pools filter those reasons (relax_reasons).
+    checked: dict[int, tuple[RepSnapshot, tuple[Reason, ...]]] = field(default_factory=dict, compare=False)
 
 
 def _missing_rep(rep_id: int, weight: int) -> CandidateResult:
@@ -86,17 +90,26 @@ def _missing_rep(rep_id: int, weight: int) -> CandidateResult:
 
 
 def _check(ctx: _Context, rep: RepSnapshot, relaxed: frozenset[Criterion]) -> tuple[Reason, ...]:
-    return check_rep(
-        rep,
-        lead=ctx.lead,
-        rule=ctx.rule,
-        requirements=ctx.rule.requirements,
-        high_value=ctx.high_value,
-        now=ctx.now,
-        excluded_rep_ids=ctx.excluded_rep_ids,
-        relaxed=relaxed,
-        offer_deadline=ctx.offer_deadline,
-    )
+    """Why ``rep`` may not take the lead with ``relaxed``: checked once per decision with nothing
+    relaxed (the primary step's question), then filtered for each relaxation step and for each
+    other pool the rep is also in."""
+    seen = ctx.checked.get(rep.id)
+    if seen is not None and seen[0] is rep:
+        reasons = seen[1]
+    else:
+        reasons = check_rep(
+            rep,
+            lead=ctx.lead,
+            rule=ctx.rule,
+            requirements=ctx.rule.requirements,
+            high_value=ctx.high_value,
+            now=ctx.now,
+            excluded_rep_ids=ctx.excluded_rep_ids,
+            relaxed=_NOTHING_RELAXED,
+            offer_deadline=ctx.offer_deadline,
+        )
+        ctx.checked[rep.id] = (rep, reasons)
+    return relax_reasons(reasons, relaxed)
 
 
 def pool_closed_reason(

@@ -382,3 +382,84 @@ def test_a_rep_who_is_back_only_after_the_offer_would_expire_is_skipped() -> Non
     assert check_rep(tokyo, lead=lead(), rule=rule(requirements=loose), requirements=loose, high_value=False, now=NOW,
                      excluded_rep_ids=frozenset(), relaxed=frozenset(), offer_deadline=NOW + 10 * HOUR) == ()  # fmt: skip
     assert reasons(rep(2)) == ()  # on duty now: no deadline can come first
+
+
+# --- relax_reasons: a decision checks each rep once, whatever it relaxes (routing.engine.route) ---
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from routing.engine.eligibility import relax_reasons  # noqa: E402
+
+_LEVEL = st.integers(min_value=0, max_value=3)
+
+
+@st.composite
+def _cases(draw):  # noqa: ANN001, ANN202
+    skills = {key: level for key, level in (("product:auto", draw(_LEVEL)), ("product:home", draw(_LEVEL)),
+                                            ("language:en", draw(_LEVEL)), ("language:es", draw(_LEVEL))) if level}  # fmt: skip
+    candidate = rep(
+        1,
+        active=draw(st.booleans()),
+        tier=draw(st.integers(min_value=1, max_value=3)),
+        skills=skills,
+        working_hours=draw(st.sampled_from([NINE_TO_FIVE_NY, {}])),
+        licences=draw(st.sampled_from([(licence(),), (licence("US", "*"),), ()])),
+        territories=draw(st.sampled_from([(TerritoryFact("US", "CA"),), (TerritoryFact("US", "NY"),), ()])),
+        absences=draw(st.sampled_from([(), (Interval(NOW - HOUR, NOW + HOUR),)])),
+        max_open=draw(st.sampled_from([None, 2])),
+        open_count=draw(st.integers(min_value=0, max_value=3)),
+    )
+    the_lead = lead(language=draw(st.sampled_from(["en", "es", "es-MX", ""])), state=draw(st.sampled_from(["CA", "NY"])),
+                    product_line=draw(st.sampled_from(["auto", "home"])))  # fmt: skip
+    requirements = Requirements(
+        skills=tuple(SkillRequirement(skill, draw(st.integers(min_value=1, max_value=3)))
+                     for skill in draw(st.lists(st.sampled_from(["product:auto", "product:home"]), max_size=2, unique=True))),
+        licence=draw(st.booleans()), territory=draw(st.booleans()), language=draw(st.booleans()),
+        min_tier=draw(st.sampled_from([None, 2, 3])), working_hours=draw(st.booleans()),
+    )  # fmt: skip
+    the_rule = rule(requirements=requirements, high_value_min_tier=draw(st.sampled_from([None, 3])))
+    return {
+        "candidate": candidate, "the_lead": the_lead, "requirements": requirements, "the_rule": the_rule,
+        "high_value": draw(st.booleans()), "now": draw(st.sampled_from([NOW, NOW + 10 * HOUR])),
+        "excluded": draw(st.sampled_from([frozenset(), frozenset({1})])),
+    }  # fmt: skip
+
+
+NINE_TO_FIVE_NY = {day: ((9 * 60, 17 * 60),) for day in range(5)}
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=_cases(), relaxed=st.frozensets(st.sampled_from(list(Criterion))))
+def test_relaxing_the_reasons_of_an_unrelaxed_check_answers_as_a_relaxed_check(case: dict, relaxed: frozenset) -> None:
+    unrelaxed = reasons(**case)
+    assert relax_reasons(unrelaxed, relaxed) == reasons(**case, relaxed=relaxed)
+
+
+def test_a_relaxation_step_filters_the_primary_steps_reasons_without_checking_again(monkeypatch) -> None:  # noqa: ANN001
+    """routing.engine.route: each rep is checked once per decision, not once per step."""
+    import importlib
+
+    from routing.engine import eligibility
+    from routing.engine.types import FallbackStep, StepKind
+    from tests.routing.engine.builders import config, pool
+
+    route_module = importlib.import_module("routing.engine.route")  # routing.engine.route is also the function
+    calls: list[int] = []
+    real = eligibility.check_rep
+
+    def counting(candidate, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        calls.append(candidate.id)
+        return real(candidate, **kwargs)
+
+    monkeypatch.setattr(route_module, "check_rep", counting)
+    requirements = Requirements(language=True, territory=True)
+    the_rule = rule(requirements=requirements, relaxation=(Criterion.LANGUAGE, Criterion.TERRITORY),
+                    fallback=(FallbackStep(StepKind.RELAX), FallbackStep(StepKind.HOLDING)))  # fmt: skip
+    reps = {1: rep(1, skills={}, territories=()), 2: rep(2, skills={"language:en": 1}, territories=())}
+    decision = route_module.route(lead(), config(the_rule), {10: pool(10, [(1, 1), (2, 1)])}, reps, NOW)
+    assert [step.kind for step in decision.steps] == [StepKind.PRIMARY, StepKind.RELAX, StepKind.RELAX]
+    assert decision.steps[-1].chosen_rep_id in (1, 2)  # both fit once language and territory are relaxed
+    assert sorted(calls) == [1, 2]  # three steps, each rep checked once
+    assert [c.reasons for c in decision.steps[0].candidates] == [(Reason.LANGUAGE, Reason.OUTSIDE_TERRITORY), (Reason.OUTSIDE_TERRITORY,)]
+    assert [c.reasons for c in decision.steps[1].candidates] == [(Reason.OUTSIDE_TERRITORY,), (Reason.OUTSIDE_TERRITORY,)]
