@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import io
+import itertools
 import os
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -95,10 +96,12 @@ class ThreadedWSGI:
     behind everything else the loop has to do. Here, a request whose body has a length of at most
     ``buffer_bytes`` (every page and API call; not an upload) is read whole on the loop first,
     the view runs and its response is joined in the thread, and the loop sends it: one hand-over
-    to the thread, one back. The rest go through a2wsgi as before: bodies past ``buffer_bytes``
-    (read as they arrive) and streaming responses (CSV exports, sent chunk by chunk while the
-    thread that reads them keeps its database connection, as a2wsgi does). Environ building and
-    its body object are a2wsgi's (``build_environ``)."""
+    to the thread, one back. A streaming response (a CSV export) is sent from that thread chunk
+    by chunk as it is produced, each chunk a round trip through the loop as a2wsgi does, so the
+    thread that reads it keeps its database connection. Bodies past ``buffer_bytes``, chunked
+    bodies and unreadable lengths go through a2wsgi, read as they arrive. Environ building is
+    a2wsgi's (``build_environ``). The body is normally already read by ``BodyFirst``, outside
+    the admission limit."""
 
     def __init__(self, app: Any, *, threads: int, buffer_bytes: int = 256 * 1024) -> None:
         from a2wsgi import WSGIMiddleware
@@ -112,17 +115,12 @@ class ThreadedWSGI:
         if scope["type"] != "http" or length is None or length > self.buffer_bytes:
             await self.fallback(scope, receive, send)
             return
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return  # the client went away before sending its request: nothing to answer
-            body += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
+        body = await _read_body(receive)  # normally at once: BodyFirst has read it
+        if body is None:
+            return  # the client went away before sending its request: nothing to answer
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()
-        environ = _environ(scope, bytes(body))
+        environ = _environ(scope, body)
         result = await loop.run_in_executor(self.executor, context.run, self._run, environ, loop, send)
         if result is not None:
             status, headers, content = result
@@ -152,13 +150,67 @@ class ThreadedWSGI:
                 asyncio.run_coroutine_threadsafe(send(message), loop).result()
 
             blocking_send({"type": "http.response.start", "status": started[0], "headers": started[1]})
-            for chunk in (*written, *iterable):
+            for chunk in itertools.chain(written, iterable):  # one at a time: a long export starts at once
                 if chunk:
                     blocking_send({"type": "http.response.body", "body": chunk, "more_body": True})
             blocking_send({"type": "http.response.body", "body": b""})
             return None
         finally:
             getattr(iterable, "close", lambda: None)()
+
+
+class BodyFirst:
+    """ASGI middleware, outside ``AdmissionLimit``: a request body of known length up to
+    ``buffer_bytes`` is read before the request takes an admission slot, within
+    ``timeout_seconds`` (else 408 Request Timeout), then handed on as one message.
+
+    Why: ``ThreadedWSGI`` reads such a body whole before the view runs. Inside the admission
+    limit, a client that sends headers and never its body (no credentials needed, any URL) would
+    hold a slot until it gave up: sixteen such connections stopped every request of the process,
+    health checks included (found by the fresh-clone check of round 11). Reading it here costs a
+    coroutine and at most ``buffer_bytes`` of memory, no slot, thread or connection. Streams
+    (``UNCOUNTED_PATHS``), bodiless requests and bodies past the limit pass straight on."""
+
+    def __init__(self, app: ASGIApp, *, buffer_bytes: int = 256 * 1024, timeout_seconds: float = 30.0,
+                 streams: frozenset[str] = UNCOUNTED_PATHS) -> None:  # fmt: skip
+        self.app, self.buffer_bytes, self.timeout_seconds, self.streams = app, buffer_bytes, timeout_seconds, streams
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        length = _content_length(scope) if scope["type"] == "http" and scope.get("path") not in self.streams else None
+        if not length or length > self.buffer_bytes:
+            await self.app(scope, receive, send)
+            return
+        try:
+            body = await asyncio.wait_for(_read_body(receive), timeout=self.timeout_seconds)
+        except TimeoutError:
+            await send({"type": "http.response.start", "status": 408,
+                        "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]})  # fmt: skip
+            await send({"type": "http.response.body", "body": b"The request body did not arrive in time."})
+            return
+        if body is None:
+            return  # the client went away before sending its body: nothing to answer
+        delivered = False
+
+        async def replay() -> dict:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # later: the client's disconnect, as before
+
+        await self.app(scope, replay, send)
+
+
+async def _read_body(receive: Any) -> bytes | None:
+    """The whole request body, or None when the client disconnects first."""
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        body += message.get("body", b"")
+        if not message.get("more_body", False):
+            return bytes(body)
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -198,7 +250,8 @@ def _application() -> ASGIApp:
 
     threads = settings.LEADOPS_WEB_THREADS
     app = StreamsAsync(asgi=django_asgi, wsgi=get_wsgi_application(), threads=threads) if threads else django_asgi
-    return AdmissionLimit(app, limit=settings.LEADOPS_WEB_MAX_ACTIVE)
+    return BodyFirst(AdmissionLimit(app, limit=settings.LEADOPS_WEB_MAX_ACTIVE),
+                     timeout_seconds=settings.LEADOPS_WEB_BODY_TIMEOUT_SECONDS)  # fmt: skip
 
 
 application = _application()

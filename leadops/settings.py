@@ -156,6 +156,9 @@ LEADOPS_WEB_MAX_ACTIVE = envint("LEADOPS_WEB_MAX_ACTIVE", 0, minimum=0) or (DB_P
 # Threads that run the synchronous views in one web worker (leadops.asgi.StreamsAsync): by default
 # as many as run at once; 0 runs them through Django's ASGI handler, a new thread per request.
 LEADOPS_WEB_THREADS = envint("LEADOPS_WEB_THREADS", LEADOPS_WEB_MAX_ACTIVE or 8, minimum=0)
+# Seconds a client has to send a request body of up to 256 KiB, read before the request takes an
+# admission slot (leadops.asgi.BodyFirst); past it, 408.
+LEADOPS_WEB_BODY_TIMEOUT_SECONDS = envfloat("LEADOPS_WEB_BODY_TIMEOUT_SECONDS", 30.0)
 DATABASES = {"default": default_db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -339,7 +342,7 @@ LEADOPS_ALERT_SLA_MISSES = envint("LEADOPS_ALERT_SLA_MISSES", 10, minimum=1)
 LEADOPS_ALERT_SLA_MISS_RATIO = envfloat("LEADOPS_ALERT_SLA_MISS_RATIO", 0.5)
 if not 0 < LEADOPS_ALERT_SLA_MISS_RATIO <= 1:
     raise ImproperlyConfigured(f"LEADOPS_ALERT_SLA_MISS_RATIO={LEADOPS_ALERT_SLA_MISS_RATIO} must be in (0, 1]")
-for _name in ("LEADOPS_HEARTBEAT_EVERY_SECONDS", "LEADOPS_HEARTBEAT_MARGIN_SECONDS", "LEADOPS_ALERT_EVERY_SECONDS"):
+for _name in ("LEADOPS_WEB_BODY_TIMEOUT_SECONDS", "LEADOPS_HEARTBEAT_EVERY_SECONDS", "LEADOPS_HEARTBEAT_MARGIN_SECONDS", "LEADOPS_ALERT_EVERY_SECONDS"):
     if globals()[_name] <= 0:
         raise ImproperlyConfigured(f"{_name}={globals()[_name]} must be more than 0")
 LEADOPS_METRICS_TOKEN = envstr("LEADOPS_METRICS_TOKEN")

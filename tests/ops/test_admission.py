@@ -213,10 +213,13 @@ def test_a_streaming_response_is_sent_chunk_by_chunk_from_the_thread_that_reads_
     from leadops.asgi import ThreadedWSGI
 
     threads: list[str] = []
+    sent_before_row: list[int] = []  # messages already sent when each row is produced
+    sent: list[dict] = []
 
     def rows():  # noqa: ANN202
         for i in range(3):
             threads.append(threading.current_thread().name)
+            sent_before_row.append(len(sent))
             yield f"row {i}\n".encode()
 
     def wsgi(environ, start_response):  # noqa: ANN001, ANN202
@@ -224,7 +227,18 @@ def test_a_streaming_response_is_sent_chunk_by_chunk_from_the_thread_that_reads_
         start_response("200 OK", [("Content-Type", "text/csv")])
         return response
 
-    sent = _call(ThreadedWSGI(wsgi, threads=2), {**_HTTP, "method": "GET", "path": "/export.csv", "headers": []})
+    async def run() -> None:
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        await ThreadedWSGI(wsgi, threads=2)({**_HTTP, "method": "GET", "path": "/export.csv", "headers": []}, receive, send)
+
+    _run(run())
+    # each row goes out before the next is produced: a long export starts at once, not when it ends
+    assert sent_before_row == [1, 2, 3]
     assert sent[0] == {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/csv")]}
     assert [m["body"] for m in sent[1:]] == [b"row 0\n", b"row 1\n", b"row 2\n", b""]
     assert [m.get("more_body", False) for m in sent[1:]] == [True, True, True, False]
@@ -278,3 +292,50 @@ def test_a_view_that_raises_sends_nothing_and_the_server_answers_500() -> None:
     with pytest.raises(RuntimeError, match="broken view"):  # uvicorn turns this into a 500
         sent = _call(ThreadedWSGI(wsgi, threads=1), {**_HTTP, "method": "GET", "path": "/", "headers": []})
     assert sent == []
+
+
+# --- leadops.asgi.BodyFirst: a body is read before its request takes an admission slot ---
+
+
+def test_clients_that_never_send_their_body_hold_no_admission_slot() -> None:
+    """Found by the fresh-clone check: with the body read inside the admission limit, 16 clients
+    sending headers and one byte stopped every request of the process, health checks included."""
+    from leadops.asgi import AdmissionLimit, BodyFirst
+
+    answered: list[str] = []
+
+    async def inner(scope, receive, send) -> None:  # noqa: ANN001
+        message = await receive()
+        answered.append(f"{scope['path']}:{len(message.get('body', b''))}")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    app = BodyFirst(AdmissionLimit(inner, limit=1), timeout_seconds=0.5)
+
+    async def run() -> tuple[list[int], list[int]]:
+        stalled_status: list[int] = []
+        live_status: list[int] = []
+
+        def client(path: str, length: int, pieces: list[bytes], statuses: list[int], *, stall: bool):  # noqa: ANN202
+            async def receive() -> dict:
+                if pieces:
+                    return {"type": "http.request", "body": pieces.pop(0), "more_body": bool(pieces) or stall}
+                await asyncio.sleep(3600)  # the rest of the body never comes
+                return {"type": "http.disconnect"}
+
+            async def send(message: dict) -> None:
+                if message["type"] == "http.response.start":
+                    statuses.append(message["status"])
+
+            scope = {**_HTTP, "method": "POST", "path": path, "headers": [(b"content-length", str(length).encode())]}
+            return app(scope, receive, send)
+
+        stalled = [asyncio.create_task(client("/api/v1/leads", 500, [b"x"], stalled_status, stall=True)) for _ in range(16)]
+        await asyncio.sleep(0.05)
+        await asyncio.wait_for(client("/health/live", 2, [b"{}"], live_status, stall=False), timeout=0.3)  # not queued
+        await asyncio.gather(*stalled)
+        return stalled_status, live_status
+
+    stalled_status, live_status = _run(run())
+    assert live_status == [200] and answered == ["/health/live:2"]  # the stalled ones never reached the app
+    assert stalled_status == [408] * 16  # each answered when its time ran out
