@@ -96,6 +96,19 @@ def test_configuration_changes_are_versioned() -> None:
 
 
 def test_the_three_role_groups_exist_after_migrating() -> None:
-    from django.contrib.auth.models import Group
+    """The data migration creates the three roles, and running it again adds none. It runs here on
+    an empty group table with the models as of that migration: a transactional test that ran
+    before this one (in the same test process) may have emptied what migrating left."""
+    from importlib import import_module
 
-    assert set(Group.objects.values_list("name", flat=True)) >= {"Sales Ops", "Manager", "Rep"}
+    from django.contrib.auth.models import Group
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    migration = import_module("reps.migrations.0002_role_groups")
+    Group.objects.all().delete()
+    state = MigrationLoader(connection).project_state(("reps", "0002_role_groups"))
+    migration.create_groups(state.apps, None)
+    migration.create_groups(state.apps, None)
+
+    assert sorted(Group.objects.values_list("name", flat=True)) == ["Manager", "Rep", "Sales Ops"]
