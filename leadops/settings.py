@@ -296,6 +296,9 @@ LEADOPS_BENCH_THINK_MS = envfloat("LEADOPS_BENCH_THINK_MS", 0.0)
 # PostgreSQL LISTEN/NOTIFY when the site is served over ASGI on PostgreSQL; otherwise, or when
 # the event stream drops, the inbox polls every LEADOPS_INBOX_POLL_SECONDS.
 LEADOPS_INBOX_PUSH = envbool("LEADOPS_INBOX_PUSH", True)
+# On: a new offer's card travels in the event itself (reps.views.OffersFeed). Off: the event only
+# says "changed" and the page asks for its offers (one request per change), as before 2026-12-03.
+LEADOPS_INBOX_PUSH_CARDS = envbool("LEADOPS_INBOX_PUSH_CARDS", True)
 LEADOPS_INBOX_POLL_SECONDS = envint("LEADOPS_INBOX_POLL_SECONDS", 3, minimum=1)
 LEADOPS_INBOX_HEARTBEAT_SECONDS = envint("LEADOPS_INBOX_HEARTBEAT_SECONDS", 20, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", 20 * 1024 * 1024)

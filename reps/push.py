@@ -9,8 +9,12 @@ and never about an offer that was rolled back.
 
 Receiving: each web process keeps one ``LISTEN`` connection (psycopg 3 ``AsyncConnection`` and
 its ``notifies()`` generator) shared by all the streams that process serves; a notification
-wakes only the streams of the rep it names. A stream that is woken sends one ``inbox`` event;
-the page then fetches its offers region (which answers 204 when nothing visible changed).
+wakes only the streams of the rep it names. A stream that is woken asks its feed (reps.views:
+the rep's live offer ids and the cards the page does not have yet, rendered once in a thread of
+this module's small pool) and sends what it answers as one ``offers`` event, so a new offer
+reaches the page without the page asking. Without a feed, or when the feed fails, the stream
+sends an ``inbox`` event and the page fetches its offers region instead (204 when nothing
+visible changed).
 
 Push needs PostgreSQL and an ASGI server (``leadops.asgi``); anywhere else the inbox polls.
 """
@@ -19,7 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, AsyncIterator, Callable
 
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
@@ -135,11 +140,43 @@ class Hub:
 hub = Hub()
 
 
-async def rep_event_stream(*, rep_id: int, heartbeat_seconds: float) -> AsyncIterator[str]:
-    """Server-sent events for one rep's inbox: ``event: inbox`` whenever it may have changed
-    (once on connect, so a change between the page load and the stream opening is not missed),
-    and a comment line every ``heartbeat_seconds`` so proxies keep the connection open and a
-    closed client is noticed. Runs until the client disconnects (the ASGI handler cancels it)."""
+class StreamEnded(Exception):
+    """Raised by a feed when the stream must stop: the session behind it ended, or its user is no
+    longer an active rep. The stream then closes without another event."""
+
+
+# Feeds query the database and render: they run here, off the event loop, two at a time per
+# process (each thread keeps its own database connection), not in the request threads.
+FEED_THREADS = 2
+_feed_pool: ThreadPoolExecutor | None = None
+
+
+def _run_feed(feed: Callable[[], str | None]) -> asyncio.Future:
+    global _feed_pool
+    if _feed_pool is None:
+        _feed_pool = ThreadPoolExecutor(FEED_THREADS, thread_name_prefix="leadops-inbox-feed")
+    return asyncio.get_running_loop().run_in_executor(_feed_pool, feed)
+
+
+def sse_event(name: str, data: str) -> str:
+    """One server-sent event: ``event: <name>`` and each line of ``data`` as a ``data:`` line (the
+    browser's EventSource joins them with newlines; HTML spec, "Server-sent events")."""
+    lines = data.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return f"event: {name}\n" + "".join(f"data: {line}\n" for line in lines) + "\n"
+
+
+async def rep_event_stream(
+    *, rep_id: int, heartbeat_seconds: float, feed: Callable[[], str | None] | None = None,
+) -> AsyncIterator[str]:  # fmt: skip
+    """Server-sent events for one rep's inbox, whenever it may have changed (once on connect too,
+    so a change between the page load and the stream opening is not missed), and a comment line
+    every ``heartbeat_seconds`` so proxies keep the connection open and a closed client is
+    noticed. Runs until the client disconnects (the ASGI handler cancels it).
+
+    ``feed``: called (in a feed thread) on each wake-up; returns the ``offers`` event's data, or
+    None when the inbox has nothing new to show (no event), or raises StreamEnded to close the
+    stream. Any other error is logged and the stream sends ``event: inbox`` instead, so the page
+    asks for its offers itself. Without a feed every wake-up sends ``event: inbox``."""
     wake = hub.subscribe(rep_id)
     try:
         yield f"retry: {settings.LEADOPS_INBOX_POLL_SECONDS * 1000}\n: connected\n\n"
@@ -150,6 +187,18 @@ async def rep_event_stream(*, rep_id: int, heartbeat_seconds: float) -> AsyncIte
                 yield ": keep-alive\n\n"
                 continue
             wake.clear()
-            yield "event: inbox\ndata: changed\n\n"
+            if feed is None:
+                yield "event: inbox\ndata: changed\n\n"
+                continue
+            try:
+                data = await _run_feed(feed)
+            except StreamEnded:
+                return
+            except Exception:
+                log.exception("inbox feed failed for rep %s; the page will ask instead", rep_id)
+                yield "event: inbox\ndata: changed\n\n"
+                continue
+            if data is not None:
+                yield sse_event("offers", data)
     finally:
         hub.unsubscribe(rep_id, wake)

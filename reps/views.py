@@ -183,20 +183,83 @@ def _stream_rep_id(user) -> int | None:  # noqa: ANN001
 
 
 def _release_db_connection() -> None:
-    """Close this request's database connection before a stream that never queries: under ASGI
-    each request keeps its own thread (and so its own connection) until it ends, and a stream
-    lasts as long as the inbox is open: 200 open inboxes would otherwise hold 200 connections."""
+    """Close this request's database connection before a stream that never queries in it: under
+    ASGI each request keeps its own thread (and so its own connection) until it ends, and a stream
+    lasts as long as the inbox is open: 200 open inboxes would otherwise hold 200 connections.
+    (The stream's feed queries in reps.push's feed threads, which keep their own connections.)"""
     from django.db import connection
 
     if not connection.in_atomic_block:
         connection.close()
 
 
+def _session_user(session_key: str | None):  # noqa: ANN202
+    """The user the session ``session_key`` is signed in as, checked as on every request (the
+    session exists and has not expired, the password hash it was signed in with still matches,
+    the user is active: django.contrib.auth.get_user); AnonymousUser otherwise."""
+    from importlib import import_module
+
+    from django.contrib.auth import get_user
+    from django.http import HttpRequest
+
+    request = HttpRequest()
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    return get_user(request)
+
+
+class OffersFeed:
+    """What one open inbox's event stream sends when the rep's offers may have changed
+    (reps.push.rep_event_stream calls it in a feed thread): the ids of the live offers the inbox
+    shows, newest first, and the cards of those among them the page does not have yet, rendered
+    once here, so the page does not ask. ``have`` is the page's offer ids when the stream opened
+    (``sse-connect="/inbox/events/?have=…"``); afterwards the feed counts what it sent. The page
+    (static/js/inbox.js) keeps the cards it already shows, drops those no longer live and asks
+    for any live one it lacks, so a feed that guessed wrong costs an ask, never a wrong inbox.
+
+    Every call checks the session first: a signed-out session, a deactivated user, a changed
+    password or a user no longer a rep ends the stream (push.StreamEnded) before any card is
+    read. Queries per call: session, user, roles, rep with calendars, live ids (5; 4 once the roles
+    are known), plus for new cards the offers (3) and, with more than the inbox shows, a count."""
+
+    def __init__(self, *, rep_id: int, session_key: str | None, csrf_token: str, have: list[int] | None) -> None:
+        self.rep_id, self.session_key, self.csrf_token = rep_id, session_key, csrf_token
+        self.sent: set[int] = set(have or ())
+        self.last: list[int] | None = have
+
+    def __call__(self) -> str | None:
+        from django.db import close_old_connections, connection
+
+        if not connection.in_atomic_block:  # (a test calling it inside its transaction)
+            close_old_connections()  # as at a request's start: drop a connection that broke or aged out
+        user = _session_user(self.session_key)
+        if not user.is_authenticated or not has_role(user, Role.REP):
+            raise push.StreamEnded
+        rep = Rep.objects.select_related("calendar", "team__calendar").filter(id=self.rep_id, user=user).first()
+        if rep is None:
+            raise push.StreamEnded
+        now = timezone.now()
+        live = selectors.offer_ids_open_for_rep(rep=rep, now=now, limit=selectors.INBOX_OFFERS_SHOWN)
+        if live == self.last:
+            return None
+        new = [offer_id for offer_id in live if offer_id not in self.sent]
+        with _rep_time(rep):
+            offers = selectors.offer_list_open_for_rep(rep=rep, now=now, ids=new) if new else []
+            rendered = {offer.id for offer in offers}  # one decided between the two reads is not sent
+            self.sent = {offer_id for offer_id in live if offer_id in self.sent or offer_id in rendered}
+            self.last = live
+            context = _offer_cards_context(rep, offers, shown=live, now=now)
+            return render_to_string(f"{INBOX}#offers-push", {**context, "csrf_token": self.csrf_token})
+
+
 @require_GET
 async def inbox_events(request: HtmxHttpRequest) -> HttpResponse:
-    """The rep's inbox as server-sent events (reps/push.py): session auth, the rep's own events
-    only. 403 for anyone who is not a rep; 204 (the browser's EventSource then stops and the page
-    polls) where push is unavailable: not PostgreSQL, push turned off, or not served over ASGI."""
+    """The rep's inbox as server-sent events (reps/push.py, OffersFeed): session auth, the rep's
+    own offers only. 403 for anyone who is not a rep; 204 (the browser's EventSource then stops and
+    the page polls) where push is unavailable: not PostgreSQL, push turned off, or not served over
+    ASGI. ``have``: the offer ids the page shows ("12,9,7"), so the first event sends only what it
+    lacks."""
+    from django.middleware.csrf import get_token
+
     user = await request.auser()
     rep_id = await sync_to_async(_stream_rep_id)(user)
     if rep_id is None:
@@ -204,7 +267,11 @@ async def inbox_events(request: HtmxHttpRequest) -> HttpResponse:
     if not push.push_available(request):
         return HttpResponse(status=204)
     await sync_to_async(_release_db_connection)()
-    stream = push.rep_event_stream(rep_id=rep_id, heartbeat_seconds=settings.LEADOPS_INBOX_HEARTBEAT_SECONDS)
+    feed = None
+    if settings.LEADOPS_INBOX_PUSH_CARDS:
+        feed = OffersFeed(rep_id=rep_id, session_key=request.session.session_key, csrf_token=get_token(request),
+                          have=_parse_have(request.GET.get("have", "")) if "have" in request.GET else None)  # fmt: skip
+    stream = push.rep_event_stream(rep_id=rep_id, heartbeat_seconds=settings.LEADOPS_INBOX_HEARTBEAT_SECONDS, feed=feed)
     response = StreamingHttpResponse(stream, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream

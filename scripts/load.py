@@ -17,8 +17,11 @@ What it does, in order (everything it starts is stopped, and its database droppe
    ``leadops/gunicorn.conf.py``: uvicorn workers, ``--web-workers`` of them), a ``manage.py qcluster``
    and a ``manage.py sweeper``;
 4. for ``--seconds``: every rep keeps its inbox open as the page does. ``--inbox push`` (default):
-   one server-sent event stream per rep (``GET /inbox/events/``), and on each ``inbox`` event a
-   fetch of the offers fragment; ``--inbox poll``: that fetch every ``--poll`` seconds. The fetch
+   one server-sent event stream per rep (``GET /inbox/events/?have=…``); an ``offers`` event
+   carries the live offer ids and the new cards, and the client asks only for a live offer it
+   still lacks, as static/js/inbox.js does (and on each ``inbox`` event, sent when cards are off
+   the stream, ``LEADOPS_INBOX_PUSH_CARDS=0``, or a feed failed), by a fetch of the offers
+   fragment; ``--inbox poll``: that fetch every ``--poll`` seconds. The fetch
    is the page's (``GET /inbox/`` with ``HX-Request``, ``HX-Target: inbox-offers`` and ``have``, the
    offer ids it shows: an unchanged inbox answers 204, a changed one only the new cards). Intake
    POSTs arrive at ``--rate`` per second on a fixed schedule (open loop) at ``/api/v1/leads``;
@@ -56,6 +59,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 HAVE = re.compile(rb'id="inbox-have" name="have" value="([^"]*)"')
+LIVE = re.compile(rb'data-live="([^"]*)"')
 OFFER_ID = re.compile(rb'data-offer-id="(\d+)"')
 STATES = ["CA", "NY", "TX", "FL", "WA", "IL", "PA", "OH", "GA", "NC"]
 
@@ -152,6 +156,7 @@ class Inbox:
     def __init__(self, port: int, session: str, stats: Stats, seen: dict[int, float]) -> None:
         self.port, self.session, self.stats, self.seen = port, session, stats, seen
         self.have = ""  # the offer ids this inbox shows, as the page's #inbox-have carries them
+        self.pushed = 0  # offers events applied
         self.headers = {"Cookie": f"sessionid={session}", "HX-Request": "true", "HX-Target": "inbox-offers",
                         "HX-Current-URL": f"http://127.0.0.1:{port}/inbox/"}  # fmt: skip
 
@@ -172,6 +177,25 @@ class Inbox:
                 self.seen.setdefault(int(offer_id), now)
 
 
+    def apply_offers(self, data: bytes) -> bool:
+        """An ``offers`` event, as static/js/inbox.js applies it: the cards it carries are seen now,
+        and the inbox shows the live ids it has a card for. False when a live offer is still
+        missing (the page then asks)."""
+        match = LIVE.search(data)
+        if match is None:
+            return False
+        live = [int(i) for i in match.group(1).decode().split(",") if i]
+        now = time.time()
+        delivered = {int(offer_id) for offer_id in OFFER_ID.findall(data)}
+        for offer_id in delivered:
+            self.seen.setdefault(offer_id, now)
+        self.pushed += 1
+        had = {int(i) for i in self.have.split(",") if i}
+        shown = [i for i in live if i in had or i in delivered]
+        self.have = ",".join(map(str, shown))
+        return len(shown) == len(live)
+
+
 async def poll_inbox(inbox: Inbox, *, start: float, period: float, until: float) -> None:
     due = start
     while due < until:
@@ -186,12 +210,12 @@ async def stream_inbox(inbox: Inbox, *, start: float, until: float, streams: Sta
     await asyncio.sleep(max(0.0, start - time.monotonic()))
     began = time.monotonic()
     try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", inbox.port)
+        reader, writer = await asyncio.open_connection("127.0.0.1", inbox.port, limit=1 << 22)
     except OSError as exc:
         streams.record(None, 0.0, f"{type(exc).__name__}: {exc}")
         return
     try:
-        writer.write((f"GET /inbox/events/ HTTP/1.1\r\nHost: 127.0.0.1:{inbox.port}\r\nAccept: text/event-stream\r\n"
+        writer.write((f"GET /inbox/events/?have={quote(inbox.have)} HTTP/1.1\r\nHost: 127.0.0.1:{inbox.port}\r\nAccept: text/event-stream\r\n"
                       f"Cookie: sessionid={inbox.session}\r\n\r\n").encode())  # fmt: skip
         await writer.drain()
         status_line = await asyncio.wait_for(reader.readline(), timeout=30)
@@ -219,6 +243,8 @@ async def stream_inbox(inbox: Inbox, *, start: float, until: float, streams: Sta
                     return
 
         asker = asyncio.create_task(ask())
+        event: bytes | None = None
+        data: list[bytes] = []
         try:
             while (left := until - time.monotonic()) > 0:
                 try:
@@ -228,9 +254,15 @@ async def stream_inbox(inbox: Inbox, *, start: float, until: float, streams: Sta
                 if not line:
                     streams.record(None, 0.0, "stream closed by the server")
                     break
-                if line.startswith(b"event: inbox"):
-                    state["wanted"] = True
-                    wake.set()
+                if line.startswith(b"event: "):
+                    event, data = line[7:].strip(), []
+                elif line.startswith(b"data: "):
+                    data.append(line[6:])
+                elif line in (b"\n", b"\r\n") and event:
+                    if event == b"inbox" or (event == b"offers" and not inbox.apply_offers(b"".join(data))):
+                        state["wanted"] = True
+                        wake.set()
+                    event = None
         finally:
             state["done"] = True  # the asker answers the last event, then stops
             wake.set()
@@ -297,6 +329,7 @@ async def drive(args: argparse.Namespace, port: int, token: str, sessions: list[
            "wall_seconds": round(time.monotonic() - start, 1), "listen_until_epoch": listen_until}  # fmt: skip
     if args.inbox == "push":
         out["streams"] = streams.summary()
+        out["offers_events"] = sum(i.pushed for i in inboxes)  # offers events applied (cards on the stream)
     return out, seen
 
 
@@ -555,6 +588,8 @@ def render(report: dict[str, Any]) -> str:
     if cpu := r.get("cpu"):
         lines.append("cpu during the run: " + ", ".join(f"{name} {c['cores']} cores ({c['ms_per_lead']} ms/lead)"
                                                         for name, c in cpu.items()))  # fmt: skip
+    if "offers_events" in r:
+        lines.append(f"offers events applied by the inboxes (cards on the stream): {r['offers_events']}")
     lines.append(f"intake sent: {r['intake_sent']} in {r['wall_seconds']} s; logs: {report['logs']}")
     lines += report.get("exited", [])
     return "\n".join(lines)

@@ -114,6 +114,71 @@
     }, Math.max(seconds, 1) * 1000);
   }
 
+  // Pushed offers (reps.views.OffersFeed): an "offers" event on the stream carries the live offer
+  // ids, newest first (data-live), the cards of those the page did not have when it was sent, and
+  // the note on how many are open. Cards already on the page stay as they are (a reason being
+  // typed survives); cards no longer live go; the rest are put in the server's order. A live offer
+  // the page still lacks (say an action's answer replaced the list meanwhile) is asked for, as an
+  // "inbox" event would. Nothing here trusts the event's HTML beyond what the server rendered.
+  var lastLive = null;      // the live ids the last offers event named
+
+  function applyOffers(html) {
+    var cards = document.getElementById("offer-cards");
+    var region = document.getElementById("inbox-offers");
+    if (!cards || !region) { return; }
+    var box = document.createElement("template");
+    box.innerHTML = html;
+    var meta = box.content.querySelector("[data-live]");
+    if (!meta) { return; }
+    var live = meta.dataset.live ? meta.dataset.live.split(",") : [];
+    lastLive = live;
+    var wanted = {};
+    live.forEach(function (id) { wanted["offer-" + id] = true; });
+    Array.prototype.slice.call(cards.children).forEach(function (el) {
+      if (el.id && el.id.indexOf("offer-") === 0 && !wanted[el.id]) { el.remove(); }
+    });
+    var delivered = {};
+    meta.querySelectorAll(".offer[id^='offer-']").forEach(function (card) { delivered[card.id] = card; });
+    var added = [], missing = false, previous = null;
+    live.forEach(function (id) {
+      var el = document.getElementById("offer-" + id);
+      if (!el && delivered["offer-" + id]) { el = delivered["offer-" + id]; added.push(el); }
+      if (!el) { missing = true; return; }
+      var slot = previous ? previous.nextElementSibling : cards.firstElementChild;
+      if (el !== slot) { cards.insertBefore(el, slot); }
+      previous = el;
+    });
+    added.forEach(function (el) { htmx.process(el); });
+    var shown = live.filter(function (id) { return !!document.getElementById("offer-" + id); });
+    var have = document.getElementById("inbox-have");
+    if (have) { have.value = shown.join(","); }
+    var empty = document.getElementById("offers-empty");
+    if (empty) { empty.hidden = shown.length > 0; }
+    var more = meta.querySelector("#offers-more"), oldMore = document.getElementById("offers-more");
+    if (more && oldMore) { oldMore.replaceWith(more); }
+    if (missing) { htmx.trigger(region, "inbox-poll"); }
+    markOffers();
+    tick();
+  }
+
+  document.addEventListener("htmx:sseBeforeMessage", function (evt) {
+    if (!evt.target || evt.target.id !== "inbox-push") { return; }
+    evt.preventDefault();  // applied here, not swapped by htmx
+    applyOffers(evt.detail.data);
+  });
+
+  // An action's answer (accept, decline, first touch) re-renders the offers region from the
+  // database as it was then; an offer pushed meanwhile may be missing from it: ask once for it.
+  document.addEventListener("htmx:afterSwap", function (evt) {
+    if (!lastLive || !evt.detail || !evt.detail.requestConfig || evt.detail.requestConfig.verb !== "post") { return; }
+    var region = document.getElementById("inbox-offers");
+    if (!region || !lastLive.length) { return; }
+    var lacks = lastLive.some(function (id) {
+      return !document.getElementById("offer-" + id) && (evt.detail.requestConfig.path || "").indexOf("/offers/" + id + "/") < 0;
+    });
+    if (lacks) { htmx.trigger(region, "inbox-poll"); }
+  });
+
   // New offers: highlighted with a "New" tag for a while, an optional sound, and the count of
   // open offers in the tab title ("(2) Inbox · LeadOps"). The server puts new offers at the top.
   var seen = null;          // offer ids already on the page (null until the first look)

@@ -21,7 +21,7 @@ import pytest
 from django.db import connection, transaction
 from django.test import AsyncRequestFactory, Client, RequestFactory
 
-from reps import push
+from reps import push, views
 from reps.models import Rep, Role
 from routing import services
 from tests.conftest import login
@@ -70,6 +70,119 @@ def test_push_is_offered_over_asgi_on_postgresql_unless_turned_off(settings) -> 
     assert push.push_available(RequestFactory().get("/inbox/", **{"leadops.streams": True})) is True
     settings.LEADOPS_INBOX_PUSH = False
     assert push.push_available(AsyncRequestFactory().get("/inbox/")) is False
+
+
+# --- the feed: what an event carries ----------------------------------------------------------
+
+
+def _feed_for(rep: Rep, client: Client, *, have: list[int] | None) -> views.OffersFeed:
+    return views.OffersFeed(rep_id=rep.id, session_key=client.session.session_key, csrf_token="csrf-of-the-page", have=have)
+
+
+@pytest.mark.django_db
+def test_an_event_carries_only_the_cards_the_page_lacks_and_none_when_nothing_changed() -> None:
+    world = make_world()
+    client = _client_for(world.primary)
+    kept = open_offer(route_new_lead(company="Kept Ltd"))
+    feed = _feed_for(world.primary, client, have=[kept.id])
+    assert feed() is None  # the page shows exactly the live offers: no event
+
+    new = open_offer(route_new_lead(company="New Ltd"))
+    data = feed()
+    assert f'data-live="{new.id},{kept.id}"' in data  # live ids, newest first
+    assert f'id="offer-{new.id}"' in data and "New Ltd" in data
+    assert f'id="offer-{kept.id}"' not in data and "Kept Ltd" not in data  # the page has that card
+    assert 'name="csrfmiddlewaretoken" value="csrf-of-the-page"' in data  # its forms post as the page's
+    assert feed() is None  # sent once
+
+    services.offers_withdraw_for_away(rep=world.primary)  # withdrawals: the ids, no cards
+    data = feed()
+    assert 'data-live=""' in data and 'class="card offer"' not in data
+
+
+@pytest.mark.django_db
+def test_a_stream_opened_without_have_sends_every_live_card_once() -> None:
+    world = make_world()
+    client = _client_for(world.primary)
+    offer = open_offer(route_new_lead(company="First Ltd"))
+    feed = _feed_for(world.primary, client, have=None)
+    data = feed()
+    assert f'data-live="{offer.id}"' in data and "First Ltd" in data
+    assert feed() is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("ending", ["signed out", "deactivated", "password changed", "no longer a rep"])
+def test_the_feed_ends_the_stream_once_the_session_behind_it_is_no_longer_a_signed_in_rep(ending: str) -> None:
+    world = make_world()
+    client = _client_for(world.primary)
+    open_offer(route_new_lead(company="Secret Ltd"))
+    feed = _feed_for(world.primary, client, have=[])
+    user = world.primary.user
+    if ending == "signed out":
+        client.logout()
+    elif ending == "deactivated":
+        user.is_active = False
+        user.save()
+    elif ending == "password changed":
+        user.set_password("a-new-password-123")
+        user.save()
+    else:
+        user.groups.clear()
+    with pytest.raises(push.StreamEnded):
+        feed()
+
+
+@pytest.mark.django_db
+def test_a_feed_for_another_reps_stream_reads_nothing() -> None:
+    """A session's feed reads only the rep the session is signed in as."""
+    world = make_world()
+    open_offer(route_new_lead(company="Pat's Ltd"))
+    bo = _client_for(world.backup)
+    with pytest.raises(push.StreamEnded):
+        _feed_for(world.primary, bo, have=[])()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_stream_sends_what_the_feed_answers_falls_back_to_asking_and_stops_when_told() -> None:
+    answers = iter(["<div data-live=\"7\">\n<article>x</article></div>", None, RuntimeError("database gone"), push.StreamEnded()])
+
+    def feed() -> str | None:
+        answer = next(answers)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    async def scenario() -> list[str]:
+        other = push.hub.subscribe(999_999)  # starts the LISTEN connection: its connect wake-up comes first
+        await asyncio.wait_for(push.hub.listening.wait(), timeout=30)
+        await asyncio.sleep(0)
+        stream = push.rep_event_stream(rep_id=1234, heartbeat_seconds=60, feed=feed)
+        out: asyncio.Queue[str] = asyncio.Queue()
+
+        async def read() -> None:
+            async for message in stream:
+                await out.put(message)
+            await out.put("<ended>")
+
+        reader = asyncio.get_running_loop().create_task(read())
+        sent = [await out.get(), await out.get()]  # retry + "connected"; the connect wake-up's answer
+        for wait in (1.0, 30, 30):  # None sends nothing; the error falls back to "inbox"; StreamEnded ends it
+            push.hub._wake(1234)
+            try:
+                sent.append(await asyncio.wait_for(out.get(), timeout=wait))
+            except TimeoutError:
+                sent.append("<nothing>")
+        await reader
+        push.hub.unsubscribe(999_999, other)
+        push.hub._task.cancel()
+        return sent
+
+    with ThreadPoolExecutor(1) as pool:
+        sent = pool.submit(lambda: asyncio.run(scenario())).result(timeout=120)
+    assert sent[1] == 'event: offers\ndata: <div data-live="7">\ndata: <article>x</article></div>\n\n'
+    assert sent[2:] == ["<nothing>", "event: inbox\ndata: changed\n\n", "<ended>"]
 
 
 # --- NOTIFY on commit -----------------------------------------------------------------------
@@ -148,15 +261,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def asgi_server(transactional_db):  # noqa: ANN001, ANN201
+def asgi_server(request, transactional_db):  # noqa: ANN001, ANN201
     """uvicorn serving leadops.asgi (as gunicorn's uvicorn workers do in production) on the test
-    database, with the inbox's fallback poll set to an hour so anything that arrives was pushed."""
+    database, with the inbox's fallback poll set to an hour so anything that arrives was pushed.
+    Indirect parametrisation adds environment variables (``{"LEADOPS_INBOX_PUSH_CARDS": "0"}``)."""
     db = connection.settings_dict
     url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "leadops.test_settings",
            "LEADOPS_INBOX_POLL_SECONDS": "3600", "LEADOPS_INBOX_HEARTBEAT_SECONDS": "2", "LEADOPS_Q_SYNC": "0",
-           "LEADOPS_DB_POOL_MAX": "4"}  # fmt: skip
+           "LEADOPS_DB_POOL_MAX": "4", **getattr(request, "param", {})}  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "leadops.asgi:application", "--host", "127.0.0.1", "--port", str(port),
          "--lifespan", "off", "--log-level", "warning"],
@@ -185,12 +299,14 @@ def asgi_server(transactional_db):  # noqa: ANN001, ANN201
 class _Stream:
     """An open event stream read by a thread: each SSE message (its lines) lands on a queue."""
 
-    def __init__(self, base: str, session: str) -> None:
+    def __init__(self, base: str, session: str, *, have: str | None = None) -> None:
         host, port = base.removeprefix("http://").split(":")
         self.conn = http.client.HTTPConnection(host, int(port), timeout=60)
-        self.conn.request("GET", "/inbox/events/", headers={"Cookie": f"sessionid={session}", "Accept": "text/event-stream"})
+        path = "/inbox/events/" if have is None else f"/inbox/events/?have={have}"
+        self.conn.request("GET", path, headers={"Cookie": f"sessionid={session}", "Accept": "text/event-stream"})
         self.response = self.conn.getresponse()
         self.messages: queue.Queue[str] = queue.Queue()
+        self.finished = threading.Event()  # set when the server ends the stream
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -204,7 +320,8 @@ class _Stream:
                     self.messages.put("\n".join(lines))
                     lines = []
         except (OSError, ValueError, AttributeError):  # closed by close(): the test is done with it
-            pass
+            return
+        self.finished.set()
 
     def next_event(self, name: str, *, timeout: float) -> str:
         """The next message that is the event ``name`` (skipping comments); raises queue.Empty."""
@@ -230,20 +347,41 @@ def test_an_offer_made_in_another_process_reaches_an_open_stream(asgi_server) ->
     try:
         assert stream.response.status == 200
         assert stream.response.getheader("Content-Type", "").startswith("text/event-stream")
-        stream.next_event("inbox", timeout=30)  # on connect: "look once", covers the page-load gap
+        # On connect: the live ids (none), which covers the page-load gap.
+        assert 'data: <div data-live="">' in stream.next_event("offers", timeout=30)
         # Wait for a heartbeat: by then the server's LISTEN connection is up and any connect
         # wake-ups have been sent, so the next event can only come from the new offer.
         _wait_for_comment(stream, timeout=30)
         stream.drain()
 
         lead = route_new_lead(company="Pushed Ltd")  # this test process routes; uvicorn streams
-        assert open_offer(lead).rep_id == world.primary.id
-        assert "data: changed" in stream.next_event("inbox", timeout=30)
+        offer = open_offer(lead)
+        assert offer.rep_id == world.primary.id
+        message = stream.next_event("offers", timeout=30)  # the card itself, no ask needed
+        assert f'data-live="{offer.id}"' in message and f'id="offer-{offer.id}"' in message and "Pushed Ltd" in message
 
         _wait_for_comment(stream, timeout=30)
         stream.drain()
         services.offers_withdraw_for_away(rep=world.primary)  # withdrawals are pushed as well
-        stream.next_event("inbox", timeout=30)
+        message = stream.next_event("offers", timeout=30)
+        assert 'data-live=""' in message and "Pushed Ltd" not in message
+    finally:
+        stream.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_a_stream_whose_session_signed_out_closes_without_sending_the_next_offer(asgi_server) -> None:  # noqa: ANN001
+    world = make_world()
+    client = _client_for(world.primary)
+    stream = _Stream(asgi_server, client.cookies["sessionid"].value, have="")
+    try:
+        _wait_for_comment(stream, timeout=30)  # connected and listening; nothing live, nothing sent
+        client.logout()  # e.g. from another tab
+        open_offer(route_new_lead(company="After Logout Ltd"))
+        stream.finished.wait(timeout=30)
+        assert stream.finished.is_set()  # the server closed the stream
+        assert not any("After Logout" in m for m in list(stream.messages.queue))
     finally:
         stream.close()
 
@@ -273,11 +411,29 @@ def test_an_open_inbox_shows_a_new_offer_without_polling(asgi_server, page) -> N
     assert page.locator("#inbox-live").get_attribute("data-poll-seconds") == "3600"
     page.wait_for_function("() => window.htmx !== undefined")
 
+    asks_before = [u for u in inbox_requests if "/inbox/?" in u]
+
     lead = route_new_lead(company="Pushed Rockets")  # after the page is open; polls are an hour apart
-    card = page.locator(f"#offer-{open_offer(lead).id}")
+    offer = open_offer(lead)
+    card = page.locator(f"#offer-{offer.id}")
     card.wait_for(timeout=30_000)
     assert "Pushed Rockets" in card.inner_text()
-    assert any(u.endswith("/inbox/events/") for u in inbox_requests)  # it came down the stream
+    assert any("/inbox/events/" in u for u in inbox_requests)  # it came down the stream,
+    assert [u for u in inbox_requests if "/inbox/?" in u] == asks_before  # in the event itself: no ask
+    assert page.locator("#inbox-have").input_value() == str(offer.id)
+    assert page.locator("#offers-empty").is_hidden()
+
+    # A reason being typed on one card survives the next pushed card, and a pushed card's forms work.
+    page.select_option(f"#decline-reason-{offer.id}", index=1)
+    second = open_offer(route_new_lead(company="Second Rockets"))
+    page.locator(f"#offer-{second.id}").wait_for(timeout=30_000)
+    assert page.locator("#offer-cards .offer").evaluate_all("els => els.map(e => e.id)") == [f"offer-{second.id}", f"offer-{offer.id}"]
+    assert page.locator(f"#decline-reason-{offer.id}").evaluate("el => el.selectedIndex") == 1
+    assert [u for u in inbox_requests if "/inbox/?" in u] == asks_before
+    page.locator(f"#offer-{second.id} button.accept").click()
+    page.get_by_text("Accepted:").wait_for(timeout=30_000)
+    assert page.locator(f"#offer-{second.id}").count() == 0
+    assert page.locator(f"#decline-reason-{offer.id}").evaluate("el => el.selectedIndex") == 1
 
 
 @pytest.mark.postgres
@@ -309,10 +465,13 @@ def test_the_production_server_takes_intake_with_and_without_a_content_length(as
 @pytest.mark.postgres
 @pytest.mark.browser
 @pytest.mark.slow
+@pytest.mark.parametrize("asgi_server", [{"LEADOPS_INBOX_PUSH_CARDS": "0"}], indirect=True)
 def test_an_offer_pushed_while_the_inbox_is_asking_still_shows(asgi_server, page) -> None:  # noqa: ANN001
-    """An event that comes while the inbox's ask is in flight asks once more afterwards (htmx 2
-    queues the last request triggered on an element that has one in flight). Were it dropped, the
-    new offer would stay unseen until the rep's next event: here never, polls are an hour apart."""
+    """With cards off the stream (LEADOPS_INBOX_PUSH_CARDS=0, and whenever a feed fails) each event
+    makes the inbox ask. An event that comes while the inbox's ask is in flight asks once more
+    afterwards (htmx 2 queues the last request triggered on an element that has one in flight).
+    Were it dropped, the new offer would stay unseen until the rep's next event: here never, polls
+    are an hour apart."""
     world = make_world()
 
     class _Server:  # login() wants something with .url
