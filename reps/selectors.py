@@ -145,6 +145,62 @@ def offer_ids_open_for_rep(*, rep: Rep, now: dt.datetime | None = None, limit: i
     return list(ids if limit is None else ids[:limit])
 
 
+# The stream's per-event read (offer_ids_open_for_signed_in_rep): built by the ORM once per process
+# with stand-in values, then run as a prepared statement with each event's values in their places.
+_STANDINS = {
+    "rep_id": -918_273_645, "user_id": -918_273_646, "password": "\x1fstand-in password", "session_key": "\x1fstand-in key",
+    "now": dt.datetime(1901, 2, 3, 4, 5, 6, 789_012, tzinfo=dt.UTC), "role": "\x1fstand-in role",
+}  # fmt: skip
+_SIGNED_IN_LIVE_IDS: dict[str, tuple[str, list[tuple]]] = {}  # database alias -> (SQL, its parameters' slots)
+
+
+def _signed_in_live_ids_statement(db) -> tuple[str, list[tuple]]:  # noqa: ANN001
+    from django.contrib.postgres.expressions import ArraySubquery
+    from django.contrib.sessions.models import Session
+    from django.db.models import Exists, OuterRef
+
+    from django.contrib.auth.models import Group
+
+    v = _STANDINS
+    live = _open_offers(rep=OuterRef("pk"), now=v["now"]).order_by(*OFFER_ORDER).values("id")[:INBOX_OFFERS_SHOWN]
+    query = (
+        Rep.objects.using(db.alias)
+        .filter(pk=v["rep_id"], user_id=v["user_id"], user__is_active=True, user__password=v["password"])
+        .filter(Exists(Group.objects.filter(user=OuterRef("user_id"), name=v["role"])))
+        .filter(Exists(Session.objects.filter(session_key=v["session_key"], expire_date__gt=v["now"])))
+        .annotate(live=ArraySubquery(live)).values_list("live", flat=True).query
+    )  # fmt: skip
+    sql, params = query.sql_with_params()
+    # Each parameter is a stand-in (filled in per event) or one of the query's constants (kept).
+    slots = [next(((k, None) for k, standin in v.items() if type(param) is type(standin) and param == standin), (None, param))
+             for param in params]  # fmt: skip
+    return sql, slots
+
+
+def offer_ids_open_for_signed_in_rep(
+    *, rep_id: int, user_id: int, password: str, session_key: str, now: dt.datetime,
+) -> list[int] | None:  # fmt: skip
+    """The ids of rep ``rep_id``'s live offers in inbox order (newest first, at most
+    INBOX_OFFERS_SHOWN), or None unless the database session ``session_key`` still signs in
+    user ``user_id`` as that rep: the session exists and expires after ``now``, the user is
+    active with the password hash ``password`` (the one the session was signed in with; a changed
+    password signs sessions out, django.contrib.auth.get_user), holds the Rep role, and owns the
+    rep. One prepared statement on PostgreSQL (built by the ORM once per process: the same
+    filter as offer_ids_open_for_rep), for the inbox stream's every event (reps.views.OffersFeed).
+    Needs PostgreSQL and database sessions."""
+    from django.db import connection
+
+    from routing.snapshots import fetchone_prepared
+
+    if connection.alias not in _SIGNED_IN_LIVE_IDS:
+        _SIGNED_IN_LIVE_IDS[connection.alias] = _signed_in_live_ids_statement(connection)
+    sql, slots = _SIGNED_IN_LIVE_IDS[connection.alias]
+    values = {"rep_id": rep_id, "user_id": user_id, "password": password, "session_key": session_key, "now": now,
+              "role": Role.REP.value}  # fmt: skip
+    row = fetchone_prepared(sql, [values[name] if name else constant for name, constant in slots], using=connection)
+    return None if row is None else list(row[0] or [])
+
+
 def offer_count_open_for_rep(*, rep: Rep, now: dt.datetime | None = None) -> int:
     """How many live offers the rep has (one count query)."""
     return _open_offers(rep=rep, now=now or timezone.now()).count()

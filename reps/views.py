@@ -216,31 +216,61 @@ class OffersFeed:
     (static/js/inbox.js) keeps the cards it already shows, drops those no longer live and asks
     for any live one it lacks, so a feed that guessed wrong costs an ask, never a wrong inbox.
 
-    Every call checks the session first: a signed-out session, a deactivated user, a changed
-    password or a user no longer a rep ends the stream (push.StreamEnded) before any card is
-    read. Queries per call: session, user, roles, rep with calendars, live ids (5; 4 once the roles
-    are known), plus for new cards the offers (3) and, with more than the inbox shows, a count."""
+    Every call first checks that the stream's session still signs in this rep, as a request would
+    (django.contrib.auth.get_user): the session exists and has not expired, the user is active,
+    their password is the one the session was signed in with (a changed password signs other
+    sessions out), and they still have the Rep role. Otherwise it raises push.StreamEnded before
+    reading any offer. With database sessions on PostgreSQL (the default) that check and the live
+    ids are one prepared statement (reps.selectors.offer_ids_open_for_signed_in_rep), and an
+    event that changes nothing costs only that; a change adds the rep with its calendars (one
+    query), for new cards the offers (3) and, with more live than the inbox shows, a count."""
 
-    def __init__(self, *, rep_id: int, session_key: str | None, csrf_token: str, have: list[int] | None) -> None:
+    def __init__(self, *, rep_id: int, user, session_key: str | None, csrf_token: str, have: list[int] | None) -> None:  # noqa: ANN001
         self.rep_id, self.session_key, self.csrf_token = rep_id, session_key, csrf_token
+        self.user_id, self.password = user.pk, user.password
         self.sent: set[int] = set(have or ())
         self.last: list[int] | None = have
+
+    def _signed_in_rep(self, now: dt.datetime) -> Rep | None:
+        reps = Rep.objects.select_related("calendar", "team__calendar")
+        if settings.SESSION_ENGINE != "django.contrib.sessions.backends.db":
+            user = _session_user(self.session_key)
+            if not user.is_authenticated or user.pk != self.user_id or not has_role(user, Role.REP):
+                return None
+            return reps.filter(id=self.rep_id, user=user).first()
+        from django.contrib.sessions.models import Session
+        from django.db.models import Exists
+
+        session = Session.objects.filter(session_key=self.session_key, expire_date__gt=now)
+        return reps.filter(
+            Exists(session), id=self.rep_id, user_id=self.user_id, user__is_active=True, user__password=self.password,
+            user__groups__name=Role.REP.value,
+        ).first()  # fmt: skip
 
     def __call__(self) -> str | None:
         from django.db import close_old_connections, connection
 
         if not connection.in_atomic_block:  # (a test calling it inside its transaction)
             close_old_connections()  # as at a request's start: drop a connection that broke or aged out
-        user = _session_user(self.session_key)
-        if not user.is_authenticated or not has_role(user, Role.REP):
-            raise push.StreamEnded
-        rep = Rep.objects.select_related("calendar", "team__calendar").filter(id=self.rep_id, user=user).first()
-        if rep is None:
-            raise push.StreamEnded
         now = timezone.now()
-        live = selectors.offer_ids_open_for_rep(rep=rep, now=now, limit=selectors.INBOX_OFFERS_SHOWN)
-        if live == self.last:
-            return None
+        if settings.SESSION_ENGINE == "django.contrib.sessions.backends.db" and connection.vendor == "postgresql":
+            live = selectors.offer_ids_open_for_signed_in_rep(  # the check and the ids: one prepared statement
+                rep_id=self.rep_id, user_id=self.user_id, password=self.password, session_key=self.session_key or "", now=now,
+            )  # fmt: skip
+            if live is None:
+                raise push.StreamEnded
+            if live == self.last:
+                return None
+            rep = self._signed_in_rep(now)  # with its calendars and timezone, for the cards
+            if rep is None:
+                raise push.StreamEnded
+        else:
+            rep = self._signed_in_rep(now)
+            if rep is None:
+                raise push.StreamEnded
+            live = selectors.offer_ids_open_for_rep(rep=rep, now=now, limit=selectors.INBOX_OFFERS_SHOWN)
+            if live == self.last:
+                return None
         new = [offer_id for offer_id in live if offer_id not in self.sent]
         with _rep_time(rep):
             offers = selectors.offer_list_open_for_rep(rep=rep, now=now, ids=new) if new else []
@@ -269,7 +299,7 @@ async def inbox_events(request: HtmxHttpRequest) -> HttpResponse:
     await sync_to_async(_release_db_connection)()
     feed = None
     if settings.LEADOPS_INBOX_PUSH_CARDS:
-        feed = OffersFeed(rep_id=rep_id, session_key=request.session.session_key, csrf_token=get_token(request),
+        feed = OffersFeed(rep_id=rep_id, user=user, session_key=request.session.session_key, csrf_token=get_token(request),
                           have=_parse_have(request.GET.get("have", "")) if "have" in request.GET else None)  # fmt: skip
     stream = push.rep_event_stream(rep_id=rep_id, heartbeat_seconds=settings.LEADOPS_INBOX_HEARTBEAT_SECONDS, feed=feed)
     response = StreamingHttpResponse(stream, content_type="text/event-stream")

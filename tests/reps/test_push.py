@@ -76,7 +76,8 @@ def test_push_is_offered_over_asgi_on_postgresql_unless_turned_off(settings) -> 
 
 
 def _feed_for(rep: Rep, client: Client, *, have: list[int] | None) -> views.OffersFeed:
-    return views.OffersFeed(rep_id=rep.id, session_key=client.session.session_key, csrf_token="csrf-of-the-page", have=have)
+    return views.OffersFeed(rep_id=rep.id, user=rep.user, session_key=client.session.session_key,
+                            csrf_token="csrf-of-the-page", have=have)  # fmt: skip
 
 
 @pytest.mark.django_db
@@ -112,11 +113,15 @@ def test_a_stream_opened_without_have_sends_every_live_card_once() -> None:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("ending", ["signed out", "deactivated", "password changed", "no longer a rep"])
-def test_the_feed_ends_the_stream_once_the_session_behind_it_is_no_longer_a_signed_in_rep(ending: str) -> None:
+@pytest.mark.parametrize("engine", ["django.contrib.sessions.backends.db", "django.contrib.sessions.backends.cache"])
+@pytest.mark.parametrize("ending", ["signed out", "deactivated", "password changed", "no longer a rep", "expired"])
+def test_the_feed_ends_the_stream_once_the_session_behind_it_is_no_longer_a_signed_in_rep(ending: str, engine: str, settings) -> None:  # noqa: ANN001
+    settings.SESSION_ENGINE = engine
     world = make_world()
     client = _client_for(world.primary)
     open_offer(route_new_lead(company="Secret Ltd"))
+    feed = _feed_for(world.primary, client, have=[])
+    assert "Secret Ltd" in feed()  # signed in: the card is sent
     feed = _feed_for(world.primary, client, have=[])
     user = world.primary.user
     if ending == "signed out":
@@ -127,20 +132,57 @@ def test_the_feed_ends_the_stream_once_the_session_behind_it_is_no_longer_a_sign
     elif ending == "password changed":
         user.set_password("a-new-password-123")
         user.save()
-    else:
+    elif ending == "no longer a rep":
         user.groups.clear()
+    else:
+        session = client.session
+        session.set_expiry(-1)
+        session.save()
     with pytest.raises(push.StreamEnded):
         feed()
 
 
 @pytest.mark.django_db
 def test_a_feed_for_another_reps_stream_reads_nothing() -> None:
-    """A session's feed reads only the rep the session is signed in as."""
+    """A session's feed reads only the rep the session is signed in as: Bo's session and user
+    asking for Pat's rep get nothing."""
     world = make_world()
     open_offer(route_new_lead(company="Pat's Ltd"))
     bo = _client_for(world.backup)
+    feed = views.OffersFeed(rep_id=world.primary.id, user=world.backup.user, session_key=bo.session.session_key,
+                            csrf_token="x", have=[])  # fmt: skip
     with pytest.raises(push.StreamEnded):
-        _feed_for(world.primary, bo, have=[])()
+        feed()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_streams_one_statement_reads_the_inbox_ids_and_only_for_a_signed_in_rep() -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from reps import selectors
+    from routing.models import Offer
+
+    world = make_world()
+    client = _client_for(world.primary)
+    offers = [open_offer(route_new_lead(company=f"Co {i}")) for i in range(3)]
+    assert {o.rep_id for o in offers} == {world.primary.id}
+    Offer.objects.filter(id=offers[0].id).update(deadline=timezone.now() - dt.timedelta(seconds=1))  # due, not yet swept
+    now = timezone.now()
+    user = world.primary.user
+    signed_in = {"rep_id": world.primary.id, "user_id": user.id, "password": user.password,
+                 "session_key": client.session.session_key, "now": now}  # fmt: skip
+
+    live = selectors.offer_ids_open_for_signed_in_rep(**signed_in)
+    assert live == selectors.offer_ids_open_for_rep(rep=world.primary, now=now, limit=selectors.INBOX_OFFERS_SHOWN)
+    assert live == [offers[2].id, offers[1].id]  # newest first; the one past its deadline is gone
+    for wrong in ({"password": "pbkdf2_sha256$other"}, {"session_key": "no-such-session"}, {"user_id": world.backup.user.id},
+                  {"rep_id": world.backup.id}, {"now": now + dt.timedelta(days=400)}):  # fmt: skip
+        assert selectors.offer_ids_open_for_signed_in_rep(**{**signed_in, **wrong}) is None, wrong
+    user.groups.clear()
+    assert selectors.offer_ids_open_for_signed_in_rep(**signed_in) is None
 
 
 @pytest.mark.postgres
