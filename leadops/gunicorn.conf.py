@@ -14,8 +14,9 @@ Every value can be set from the environment:
   keeps one PostgreSQL LISTEN connection plus Django's request connections);
 - LEADOPS_WEB_TIMEOUT: seconds a worker may stay silent before the arbiter restarts it (default 30;
   streams do not count, the loop keeps answering while they wait);
-- LEADOPS_DB_POOL_MAX: database connections per worker process (default 8, so 2 workers use at
-  most 16 plus one LISTEN connection each);
+- LEADOPS_DB_POOL_MAX: database connections per worker process for requests (default 8), plus
+  LEADOPS_INBOX_FEED_THREADS (2) for the offer cards sent down inbox streams: 2 workers use at
+  most 20 plus one LISTEN connection each;
 - LEADOPS_WEB_MAX_ACTIVE: requests running at once per worker process (default: LEADOPS_DB_POOL_MAX,
   so a running request always finds a connection; later ones queue on the event loop, costing no
   thread and no connection; inbox streams are not counted). See leadops/asgi.py: without this

@@ -112,6 +112,10 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------
 DATABASE_URL = envstr("DATABASE_URL")
+# Threads per web process that read and render the offer cards sent down inbox event streams
+# (reps.push, reps.views.OffersFeed); each uses a database connection while it works, on top of
+# LEADOPS_DB_POOL_MAX, so feeds never take a connection a request is waiting for.
+LEADOPS_INBOX_FEED_THREADS = envint("LEADOPS_INBOX_FEED_THREADS", 2, minimum=1)
 CONN_MAX_AGE = envint("LEADOPS_CONN_MAX_AGE", 60, minimum=0)
 if DATABASE_URL:
     default_db = database_from_url(DATABASE_URL)
@@ -134,7 +138,8 @@ if DATABASE_URL:
     if DB_POOL_MAX and default_db["ENGINE"] == "django.db.backends.postgresql":
         default_db["CONN_MAX_AGE"] = 0
         default_db["CONN_HEALTH_CHECKS"] = False
-        default_db.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DB_POOL_MAX, "timeout": 10}
+        default_db.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DB_POOL_MAX + LEADOPS_INBOX_FEED_THREADS,
+                                                        "timeout": 10}  # fmt: skip
     default_db["TEST"] = {"NAME": envstr("LEADOPS_TEST_DB_NAME", "") or None}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -299,6 +304,7 @@ LEADOPS_INBOX_PUSH = envbool("LEADOPS_INBOX_PUSH", True)
 # On: a new offer's card travels in the event itself (reps.views.OffersFeed). Off: the event only
 # says "changed" and the page asks for its offers (one request per change), as before 2026-12-03.
 LEADOPS_INBOX_PUSH_CARDS = envbool("LEADOPS_INBOX_PUSH_CARDS", True)
+# LEADOPS_INBOX_FEED_THREADS (above, with the database pool) read and render those cards.
 LEADOPS_INBOX_POLL_SECONDS = envint("LEADOPS_INBOX_POLL_SECONDS", 3, minimum=1)
 LEADOPS_INBOX_HEARTBEAT_SECONDS = envint("LEADOPS_INBOX_HEARTBEAT_SECONDS", 20, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", 20 * 1024 * 1024)

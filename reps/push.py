@@ -145,16 +145,16 @@ class StreamEnded(Exception):
     longer an active rep. The stream then closes without another event."""
 
 
-# Feeds query the database and render: they run here, off the event loop, two at a time per
-# process (each thread keeps its own database connection), not in the request threads.
-FEED_THREADS = 2
+# Feeds query the database and render: they run here, off the event loop, in a pool of
+# LEADOPS_INBOX_FEED_THREADS threads per process (each keeps its own database connection), not in
+# the request threads.
 _feed_pool: ThreadPoolExecutor | None = None
 
 
 def _run_feed(feed: Callable[[], str | None]) -> asyncio.Future:
     global _feed_pool
     if _feed_pool is None:
-        _feed_pool = ThreadPoolExecutor(FEED_THREADS, thread_name_prefix="leadops-inbox-feed")
+        _feed_pool = ThreadPoolExecutor(settings.LEADOPS_INBOX_FEED_THREADS, thread_name_prefix="leadops-inbox-feed")
     return asyncio.get_running_loop().run_in_executor(_feed_pool, feed)
 
 

@@ -250,8 +250,17 @@ class OffersFeed:
     def __call__(self) -> str | None:
         from django.db import close_old_connections, connection
 
-        if not connection.in_atomic_block:  # (a test calling it inside its transaction)
-            close_old_connections()  # as at a request's start: drop a connection that broke or aged out
+        if connection.in_atomic_block:  # a test calling it inside its transaction
+            return self._read_and_render()
+        close_old_connections()  # as around a request: drop a connection that broke or aged out,
+        try:
+            return self._read_and_render()
+        finally:
+            close_old_connections()  # and give a pooled one back (the web server's pool)
+
+    def _read_and_render(self) -> str | None:
+        from django.db import connection
+
         now = timezone.now()
         if settings.SESSION_ENGINE == "django.contrib.sessions.backends.db" and connection.vendor == "postgresql":
             live = selectors.offer_ids_open_for_signed_in_rep(  # the check and the ids: one prepared statement

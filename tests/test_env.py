@@ -71,3 +71,15 @@ def test_default_is_sqlite_with_the_orm_broker(tmp_path) -> None:  # noqa: ANN00
         "settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['OPTIONS']['transaction_mode'], settings.Q_CLUSTER['orm']",
     )
     assert result.stdout.split() == ["django.db.backends.sqlite3", "IMMEDIATE", "default"], result.stderr
+
+
+def test_the_web_pool_has_room_for_the_inbox_feed_threads_on_top_of_the_requests(tmp_path) -> None:  # noqa: ANN001
+    """Feed threads (reps.push) borrow from the web process's pool: it is LEADOPS_DB_POOL_MAX for
+    requests plus one per feed thread, so a feed never takes a connection a request waits for."""
+    base = {"DATABASE_URL": "postgres://u@db.example:5432/leadops", "LEADOPS_DB_POOL_MAX": "8", "LEADOPS_VAR_DIR": str(tmp_path)}
+    expr = "settings.DATABASES['default']['OPTIONS']['pool']['max_size'], settings.LEADOPS_WEB_MAX_ACTIVE"
+    assert _settings_in_subprocess(base, expr).stdout.split() == ["10", "8"]
+    result = _settings_in_subprocess({**base, "LEADOPS_INBOX_FEED_THREADS": "3"}, expr)
+    assert result.stdout.split() == ["11", "8"], result.stderr[-500:]
+    result = _settings_in_subprocess({**base, "LEADOPS_INBOX_FEED_THREADS": "0"}, expr)
+    assert result.returncode != 0 and "LEADOPS_INBOX_FEED_THREADS" in result.stderr
