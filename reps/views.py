@@ -223,7 +223,7 @@ class OffersFeed:
     reading any offer. With database sessions on PostgreSQL (the default) that check and the live
     ids are one prepared statement (reps.selectors.offer_ids_open_for_signed_in_rep), and an
     event that changes nothing costs only that; a change adds the rep with its calendars (one
-    query), for new cards the offers (3) and, with more live than the inbox shows, a count."""
+    query by id), for new cards the offers (3) and, with more live than the inbox shows, a count."""
 
     def __init__(self, *, rep_id: int, user, session_key: str | None, csrf_token: str, have: list[int] | None) -> None:  # noqa: ANN001
         self.rep_id, self.session_key, self.csrf_token = rep_id, session_key, csrf_token
@@ -270,7 +270,8 @@ class OffersFeed:
                 raise push.StreamEnded
             if live == self.last:
                 return None
-            rep = self._signed_in_rep(now)  # with its calendars and timezone, for the cards
+            # Signed in (just checked): the rep with its calendars and timezone, for the cards.
+            rep = Rep.objects.select_related("calendar", "team__calendar").filter(id=self.rep_id).first()
             if rep is None:
                 raise push.StreamEnded
         else:
