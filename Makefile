@@ -1,7 +1,7 @@
 # LeadOps: two commands for a newcomer.
 #   make run   set up, migrate, seed demo data, start web + worker + sweeper + a demo lead stream
 #              (development: debug pages on, served on 127.0.0.1 only)
-#   make test  run the whole test suite, one process per core (PostgreSQL when DATABASE_URL is set, SQLite otherwise)
+#   make test  run the whole test suite, one process per core up to 4 (PostgreSQL when DATABASE_URL is set, SQLite otherwise)
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.12 || (PYENV_VERSION=3.12.1 pyenv which python 2>/dev/null) || command -v python3)
 VENV := .venv
@@ -24,9 +24,10 @@ migrate: venv
 run: migrate
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py rundemo
 
-# One test process per core (pytest-xdist), each with its own test database; a file's tests stay
-# in one process (--dist loadfile). PYTEST_WORKERS=0 runs them all in this process.
-PYTEST_WORKERS ?= auto
+# One test process per core, at most 4 (pytest-xdist; many tests start browsers, servers and
+# workers of their own), each with its own test database; a file's tests stay in one process
+# (--dist loadfile). PYTEST_WORKERS=0 runs them all in this process.
+PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < 4 ? n : 4 )))
 test: venv
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
