@@ -173,7 +173,7 @@ async def rep_event_stream(
     every ``heartbeat_seconds`` so proxies keep the connection open and a closed client is
     noticed. Runs until the client disconnects (the ASGI handler cancels it).
 
-    ``feed``: called (in a feed thread) on each wake-up; returns the ``offers`` event's data, or
+    ``feed``: called (in a feed thread) on each wake-up and heartbeat; returns the ``offers`` event's data, or
     None when the inbox has nothing new to show (no event), or raises StreamEnded to close the
     stream. Any other error is logged and the stream sends ``event: inbox`` instead, so the page
     asks for its offers itself. Without a feed every wake-up sends ``event: inbox``."""
@@ -185,11 +185,16 @@ async def rep_event_stream(
                 await asyncio.wait_for(wake.wait(), timeout=heartbeat_seconds)
             except TimeoutError:
                 yield ": keep-alive\n\n"
-                continue
-            wake.clear()
-            if feed is None:
-                yield "event: inbox\ndata: changed\n\n"
-                continue
+                if feed is None:
+                    continue
+                # With a feed, a heartbeat also asks it: a session that ended (signed out
+                # elsewhere, expired) closes its stream within a heartbeat, not at the rep's
+                # next offer; an unchanged inbox costs the feed's one statement.
+            else:
+                wake.clear()
+                if feed is None:
+                    yield "event: inbox\ndata: changed\n\n"
+                    continue
             try:
                 data = await _run_feed(feed)
             except StreamEnded:

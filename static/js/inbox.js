@@ -179,6 +179,19 @@
     if (lacks) { htmx.trigger(region, "inbox-poll"); }
   });
 
+  // Signed out meanwhile (elsewhere, expired, deactivated): an ask of this page is redirected to
+  // the login page. Go there instead of showing cards that can no longer be acted on.
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var xhr = evt.detail && evt.detail.xhr;
+    if (!xhr || !xhr.responseURL) { return; }
+    var box = document.getElementById("inbox-live");
+    var login = box && box.dataset.loginUrl;
+    try {
+      var url = new URL(xhr.responseURL);
+      if (login && url.origin === window.location.origin && url.pathname === login) { window.location.assign(url.href); }
+    } catch (e) { /* not a URL: ignore */ }
+  });
+
   // New offers: highlighted with a "New" tag for a while, an optional sound, and the count of
   // open offers in the tab title ("(2) Inbox · LeadOps"). The server puts new offers at the top.
   var seen = null;          // offer ids already on the page (null until the first look)

@@ -413,14 +413,17 @@ def test_an_offer_made_in_another_process_reaches_an_open_stream(asgi_server) ->
 
 @pytest.mark.postgres
 @pytest.mark.slow
-def test_a_stream_whose_session_signed_out_closes_without_sending_the_next_offer(asgi_server) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("then", ["an offer comes", "nothing happens"])
+def test_a_stream_whose_session_signed_out_closes_without_sending_the_next_offer(asgi_server, then: str) -> None:  # noqa: ANN001
+    """Closed at the next event, or at the next heartbeat (2 s here) when no event comes."""
     world = make_world()
     client = _client_for(world.primary)
     stream = _Stream(asgi_server, client.cookies["sessionid"].value, have="")
     try:
         _wait_for_comment(stream, timeout=30)  # connected and listening; nothing live, nothing sent
         client.logout()  # e.g. from another tab
-        open_offer(route_new_lead(company="After Logout Ltd"))
+        if then == "an offer comes":
+            open_offer(route_new_lead(company="After Logout Ltd"))
         stream.finished.wait(timeout=30)
         assert stream.finished.is_set()  # the server closed the stream
         assert not any("After Logout" in m for m in list(stream.messages.queue))
@@ -552,3 +555,24 @@ def test_an_offer_pushed_while_the_inbox_is_asking_still_shows(asgi_server, page
     card = page.locator(f"#offer-{open_offer(second).id}")
     card.wait_for(timeout=15_000)
     assert "Second Rockets" in card.inner_text()
+
+
+@pytest.mark.postgres
+@pytest.mark.browser
+@pytest.mark.slow
+def test_an_inbox_whose_session_ended_goes_to_the_login_page_at_its_next_ask(asgi_server, page) -> None:  # noqa: ANN001
+    from django.contrib.sessions.models import Session
+
+    world = make_world()
+
+    class _Server:  # login() wants something with .url
+        url = asgi_server
+
+    login(page, _Server, world.primary.user.username)
+    page.goto(f"{asgi_server}/inbox/")
+    page.get_by_text("No offers right now").wait_for()
+    page.wait_for_function("() => window.htmx !== undefined")
+    Session.objects.all().delete()  # signed out elsewhere, or expired
+    page.evaluate("() => htmx.trigger(document.getElementById('inbox-offers'), 'inbox-poll')")  # its next poll
+    page.wait_for_url("**/login/**", timeout=30_000)
+    assert page.locator("input[name=username]").is_visible()
