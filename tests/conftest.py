@@ -66,6 +66,28 @@ def _fresh_routing_caches() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _no_browser_loop_outside_browser_tests(request: pytest.FixtureRequest):  # noqa: ANN202
+    """Playwright's sync API leaves its event loop marked as running in this thread after a call
+    (it runs inside a greenlet; playwright's _sync_base sets ``asyncio._set_running_loop`` on
+    return), and the browser is shared by the whole test process. A later test in the same
+    process that calls an async view through Django's test Client then fails in asgiref ("You
+    cannot use AsyncToSync in the same thread as an async event loop"): with one test process
+    per core, which tests follow a browser test depends on the run. Other tests run with the
+    marker cleared, and it is put back for the browser's next call."""
+    import asyncio
+
+    loop = asyncio._get_running_loop()
+    if loop is None or request.node.get_closest_marker("browser") is not None:
+        yield
+        return
+    asyncio._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio._set_running_loop(loop)
+
+
+@pytest.fixture(autouse=True)
 def _postgres_guard(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("postgres") is None:
         return
