@@ -25,11 +25,12 @@ run: migrate
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py rundemo
 
 # One test process per core, at most 4 (pytest-xdist; many tests start browsers, servers and
-# workers of their own), each with its own test database; a file's tests stay in one process
-# (--dist loadfile). PYTEST_WORKERS=0 runs them all in this process.
+# workers of their own), each with its own test database; a file's tests stay in one process, its
+# browser tests after all non-browser tests (--dist loadgroup, groups set in tests/conftest.py).
+# PYTEST_WORKERS=0 runs them all in this process.
 PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < 4 ? n : 4 )))
 test: venv
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 check-deploy: venv
 	LEADOPS_PRODUCTION=1 DJANGO_SECRET_KEY=$$(head -c 48 /dev/urandom | base64) DJANGO_ALLOWED_HOSTS=leadops.example.com \

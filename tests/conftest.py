@@ -65,26 +65,26 @@ def _fresh_routing_caches() -> None:
     legend_cache_clear()  # decision detail legend codes this process saw committed
 
 
-@pytest.fixture(autouse=True)
-def _no_browser_loop_outside_browser_tests(request: pytest.FixtureRequest):  # noqa: ANN202
-    """Playwright's sync API leaves its event loop marked as running in this thread after a call
-    (it runs inside a greenlet; playwright's _sync_base sets ``asyncio._set_running_loop`` on
-    return), and the browser is shared by the whole test process. A later test in the same
-    process that calls an async view through Django's test Client then fails in asgiref ("You
-    cannot use AsyncToSync in the same thread as an async event loop"): with one test process
-    per core, which tests follow a browser test depends on the run. Other tests run with the
-    marker cleared, and it is put back for the browser's next call."""
-    import asyncio
+def _drives_the_browser(item: pytest.Item) -> bool:
+    return "browser" in getattr(item, "fixturenames", ()) or item.get_closest_marker("browser") is not None
 
-    loop = asyncio._get_running_loop()
-    if loop is None or request.node.get_closest_marker("browser") is not None:
-        yield
-        return
-    asyncio._set_running_loop(None)
-    try:
-        yield
-    finally:
-        asyncio._set_running_loop(loop)
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that drive the browser run after all the others, in each test process.
+
+    Playwright's sync API leaves its event loop marked as running in the thread after every call
+    (playwright's _sync_base: ``asyncio._set_running_loop``), and the browser lives as long as the
+    test process. A later test in that process then gets another database connection from
+    Django (its connections are asgiref thread-critical locals, stored per context while a loop
+    runs) and cannot call an async view through the test Client (asgiref refuses AsyncToSync with
+    a running loop). With one process per core, which tests follow a browser test depended on the
+    run. So: a stable sort puts browser tests last, and each test is grouped for pytest-xdist by
+    its file and kind (``--dist loadgroup``), so a file's non-browser tests are handed out with
+    the others before any browser test (xdist hands groups out in collection order)."""
+    items.sort(key=_drives_the_browser)
+    for item in items:
+        group = item.nodeid.split("::")[0] + ("@browser" if _drives_the_browser(item) else "")
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(autouse=True)
