@@ -69,6 +69,10 @@ def _drives_the_browser(item: pytest.Item) -> bool:
     return "browser" in getattr(item, "fixturenames", ()) or item.get_closest_marker("browser") is not None
 
 
+COLLECTED_ORDER = pytest.StashKey[list]()  # (nodeid, drives the browser, xdist group) as sorted, before -m/-k
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests that drive the browser run after all the others, in each test process.
 
@@ -82,9 +86,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     its file and kind (``--dist loadgroup``), so a file's non-browser tests are handed out with
     the others before any browser test (xdist hands groups out in collection order)."""
     items.sort(key=_drives_the_browser)
+    order = []
     for item in items:
         group = item.nodeid.split("::")[0] + ("@browser" if _drives_the_browser(item) else "")
         item.add_marker(pytest.mark.xdist_group(group))
+        order.append((item.nodeid, _drives_the_browser(item), group))
+    config.stash[COLLECTED_ORDER] = order
 
 
 @pytest.fixture(autouse=True)
