@@ -25,12 +25,18 @@ run: migrate
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py rundemo
 
 # One test process per core, at most 4 (pytest-xdist; many tests start browsers, servers and
-# workers of their own), each with its own test database; a file's tests stay in one process, its
-# browser tests after all non-browser tests (--dist loadgroup, groups set in tests/conftest.py).
-# PYTEST_WORKERS=0 runs them all in this process.
+# workers of their own), each with its own test database; a file's tests stay in one process
+# (--dist loadfile). PYTEST_WORKERS=0 runs them all in this process. Browser tests run in a
+# second pytest run of their own: Playwright's sync API leaves its event loop marked as running
+# in the test process, and a later test there would get another database connection from Django
+# and could not call an async view through the test Client. PYTEST_MARKS narrows both runs
+# (a -m expression); PYTEST_ARGS passes anything else to pytest. Exit 5 = nothing selected.
 PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < 4 ? n : 4 )))
+PYTEST_MARKS ?=
+_MARKS = $(if $(PYTEST_MARKS), and ($(PYTEST_MARKS)))
 test: venv
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not browser$(_MARKS)" $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "browser$(_MARKS)" $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 check-deploy: venv
 	LEADOPS_PRODUCTION=1 DJANGO_SECRET_KEY=$$(head -c 48 /dev/urandom | base64) DJANGO_ALLOWED_HOSTS=leadops.example.com \

@@ -65,35 +65,6 @@ def _fresh_routing_caches() -> None:
     legend_cache_clear()  # decision detail legend codes this process saw committed
 
 
-def _drives_the_browser(item: pytest.Item) -> bool:
-    return "browser" in getattr(item, "fixturenames", ()) or item.get_closest_marker("browser") is not None
-
-
-COLLECTED_ORDER = pytest.StashKey[list]()  # (nodeid, drives the browser, xdist group) as sorted, before -m/-k
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests that drive the browser run after all the others, in each test process.
-
-    Playwright's sync API leaves its event loop marked as running in the thread after every call
-    (playwright's _sync_base: ``asyncio._set_running_loop``), and the browser lives as long as the
-    test process. A later test in that process then gets another database connection from
-    Django (its connections are asgiref thread-critical locals, stored per context while a loop
-    runs) and cannot call an async view through the test Client (asgiref refuses AsyncToSync with
-    a running loop). With one process per core, which tests follow a browser test depended on the
-    run. So: a stable sort puts browser tests last, and each test is grouped for pytest-xdist by
-    its file and kind (``--dist loadgroup``), so a file's non-browser tests are handed out with
-    the others before any browser test (xdist hands groups out in collection order)."""
-    items.sort(key=_drives_the_browser)
-    order = []
-    for item in items:
-        group = item.nodeid.split("::")[0] + ("@browser" if _drives_the_browser(item) else "")
-        item.add_marker(pytest.mark.xdist_group(group))
-        order.append((item.nodeid, _drives_the_browser(item), group))
-    config.stash[COLLECTED_ORDER] = order
-
-
 @pytest.fixture(autouse=True)
 def _postgres_guard(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("postgres") is None:
