@@ -231,21 +231,13 @@ class OffersFeed:
         self.sent: set[int] = set(have or ())
         self.last: list[int] | None = have
 
-    def _signed_in_rep(self, now: dt.datetime) -> Rep | None:
-        reps = Rep.objects.select_related("calendar", "team__calendar")
-        if settings.SESSION_ENGINE != "django.contrib.sessions.backends.db":
-            user = _session_user(self.session_key)
-            if not user.is_authenticated or user.pk != self.user_id or not has_role(user, Role.REP):
-                return None
-            return reps.filter(id=self.rep_id, user=user).first()
-        from django.contrib.sessions.models import Session
-        from django.db.models import Exists
-
-        session = Session.objects.filter(session_key=self.session_key, expire_date__gt=now)
-        return reps.filter(
-            Exists(session), id=self.rep_id, user_id=self.user_id, user__is_active=True, user__password=self.password,
-            user__groups__name=Role.REP.value,
-        ).first()  # fmt: skip
+    def _signed_in_rep(self) -> Rep | None:
+        """The rep with its calendars, if the session still signs in its user as a rep (Django's
+        own check, django.contrib.auth.get_user: any session engine, any database)."""
+        user = _session_user(self.session_key)
+        if not user.is_authenticated or user.pk != self.user_id or not has_role(user, Role.REP):
+            return None
+        return Rep.objects.select_related("calendar", "team__calendar").filter(id=self.rep_id, user=user).first()
 
     def __call__(self) -> str | None:
         from django.db import close_old_connections, connection
@@ -275,7 +267,7 @@ class OffersFeed:
             if rep is None:
                 raise push.StreamEnded
         else:
-            rep = self._signed_in_rep(now)
+            rep = self._signed_in_rep()
             if rep is None:
                 raise push.StreamEnded
             live = selectors.offer_ids_open_for_rep(rep=rep, now=now, limit=selectors.INBOX_OFFERS_SHOWN)

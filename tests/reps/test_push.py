@@ -439,6 +439,18 @@ def _wait_for_comment(stream: _Stream, *, timeout: float) -> None:
             return
 
 
+def _open_empty_inbox(page, base: str, rep: Rep) -> None:  # noqa: ANN001
+    """Sign ``rep`` in on the server at ``base`` and open their (empty) inbox, htmx loaded."""
+
+    class _Server:  # login() wants something with .url
+        url = base
+
+    login(page, _Server, rep.user.username)
+    page.goto(f"{base}/inbox/")
+    page.get_by_text("No offers right now").wait_for()
+    page.wait_for_function("() => window.htmx !== undefined")
+
+
 @pytest.mark.postgres
 @pytest.mark.browser
 @pytest.mark.slow
@@ -447,14 +459,8 @@ def test_an_open_inbox_shows_a_new_offer_without_polling(asgi_server, page) -> N
     inbox_requests: list[str] = []
     page.on("request", lambda r: inbox_requests.append(r.url) if "/inbox/" in r.url else None)
 
-    class _Server:  # login() wants something with .url
-        url = asgi_server
-
-    login(page, _Server, world.primary.user.username)
-    page.goto(f"{asgi_server}/inbox/")
-    page.get_by_text("No offers right now").wait_for()
+    _open_empty_inbox(page, asgi_server, world.primary)
     assert page.locator("#inbox-live").get_attribute("data-poll-seconds") == "3600"
-    page.wait_for_function("() => window.htmx !== undefined")
 
     asks_before = [u for u in inbox_requests if "/inbox/?" in u]
 
@@ -519,13 +525,7 @@ def test_an_offer_pushed_while_the_inbox_is_asking_still_shows(asgi_server, page
     are an hour apart."""
     world = make_world()
 
-    class _Server:  # login() wants something with .url
-        url = asgi_server
-
-    login(page, _Server, world.primary.user.username)
-    page.goto(f"{asgi_server}/inbox/")
-    page.get_by_text("No offers right now").wait_for()
-    page.wait_for_function("() => window.htmx !== undefined")
+    _open_empty_inbox(page, asgi_server, world.primary)
     page.wait_for_timeout(500)  # the connect event's ask is answered
     page.evaluate("() => { window.inboxEvents = 0; document.addEventListener('htmx:sseMessage', () => window.inboxEvents++); }")
 
@@ -565,13 +565,7 @@ def test_an_inbox_whose_session_ended_goes_to_the_login_page_at_its_next_ask(asg
 
     world = make_world()
 
-    class _Server:  # login() wants something with .url
-        url = asgi_server
-
-    login(page, _Server, world.primary.user.username)
-    page.goto(f"{asgi_server}/inbox/")
-    page.get_by_text("No offers right now").wait_for()
-    page.wait_for_function("() => window.htmx !== undefined")
+    _open_empty_inbox(page, asgi_server, world.primary)
     Session.objects.all().delete()  # signed out elsewhere, or expired
     page.evaluate("() => htmx.trigger(document.getElementById('inbox-offers'), 'inbox-poll')")  # its next poll
     page.wait_for_url("**/login/**", timeout=30_000)
