@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 from dataclasses import dataclass
 import time
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from calendars.models import BusinessCalendar, CompanyDayOff
 from routing.engine import business_time as bt
+from routing.prepared import PreparedQuery, pk_any
 
 if TYPE_CHECKING:
     from reps.models import Rep
@@ -124,13 +126,27 @@ def upcoming_holidays(calendar: BusinessCalendar, *, today: dt.date, count: int 
     return sorted((day, name) for day, name in closed.items() if day >= today)[:count]
 
 
+@functools.cache
+def _absences_between() -> PreparedQuery:
+    """Absences of some reps overlapping ``[start, end)``, in start order: prepared once per
+    connection (an open inbox reads its rep's on every new offer card)."""
+    from reps.models import Absence
+
+    standin = dt.datetime(1901, 2, 3, 4, 5, 6, 789_012, tzinfo=dt.UTC)
+    return PreparedQuery(
+        lambda rep_ids, start, end: Absence.objects.filter(pk_any(rep_ids, field="rep_id"), starts_at__lt=end, ends_at__gt=start)
+        .order_by("starts_at", "id").only("id", "rep_id", "starts_at", "ends_at"),
+        standins={"rep_ids": [-918_273_646], "start": standin, "end": standin + dt.timedelta(microseconds=1)},
+    )  # fmt: skip
+
+
 def rep_calendars(rep_ids: Iterable[int], *, start: dt.datetime, end: dt.datetime,
                   reps: Iterable[Rep] | None = None) -> dict[int, bt.BusinessCalendar]:  # fmt: skip
     """rep id -> the rep's working time over ``[start, end)`` as the engine reads it: hours (or
     the calendar's they follow), holidays, and every absence overlapping the window (unlike
     routing, which only sees absences that have not ended). Three queries; two when ``reps``
     gives these reps already read with ``calendar`` and ``team__calendar`` (an inbox has its rep)."""
-    from reps.models import Absence, Rep
+    from reps.models import Rep
     from routing.snapshots import _rep_calendars, _working_hours
 
     ids = set(rep_ids)
@@ -142,10 +158,8 @@ def rep_calendars(rep_ids: Iterable[int], *, start: dt.datetime, end: dt.datetim
     reps = given
     resolved = _rep_calendars(reps, around=start.date())
     closures: dict[int, list[tuple[dt.datetime, dt.datetime]]] = {rep_id: [] for rep_id in ids}
-    for rep_id, a, b in Absence.objects.filter(rep_id__in=ids, starts_at__lt=end, ends_at__gt=start).values_list(
-        "rep_id", "starts_at", "ends_at"
-    ):
-        closures[rep_id].append((a, b))
+    for absence in _absences_between().run(rep_ids=sorted(ids), start=start, end=end):
+        closures[absence.rep_id].append((absence.starts_at, absence.ends_at))
     out = {}
     for rep in reps:
         zone_name, hours, closed = resolved[rep.id]

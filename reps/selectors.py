@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from reps.models import Absence, Pool, Rep, RepLoad, Role, Skill
 from reps.scope import visibility_for
 from reps.why import why_offered
 from routing.models import Lead, Offer
+from routing.prepared import PreparedQuery, pk_any
 
 # "Away now" means away until the rep switches back. Rep.away_until has no indefinite value, so
 # it holds this far-future sentinel (rather than NULL, which means "available"): every reader that
@@ -54,29 +56,72 @@ OFFER_CARD_FIELDS = (
 )  # fmt: skip
 
 
+def _offer_cards(*, rep_id: int, now: dt.datetime, ids: list[int] | None = None) -> QuerySet[Offer]:
+    """The query behind offer_list_open_for_rep: live offers with what a card reads, and the
+    product line's name from the skills list (``product_name``, None without a product skill)."""
+    live = Offer.objects.filter(rep_id=rep_id, status=Offer.Status.OPEN, deadline__gt=now)
+    if ids is not None:
+        live = live.filter(pk_any(ids))
+    product = Skill.objects.filter(kind=Skill.Kind.PRODUCT, code=models.OuterRef("lead__product_line")).order_by().values("name")[:1]
+    return (live.select_related("lead", "lead__segment", "decision").only(*OFFER_CARD_FIELDS)
+            .annotate(product_name=models.Subquery(product)).order_by(*OFFER_ORDER))  # fmt: skip
+
+
+_STANDIN_NOW = dt.datetime(1901, 2, 3, 4, 5, 6, 789_012, tzinfo=dt.UTC)
+# Built once per process, prepared once per connection (routing.prepared): compiling these queries
+# cost an open inbox's event stream more than PostgreSQL's work (py-spy, docs/performance.md round 13).
+_OFFER_CARDS_BY_IDS = PreparedQuery(lambda rep_id, now, ids: _offer_cards(rep_id=rep_id, now=now, ids=ids),
+                                    standins={"rep_id": -918_273_641, "now": _STANDIN_NOW, "ids": [-918_273_642]})  # fmt: skip
+
+
+@functools.lru_cache(maxsize=8)
+def _offer_cards_newest(limit: int) -> PreparedQuery:
+    """The newest ``limit`` live offers (a LIMIT is part of a statement's text: one per limit)."""
+    return PreparedQuery(lambda rep_id, now: _offer_cards(rep_id=rep_id, now=now)[:limit],
+                         standins={"rep_id": -918_273_641, "now": _STANDIN_NOW})  # fmt: skip
+
+_POOL_NAMES = PreparedQuery(lambda ids: Pool.objects.filter(pk_any(ids)).order_by().only("id", "name"),
+                            standins={"ids": [-918_273_643]})  # fmt: skip
+
+
+_REP_WITH_CALENDARS = PreparedQuery(lambda rep_id: Rep.objects.select_related("calendar", "team__calendar").filter(id=rep_id),
+                                    standins={"rep_id": -918_273_644})  # fmt: skip
+
+
+def rep_with_calendars(*, rep_id: int) -> Rep | None:
+    """Rep ``rep_id`` with its own and its team's business calendars (what an offer card's
+    countdown reads), or None; one statement prepared once per connection on PostgreSQL."""
+    found = _REP_WITH_CALENDARS.run(rep_id=rep_id)
+    return found[0] if found else None
+
+
 def offer_list_open_for_rep(*, rep: Rep, now: dt.datetime | None = None, ids: Iterable[int] | None = None,
                             limit: int | None = None) -> list[Offer]:  # fmt: skip
     """The rep's live offers, newest first, each with ``why`` (its decision in the rep's words,
-    reps.why), ``product`` (the product line's name) and ``language_name``. Three queries.
-    An offer past its deadline leaves the inbox at once, even before the sweeper has expired it.
+    reps.why), ``product`` (the product line's name) and ``language_name``. Two queries (one
+    without pools to name), each a statement prepared once per connection on PostgreSQL
+    (routing.prepared) when ``ids`` or ``limit`` is given. An offer past its deadline
+    leaves the inbox at once, even before the sweeper has expired it.
     ``ids``: only these offers (those of them still live), e.g. the ones an open inbox lacks;
     ``limit``: at most this many, the newest (the inbox passes INBOX_OFFERS_SHOWN)."""
     now = now or timezone.now()
-    live = _open_offers(rep=rep, now=now)
     if ids is not None:
-        live = live.filter(id__in=list(ids))
-    live = live.select_related("lead", "lead__segment", "decision").only(*OFFER_CARD_FIELDS).order_by(*OFFER_ORDER)
-    offers = list(live if limit is None else live[:limit])
+        ids = list(ids)
+        offers = _OFFER_CARDS_BY_IDS.run(rep_id=rep.id, now=now, ids=ids) if ids else []
+        if limit is not None:
+            offers = offers[:limit]
+    elif limit is not None:
+        offers = _offer_cards_newest(limit).run(rep_id=rep.id, now=now)
+    else:
+        offers = list(_offer_cards(rep_id=rep.id, now=now))
     pool_ids: set[int] = set()
     for offer in offers:
         detail = offer.decision.detail if offer.decision_id else {}
         pool_ids.update(_pool_ids(detail))
-    # Read into dicts: no ORDER BY (the models' default ordering only costs compiling and sorting).
-    pool_names = dict(Pool.objects.filter(id__in=pool_ids).order_by().values_list("id", "name")) if pool_ids else {}
-    products = product_names([o.lead.product_line for o in offers])
+    pool_names = {pool.id: pool.name for pool in _POOL_NAMES.run(ids=sorted(pool_ids))} if pool_ids else {}
     for offer in offers:
         lead = offer.lead
-        lead.product = products.get(lead.product_line, lead.product_line)
+        lead.product = offer.product_name if offer.product_name is not None else lead.product_line
         lead.language_name = language_name(lead.language)
         offer.why = why_offered(
             detail=offer.decision.detail if offer.decision_id else None,

@@ -35,6 +35,8 @@ from routing.models import Lead, Offer, TouchChannel
 from routing.services import OfferError
 
 INBOX = "reps/inbox.html"
+# The decline reasons every offer card lists, read once (an unbound DeclineForm per event deep-copied its fields).
+DECLINE_REASONS = DeclineForm.base_fields["reason"].choices
 TEAM = "reps/team.html"
 LEAD = "reps/lead.html"
 INBOX_REGIONS = ("inbox-offers", "inbox-leads", "inbox-away")
@@ -70,7 +72,7 @@ def _offer_cards_context(rep: Rep, offers: list[Offer], *, shown: list[int], now
     total = selectors.offer_count_open_for_rep(rep=rep, now=now) if len(shown) >= selectors.INBOX_OFFERS_SHOWN else len(shown)
     return {
         "rep": rep, "offers": offers, "now": now, "tz_label": timezone.get_current_timezone_name(),
-        "decline_form": DeclineForm(), "touch_channels": TouchChannel.choices,
+        "decline_reasons": DECLINE_REASONS, "touch_channels": TouchChannel.choices,
         "have": ",".join(map(str, shown)), "offers_shown": len(shown), "offers_total": total,
     }  # fmt: skip
 
@@ -263,7 +265,7 @@ class OffersFeed:
             if live == self.last:
                 return None
             # Signed in (just checked): the rep with its calendars and timezone, for the cards.
-            rep = Rep.objects.select_related("calendar", "team__calendar").filter(id=self.rep_id).first()
+            rep = selectors.rep_with_calendars(rep_id=self.rep_id)
             if rep is None:
                 raise push.StreamEnded
         else:

@@ -35,6 +35,7 @@ from routing.engine.types import (
     TerritoryFact,
 )
 from routing.models import Lead, Rule, RuleSet, Segment
+from routing.prepared import PreparedQuery, fetchone_prepared, pk_any  # fetchone_prepared also for intake, tokens
 
 LEAD_FACT_FIELDS = (
     "source", "external_id", "first_name", "last_name", "email", "phone", "company", "website", "title",
@@ -373,6 +374,16 @@ def _working_hours(raw: dict) -> dict[int, tuple[tuple[int, int], ...]]:
     return weekly_hours(raw)
 
 
+@functools.cache
+def _company_days_off() -> PreparedQuery:
+    """The company days off of some calendars: prepared once per connection (an open inbox reads
+    its rep's on every new offer card, reps.views.OffersFeed)."""
+    from calendars.models import CompanyDayOff
+
+    return PreparedQuery(lambda calendar_ids: CompanyDayOff.objects.filter(pk_any(calendar_ids, field="calendar_id")),
+                         standins={"calendar_ids": [-918_273_645]})  # fmt: skip
+
+
 def _rep_calendars(reps: list[Rep], *, around: dt.date) -> dict[int, tuple[str, dict, dict[dt.date, str]]]:
     """rep id -> (hours zone, weekly hours JSON, closed dates) from the calendar each rep
     follows: their own, else their team's. Own hours win over the calendar's; a rep with
@@ -384,7 +395,7 @@ def _rep_calendars(reps: list[Rep], *, around: dt.date) -> dict[int, tuple[str, 
     calendar_ids = {cal.id for cal in followed.values() if cal is not None}
     days_off: dict[int, list[CompanyDayOff]] = defaultdict(list)
     if calendar_ids:
-        for row in CompanyDayOff.objects.filter(calendar_id__in=calendar_ids):
+        for row in _company_days_off().run(calendar_ids=sorted(calendar_ids)):
             days_off[row.calendar_id].append(row)
     years = range(around.year - 1, around.year + 3)
     closed_by_calendar = {
@@ -775,39 +786,6 @@ def server_bound_cursor(using: Any = None) -> Any:
     db = using or connection
     db.ensure_connection()
     return psycopg.Cursor(db.connection)
-
-
-class _PreparingCursor(psycopg.Cursor):
-    """A server-binding cursor that prepares every statement it runs (psycopg's ``prepare=True``)."""
-
-    def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None, binary: bool | None = None) -> Any:
-        return super().execute(query, params, prepare=True, binary=binary)
-
-
-def fetchone_prepared(sql: str, params: Sequence[Any] | None = None, *, using: Any = None) -> tuple | None:
-    """Run ``sql`` (a statement whose text never changes, with ``%s`` placeholders for
-    ``params``) and return its first row, or None. ``using``: a Django connection (default: the
-    default one).
-
-    On PostgreSQL the statement is prepared on first use on each connection (psycopg's
-    ``prepare=True``) and only bound and executed after that: PostgreSQL plans it once per
-    connection instead of on every run. Only for statements whose best plan does not depend on
-    the values (one row by a unique key, fingerprints of newest ids): PostgreSQL switches a
-    prepared statement to a generic plan, and for queries over skewed data that plan can be far
-    worse (preparing every repeated statement, psycopg's ``prepare_threshold``, made the
-    100,000-row CSV's routing 1.6 x slower here). The cursor is wrapped as Django wraps its own
-    (query log, execute wrappers, Django's database errors)."""
-    db = using or connection
-    if db.vendor != "postgresql":
-        with db.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchone()
-    db.ensure_connection()
-    db.validate_thread_sharing()
-    raw = _PreparingCursor(db.connection)
-    with db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw) as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
 
 
 _DIRECTORY: Directory | None = None
