@@ -53,6 +53,7 @@ from routing.engine.types import (
     SegmentSpec,
     StepKind,
     StepResult,
+    candidate_result,
 )
 
 _ALL_CRITERIA_ORDERED: tuple[Criterion, ...] = tuple(Criterion)
@@ -162,8 +163,8 @@ def _pool_step(
     scores = pick.scores
     candidates = tuple(
         result if type(result) is CandidateResult
-        else CandidateResult(result[0], result[1], not result[2], result[2], result[3],
-                             score=None if result[2] else scores.get(result[0]))
+        else candidate_result(result[0], result[1], not result[2], result[2], result[3],
+                              None if result[2] else scores.get(result[0]))
         for result in results
     )  # fmt: skip
     step = StepResult(kind, pool.id, relaxed, candidates, chosen_rep_id=pick.chosen_rep_id)

@@ -425,3 +425,20 @@ def test_territory_requirement_uses_the_lead_location() -> None:
         lead(), config(rule(requirements=Requirements(territory=True))), pools, reps, NOW
     )
     assert decision.chosen_rep_id == 2
+
+
+@pytest.mark.parametrize("args", [
+    (7, "Ana", True, (), 3, 0.25), (8, "Bo", False, (Reason.AT_OPEN_CAP, Reason.LANGUAGE), 1, None), (9, "", False, (), 0, None),
+])  # fmt: skip
+def test_a_candidate_built_fast_is_the_frozen_dataclass(args: tuple) -> None:
+    """routing.engine.types.candidate_result (the pool step's hot path) gives what the class does."""
+    import dataclasses
+
+    from routing.engine.types import CandidateResult, candidate_result
+
+    fast, plain = candidate_result(*args), CandidateResult(*args)
+    assert type(fast) is CandidateResult
+    assert fast == plain and hash(fast) == hash(plain) and repr(fast) == repr(plain)
+    assert dataclasses.asdict(fast) == dataclasses.asdict(plain)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.eligible = not fast.eligible  # type: ignore[misc]
